@@ -1,0 +1,48 @@
+"""The registered enhancement variants: thin constructors around the model classes.
+
+Import order here is registration order, which :func:`~engine.models.registry.list_models`
+reports: baseline, attention, gan, uunet, deep.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.models.attention import AttentionUNet
+from engine.models.base import EnhanceNet
+from engine.models.registry import register_model
+from engine.models.unet import UNet
+from engine.models.uunet import UUNet
+
+
+@register_model("baseline")
+def baseline(**cfg: Any) -> EnhanceNet:
+    """The SID U-Net (:class:`~engine.models.unet.UNet`), features 32-64-128-256-512."""
+    return UNet(**cfg)
+
+
+@register_model("attention")
+def attention(**cfg: Any) -> EnhanceNet:
+    """U-Net with attention gates on the skips (:class:`~engine.models.attention.AttentionUNet`)."""
+    return AttentionUNet(**cfg)
+
+
+@register_model("gan")
+def gan(**cfg: Any) -> EnhanceNet:
+    """Generator of the adversarial variant: architecturally the baseline U-Net.
+
+    Trained against :class:`~engine.models.discriminator.UNetDiscriminator`.
+    """
+    return UNet(**cfg)
+
+
+@register_model("uunet")
+def uunet(**cfg: Any) -> EnhanceNet:
+    """Two chained U-Nets (:class:`~engine.models.uunet.UUNet`)."""
+    return UUNet(**cfg)
+
+
+@register_model("deep")
+def deep(levels: int = 5, **cfg: Any) -> EnhanceNet:
+    """U-Net with one more level (32-...-1024); ``max_features=512`` caps it smaller."""
+    return UNet(levels=levels, **cfg)

@@ -1,0 +1,285 @@
+"""RAW decoding: any Bayer RAW LibRaw reads -> a small frozen :class:`RawFrame`.
+
+Everything downstream (packing, colour, export, training) works from a ``RawFrame`` only, so
+the rawpy handle never escapes the ``with`` block and a frame can also be built in memory
+(synthetic training data, tests).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import RawReadError, UnsupportedSensorError
+
+#: Extensions offered in file dialogs and accepted by folder scans (LibRaw reads many more).
+RAW_EXTENSIONS: tuple[str, ...] = (
+    ".arw", ".srf", ".sr2", ".nef", ".nrw", ".cr2", ".cr3", ".crw", ".raf", ".dng", ".orf",
+    ".rw2", ".pef", ".srw", ".x3f", ".3fr", ".erf", ".kdc", ".dcr", ".mos", ".mrw", ".iiq",
+    ".raw", ".rwl", ".gpr",
+)  # fmt: skip
+
+#: Colour indices used in :attr:`RawFrame.cfa_pattern`.
+RED, GREEN, BLUE = 0, 1, 2
+
+# XYZ (D65) -> linear sRGB, used to turn a camera's XYZ->camera matrix into camera->sRGB.
+XYZ_TO_SRGB = np.array(
+    [[3.2404542, -1.5371385, -0.4985314], [-0.9692660, 1.8760108, 0.0415560],
+     [0.0556434, -0.2040259, 1.0572252]], dtype=np.float64,
+)  # fmt: skip
+SRGB_TO_XYZ = np.linalg.inv(XYZ_TO_SRGB)
+
+
+@dataclass(frozen=True)
+class ExifInfo:
+    """The few EXIF facts the app shows, carries into exports and uses for pairing."""
+
+    make: str | None = None
+    model: str | None = None
+    lens: str | None = None
+    iso: float | None = None
+    exposure_time: float | None = None  # seconds
+    f_number: float | None = None
+    focal_length: float | None = None  # mm
+    datetime: str | None = None  # "YYYY:MM:DD HH:MM:SS", EXIF style
+
+    @property
+    def camera(self) -> str:
+        """ "Make Model" without repeating the make, or "unknown camera"."""
+        make, model = (self.make or "").strip(), (self.model or "").strip()
+        if model.lower().startswith(make.lower()):
+            make = ""
+        return " ".join(p for p in (make, model) if p) or "unknown camera"
+
+
+@dataclass(frozen=True, eq=False)
+class RawFrame:
+    """One Bayer RAW exposure, decoded and detached from LibRaw.
+
+    Attributes:
+        mosaic: ``(H, W)`` uint16 (or float32 for synthetic frames) visible sensor data in raw
+            digital numbers, cropped to even ``H`` and ``W`` so every 2x2 block is a full CFA
+            period.
+        cfa_pattern: ``(2, 2)`` int array of colour indices (0 = R, 1 = G, 2 = B) for the
+            top-left 2x2 block of ``mosaic``.
+        black_level: ``(2, 2)`` float32 black level in DN at each position of the 2x2 block.
+        white_level: saturation level in DN (LibRaw's value, after DNG linearisation).
+        wb_gains: ``(3,)`` float32 as-shot white-balance multipliers (R, G, B), G = 1.
+        cam_to_srgb: ``(3, 3)`` float32 matrix from white-balanced linear camera RGB to linear
+            sRGB (rows sum to ~1, so white stays white).
+        orientation: LibRaw ``flip`` code: bit 0 mirror columns, bit 1 mirror rows, bit 2
+            transpose (applied in that order); 0 means none.
+        exif: camera, lens and exposure facts.
+        path: the file it came from, if any.
+    """
+
+    mosaic: np.ndarray
+    cfa_pattern: np.ndarray
+    black_level: np.ndarray
+    white_level: float
+    wb_gains: np.ndarray
+    cam_to_srgb: np.ndarray
+    orientation: int = 0
+    exif: ExifInfo = field(default_factory=ExifInfo)
+    path: str | None = None
+
+    @property
+    def height(self) -> int:
+        return int(self.mosaic.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.mosaic.shape[1])
+
+    @property
+    def cfa_name(self) -> str:
+        """The 2x2 layout as a string, e.g. ``"RGGB"``."""
+        return "".join("RGB"[int(c)] for c in self.cfa_pattern.reshape(-1))
+
+    def with_mosaic(self, mosaic: np.ndarray) -> RawFrame:
+        """A copy with another mosaic of the same CFA phase (crops, darkened copies)."""
+        return replace(self, mosaic=mosaic)
+
+    def crop(self, top: int, left: int, height: int, width: int) -> RawFrame:
+        """Crop keeping the CFA phase: ``top``/``left`` are rounded down to even."""
+        top, left = top - top % 2, left - left % 2
+        height, width = height - height % 2, width - width % 2
+        return replace(self, mosaic=self.mosaic[top : top + height, left : left + width].copy())
+
+
+def cfa_from_name(name: str) -> np.ndarray:
+    """``"RGGB"`` -> ``[[0, 1], [1, 2]]``."""
+    name = name.upper()
+    if len(name) != 4 or set(name) - set("RGB"):
+        raise ValueError(f"not a 2x2 Bayer layout: {name!r}")
+    return np.array(["RGB".index(c) for c in name], dtype=np.int8).reshape(2, 2)
+
+
+def _is_bayer(pattern: np.ndarray) -> bool:
+    values = sorted(pattern.reshape(-1).tolist())
+    return pattern.shape == (2, 2) and values == [0, 1, 1, 2]
+
+
+def cam_to_srgb_from_xyz(xyz_to_cam: np.ndarray) -> np.ndarray:
+    """Camera->sRGB from an XYZ->camera matrix (DNG ColorMatrix / dcraw ``cam_xyz``).
+
+    Follows dcraw: camera<-sRGB is normalised so each row sums to 1 (white maps to white after
+    white balance), then inverted.
+    """
+    cam_rgb = xyz_to_cam.astype(np.float64) @ SRGB_TO_XYZ
+    cam_rgb = cam_rgb / cam_rgb.sum(axis=1, keepdims=True)
+    return np.linalg.inv(cam_rgb).astype(np.float32)
+
+
+def _colour_matrix(raw: object) -> np.ndarray:
+    rgb_cam = np.asarray(raw.color_matrix, dtype=np.float64)[:3, :3]  # type: ignore[attr-defined]
+    if np.abs(rgb_cam).sum() > 1e-6 and np.isfinite(rgb_cam).all():
+        return rgb_cam.astype(np.float32)
+    xyz_cam = np.asarray(raw.rgb_xyz_matrix, dtype=np.float64)[:3, :3]  # type: ignore[attr-defined]
+    if np.abs(xyz_cam).sum() > 1e-6 and np.isfinite(xyz_cam).all():
+        try:
+            return cam_to_srgb_from_xyz(xyz_cam)
+        except np.linalg.LinAlgError:
+            pass
+    # No colour data at all (some very old cameras): treat camera RGB as sRGB.
+    return np.eye(3, dtype=np.float32)
+
+
+def _wb_gains(raw: object) -> np.ndarray:
+    for source in ("camera_whitebalance", "daylight_whitebalance"):
+        gains = np.asarray(getattr(raw, source), dtype=np.float64)
+        if gains.shape[0] >= 3 and np.all(gains[:3] > 0) and np.isfinite(gains[:3]).all():
+            rgb = np.array([gains[0], gains[1], gains[2]])
+            return (rgb / rgb[1]).astype(np.float32)
+    return np.ones(3, dtype=np.float32)
+
+
+def _read_exif(path: Path, raw: object) -> ExifInfo:
+    other = raw.other  # type: ignore[attr-defined]
+    lens = raw.lens  # type: ignore[attr-defined]
+    make = model = date = lens_name = None
+    try:
+        import exifread  # lazy: only needed for the make/model LibRaw does not expose
+
+        with open(path, "rb") as fh:
+            tags = exifread.process_file(fh, details=False)
+        make = str(tags["Image Make"]).strip() if "Image Make" in tags else None
+        model = str(tags["Image Model"]).strip() if "Image Model" in tags else None
+        for key in ("EXIF DateTimeOriginal", "Image DateTime"):
+            if key in tags:
+                date = str(tags[key]).strip()
+                break
+        if "EXIF LensModel" in tags:
+            lens_name = str(tags["EXIF LensModel"]).strip() or None
+    except Exception:  # noqa: BLE001 - EXIF is best effort; pixels are what matter
+        pass
+    if not lens_name:
+        lens_name = " ".join(p for p in (lens.make, lens.model) if p).strip() or None
+    if date is None and other.timestamp is not None:
+        try:
+            date = other.timestamp.strftime("%Y:%m:%d %H:%M:%S")
+        except (AttributeError, ValueError, OSError):
+            date = None
+
+    def positive(value: float) -> float | None:
+        return float(value) if value and math.isfinite(value) and value > 0 else None
+
+    return ExifInfo(
+        make=make or None,
+        model=model or None,
+        lens=lens_name,
+        iso=positive(other.iso_speed),
+        exposure_time=positive(other.shutter_speed),
+        f_number=positive(other.aperture),
+        focal_length=positive(other.focal_length),
+        datetime=date,
+    )
+
+
+def check_readable_file(path: str | os.PathLike[str]) -> Path:
+    """Common checks before decoding, each with a one-line reason."""
+    p = Path(path)
+    if not p.exists():
+        raise RawReadError(f"{p}: no such file")
+    if p.is_dir():
+        raise RawReadError(f"{p}: is a folder, not a RAW file")
+    if p.stat().st_size == 0:
+        raise RawReadError(f"{p}: file is empty")
+    if not os.access(p, os.R_OK):
+        raise RawReadError(f"{p}: permission denied")
+    return p
+
+
+def read_raw(path: str | os.PathLike[str]) -> RawFrame:
+    """Decode a Bayer RAW file into a :class:`RawFrame`.
+
+    Raises:
+        RawReadError: missing, empty, corrupt, truncated or not a RAW file.
+        UnsupportedSensorError: X-Trans, Foveon, monochrome, 4-colour or already-demosaiced
+            (linear) RAW files.
+    """
+    import rawpy
+
+    p = check_readable_file(path)
+    try:
+        with rawpy.imread(str(p)) as raw:
+            if raw.raw_type != rawpy.RawType.Flat:
+                raise UnsupportedSensorError(
+                    f"{p}: not supported: already demosaiced (linear) or multi-layer RAW"
+                )
+            pattern = raw.raw_pattern
+            desc = raw.color_desc.decode("ascii", "replace")
+            if pattern is None or raw.num_colors < 3:
+                raise UnsupportedSensorError(f"{p}: not supported: monochrome sensor")
+            pattern = np.asarray(pattern)
+            if pattern.shape != (2, 2):
+                raise UnsupportedSensorError(
+                    f"{p}: not supported: non-Bayer sensor ({pattern.shape[0]}x"
+                    f"{pattern.shape[1]} CFA, e.g. Fuji X-Trans)"
+                )
+            if desc[:3] != "RGB":
+                raise UnsupportedSensorError(f"{p}: not supported: {desc} colour filter array")
+            # LibRaw's colour indices: 0=R 1=G 2=B 3=second G (desc "RGBG").
+            cfa = np.array([[("RGBG"[i]) for i in row] for row in pattern.tolist()])
+            cfa = np.vectorize("RGB".index)(cfa).astype(np.int8)
+            if not _is_bayer(cfa):
+                raise UnsupportedSensorError(f"{p}: not supported: unusual CFA layout {desc}")
+            mosaic = np.array(raw.raw_image_visible, copy=True)
+            black_per_colour = np.asarray(raw.black_level_per_channel, dtype=np.float32)
+            black = black_per_colour[np.asarray(pattern)].astype(np.float32)
+            white = float(raw.white_level)
+            orientation = int(raw.sizes.flip)
+            wb = _wb_gains(raw)
+            matrix = _colour_matrix(raw)
+            exif = _read_exif(p, raw)
+    except rawpy.LibRawFileUnsupportedError:
+        raise RawReadError(f"{p}: not a RAW file LibRaw can read") from None
+    except rawpy.LibRawIOError:
+        raise RawReadError(f"{p}: could not read the file (truncated or I/O error)") from None
+    except rawpy.LibRawError as exc:
+        raise RawReadError(f"{p}: corrupt RAW file ({type(exc).__name__})") from None
+    except (OSError, MemoryError) as exc:
+        raise RawReadError(f"{p}: could not read the file ({exc.__class__.__name__})") from None
+
+    h, w = mosaic.shape
+    if h < 4 or w < 4:
+        raise RawReadError(f"{p}: image is too small ({w}x{h})")
+    if not (white > float(black.max())):
+        raise RawReadError(f"{p}: invalid levels (white {white:g} <= black {black.max():g})")
+    # Keep whole CFA periods only; dropping an odd last row/column changes nothing visible.
+    mosaic = mosaic[: h - h % 2, : w - w % 2]
+    return RawFrame(
+        mosaic=mosaic,
+        cfa_pattern=cfa,
+        black_level=black,
+        white_level=white,
+        wb_gains=wb,
+        cam_to_srgb=matrix,
+        orientation=orientation,
+        exif=exif,
+        path=str(p),
+    )

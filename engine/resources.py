@@ -1,0 +1,31 @@
+"""Where the bundled resources (weights, sample RAW, icons) live.
+
+In the checkout they are in ``resources/``; an installed wheel carries the same folder as the
+package ``darkroom_resources`` (see ``pyproject.toml``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def resources_dir() -> Path:
+    """The folder holding ``models/``, ``samples/`` and ``icons/``."""
+    try:
+        import darkroom_resources  # installed wheel
+
+        return Path(darkroom_resources.__file__).resolve().parent
+    except ImportError:
+        return Path(__file__).resolve().parent.parent / "resources"
+
+
+def bundled_models_dir() -> Path:
+    return resources_dir() / "models"
+
+
+def sample_raw_path() -> Path:
+    """The bundled low-light sample RAW (a DNG)."""
+    samples = sorted((resources_dir() / "samples").glob("*.dng"))
+    if not samples:
+        raise FileNotFoundError("the bundled sample RAW is missing from this installation")
+    return samples[0]

@@ -1,0 +1,232 @@
+"""Tiled inference: any frame size, any device, bounded memory, cancellable.
+
+The packed frame is cut into a grid of *cores*. Each tile is its core plus a margin of at least
+the network's receptive radius, so every output pixel inside a core sees the same context it
+would see in a whole-frame pass; margins and cores start on multiples of the model's size
+multiple, so pooling grids line up with the whole-frame pass too. (One packed pixel is one CFA
+period, so every tile is CFA-aligned by construction.) Neighbouring outputs are cross-faded over
+a narrow band with weights that sum to exactly one, which hides any residual difference.
+
+Device and precision are chosen here and only here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.errors import DarkroomError
+from engine.jobs import CancelToken, ProgressCallback, no_progress
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+#: Half-width, in packed pixels, of the band over which neighbouring tiles are cross-faded.
+BLEND = 8
+#: Rough activation memory per packed input pixel per base feature, float32, inference mode.
+_BYTES_PER_PIXEL_PER_FEATURE = 48
+
+
+def select_device(preference: str = "auto") -> torch.device:
+    """Pick the compute device: CUDA > MPS > CPU for ``"auto"``.
+
+    Raises:
+        DarkroomError: unknown name, or the requested device is not available here.
+    """
+    pref = preference.lower()
+    if pref not in DEVICE_CHOICES:
+        raise DarkroomError(
+            f"unknown device {preference!r} (choose from {', '.join(DEVICE_CHOICES)})"
+        )
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = bool(mps and mps.is_available())
+    if pref == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if has_mps else torch.device("cpu")
+    if pref == "cuda" and not torch.cuda.is_available():
+        raise DarkroomError("device 'cuda' requested but no CUDA GPU is available")
+    if pref == "mps" and not has_mps:
+        raise DarkroomError("device 'mps' requested but Apple MPS is not available")
+    return torch.device(pref)
+
+
+def device_name(device: torch.device) -> str:
+    """Human-readable device, e.g. ``"CPU"`` or the GPU's name."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return "Apple GPU (MPS)" if device.type == "mps" else "CPU"
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """Reduced precision used on this device, or ``None`` for float32."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return None
+
+
+def _available_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free * 0.6)
+    try:
+        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        avail = 4 << 30
+    # The CPU path shares memory with the decoded frame and the outputs; stay well inside.
+    return int(min(avail * 0.3, 1.2 * (1 << 30)))
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return int(math.ceil(value / multiple) * multiple)
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """The grid of a tiled pass, in packed pixels."""
+
+    core: int
+    margin: int
+    height: int
+    width: int
+
+    def cores(self) -> list[tuple[int, int, int, int]]:
+        """``(top, left, bottom, right)`` of every core, row-major."""
+        rows = range(0, self.height, self.core)
+        cols = range(0, self.width, self.core)
+        return [
+            (t, lft, min(t + self.core, self.height), min(lft + self.core, self.width))
+            for t in rows
+            for lft in cols
+        ]
+
+
+def _ramp(length: int, start: int, stop: int, lo_edge: bool, hi_edge: bool) -> np.ndarray:
+    """1-D weights over ``[start, stop)`` of a tile output spanning ``length`` pixels.
+
+    Weights rise linearly over ``2 * BLEND`` pixels centred on ``start`` unless that side is
+    the image border, and fall likewise around ``stop``; a rising and a falling ramp of two
+    neighbours sum to exactly 1.
+    """
+    pos = np.arange(length, dtype=np.float32) + 0.5
+    w = np.ones(length, dtype=np.float32)
+    if not lo_edge:
+        w = np.minimum(w, np.clip((pos - (start - BLEND)) / (2 * BLEND), 0.0, 1.0))
+    if not hi_edge:
+        w = np.minimum(w, np.clip(((stop + BLEND) - pos) / (2 * BLEND), 0.0, 1.0))
+    return w
+
+
+class TiledRunner:
+    """Runs an enhancement network over a packed frame tile by tile.
+
+    Args:
+        model: a registered variant (``size_multiple`` and ``receptive_radius`` attributes).
+        device: where to run; ``None`` chooses with :func:`select_device`.
+        tile: core tile side in packed pixels; ``None`` chooses from available memory.
+        precision: ``"auto"`` (bf16/fp16 autocast on CUDA, float32 elsewhere) or ``"fp32"``.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        device: torch.device | None = None,
+        tile: int | None = None,
+        precision: str = "auto",
+    ) -> None:
+        self.device = device or select_device("auto")
+        self.model = model.eval().to(self.device)
+        if self.device.type == "cpu":
+            # oneDNN's blocked layouts are about twice as fast for these convolutions.
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.multiple = int(getattr(model, "size_multiple", 16))
+        self.margin = _round_up(int(getattr(model, "receptive_radius", 0)) + BLEND, self.multiple)
+        self.amp_dtype = autocast_dtype(self.device) if precision == "auto" else None
+        self.tile = tile
+
+    def choose_tile(self, height: int, width: int) -> int:
+        """Core side (packed pixels) that fits in memory; the whole frame if it fits."""
+        if self.tile is not None:
+            return max(self.multiple, _round_up(int(self.tile), self.multiple))
+        feats = int(getattr(self.model, "config", {}).get("base_features", 32))
+        per_px = _BYTES_PER_PIXEL_PER_FEATURE * feats // (2 if self.amp_dtype else 1)
+        side = int(math.sqrt(max(_available_bytes(self.device) / per_px, 1))) - 2 * self.margin
+        side = max(self.multiple * 4, side - side % self.multiple)
+        return min(side, _round_up(max(height, width), self.multiple))
+
+    @torch.inference_mode()
+    def _infer(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True)
+        if self.device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
+        if self.amp_dtype is not None:
+            with torch.autocast(self.device.type, dtype=self.amp_dtype):
+                y = self.model(x)
+        else:
+            y = self.model(x)
+        return y.float()
+
+    def run(
+        self,
+        packed: np.ndarray,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> np.ndarray:
+        """Enhance a packed frame.
+
+        Args:
+            packed: ``(4, h, w)`` float32 in [0, 1], channels R, G1, B, G2.
+
+        Returns:
+            ``(3, 2h, 2w)`` float32 in the model's output space (not clipped).
+
+        Raises:
+            Cancelled: ``cancel`` was set; checked between tiles.
+        """
+        _, h, w = packed.shape
+        core = self.choose_tile(h, w)
+        while True:
+            try:
+                return self._run_plan(packed, TilePlan(core, self.margin, h, w), progress, cancel)
+            except torch.OutOfMemoryError:
+                # A GPU shared with other programs can have less free memory than it reported.
+                if self.device.type != "cuda" or core <= self.multiple * 4:
+                    raise DarkroomError("out of memory even with the smallest tiles") from None
+                torch.cuda.empty_cache()
+                core = max(self.multiple * 4, (core // 2) - (core // 2) % self.multiple)
+
+    def _run_plan(
+        self,
+        packed: np.ndarray,
+        plan: TilePlan,
+        progress: ProgressCallback,
+        cancel: CancelToken | None,
+    ) -> np.ndarray:
+        _, h, w = packed.shape
+        out = np.zeros((3, 2 * h, 2 * w), dtype=np.float32)
+        src = torch.from_numpy(np.ascontiguousarray(packed, dtype=np.float32))
+        cores = plan.cores()
+        single = len(cores) == 1
+        for i, (top, left, bottom, right) in enumerate(cores):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            progress(i, len(cores), f"tile {i + 1}/{len(cores)}")
+            t0, l0 = max(0, top - plan.margin), max(0, left - plan.margin)
+            t1, l1 = min(h, bottom + plan.margin), min(w, right + plan.margin)
+            y = self._infer(src[None, :, t0:t1, l0:l1])[0].cpu().numpy()
+            if single:
+                out[:] = y
+                continue
+            # Output span kept from this tile: the core plus the blend band where it has one.
+            a0, b0 = max(t0, top - BLEND), max(l0, left - BLEND)
+            a1, b1 = min(t1, bottom + BLEND), min(l1, right + BLEND)
+            wy = _ramp(a1 - a0, top - a0, bottom - a0, top == 0, bottom == h)
+            wx = _ramp(b1 - b0, left - b0, right - b0, left == 0, right == w)
+            weight = np.repeat(np.repeat(np.outer(wy, wx), 2, axis=0), 2, axis=1)
+            patch = y[:, 2 * (a0 - t0) : 2 * (a1 - t0), 2 * (b0 - l0) : 2 * (b1 - l0)]
+            out[:, 2 * a0 : 2 * a1, 2 * b0 : 2 * b1] += patch * weight
+        progress(len(cores), len(cores), "done")
+        return out

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+import torch
+
+from engine.colour import (
+    apply_orientation,
+    classical_linear,
+    demosaic,
+    develop,
+    highlight_gains,
+    srgb_decode,
+    srgb_encode,
+)
+from engine.raw_io import RawFrame, read_raw
+from tests.conftest import LAYOUTS, mosaic_from_rgb
+
+
+def test_srgb_curve_round_trip_and_known_values() -> None:
+    x = torch.linspace(0, 1, 1001)
+    torch.testing.assert_close(srgb_decode(srgb_encode(x)), x, atol=1e-5, rtol=0)
+    assert srgb_encode(torch.tensor(0.18)).item() == pytest.approx(0.4614, abs=1e-3)
+    assert srgb_encode(torch.tensor([-1.0, 2.0])).tolist() == pytest.approx([0.0, 1.0], abs=1e-6)
+
+
+@pytest.mark.parametrize("cfa", LAYOUTS)
+def test_demosaic_flat_colour_for_every_layout(cfa: str) -> None:
+    colour = np.array([0.6, 0.3, 0.1], np.float32)
+    mosaic = mosaic_from_rgb(np.broadcast_to(colour, (16, 20, 3)).copy(), cfa)
+    rgb = demosaic(mosaic, cfa)
+    np.testing.assert_allclose(rgb[4:-4, 4:-4], np.broadcast_to(colour, (8, 12, 3)), atol=2e-4)
+
+
+def test_develop_neutral_and_highlights_white() -> None:
+    wb = np.array([2.0, 1.0, 1.5], np.float32)
+    matrix = np.array([[1.6, -0.4, -0.2], [-0.2, 1.5, -0.3], [0.0, -0.5, 1.5]], np.float32)
+    grey = torch.tensor([0.2 / 2.0, 0.2, 0.2 / 1.5]).view(3, 1, 1)
+    out = develop(grey, wb, matrix)
+    assert torch.allclose(out[0], out[1], atol=1e-5) and torch.allclose(out[1], out[2], atol=1e-5)
+    blown = develop(torch.ones(3, 2, 2), wb, matrix)
+    torch.testing.assert_close(blown, torch.ones(3, 2, 2))
+    assert highlight_gains(np.array([0.8, 1.0, 1.2])).min() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("flip", "expected"),
+    [(0, [[1, 2, 3], [4, 5, 6]]), (3, [[6, 5, 4], [3, 2, 1]]), (5, [[3, 6], [2, 5], [1, 4]]),
+     (6, [[4, 1], [5, 2], [6, 3]]), (1, [[3, 2, 1], [6, 5, 4]])],
+)  # fmt: skip
+def test_orientation_codes(flip: int, expected: list[list[int]]) -> None:
+    image = np.array([[1, 2, 3], [4, 5, 6]])
+    assert apply_orientation(image, flip).tolist() == expected
+
+
+def test_classical_pipeline_recovers_scene_from_dark_dng(make_dng) -> None:
+    path = make_dng(height=40, width=60, cfa="GRBG", ratio=50.0, black=[510, 512, 514, 511])
+    frame: RawFrame = read_raw(path)
+    linear = classical_linear(frame, 50.0)
+    from tests.conftest import smooth_scene
+
+    scene = smooth_scene(40, 60)
+    cam = scene / np.array([2.0, 1.0, 1.6], np.float32)
+    # Quantisation of a x50-darkened 14-bit signal limits precision to ~50/16000 per step.
+    err = np.abs(linear[4:-4, 4:-4] - np.clip(cam, 0, 1)[4:-4, 4:-4])
+    assert err.mean() < 0.01

@@ -1,0 +1,250 @@
+"""Tests of the model zoo (engine.models): shapes, registry, configs, receptive radius."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from engine.errors import ModelError
+from engine.models import (
+    EnhanceNet,
+    UNet,
+    UNetDiscriminator,
+    count_parameters,
+    create_model,
+    list_models,
+    pad_to_multiple,
+)
+
+VARIANTS = ["baseline", "attention", "gan", "uunet", "deep"]
+
+#: Small but non-trivial configs so every variant runs in milliseconds on a CPU.
+SMALL: dict[str, dict[str, Any]] = {
+    "baseline": {"base_features": 8},
+    "attention": {"base_features": 8},
+    "gan": {"base_features": 8},
+    "uunet": {"base_features": 8, "second_base_features": 4},
+    "deep": {"base_features": 4, "max_features": 32},
+}
+
+#: Analytic radii at the default number of levels (they do not depend on widths).
+DEFAULT_RADIUS = {"baseline": 107, "attention": 122, "gan": 107, "uunet": 214, "deep": 219}
+
+#: Parameter counts at defaults, as documented in engine/models/registry.py.
+DEFAULT_PARAMS = {
+    "baseline": 7_760_748,
+    "attention": 7_891_792,
+    "gan": 7_760_748,
+    "uunet": 15_611_320,
+    "deep": 31_095_148,
+}
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+def _randomise_zero_params(model: nn.Module) -> None:
+    """Give zero-initialised tensors (U-UNet's residual head) random values, so gradients
+    flow through every path of the architecture."""
+    with torch.no_grad():
+        for param in model.parameters():
+            if not param.any():
+                nn.init.normal_(param, std=0.1)
+
+
+def test_list_models_in_registration_order() -> None:
+    assert list_models() == VARIANTS
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("shape", [(1, 4, 13, 21), (2, 4, 7, 9), (1, 4, 1, 1), (2, 4, 32, 48)])
+def test_forward_shape_on_any_size(name: str, shape: tuple[int, int, int, int]) -> None:
+    model = create_model(name, **SMALL[name]).eval()
+    with torch.no_grad():
+        y = model(torch.rand(shape))
+    n, _, h, w = shape
+    assert y.shape == (n, 3, 2 * h, 2 * w)
+    assert y.dtype == torch.float32
+    assert torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_defaults(name: str) -> None:
+    model = create_model(name)
+    assert isinstance(model, EnhanceNet)
+    assert model.variant == name
+    assert model.receptive_radius == DEFAULT_RADIUS[name]
+    assert count_parameters(model) == DEFAULT_PARAMS[name]
+    assert model.size_multiple == (32 if name == "deep" else 16)
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    with torch.no_grad():
+        y = model(torch.rand(1, 4, 3, 5))
+    assert y.shape == (1, 3, 6, 10)
+    assert torch.isfinite(y).all()
+
+
+def test_baseline_matches_sid_parameter_count() -> None:
+    # 7,760,748 is the parameter count of the original SID TensorFlow network.
+    assert count_parameters(create_model("baseline")) == 7_760_748
+    assert create_model("baseline").widths == [32, 64, 128, 256, 512]
+
+
+def test_unknown_model_raises_model_error() -> None:
+    with pytest.raises(ModelError) as info:
+        create_model("no-such-net")
+    message = str(info.value)
+    assert "\n" not in message
+    assert "no-such-net" in message
+    for name in VARIANTS:
+        assert name in message
+
+
+@pytest.mark.parametrize("cfg", [{"bogus": 1}, {"levels": 0}, {"base_features": -3}])
+def test_invalid_config_raises_model_error(cfg: dict[str, Any]) -> None:
+    with pytest.raises(ModelError):
+        create_model("baseline", **cfg)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_config_round_trip(name: str) -> None:
+    model = create_model(name, **SMALL[name])
+    config = json.loads(json.dumps(model.config))  # as stored in a model card
+    again = create_model(model.variant, **config)
+    assert again.variant == model.variant
+    assert again.config == model.config
+    assert {k: v.shape for k, v in again.state_dict().items()} == {
+        k: v.shape for k, v in model.state_dict().items()
+    }
+    again.load_state_dict(model.state_dict(), strict=True)
+    x = torch.rand(1, 4, 5, 11)
+    with torch.no_grad():
+        assert torch.equal(again(x), model(x))
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_receptive_radius_is_an_upper_bound(name: str) -> None:
+    # Radius depends on levels only, so default levels with tiny widths keep this fast.
+    cfg: dict[str, Any] = {"base_features": 4}
+    if name == "uunet":
+        cfg["second_base_features"] = 4
+    model = create_model(name, **cfg)
+    _randomise_zero_params(model)
+    radius = model.receptive_radius
+    assert radius == DEFAULT_RADIUS[name]
+    size = 2 * radius + 9  # odd, so padding is exercised, and room beyond the radius
+    x = torch.rand(1, 4, size, size, requires_grad=True)
+    y = model(x)
+    # One probe in the centre and one at the padded bottom-right border.
+    probes = [(size // 2, size // 2), (size - 2, size - 1)]
+    reach = 0
+    for py, px in probes:
+        (grad,) = torch.autograd.grad(y[0, 1, 2 * py + 1, 2 * px], x, retain_graph=True)
+        where = grad.abs().sum(dim=(0, 1)).nonzero()
+        dist = (where - torch.tensor([py, px])).abs().max().item()
+        assert dist <= radius, f"{name}: output reaches {dist} > receptive_radius {radius}"
+        reach = max(reach, dist)
+    # The bound is analytic, not a loose guess: gradients reach most of the way.
+    assert reach >= 0.8 * radius
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_output_does_not_depend_on_batch(name: str) -> None:
+    model = create_model(name, **SMALL[name]).double().eval()
+    _randomise_zero_params(model)
+    a = torch.rand(1, 4, 9, 13, dtype=torch.float64)
+    b = torch.rand(1, 4, 9, 13, dtype=torch.float64) * 10
+    with torch.no_grad():
+        alone = model(a)
+        batched = model(torch.cat([b, a]))
+    torch.testing.assert_close(batched[1:], alone, rtol=1e-10, atol=1e-10)
+
+
+def test_gan_generator_is_the_baseline_architecture() -> None:
+    gen = create_model("gan", base_features=8)
+    base = create_model("baseline", base_features=8)
+    assert type(gen) is UNet
+    assert gen.variant == "gan"
+    assert gen.config == base.config
+    gen.load_state_dict(base.state_dict(), strict=True)
+
+
+def test_attention_adds_only_gates() -> None:
+    att = create_model("attention", base_features=8)
+    base = create_model("baseline", base_features=8)
+    extra = set(att.state_dict()) - set(base.state_dict())
+    assert set(base.state_dict()) <= set(att.state_dict())
+    assert extra and all(key.startswith("gates.") for key in extra)
+    assert len(att.gates) == 4
+
+
+def test_uunet_first_loads_baseline_weights() -> None:
+    cfg = {"base_features": 8, "levels": 3}
+    model = create_model("uunet", **cfg, second_base_features=4)
+    baseline = create_model("baseline", **cfg)
+    model.first.load_state_dict(baseline.state_dict(), strict=True)
+    model.first.requires_grad_(False)
+    assert count_parameters(model, trainable_only=True) == count_parameters(model.second) + sum(
+        count_parameters(b) for b in model.bridges
+    )
+    # residual=True zero-initialises the second net's head: an untrained refiner on top of a
+    # pretrained first net reproduces it exactly.
+    x = torch.rand(2, 4, 11, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), baseline(x))
+
+
+def test_uunet_second_is_configurable() -> None:
+    model = create_model("uunet", second_base_features=16)
+    assert model.second.widths == [16, 32, 64, 128, 256]
+    assert model.first.widths == [32, 64, 128, 256, 512]
+    assert model.second.in_channels == 12
+    plain = create_model("uunet", base_features=8, second_base_features=4, residual=False)
+    assert plain.second.head.weight.any()
+    with torch.no_grad():
+        assert plain(torch.rand(1, 4, 7, 9)).shape == (1, 3, 14, 18)
+
+
+def test_deep_has_one_more_level_and_a_width_cap() -> None:
+    deep = create_model("deep")
+    assert deep.widths == [32, 64, 128, 256, 512, 1024]
+    capped = create_model("deep", max_features=512)
+    assert capped.widths == [32, 64, 128, 256, 512, 512]
+    assert count_parameters(capped) < count_parameters(deep)
+    assert UNet(levels=4, max_features=128).widths == [32, 64, 128, 128, 128]
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 13, 21), (2, 3, 7, 9), (1, 3, 1, 1), (2, 3, 16, 24)])
+def test_discriminator_shapes(shape: tuple[int, int, int, int]) -> None:
+    disc = UNetDiscriminator(base_features=8, levels=3)
+    global_logits, pixel_logits = disc(torch.rand(shape))
+    n, _, h, w = shape
+    assert global_logits.shape == (n, 1)
+    assert pixel_logits.shape == (n, 1, h, w)
+    assert torch.isfinite(global_logits).all() and torch.isfinite(pixel_logits).all()
+
+
+def test_discriminator_defaults() -> None:
+    disc = UNetDiscriminator().eval()
+    assert disc.config["base_features"] == 64 and disc.config["levels"] == 3
+    assert UNetDiscriminator(**json.loads(json.dumps(disc.config))).config == disc.config
+    with torch.no_grad():
+        global_logits, pixel_logits = disc(torch.rand(1, 3, 5, 7))
+    assert global_logits.shape == (1, 1)
+    assert pixel_logits.shape == (1, 1, 5, 7)
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in disc.modules())
+
+
+def test_pad_to_multiple_reflects_and_falls_back_to_replicate() -> None:
+    x = torch.arange(5.0).reshape(1, 1, 1, 5)
+    assert pad_to_multiple(x, 8)[0, 0, 0, 5:].tolist() == [3.0, 2.0, 1.0]  # reflect
+    assert pad_to_multiple(x, 16)[0, 0, 0, 5:].tolist() == [4.0] * 11  # too small: replicate
+    tall = pad_to_multiple(x, 8)
+    assert tall.shape == (1, 1, 8, 8)  # height 1 cannot reflect: replicate rows
+    assert (tall == tall[:, :, :1]).all()
+    assert pad_to_multiple(x, 1) is x

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+import torch
+
+from engine.errors import Cancelled, DarkroomError
+from engine.jobs import CancelToken
+from engine.models import create_model
+from engine.runner import TiledRunner, TilePlan, select_device
+
+
+def _model(name: str = "baseline", **cfg: object) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = create_model(name, base_features=8, **cfg)
+    # Random init gives near-constant outputs; scale the head so outputs span ~[0, 1] and a
+    # tiling error would be visible at the 1/255 level.
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(1.6)
+    return model.eval()
+
+
+def _whole(model: torch.nn.Module, packed: np.ndarray) -> np.ndarray:
+    with torch.inference_mode():
+        return model(torch.from_numpy(packed)[None])[0].numpy()
+
+
+@pytest.mark.parametrize(("h", "w", "tile"), [(300, 420, 64), (157, 203, 48)])
+def test_tiled_output_matches_whole_frame(h: int, w: int, tile: int) -> None:
+    model = _model()
+    packed = np.random.default_rng(0).random((4, h, w), dtype=np.float32)
+    whole = _whole(model, packed)
+    assert whole.std() > 0.02  # the comparison below must be able to fail
+    runner = TiledRunner(model, torch.device("cpu"), tile=tile)
+    calls: list[tuple[int, int]] = []
+    tiled = runner.run(packed, progress=lambda d, t, m: calls.append((d, t)))
+    assert tiled.shape == (3, 2 * h, 2 * w)
+    assert len(calls) > 2 and calls[-1][0] == calls[-1][1]
+    assert np.abs(tiled - whole).max() < 1 / 255
+    # With margins of the full receptive radius the match is exact up to float rounding; a
+    # margin of half the radius already fails this (measured 3.6e-5).
+    assert np.abs(tiled - whole).max() < 1e-5
+
+
+def test_tile_grid_covers_frame_once() -> None:
+    plan = TilePlan(core=64, margin=16, height=150, width=130)
+    cover = np.zeros((150, 130), int)
+    for t, left, b, r in plan.cores():
+        cover[t:b, left:r] += 1
+        assert t % 64 == 0 and left % 64 == 0
+    assert (cover == 1).all()
+
+
+def test_margin_covers_receptive_field_and_alignment() -> None:
+    for name in ("baseline", "attention", "uunet", "deep"):
+        model = create_model(name, base_features=8)
+        runner = TiledRunner(model, torch.device("cpu"), tile=64)
+        assert runner.margin >= model.receptive_radius
+        assert runner.margin % model.size_multiple == 0
+        assert runner.choose_tile(1000, 1000) % model.size_multiple == 0
+
+
+def test_cancel_between_tiles() -> None:
+    runner = TiledRunner(_model(), torch.device("cpu"), tile=32)
+    token = CancelToken()
+    seen: list[int] = []
+
+    def progress(done: int, total: int, message: str) -> None:
+        seen.append(done)
+        if done == 2:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        runner.run(np.zeros((4, 200, 200), np.float32), progress, token)
+    assert max(seen) == 2
+
+
+def test_device_selection() -> None:
+    assert select_device("cpu").type == "cpu"
+    assert select_device("auto").type in {"cpu", "cuda", "mps"}
+    with pytest.raises(DarkroomError):
+        select_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(DarkroomError, match="no CUDA"):
+            select_device("cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_autocast_close_to_cpu() -> None:
+    model = _model()
+    packed = np.random.default_rng(1).random((4, 96, 128), dtype=np.float32)
+    cpu = TiledRunner(model, torch.device("cpu")).run(packed)
+    gpu = TiledRunner(_model(), torch.device("cuda")).run(packed)
+    assert np.abs(cpu - gpu).mean() < 0.02

@@ -1,0 +1,79 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine.errors import ModelError
+from engine.models import create_model
+from engine.weights import ModelCard, load_model, model_entries, resolve_model, save_model
+
+
+def _save(tmp_path: Path, name: str = "tiny", **cfg: object) -> Path:
+    model = create_model("baseline", base_features=4, **cfg)
+    card = ModelCard(name=name, architecture="baseline", config=model.config, iterations=3)
+    path = tmp_path / f"{name}.safetensors"
+    save_model(model, card, path)
+    return path
+
+
+def test_round_trip_is_strict_and_fp16(tmp_path: Path) -> None:
+    path = _save(tmp_path)
+    model, card = load_model(path)
+    assert card.architecture == "baseline" and card.iterations == 3
+    reference = create_model("baseline", base_features=4)
+    assert set(model.state_dict()) == set(reference.state_dict())
+    from safetensors.torch import load_file
+
+    assert all(t.dtype == torch.float16 for t in load_file(str(path)).values())
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_mismatched_weights_rejected(tmp_path: Path) -> None:
+    path = _save(tmp_path)
+    card = json.loads(path.with_suffix(".json").read_text())
+    card["config"]["base_features"] = 8  # card now disagrees with the tensors
+    path.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="do not match"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".pt", ".ckpt"])
+def test_pickle_checkpoints_refused_without_unpickling(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"evil{suffix}"
+    torch.save({"x": torch.zeros(1)}, path)
+    with pytest.raises(ModelError, match="refusing"):
+        load_model(path)
+
+
+def test_missing_card_and_corrupt_weights(tmp_path: Path) -> None:
+    path = _save(tmp_path)
+    path.with_suffix(".json").unlink()
+    with pytest.raises(ModelError, match="card"):
+        load_model(path)
+    path2 = _save(tmp_path, "other")
+    path2.write_bytes(b"not safetensors at all")
+    with pytest.raises(ModelError, match="unreadable"):
+        load_model(path2)
+
+
+def test_unknown_architecture_in_card(tmp_path: Path) -> None:
+    path = _save(tmp_path)
+    card = json.loads(path.with_suffix(".json").read_text())
+    card["architecture"] = "transformer9000"
+    path.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="unknown architecture"):
+        load_model(path)
+
+
+def test_every_variant_listed_and_unknown_name_errors(tmp_path: Path) -> None:
+    names = [e.name for e in model_entries()]
+    assert names[:5] == ["baseline", "attention", "gan", "uunet", "deep"]
+    with pytest.raises(ModelError, match="unknown model"):
+        resolve_model("nonsense")
+    for entry in model_entries():
+        if not entry.has_weights:
+            with pytest.raises(ModelError, match="no trained weights"):
+                resolve_model(entry.name)
+    user = _save(tmp_path, "my-camera")
+    assert resolve_model("my-camera", [tmp_path]) == user
