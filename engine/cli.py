@@ -111,7 +111,9 @@ def cmd_enhance(args: argparse.Namespace) -> int:
         raise DarkroomError("JPEG is 8-bit only; use --format tiff or png for 16 bits")
     enhancer = Enhancer(args.model, device=args.device, tile=args.tile)
 
-    progress = _Progress(len(inputs), args.quiet)
+    batch = len(inputs) > 1
+    # A single file gets just its result or its one-line error; batches get a bar and a summary.
+    progress = _Progress(len(inputs), args.quiet or not batch)
     cancel = CancelToken()
     failures: list[tuple[Path, str]] = []
     written = 0
@@ -132,8 +134,8 @@ def cmd_enhance(args: argparse.Namespace) -> int:
                     wb_gains=result.wb_gains, overwrite=args.overwrite, source_path=src,
                 )  # fmt: skip
                 written += 1
-                if not args.quiet and not progress.tty:
-                    print(f"  -> {dst} (ratio x{result.ratio:.1f})", file=sys.stderr)
+                if not args.quiet and (not progress.tty or not batch):
+                    print(f"{src.name} -> {dst} (ratio x{result.ratio:.1f})", file=sys.stderr)
             except DarkroomError as exc:
                 progress.finish()
                 _err(str(exc))
@@ -152,7 +154,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     progress.finish()
     elapsed = time.perf_counter() - started
-    if not args.quiet or failures:
+    if batch and (not args.quiet or failures):
         print(
             f"{written} written, {len(failures)} failed, {elapsed:.1f} s "
             f"({enhancer.model_name} on {enhancer.device.type})",

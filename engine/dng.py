@@ -31,7 +31,7 @@ import re
 import struct
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
@@ -42,7 +42,6 @@ from engine.raw_io import XYZ_TO_SRGB, ExifInfo, cfa_from_name
 
 # TIFF field types used here.
 BYTE, ASCII, SHORT, LONG, RATIONAL, UNDEFINED, SRATIONAL = 1, 2, 3, 4, 5, 7, 10
-_TYPE_SIZES = {BYTE: 1, ASCII: 1, SHORT: 2, LONG: 4, RATIONAL: 8, UNDEFINED: 1, SRATIONAL: 8}
 
 #: XYZ (D65) -> camera matrix used when none is given: Adobe's matrix for the Sony ILCE-7M3
 #: (the same numbers LibRaw ships), so synthetic files render with realistic colour.
@@ -180,10 +179,10 @@ def exif_tags(
     exif = exif or ExifInfo()
     ifd0: list[TiffTag] = []
     sub: list[TiffTag] = []
-    if exif.make:
-        ifd0.append(TiffTag(271, ASCII, exif.make))
-    if exif.model:
-        ifd0.append(TiffTag(272, ASCII, exif.model))
+    if exif.make and exif.make.strip():
+        ifd0.append(TiffTag(271, ASCII, exif.make.strip()))
+    if exif.model and exif.model.strip():
+        ifd0.append(TiffTag(272, ASCII, exif.model.strip()))
     if orientation is not None:
         ifd0.append(TiffTag(274, SHORT, (orientation,)))
     if software:
@@ -192,24 +191,27 @@ def exif_tags(
     if date and _DATETIME_RE.match(date):
         ifd0.append(TiffTag(306, ASCII, date))
         sub.append(TiffTag(36867, ASCII, date))
-    if _positive(exif.exposure_time):
-        sub.append(TiffTag(33434, RATIONAL, (_exposure(exif.exposure_time),)))  # type: ignore[arg-type]
-    if _positive(exif.f_number):
-        sub.append(TiffTag(33437, RATIONAL, (float(exif.f_number),)))  # type: ignore[arg-type]
-    if _positive(exif.iso):
+    if (exposure := _positive(exif.exposure_time)) is not None:
+        sub.append(TiffTag(33434, RATIONAL, (_exposure(exposure),)))
+    if (f_number := _positive(exif.f_number)) is not None:
+        sub.append(TiffTag(33437, RATIONAL, (f_number,)))
+    if (iso := _positive(exif.iso)) is not None:
         # SHORT is the classic EXIF 2.2 type every reader knows; ISO above 65535 saturates.
-        sub.append(TiffTag(34855, SHORT, (min(65535, round(exif.iso)),)))  # type: ignore[arg-type]
-    if _positive(exif.focal_length):
-        sub.append(TiffTag(37386, RATIONAL, (float(exif.focal_length),)))  # type: ignore[arg-type]
-    if exif.lens:
-        sub.append(TiffTag(42036, ASCII, exif.lens))
+        sub.append(TiffTag(34855, SHORT, (min(65535, max(1, round(iso))),)))
+    if (focal := _positive(exif.focal_length)) is not None:
+        sub.append(TiffTag(37386, RATIONAL, (focal,)))
+    if exif.lens and exif.lens.strip():
+        sub.append(TiffTag(42036, ASCII, exif.lens.strip()))
     if sub:
         sub.append(TiffTag(36864, UNDEFINED, b"0231"))
     return ifd0, sub
 
 
-def _positive(value: float | None) -> bool:
-    return value is not None and math.isfinite(value) and value > 0
+def _positive(value: float | None) -> float | None:
+    """``value`` as a float if it is a finite positive number, else ``None``."""
+    if value is None or not math.isfinite(value) or value <= 0:
+        return None
+    return float(value)
 
 
 def _exposure(seconds: float) -> float:
@@ -448,17 +450,7 @@ def write_cfa_dng(
     cam_make = (exif.make or make or "").strip() or "Darkroom"
     cam_model = (exif.model or model or "").strip() or "Synthetic"
     ifd0, exif_ifd = exif_tags(
-        ExifInfo(
-            make=cam_make,
-            model=cam_model,
-            lens=exif.lens,
-            iso=exif.iso,
-            exposure_time=exif.exposure_time,
-            f_number=exif.f_number,
-            focal_length=exif.focal_length,
-            datetime=exif.datetime,
-        ),
-        orientation=_check_orientation(orientation),
+        replace(exif, make=cam_make, model=cam_model), orientation=_check_orientation(orientation)
     )
     ifd0 += _dng_common_tags(
         unique_model=f"{cam_make} {cam_model}",
@@ -508,8 +500,9 @@ def write_linear_dng(
         ValueError: bad shape or parameters.
         OSError: the file could not be written (nothing is left behind).
 
-    rawpy opens the result with ``raw_type == RawType.Stack``; its ``raw_image`` is the
-    ``(H, W)`` first channel only (rawpy exposes one plane), ``postprocess()`` renders all three.
+    rawpy opens the result with ``raw_type == RawType.Stack``; its ``raw_image`` is
+    ``(H, W, 4)`` uint16 (the three stored planes plus an unused zero plane), and
+    ``postprocess()`` renders it like any RAW.
     """
     arr = np.asarray(rgb)
     if arr.ndim != 3 or arr.shape[2] != 3:
@@ -526,17 +519,7 @@ def write_linear_dng(
     cam_make = (exif.make or "").strip() or "Darkroom"
     cam_model = (exif.model or "").strip() or "Linear"
     ifd0, exif_ifd = exif_tags(
-        ExifInfo(
-            make=cam_make,
-            model=cam_model,
-            lens=exif.lens,
-            iso=exif.iso,
-            exposure_time=exif.exposure_time,
-            f_number=exif.f_number,
-            focal_length=exif.focal_length,
-            datetime=exif.datetime,
-        ),
-        orientation=_check_orientation(orientation),
+        replace(exif, make=cam_make, model=cam_model), orientation=_check_orientation(orientation)
     )
     ifd0 += _dng_common_tags(
         unique_model=f"{cam_make} {cam_model}",

@@ -218,7 +218,9 @@ def write_image(
     if fmt in ("tiff", "png") and bits not in (8, 16):
         raise ExportError(f"{fmt.upper()} export supports 8 or 16 bits, not {bits}")
     if fmt == "jpeg" and (
-        isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100
+        isinstance(quality, bool)
+        or not isinstance(quality, int | np.integer)
+        or not 1 <= quality <= 100
     ):
         raise ExportError(f"JPEG quality must be a whole number from 1 to 100, got {quality!r}")
     if fmt == "dng" and linear is None:
@@ -231,7 +233,8 @@ def write_image(
     if (dest.exists() or dest.is_symlink()) and not overwrite:
         raise ExportError(f"{dest}: file exists (use --overwrite)")
 
-    pixels = None
+    pixels: np.ndarray | None = None
+    lin: np.ndarray | None = None
     if fmt == "dng":
         lin = np.asarray(linear)
         if lin.ndim != 3 or lin.shape[2] != 3:
@@ -245,6 +248,11 @@ def write_image(
         pixels = _to_uint(srgb, bits)  # type: ignore[arg-type]
 
     parent = dest.parent
+    existing = parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise ExportError(f"{existing}: is a file, not a folder; cannot write {dest.name} there")
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -254,7 +262,7 @@ def write_image(
 
     ifd0, exif_ifd = _export_tags(exif)
     try:
-        if fmt == "dng":
+        if lin is not None:
             write_linear_dng(
                 dest,
                 lin,
@@ -264,10 +272,10 @@ def write_image(
                 exif=exif,
                 software=SOFTWARE,
             )
-        else:
+        elif pixels is not None:
             with atomic_file(dest) as fh:
                 if fmt == "jpeg":
-                    _encode_jpeg(fh, pixels, quality, exif_tiff_blob(ifd0, exif_ifd))
+                    _encode_jpeg(fh, pixels, int(quality), exif_tiff_blob(ifd0, exif_ifd))
                 elif fmt == "png":
                     _encode_png(fh, pixels, exif_tiff_blob(ifd0, exif_ifd))
                 else:

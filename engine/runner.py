@@ -27,7 +27,7 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 #: Half-width, in packed pixels, of the band over which neighbouring tiles are cross-faded.
 BLEND = 8
 #: Rough activation memory per packed input pixel per base feature, float32, inference mode.
-_BYTES_PER_PIXEL_PER_FEATURE = 48
+_BYTES_PER_PIXEL_PER_FEATURE = 40
 
 
 def select_device(preference: str = "auto") -> torch.device:
@@ -77,7 +77,7 @@ def _available_bytes(device: torch.device) -> int:
     except (ValueError, OSError, AttributeError):
         avail = 4 << 30
     # The CPU path shares memory with the decoded frame and the outputs; stay well inside.
-    return int(min(avail * 0.3, 1.2 * (1 << 30)))
+    return int(min(avail * 0.3, 1.4 * (1 << 30)))
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -86,22 +86,61 @@ def _round_up(value: int, multiple: int) -> int:
 
 @dataclass(frozen=True)
 class TilePlan:
-    """The grid of a tiled pass, in packed pixels."""
+    """The grid of a tiled pass, in packed pixels: cores of ``core_h`` x ``core_w``."""
 
-    core: int
+    core_h: int
+    core_w: int
     margin: int
     height: int
     width: int
 
     def cores(self) -> list[tuple[int, int, int, int]]:
         """``(top, left, bottom, right)`` of every core, row-major."""
-        rows = range(0, self.height, self.core)
-        cols = range(0, self.width, self.core)
+        rows = range(0, self.height, self.core_h)
+        cols = range(0, self.width, self.core_w)
         return [
-            (t, lft, min(t + self.core, self.height), min(lft + self.core, self.width))
+            (t, lft, min(t + self.core_h, self.height), min(lft + self.core_w, self.width))
             for t in rows
             for lft in cols
         ]
+
+    @property
+    def computed_pixels(self) -> int:
+        """Packed pixels the network processes, margins included."""
+        total = 0
+        for t, lft, b, r in self.cores():
+            th = min(self.height, b + self.margin) - max(0, t - self.margin)
+            tw = min(self.width, r + self.margin) - max(0, lft - self.margin)
+            total += th * tw
+        return total
+
+
+def plan_tiles(height: int, width: int, margin: int, multiple: int, budget_px: int) -> TilePlan:
+    """The grid that computes the fewest pixels with no tile over ``budget_px``.
+
+    Rectangular cores matter: a 12 MP frame in two tall tiles carries one margin, in sixteen
+    small square ones it carries six, and margins of ~110 px are pure overhead.
+    """
+    best: TilePlan | None = None
+    for ny in range(1, max(2, math.ceil(height / multiple)) + 1):
+        core_h = _round_up(math.ceil(height / ny), multiple)
+        tile_h = min(height, core_h + margin * min(2, ny - 1))
+        if tile_h * multiple * 4 > budget_px and ny > 1 and best is not None:
+            break
+        for nx in range(1, max(2, math.ceil(width / multiple)) + 1):
+            core_w = _round_up(math.ceil(width / nx), multiple)
+            tile_w = min(width, core_w + margin * min(2, nx - 1))
+            if tile_h * tile_w > budget_px:
+                continue
+            plan = TilePlan(core_h, core_w, margin, height, width)
+            key = (plan.computed_pixels, len(plan.cores()))
+            if best is None or key < (best.computed_pixels, len(best.cores())):
+                best = plan
+            break  # more columns only add margins
+    if best is None:  # even the smallest tiles exceed the budget: use them anyway
+        side = multiple * 4
+        best = TilePlan(side, side, margin, height, width)
+    return best
 
 
 def _ramp(length: int, start: int, stop: int, lo_edge: bool, hi_edge: bool) -> np.ndarray:
@@ -143,19 +182,26 @@ class TiledRunner:
             # oneDNN's blocked layouts are about twice as fast for these convolutions.
             self.model = self.model.to(memory_format=torch.channels_last)
         self.multiple = int(getattr(model, "size_multiple", 16))
-        self.margin = _round_up(int(getattr(model, "receptive_radius", 0)) + BLEND, self.multiple)
+        # Inputs of neighbouring tiles overlap by 2 x margin >= the receptive field's diameter.
+        self.margin = max(
+            _round_up(int(getattr(model, "receptive_radius", 0)), self.multiple),
+            _round_up(BLEND, self.multiple),
+        )
         self.amp_dtype = autocast_dtype(self.device) if precision == "auto" else None
         self.tile = tile
 
-    def choose_tile(self, height: int, width: int) -> int:
-        """Core side (packed pixels) that fits in memory; the whole frame if it fits."""
-        if self.tile is not None:
-            return max(self.multiple, _round_up(int(self.tile), self.multiple))
+    def bytes_per_pixel(self) -> int:
+        """Estimated peak activation bytes per packed input pixel."""
         feats = int(getattr(self.model, "config", {}).get("base_features", 32))
-        per_px = _BYTES_PER_PIXEL_PER_FEATURE * feats // (2 if self.amp_dtype else 1)
-        side = int(math.sqrt(max(_available_bytes(self.device) / per_px, 1))) - 2 * self.margin
-        side = max(self.multiple * 4, side - side % self.multiple)
-        return min(side, _round_up(max(height, width), self.multiple))
+        return _BYTES_PER_PIXEL_PER_FEATURE * feats // (2 if self.amp_dtype else 1)
+
+    def plan(self, height: int, width: int) -> TilePlan:
+        """The tile grid for a packed frame of ``height`` x ``width``."""
+        if self.tile is not None:
+            side = max(self.multiple, _round_up(int(self.tile), self.multiple))
+            return TilePlan(side, side, self.margin, height, width)
+        budget = _available_bytes(self.device) // self.bytes_per_pixel()
+        return plan_tiles(height, width, self.margin, self.multiple, budget)
 
     @torch.inference_mode()
     def _infer(self, x: torch.Tensor) -> torch.Tensor:
@@ -187,16 +233,19 @@ class TiledRunner:
             Cancelled: ``cancel`` was set; checked between tiles.
         """
         _, h, w = packed.shape
-        core = self.choose_tile(h, w)
+        plan = self.plan(h, w)
+        smallest = self.multiple * 4
         while True:
             try:
-                return self._run_plan(packed, TilePlan(core, self.margin, h, w), progress, cancel)
+                return self._run_plan(packed, plan, progress, cancel)
             except torch.OutOfMemoryError:
                 # A GPU shared with other programs can have less free memory than it reported.
-                if self.device.type != "cuda" or core <= self.multiple * 4:
+                if self.device.type != "cuda" or max(plan.core_h, plan.core_w) <= smallest:
                     raise DarkroomError("out of memory even with the smallest tiles") from None
                 torch.cuda.empty_cache()
-                core = max(self.multiple * 4, (core // 2) - (core // 2) % self.multiple)
+                half_h = max(smallest, _round_up(plan.core_h // 2, self.multiple))
+                half_w = max(smallest, _round_up(plan.core_w // 2, self.multiple))
+                plan = TilePlan(half_h, half_w, self.margin, h, w)
 
     def _run_plan(
         self,

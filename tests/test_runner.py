@@ -42,12 +42,25 @@ def test_tiled_output_matches_whole_frame(h: int, w: int, tile: int) -> None:
 
 
 def test_tile_grid_covers_frame_once() -> None:
-    plan = TilePlan(core=64, margin=16, height=150, width=130)
+    plan = TilePlan(core_h=64, core_w=48, margin=16, height=150, width=130)
     cover = np.zeros((150, 130), int)
     for t, left, b, r in plan.cores():
         cover[t:b, left:r] += 1
-        assert t % 64 == 0 and left % 64 == 0
+        assert t % 64 == 0 and left % 48 == 0
     assert (cover == 1).all()
+
+
+def test_planner_respects_budget_and_prefers_few_margins() -> None:
+    from engine.runner import plan_tiles
+
+    plan = plan_tiles(1424, 2128, margin=112, multiple=16, budget_px=1_300_000)
+    for t, left, b, r in plan.cores():
+        th = min(1424, b + 112) - max(0, t - 112)
+        tw = min(2128, r + 112) - max(0, left - 112)
+        assert th * tw <= 1_300_000
+    assert plan.computed_pixels < 1.35 * 1424 * 2128
+    whole = plan_tiles(300, 400, margin=112, multiple=16, budget_px=10**9)
+    assert len(whole.cores()) == 1
 
 
 def test_margin_covers_receptive_field_and_alignment() -> None:
@@ -56,7 +69,8 @@ def test_margin_covers_receptive_field_and_alignment() -> None:
         runner = TiledRunner(model, torch.device("cpu"), tile=64)
         assert runner.margin >= model.receptive_radius
         assert runner.margin % model.size_multiple == 0
-        assert runner.choose_tile(1000, 1000) % model.size_multiple == 0
+        plan = runner.plan(1000, 1000)
+        assert plan.core_h % model.size_multiple == 0 and plan.core_w % model.size_multiple == 0
 
 
 def test_cancel_between_tiles() -> None:

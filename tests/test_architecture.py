@@ -1,0 +1,32 @@
+"""The engine stays Qt-free, so it runs headless, in CI and on servers."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ENGINE = Path(__file__).resolve().parent.parent / "engine"
+FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "shiboken6", "superqt", "qtpy", "darkroom_app")
+
+
+def test_engine_sources_never_import_qt() -> None:
+    offenders = []
+    for path in ENGINE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in FORBIDDEN]
+    assert not offenders
+
+
+def test_importing_the_engine_loads_no_qt() -> None:
+    code = (
+        "import sys, engine.cli, engine.pipeline, engine.export, engine.dng, engine.weights;"
+        f"bad=[m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

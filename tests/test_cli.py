@@ -1,0 +1,172 @@
+"""End-to-end tests of ``darkroom-cli`` on real generated DNG files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tifffile
+
+from engine.cli import main
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    err = capsys.readouterr().err
+    return code, err
+
+
+def _assert_one_line_error(err: str) -> None:
+    lines = [ln for ln in err.strip().splitlines() if "error" in ln]
+    assert lines, err
+    assert "Traceback" not in err
+    assert all(len(ln) < 400 for ln in lines)
+
+
+def test_enhance_classical_to_jpeg_folder(make_dng, tmp_path: Path, capsys) -> None:
+    src = make_dng(name="night.dng", height=64, width=96, ratio=50.0)
+    out = tmp_path / "out"
+    code, err = _run(capsys, "enhance", str(src), "--model", "none", "--ratio", "50", "-o", f"{out}/")
+    assert code == 0, err
+    image = iio.imread(out / "night.jpg")
+    assert image.shape == (64, 96, 3) and image.dtype == np.uint8
+    assert 40 < image.mean() < 220
+    assert "night.jpg" in err and "error" not in err
+
+
+def test_enhance_16bit_tiff_and_png(make_dng, tmp_path: Path, capsys) -> None:
+    src = make_dng(name="a.dng", ratio=20.0)
+    tif = tmp_path / "ref.tif"
+    code, err = _run(capsys, "enhance", str(src), "--model", "none", "--ratio", "20", "-o",
+                     str(tif), "--bits", "16")  # fmt: skip
+    assert code == 0, err
+    data = tifffile.imread(tif)
+    assert data.dtype == np.uint16 and data.shape == (64, 96, 3) and data.max() > 20000
+    png = tmp_path / "ref.png"
+    assert _run(capsys, "enhance", str(src), "--model", "none", "-o", str(png), "--bits", "16")[0] == 0
+    import cv2  # imageio's Pillow plugin narrows 16-bit RGB PNGs to 8 bits on reading
+
+    assert cv2.imread(str(png), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+
+
+def test_enhance_linear_dng_readable(make_dng, tmp_path: Path, capsys) -> None:
+    import rawpy
+
+    src = make_dng(name="b.dng", ratio=10.0)
+    dst = tmp_path / "out.dng"
+    code, err = _run(capsys, "enhance", str(src), "--model", "none", "--ratio", "10", "-o", str(dst))
+    assert code == 0, err
+    with rawpy.imread(str(dst)) as raw:
+        rgb = raw.postprocess()
+    assert rgb.shape[:2] == (64, 96)
+
+
+def test_batch_with_model_file_continues_after_failure(make_dng, tmp_path: Path, capsys) -> None:
+    from engine.models import create_model
+    from engine.weights import ModelCard, save_model
+
+    model = create_model("baseline", base_features=4)
+    weights = tmp_path / "tiny.safetensors"
+    save_model(model, ModelCard(name="tiny", architecture="baseline", config=model.config), weights)
+    good1 = make_dng(name="g1.dng", cfa="BGGR", height=40, width=50)
+    good2 = make_dng(name="g2.dng", cfa="GBRG", height=42, width=58)
+    bad = tmp_path / "bad.ARW"
+    bad.write_bytes(b"\x00" * 1000)
+    out = tmp_path / "batch"
+    code, err = _run(capsys, "enhance", str(good1), str(bad), str(good2), "--model", str(weights),
+                     "--ratio", "auto", "--format", "png", "-o", str(out), "--tile", "16")  # fmt: skip
+    assert code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["g1.png", "g2.png"]
+    assert iio.imread(out / "g2.png").shape == (42, 58, 3)
+    assert "2 written, 1 failed" in err
+    _assert_one_line_error(err)
+
+
+def test_existing_output_needs_overwrite(make_dng, tmp_path: Path, capsys) -> None:
+    src = make_dng(name="c.dng")
+    dst = tmp_path / "c.jpg"
+    dst.write_bytes(b"keep me")
+    code, err = _run(capsys, "enhance", str(src), "--model", "none", "-o", str(dst))
+    assert code == 1 and dst.read_bytes() == b"keep me"
+    assert "--overwrite" in err
+    assert _run(capsys, "enhance", str(src), "--model", "none", "-o", str(dst), "--overwrite")[0] == 0
+    assert dst.read_bytes() != b"keep me"
+
+
+def _bad_inputs(tmp_path: Path, make_dng) -> dict[str, list[str]]:
+    good = make_dng(name="good.dng")
+    empty = tmp_path / "empty.NEF"
+    empty.write_bytes(b"")
+    truncated = tmp_path / "cut.dng"
+    truncated.write_bytes(good.read_bytes()[:3000])
+    junk = tmp_path / "junk.ARW"
+    junk.write_bytes(np.random.default_rng(0).bytes(20000))
+    jpeg = tmp_path / "photo.NEF"
+    jpeg.write_bytes(iio.imwrite("<bytes>", np.zeros((32, 32, 3), np.uint8), extension=".jpg"))
+    from engine.dng import write_linear_dng
+
+    linear = tmp_path / "linear.dng"
+    write_linear_dng(linear, np.full((32, 32, 3), 0.3, np.float32))
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    none = ["--model", "none"]
+    return {
+        "missing": ["enhance", str(tmp_path / "missing.ARW"), *none],
+        "folder": ["enhance", str(tmp_path), *none],
+        "zero-byte": ["enhance", str(empty), *none],
+        "truncated": ["enhance", str(truncated), *none],
+        "random": ["enhance", str(junk), *none],
+        "jpeg-renamed": ["enhance", str(jpeg), *none],
+        "unsupported": ["enhance", str(linear), *none],
+        "ratio-zero": ["enhance", str(good), "--ratio", "0", *none],
+        "ratio-negative": ["enhance", str(good), "--ratio=-3", *none],
+        "ratio-nan": ["enhance", str(good), "--ratio", "nan", *none],
+        "ratio-text": ["enhance", str(good), "--ratio", "bright", *none],
+        "unwritable": ["enhance", str(good), "-o", str(blocker / "sub"), *none],
+        "same-as-input": ["enhance", str(good), "-o", str(good), *none],
+        "no-weights": ["enhance", str(good), "--model", "deep"],
+        "pickle": ["enhance", str(good), "--model", str(tmp_path / "x.pth")],
+        "bad-device": ["enhance", str(good), "--device", "tpu", *none],
+        "jpeg-16": ["enhance", str(good), "--bits", "16", *none],
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing", "folder", "zero-byte", "truncated", "random", "jpeg-renamed", "unsupported",
+     "ratio-zero", "ratio-negative", "ratio-nan", "ratio-text", "unwritable", "same-as-input",
+     "no-weights", "pickle", "bad-device", "jpeg-16"],
+)  # fmt: skip
+def test_bad_input_one_line_error_nothing_written(case, make_dng, tmp_path: Path, capsys) -> None:
+    argv = _bad_inputs(tmp_path, make_dng)[case]
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+    code, err = _run(capsys, *argv)
+    assert code != 0
+    _assert_one_line_error(err)
+    after = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+    assert after == before, f"files changed: {set(after) ^ set(before)}"
+
+
+def test_models_command_lists_variants(capsys) -> None:
+    import json
+
+    code, _ = _run(capsys, "models")
+
+    assert main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == ["baseline", "attention", "gan", "uunet", "deep"]
+    assert code == 0
+
+
+def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "enhance", str(tmp_path / "nope.CR2"), "--model", "none"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "no such file" in result.stderr
