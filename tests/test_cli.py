@@ -30,7 +30,8 @@ def _assert_one_line_error(err: str) -> None:
 def test_enhance_classical_to_jpeg_folder(make_dng, tmp_path: Path, capsys) -> None:
     src = make_dng(name="night.dng", height=64, width=96, ratio=50.0)
     out = tmp_path / "out"
-    code, err = _run(capsys, "enhance", str(src), "--model", "none", "--ratio", "50", "-o", f"{out}/")
+    none = ("--model", "none")
+    code, err = _run(capsys, "enhance", str(src), *none, "--ratio", "50", "-o", f"{out}/")
     assert code == 0, err
     image = iio.imread(out / "night.jpg")
     assert image.shape == (64, 96, 3) and image.dtype == np.uint8
@@ -47,7 +48,8 @@ def test_enhance_16bit_tiff_and_png(make_dng, tmp_path: Path, capsys) -> None:
     data = tifffile.imread(tif)
     assert data.dtype == np.uint16 and data.shape == (64, 96, 3) and data.max() > 20000
     png = tmp_path / "ref.png"
-    assert _run(capsys, "enhance", str(src), "--model", "none", "-o", str(png), "--bits", "16")[0] == 0
+    code, err = _run(capsys, "enhance", str(src), "--model", "none", "-o", str(png), "--bits", "16")
+    assert code == 0, err
     import cv2  # imageio's Pillow plugin narrows 16-bit RGB PNGs to 8 bits on reading
 
     assert cv2.imread(str(png), cv2.IMREAD_UNCHANGED).dtype == np.uint16
@@ -58,7 +60,7 @@ def test_enhance_linear_dng_readable(make_dng, tmp_path: Path, capsys) -> None:
 
     src = make_dng(name="b.dng", ratio=10.0)
     dst = tmp_path / "out.dng"
-    code, err = _run(capsys, "enhance", str(src), "--model", "none", "--ratio", "10", "-o", str(dst))
+    code, err = _run(capsys, "enhance", str(src), "--model", "none", "--ratio=10", "-o", str(dst))
     assert code == 0, err
     with rawpy.imread(str(dst)) as raw:
         rgb = raw.postprocess()
@@ -77,8 +79,8 @@ def test_batch_with_model_file_continues_after_failure(make_dng, tmp_path: Path,
     bad = tmp_path / "bad.ARW"
     bad.write_bytes(b"\x00" * 1000)
     out = tmp_path / "batch"
-    code, err = _run(capsys, "enhance", str(good1), str(bad), str(good2), "--model", str(weights),
-                     "--ratio", "auto", "--format", "png", "-o", str(out), "--tile", "16")  # fmt: skip
+    argv = ["enhance", str(good1), str(bad), str(good2), "--model", str(weights), "--ratio=auto"]
+    code, err = _run(capsys, *argv, "--format", "png", "-o", str(out), "--tile", "16")
     assert code == 1
     assert sorted(p.name for p in out.iterdir()) == ["g1.png", "g2.png"]
     assert iio.imread(out / "g2.png").shape == (42, 58, 3)
@@ -93,7 +95,8 @@ def test_existing_output_needs_overwrite(make_dng, tmp_path: Path, capsys) -> No
     code, err = _run(capsys, "enhance", str(src), "--model", "none", "-o", str(dst))
     assert code == 1 and dst.read_bytes() == b"keep me"
     assert "--overwrite" in err
-    assert _run(capsys, "enhance", str(src), "--model", "none", "-o", str(dst), "--overwrite")[0] == 0
+    code, err = _run(capsys, "enhance", str(src), "--model", "none", "-o", str(dst), "--overwrite")
+    assert code == 0, err
     assert dst.read_bytes() != b"keep me"
 
 
@@ -164,7 +167,7 @@ def test_models_command_lists_variants(capsys) -> None:
 
 def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "enhance", str(tmp_path / "nope.CR2"), "--model", "none"],
+        [sys.executable, "-m", "engine.cli", "enhance", str(tmp_path / "no.CR2"), "--model=none"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode != 0
