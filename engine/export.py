@@ -86,10 +86,13 @@ def _to_uint(srgb: np.ndarray, bits: int) -> np.ndarray:
     arr = np.asarray(srgb)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"srgb must be a non-empty (H, W, 3) array, got shape {arr.shape}")
-    arr = np.nan_to_num(arr.astype(np.float32, copy=False), nan=0.0, posinf=1.0, neginf=0.0)
+    import torch  # multi-threaded and one pass per op; numpy's version took 0.5 s at 12 MP
+
     scale = 255.0 if bits == 8 else 65535.0
-    out = np.clip(arr, 0.0, 1.0) * scale + 0.5
-    return np.ascontiguousarray(out.astype(np.uint8 if bits == 8 else np.uint16))
+    t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+    t = t.nan_to_num(nan=0.0, posinf=1.0, neginf=0.0).clamp_(0.0, 1.0).mul_(scale).add_(0.5)
+    # Float -> int32 in torch, then narrow in numpy: torch's direct float -> uint8 cast is slow.
+    return t.to(torch.int32).numpy().astype(np.uint8 if bits == 8 else np.uint16)
 
 
 def _export_tags(exif: ExifInfo | None) -> tuple[list[TiffTag], list[TiffTag]]:
