@@ -50,6 +50,29 @@ def camera_xyz_matrix(frame: RawFrame) -> np.ndarray:
     )
 
 
+def bin_packed(packed: np.ndarray, factor: int) -> np.ndarray:
+    """Average ``factor`` x ``factor`` blocks of a packed frame (a smaller packed frame).
+
+    Args:
+        packed: ``(C, h, w)`` float32.
+
+    Returns:
+        ``(C, h // factor, w // factor)`` float32.
+    """
+    if factor <= 1:
+        return packed
+    c, h, w = packed.shape
+    hh, ww = h // factor, w // factor
+    view = packed[:, : hh * factor, : ww * factor].reshape(c, hh, factor, ww, factor)
+    return view.mean(axis=(2, 4), dtype=np.float32)
+
+
+def preview_factor(height: int, width: int, max_side: int) -> int:
+    """Binning factor so a ``height`` x ``width`` frame renders at most ``max_side`` px."""
+    longest = max(height, width)
+    return max(1, int(np.ceil(longest / max(max_side, 16))))
+
+
 class Enhancer:
     """A loaded model (or the classical pipeline) ready to render frames.
 
@@ -75,6 +98,31 @@ class Enhancer:
             net, self.card = load_model(resolve_model(model, model_dirs))
             self.runner = TiledRunner(net, self.device, tile=tile)
 
+    def render_preview(
+        self,
+        frame: RawFrame,
+        ratio: float | None,
+        max_side: int = 1600,
+        region: tuple[int, int, int, int] | None = None,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> Rendered:
+        """A fast proxy of :meth:`render` for live previews.
+
+        The visible ``region`` (``top, left, height, width`` in sensor pixels of the unrotated
+        frame; ``None`` = whole frame) is cropped, then its packed form is binned so the output's
+        longer side is at most ``max_side``. Binning averages noise away, so the proxy looks a
+        little cleaner than the full render; it is for judging exposure and colour live.
+        """
+        if region is not None:
+            frame = frame.crop(*region)
+        used = estimate_ratio(frame) if ratio is None else float(ratio)
+        factor = max(1, preview_factor(frame.height, frame.width, max_side))
+        if factor == 1:
+            return self.render(frame, used, progress, cancel)
+        packed = bin_packed(pack_bayer(frame, used), factor)
+        return self._finish(frame, used, packed, progress, cancel)
+
     def render(
         self,
         frame: RawFrame,
@@ -86,25 +134,51 @@ class Enhancer:
         used = estimate_ratio(frame) if ratio is None else float(ratio)
         if cancel is not None:
             cancel.raise_if_cancelled()
-        xyz_to_cam, gains = camera_xyz_matrix(frame), frame.wb_gains
         if self.runner is None:
             progress(0, 1, "demosaic")
-            linear_hwc = classical_linear(frame, used)
-            chw = torch.from_numpy(linear_hwc).permute(2, 0, 1)
-            srgb = develop(chw, frame.wb_gains, frame.cam_to_srgb)
+            linear = torch.from_numpy(classical_linear(frame, used)).permute(2, 0, 1)
             progress(1, 1, "done")
+            return self._package(frame, used, linear, camera_space=True, cancel=cancel)
+        return self._finish(frame, used, pack_bayer(frame, used), progress, cancel)
+
+    def _finish(
+        self,
+        frame: RawFrame,
+        ratio: float,
+        packed: np.ndarray,
+        progress: ProgressCallback,
+        cancel: CancelToken | None,
+    ) -> Rendered:
+        """Packed ``(4, h, w)`` -> finished image at ``(2h, 2w)``."""
+        if self.runner is None:  # classical proxy: nearest-neighbour "demosaic" of the bins
+            r, g1, b, g2 = (torch.from_numpy(c) for c in packed)
+            rgb = torch.stack([r, (g1 + g2) / 2, b])
+            linear = rgb.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)
+            return self._package(frame, ratio, linear, camera_space=True, cancel=cancel)
+        out = torch.from_numpy(self.runner.run(packed, progress, cancel))
+        assert self.card is not None
+        return self._package(
+            frame, ratio, out, camera_space=self.card.output_space != "srgb", cancel=cancel
+        )
+
+    def _package(
+        self,
+        frame: RawFrame,
+        ratio: float,
+        out: torch.Tensor,
+        camera_space: bool,
+        cancel: CancelToken | None,
+    ) -> Rendered:
+        """Model/classical output ``(3, H, W)`` -> :class:`Rendered` (colour, orientation)."""
+        xyz_to_cam, gains = camera_xyz_matrix(frame), frame.wb_gains
+        if camera_space:
+            out = out.clamp_(0.0, 1.0)
+            srgb = develop(out, frame.wb_gains, frame.cam_to_srgb)
         else:
-            packed = pack_bayer(frame, used)
-            out = torch.from_numpy(self.runner.run(packed, progress, cancel))
-            assert self.card is not None
-            if self.card.output_space == "srgb":
-                srgb = out.clamp(0.0, 1.0)
-                out = srgb_decode(srgb)
-                xyz_to_cam, gains = XYZ_TO_SRGB.astype(np.float32), np.ones(3, np.float32)
-            else:
-                out = out.clamp_(0.0, 1.0)
-                srgb = develop(out, frame.wb_gains, frame.cam_to_srgb)
-            linear_hwc = out.permute(1, 2, 0).numpy()
+            srgb = out.clamp(0.0, 1.0)
+            out = srgb_decode(srgb)
+            xyz_to_cam, gains = XYZ_TO_SRGB.astype(np.float32), np.ones(3, np.float32)
+        linear_hwc = out.permute(1, 2, 0).numpy()
         if cancel is not None:
             cancel.raise_if_cancelled()
         srgb_hwc = srgb.permute(1, 2, 0).numpy()
@@ -113,6 +187,6 @@ class Enhancer:
             linear=apply_orientation(linear_hwc, frame.orientation),
             xyz_to_cam=xyz_to_cam,
             wb_gains=np.asarray(gains, dtype=np.float32),
-            ratio=used,
+            ratio=ratio,
             model=self.model_name,
         )

@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+
+from engine.errors import Cancelled
+from engine.jobs import CancelToken
+from engine.models import create_model
+from engine.pipeline import Enhancer, bin_packed, preview_factor
+from engine.raw_io import read_raw
+from engine.weights import ModelCard, save_model
+
+
+@pytest.fixture
+def tiny_weights(tmp_path):
+    model = create_model("baseline", base_features=4)
+    path = tmp_path / "tiny.safetensors"
+    save_model(model, ModelCard(name="tiny", architecture="baseline", config=model.config), path)
+    return path
+
+
+def test_bin_packed_averages_blocks() -> None:
+    packed = np.arange(2 * 4 * 6, dtype=np.float32).reshape(2, 4, 6)
+    binned = bin_packed(packed, 2)
+    assert binned.shape == (2, 2, 3)
+    assert binned[0, 0, 0] == pytest.approx(np.mean([0, 1, 6, 7]))
+    assert preview_factor(1424, 2128, 800) == 3
+
+
+def test_render_orients_and_preview_is_smaller(make_dng, tiny_weights) -> None:
+    from engine.dng import write_cfa_dng  # noqa: F401 - make_dng uses it
+
+    frame = read_raw(make_dng(height=64, width=96, orientation=6))
+    assert frame.orientation == 6
+    for model in ("none", str(tiny_weights)):
+        enhancer = Enhancer(model, device="cpu")
+        full = enhancer.render(frame, 10.0)
+        assert full.srgb.shape == (96, 64, 3)  # rotated 90 degrees
+        assert full.linear.shape == (96, 64, 3)
+        preview = enhancer.render_preview(frame, 10.0, max_side=40)
+        assert max(preview.srgb.shape[:2]) <= 48 and preview.srgb.shape[0] > preview.srgb.shape[1]
+        assert (
+            np.isfinite(preview.srgb).all() and 0 <= preview.srgb.min() <= preview.srgb.max() <= 1
+        )
+
+
+def test_preview_brightness_follows_ratio(make_dng) -> None:
+    frame = read_raw(make_dng(height=64, width=96, ratio=100.0))
+    enhancer = Enhancer("none", device="cpu")
+    means = [enhancer.render_preview(frame, r, max_side=48).srgb.mean() for r in (1, 10, 100)]
+    assert means[0] < means[1] < means[2]
+
+
+def test_render_cancel(make_dng, tiny_weights) -> None:
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        Enhancer(str(tiny_weights), device="cpu").render(read_raw(make_dng()), 5.0, cancel=token)
