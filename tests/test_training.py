@@ -1,0 +1,117 @@
+"""Trainer and pair synthesis on tiny data (seconds on a CPU)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.errors import Cancelled
+from engine.jobs import CancelToken
+from engine.packing import pack_bayer
+from engine.raw_io import RawFrame, cfa_from_name
+from engine.synthesis import Pair, flip_pair, synthesise_pair
+from engine.training import TrainConfig, train
+from tests.conftest import LAYOUTS, smooth_scene
+
+TINY = {"base_features": 4, "levels": 2}
+
+
+class _Photos:
+    """A pair source over a few fixed synthetic photos (64 x 64)."""
+
+    def __init__(self, n: int = 3) -> None:
+        self.photos = [smooth_scene(64, 64, seed) ** (1 / 2.2) for seed in range(n)]
+
+    def __len__(self) -> int:
+        return len(self.photos)
+
+    def sample(self, rng: np.random.Generator) -> Pair:
+        photo = self.photos[int(rng.integers(len(self.photos)))]
+        return synthesise_pair(photo, rng, ratio=20.0)
+
+
+def test_synthesised_pair_is_consistent() -> None:
+    rng = np.random.default_rng(0)
+    pair = synthesise_pair(smooth_scene(32, 48) ** (1 / 2.2), rng, ratio=100.0)
+    assert pair.dark.mosaic.shape == (32, 48) and pair.target.shape == (32, 48, 3)
+    x = pair.network_input()
+    assert x.shape == (4, 16, 24) and 0.0 <= x.min() and x.max() <= 1.0
+    # Amplified dark input approximates the clean target (plus noise) on average.
+    clean_packed = pack_bayer(pair.dark, pair.ratio, clip=False).mean()
+    assert abs(clean_packed - pair.target.mean()) < 0.1
+
+
+@pytest.mark.parametrize("cfa", LAYOUTS)
+@pytest.mark.parametrize("flips", [(1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 1)])
+def test_flips_keep_colours_on_their_pixels(cfa: str, flips: tuple[int, int, int]) -> None:
+    # A mosaic whose every pixel holds its own colour's value of a known RGB image: after any
+    # flip, packing must still find red values in R, green in G, blue in B.
+    rgb = np.random.default_rng(1).random((8, 10, 3)).astype(np.float32)
+    pattern = cfa_from_name(cfa)
+    idx = np.tile(pattern, (4, 5))
+    mosaic = np.take_along_axis(rgb, idx[..., None].astype(np.intp), axis=2)[..., 0]
+    frame = RawFrame(mosaic=mosaic, cfa_pattern=pattern, black_level=np.zeros((2, 2), np.float32),
+                     white_level=1.0, wb_gains=np.ones(3, np.float32),
+                     cam_to_srgb=np.eye(3, dtype=np.float32))  # fmt: skip
+    flipped = flip_pair(Pair("t", frame, 1.0, rgb), *map(bool, flips))
+    packed = pack_bayer(flipped.dark, clip=False)
+    target = flipped.target
+    from engine.packing import packed_positions
+
+    for ch, colour in enumerate((0, 1, 2, 1)):
+        dy, dx = packed_positions(flipped.dark.cfa_pattern)[ch]
+        np.testing.assert_allclose(packed[ch], target[dy::2, dx::2, colour])
+
+
+def test_short_training_lowers_the_loss(tmp_path: Path) -> None:
+    config = TrainConfig(variant="baseline", model_config=TINY, iterations=60, batch_size=2,
+                         lr=3e-3, device="cpu", seed=0)  # fmt: skip
+    result = train(config, _Photos())
+    first, last = np.mean(result.losses[:10]), np.mean(result.losses[-10:])
+    assert last < 0.7 * first, (first, last)
+
+
+def test_checkpoint_resume_continues_the_same_run(tmp_path: Path) -> None:
+    ckpt = tmp_path / "run.ckpt"
+    base = dict(variant="baseline", model_config=TINY, batch_size=1, device="cpu", seed=3)
+    straight = train(TrainConfig(iterations=8, **base), _Photos())
+    token = CancelToken()
+
+    def stop_at_5(p) -> None:
+        if p.iteration == 5:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        train(TrainConfig(iterations=8, checkpoint_path=str(ckpt), **base), _Photos(),
+              progress=stop_at_5, cancel=token)  # fmt: skip
+    assert ckpt.is_file() and not list(tmp_path.glob("*.part"))
+    resumed = train(TrainConfig(iterations=8, checkpoint_path=str(ckpt), **base), _Photos())
+    assert resumed.iterations == 8
+    np.testing.assert_allclose(resumed.losses, straight.losses, rtol=1e-4)
+    for a, b in zip(resumed.model.parameters(), straight.model.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_uunet_trains_second_net_only(tmp_path: Path) -> None:
+    from engine.models import create_model
+    from engine.weights import ModelCard, save_model
+
+    base = create_model("baseline", **TINY)
+    base_path = tmp_path / "base.safetensors"
+    save_model(base, ModelCard(name="b", architecture="baseline", config=base.config), base_path)
+    config = TrainConfig(variant="uunet", model_config={**TINY, "second_base_features": 4},
+                         iterations=3, device="cpu", base_weights=str(base_path))  # fmt: skip
+    result = train(config, _Photos())
+    first = result.model.first.state_dict()
+    for key, value in base.state_dict().items():
+        torch.testing.assert_close(first[key], value.half().float())
+
+
+def test_gan_step_runs() -> None:
+    config = TrainConfig(variant="gan", model_config=TINY, iterations=2, device="cpu",
+                         disc_config={"base_features": 8, "levels": 2})  # fmt: skip
+    result = train(config, _Photos())
+    assert len(result.losses) == 2 and all(np.isfinite(result.losses))
