@@ -111,7 +111,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     outputs, fmt = _plan_outputs(inputs, args.output, args.format)
     if fmt == "jpeg" and args.bits == 16:
         raise DarkroomError("JPEG is 8-bit only; use --format tiff or png for 16 bits")
-    enhancer = Enhancer(args.model, device=args.device, tile=args.tile)
+    enhancer = Enhancer(args.model, device=args.device, tile=args.tile, precision=args.precision)
 
     batch = len(inputs) > 1
     # A single file gets just its result or its one-line error; batches get a bar and a summary.
@@ -275,6 +275,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from engine.bench import format_table, run_bench
+    from engine.models import list_models
+
+    variants = args.variants.split(",") if args.variants else None
+    for v in variants or []:
+        if v not in [*list_models(), "none"]:
+            raise DarkroomError(f"unknown variant {v!r}")
+    if args.repeat < 1:
+        raise DarkroomError("--repeat must be at least 1")
+    dng = Path(args.input) if args.input else None
+    if dng is not None and not dng.is_file():
+        raise DarkroomError(f"{dng}: no such file")
+    rows = run_bench(variants, dng, args.device, args.precision, args.tile, args.repeat)
+    print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+    return EXIT_FAILED if any("error" in r for r in rows) else EXIT_OK
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from engine.resources import sample_raw_path
 
@@ -302,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality", type=int, default=95, help="JPEG quality 1-100")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--tile", type=int, help="tile side in packed pixels (default: from memory)")
+    p.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
@@ -330,6 +349,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-every", type=float, default=30.0, help="seconds between reports")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("bench", help="time every variant on a 12 MP frame")
+    p.add_argument("input", nargs="?", help="a RAW file (default: a generated 12 MP DNG)")
+    p.add_argument("--variants", help="comma-separated (default: all and 'none')")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16")
+    p.add_argument("--tile", type=int)
+    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("sample", help="print the path of the bundled sample RAW")
     p.set_defaults(func=cmd_sample)

@@ -81,6 +81,7 @@ class Enhancer:
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
         tile: core tile side in packed pixels (``None``: from available memory).
         model_dirs: extra folders with user models.
+        precision: network precision, see :func:`engine.runner.autocast_dtype`.
     """
 
     def __init__(
@@ -89,6 +90,7 @@ class Enhancer:
         device: str = "auto",
         tile: int | None = None,
         model_dirs: list[Path] | None = None,
+        precision: str = "auto",
     ) -> None:
         self.model_name = model
         self.device = select_device(device)
@@ -96,7 +98,7 @@ class Enhancer:
         self.runner: TiledRunner | None = None
         if model != CLASSICAL:
             net, self.card = load_model(resolve_model(model, model_dirs))
-            self.runner = TiledRunner(net, self.device, tile=tile)
+            self.runner = TiledRunner(net, self.device, tile=tile, precision=precision)
 
     def render_preview(
         self,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -61,8 +62,34 @@ def device_name(device: torch.device) -> str:
     return "Apple GPU (MPS)" if device.type == "mps" else "CPU"
 
 
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """Reduced precision used on this device, or ``None`` for float32."""
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 pays off."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+    """The reduced precision to autocast to, or ``None`` for float32.
+
+    ``auto`` means bf16 (fp16 on older GPUs) on CUDA and float32 elsewhere: on a CPU, bf16 is
+    opt-in, since its speed-up depends on the CPU and its error must be checked per model.
+    """
+    if precision not in PRECISIONS:
+        raise DarkroomError(
+            f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})"
+        )
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "fp16":
+        return torch.float16
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return None
@@ -166,7 +193,8 @@ class TiledRunner:
         model: a registered variant (``size_multiple`` and ``receptive_radius`` attributes).
         device: where to run; ``None`` chooses with :func:`select_device`.
         tile: core tile side in packed pixels; ``None`` chooses from available memory.
-        precision: ``"auto"`` (bf16/fp16 autocast on CUDA, float32 elsewhere) or ``"fp32"``.
+        precision: ``"auto"`` (bf16/fp16 autocast on CUDA, float32 elsewhere), ``"fp32"``,
+            ``"bf16"`` or ``"fp16"`` (see :func:`autocast_dtype`).
     """
 
     def __init__(
@@ -187,7 +215,7 @@ class TiledRunner:
             _round_up(int(getattr(model, "receptive_radius", 0)), self.multiple),
             _round_up(BLEND, self.multiple),
         )
-        self.amp_dtype = autocast_dtype(self.device) if precision == "auto" else None
+        self.amp_dtype = autocast_dtype(self.device, precision)
         self.tile = tile
 
     def bytes_per_pixel(self) -> int:
