@@ -12,6 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -120,15 +121,24 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     failures: list[tuple[Path, str]] = []
     written = 0
     started = time.perf_counter()
+    # Decode the next file while the network works on this one (LibRaw runs outside the GIL
+    # for most of a decode, and the network leaves the GIL for its convolutions).
+    prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
+    pending = prefetch.submit(read_raw, inputs[0]) if inputs else None
     try:
         for i, (src, dst) in enumerate(zip(inputs, outputs, strict=True)):
             progress.start_file(i, src.name)
+            current, pending = (
+                pending,
+                (prefetch.submit(read_raw, inputs[i + 1]) if i + 1 < len(inputs) else None),
+            )
             try:
                 if dst.exists() and not args.overwrite:
                     raise DarkroomError(f"{dst}: already exists (use --overwrite)")
                 if src.exists() and dst.resolve() == src.resolve():
                     raise DarkroomError(f"{dst}: output would overwrite the input")
-                frame = read_raw(src)
+                assert current is not None
+                frame = current.result()
                 result = enhancer.render(frame, ratio, progress, cancel)
                 write_image(
                     dst, result.srgb, fmt=fmt, bits=args.bits, quality=args.quality,
@@ -154,6 +164,8 @@ def cmd_enhance(args: argparse.Namespace) -> int:
         progress.finish()
         _err("interrupted; nothing partial was written")
         return EXIT_INTERRUPTED
+    finally:
+        prefetch.shutdown(wait=True, cancel_futures=True)
     progress.finish()
     elapsed = time.perf_counter() - started
     if batch and (not args.quiet or failures):
