@@ -287,6 +287,57 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from engine.evaluation import default_eval_pairs, evaluate, write_report
+    from engine.weights import card_path_for, model_entries, read_card, resolve_model
+
+    data = Path(args.data)
+    if not data.exists():
+        raise DarkroomError(f"{data}: no such file or folder")
+    if args.models in ("all", ""):
+        models = [e.name for e in model_entries() if e.has_weights]
+    elif args.models == "none":
+        models = []
+    else:
+        models = [m.strip() for m in args.models.split(",") if m.strip()]
+    for name in models:
+        resolve_model(name)  # fail fast, before minutes of evaluation
+    try:
+        ratios = [float(r) for r in args.ratios.split(",")]
+    except ValueError:
+        raise DarkroomError(f"--ratios {args.ratios!r}: give numbers like 100,250,300") from None
+    if data.suffix.lower() == ".csv" or (data / "short").is_dir():
+        from engine.pairs import load_pair, load_pairs
+
+        pairs = [load_pair(spec) for spec in load_pairs(data)]
+    else:
+        pairs = default_eval_pairs(data, ratios=ratios, max_photos=args.max_photos,
+                                   max_side=args.max_side or None)  # fmt: skip
+    if not pairs:
+        raise DarkroomError(f"{data}: no evaluation pairs")
+
+    def report(done: int, total: int, message: str) -> None:
+        if not args.quiet:
+            print(f"[{done}/{total}] {message}", file=sys.stderr, flush=True)
+
+    result = evaluate(pairs, models, device=args.device, progress=report)
+    table, results_json, sheet = write_report(result, args.out)
+    print(result.table_markdown())
+    print(f"wrote {table}, {results_json}, {sheet}", file=sys.stderr)
+    if args.update_cards:
+        for name in models:
+            weights = resolve_model(name)
+            card = read_card(weights)
+            row = result.rows_for(name)
+            card = dataclasses.replace(card, metrics=row)
+            text = json.dumps(dataclasses.asdict(card), indent=2) + "\n"
+            card_path_for(weights).write_text(text, encoding="utf-8")
+            print(f"updated {card_path_for(weights)}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from engine.bench import format_table, run_bench
     from engine.models import list_models
@@ -361,6 +412,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-every", type=float, default=30.0, help="seconds between reports")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="PSNR/SSIM table (like SID's Table 1) and contact sheet")
+    p.add_argument("--data", required=True, help="clean-photo folder (held-out split), or pairs")
+    p.add_argument("--models", default="all", help="'all' (with weights), 'none' or a,b,c")
+    p.add_argument("--out", default="evaluation", help="folder for table.md, results.json, PNG")
+    p.add_argument("--ratios", default="100,250,300", help="for synthetic pairs")
+    p.add_argument("--max-photos", type=int, help="use at most this many held-out photos")
+    p.add_argument("--max-side", type=int, default=512, help="centre-crop photos (0: full)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--update-cards", action="store_true", help="write each model's row to its card")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("bench", help="time every variant on a 12 MP frame")
     p.add_argument("input", nargs="?", help="a RAW file (default: a generated 12 MP DNG)")

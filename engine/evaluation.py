@@ -1,0 +1,767 @@
+"""Table 1 of "Learning to See in the Dark" for this app: PSNR/SSIM of every method on the same
+pairs, measured on the developed sRGB output.
+
+Every method turns a :class:`~engine.synthesis.Pair`'s dark frame into an ``(H, W, 3)`` sRGB
+image on the sensor grid (no orientation), developed with the dark frame's own white balance
+and colour matrix by :func:`engine.colour.develop`, the same function the app renders with. The
+reference is the pair's target developed the same way. Methods:
+
+* ``gain``: amplify by the ratio, clip, demosaic, develop (what ``--model none`` shows);
+* ``gain + NLM``: the gain image denoised with OpenCV's non-local means
+  (:func:`nlm_denoise`, strength from the estimated noise level);
+* ``gain + bilateral``: the gain image through an edge-preserving bilateral filter
+  (:func:`bilateral_denoise`, range sigma from the estimated noise level);
+* each model: :class:`~engine.pipeline.Enhancer`'s runner on the packed input, clipped, then
+  developed (or taken as is when its card says the output is already sRGB).
+
+PSNR and SSIM (Wang et al. 2004, Gaussian window 11 / sigma 1.5) are computed over the full
+image with data range 1. :func:`contact_sheet` shows crops of every method side by side
+(drawing helpers in :mod:`engine.contact_sheet`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from engine.colour import classical_linear, develop, develop_numpy
+from engine.errors import DarkroomError
+from engine.jobs import CancelToken, ProgressCallback, no_progress
+from engine.pipeline import CLASSICAL, Enhancer
+from engine.synthesis import Pair, held_out_pairs, list_photos
+
+#: What every number in a report is.
+METRIC_NOTE = "PSNR/SSIM on the sRGB output, full image, data range 1"
+
+GAIN = "gain"
+GAIN_NLM = "gain + NLM"
+GAIN_BILATERAL = "gain + bilateral"
+#: Classical baselines, in table order.
+CLASSICAL_METHODS = (GAIN, GAIN_NLM, GAIN_BILATERAL)
+#: Contact-sheet columns besides the methods.
+INPUT_COLUMN = "input x1"
+REFERENCE_COLUMN = "reference"
+
+#: Immerkaer's estimator assumes white noise; demosaicking low-passes the noise, so on a gain
+#: image it reports about a third of the true per-pixel sigma (measured: 2.8-3.1x on synthetic
+#: x100-x300 pairs against their references). Denoiser strengths use the corrected sigma.
+DEMOSAIC_NOISE_GAIN = 3.0
+#: Non-local means: luminance ``h = NLM_H_PER_SIGMA * sigma`` and colour ``hColor =
+#: NLM_HCOLOR_PER_SIGMA * sigma`` (sigma in 8-bit levels), clipped to ``NLM_H_RANGE``. Colour
+#: gets twice the strength because amplified dark frames are dominated by chroma noise.
+NLM_H_PER_SIGMA = 0.5
+NLM_HCOLOR_PER_SIGMA = 1.0
+NLM_H_RANGE = (3.0, 100.0)
+NLM_TEMPLATE, NLM_SEARCH = 7, 21  # OpenCV's recommended patch and search window sizes
+#: Bilateral filter: range sigma ``BILATERAL_SIGMA_PER_NOISE * sigma``; spatial sigma in px.
+BILATERAL_SIGMA_PER_NOISE = 3.0
+BILATERAL_SPATIAL_SIGMA = 3.0
+BILATERAL_DIAMETER = 9
+
+# SSIM after Wang, Bovik, Sheikh & Simoncelli (IEEE TIP 2004).
+SSIM_WINDOW, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03
+# Rows per SSIM strip: bounds the float64 temporaries on 24-megapixel frames.
+_SSIM_STRIP = 512
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics
+
+
+def _as_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"images differ in shape: {a.shape} vs {b.shape}")
+    return a, b
+
+
+def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB; ``inf`` for identical images.
+
+    Args:
+        a, b: images of the same shape (e.g. ``(H, W, 3)`` float in [0, 1]).
+        data_range: peak value (1 for float images).
+    """
+    a, b = _as_pair(a, b)
+    mse = float(np.mean(np.square(a.astype(np.float64) - b.astype(np.float64))))
+    if mse == 0.0:
+        return math.inf
+    return 10.0 * math.log10(data_range**2 / mse)
+
+
+def _gaussian_kernel() -> np.ndarray:
+    x = np.arange(SSIM_WINDOW, dtype=np.float64) - (SSIM_WINDOW - 1) / 2
+    kernel = np.exp(-(x**2) / (2 * SSIM_SIGMA**2))
+    return kernel / kernel.sum()
+
+
+def _ssim_sum(x: np.ndarray, y: np.ndarray, c1: float, c2: float) -> tuple[float, int]:
+    """Sum and count of the SSIM map of one channel over its 'valid' window positions.
+
+    Args:
+        x, y: ``(h, w)`` float64 strips of one channel.
+    """
+    kernel = _gaussian_kernel()
+
+    def blur(img: np.ndarray) -> np.ndarray:
+        return cv2.sepFilter2D(img, cv2.CV_64F, kernel, kernel, borderType=cv2.BORDER_REFLECT)
+
+    mu_x, mu_y = blur(x), blur(y)
+    # E[x^2] - E[x]^2 in float64: float32 would lose the small variances of dark flat areas.
+    var_x = blur(x * x) - mu_x * mu_x
+    var_y = blur(y * y) - mu_y * mu_y
+    cov = blur(x * y) - mu_x * mu_y
+    num = (2 * mu_x * mu_y + c1) * (2 * cov + c2)
+    den = (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
+    ssim_map = num / den
+    # Wang et al. average only where the whole window fits ('valid'), so borders never count.
+    r = SSIM_WINDOW // 2
+    if min(x.shape) >= SSIM_WINDOW:
+        ssim_map = ssim_map[r:-r, r:-r]
+    return float(ssim_map.sum()), int(ssim_map.size)
+
+
+def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
+    """Mean structural similarity (Wang et al. 2004), averaged over channels.
+
+    Gaussian window 11 x 11 with sigma 1.5, K1 = 0.01, K2 = 0.03, population (co)variances, the
+    map averaged over positions where the whole window fits (MATLAB ``ssim_index`` / skimage
+    with ``gaussian_weights=True``). Images smaller than the window use a reflected border.
+
+    Args:
+        a, b: ``(H, W)`` or ``(H, W, C)`` images of the same shape, e.g. float sRGB in [0, 1].
+        data_range: peak value.
+
+    Returns:
+        SSIM in [-1, 1]; 1.0 for identical images.
+    """
+    a, b = _as_pair(a, b)
+    if a.ndim == 2:
+        a, b = a[..., None], b[..., None]
+    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
+    h = a.shape[0]
+    r = SSIM_WINDOW // 2
+    means = []
+    for ch in range(a.shape[2]):
+        total, count = 0.0, 0
+        if h < SSIM_WINDOW + 2 * _SSIM_STRIP or min(a.shape[:2]) < SSIM_WINDOW:
+            chunks = [(0, h)]
+        else:
+            # Strips overlapping by the window's 2r rows give exactly the 'valid' map in pieces.
+            starts = range(0, h - 2 * r, _SSIM_STRIP)
+            chunks = [(s, min(h, s + _SSIM_STRIP + 2 * r)) for s in starts]
+        for top, bottom in chunks:
+            x = a[top:bottom, :, ch].astype(np.float64)
+            y = b[top:bottom, :, ch].astype(np.float64)
+            s, n = _ssim_sum(x, y, c1, c2)
+            total, count = total + s, count + n
+        means.append(total / count)
+    return float(np.mean(means))
+
+
+def estimate_noise(image: np.ndarray) -> float:
+    """Noise standard deviation of an image, in its own units (Immerkaer 1996).
+
+    A 3x3 operator (the difference of two Laplacians) cancels smooth structure; the mean
+    absolute response times ``sqrt(pi / 2) / 6`` is sigma for white Gaussian noise.
+
+    Args:
+        image: ``(H, W)`` or ``(H, W, C)`` float; channels are averaged.
+    """
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim == 2:
+        img = img[..., None]
+    if min(img.shape[:2]) < 3:
+        return 0.0
+    op = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+    sigmas = []
+    for ch in range(img.shape[2]):
+        response = cv2.filter2D(img[..., ch], cv2.CV_32F, op)[1:-1, 1:-1]
+        sigmas.append(float(np.mean(np.abs(response))) * math.sqrt(math.pi / 2) / 6.0)
+    return float(np.mean(sigmas))
+
+
+def _to_u8(srgb: np.ndarray) -> np.ndarray:
+    return (np.clip(srgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def gain_noise_sigma(srgb: np.ndarray) -> float:
+    """Per-pixel noise sigma of a demosaicked image, in its units (e.g. [0, 1]).
+
+    :func:`estimate_noise` times :data:`DEMOSAIC_NOISE_GAIN`, which undoes the demosaic's
+    smoothing of the noise.
+    """
+    return DEMOSAIC_NOISE_GAIN * estimate_noise(srgb)
+
+
+def nlm_strengths(srgb: np.ndarray) -> tuple[float, float]:
+    """``(h, hColor)`` for :func:`nlm_denoise` from the image's noise (8-bit levels).
+
+    OpenCV weighs patches by ``exp(-d^2 / h^2)`` without subtracting the noise's own ``2
+    sigma^2``, so ``h`` well below sigma already averages pure-noise patches; the factors were
+    checked on synthetic x100/x300 pairs (colour at 2x luminance scored about 3 dB more than equal
+    strengths).
+    """
+    sigma = 255.0 * gain_noise_sigma(srgb)
+    h = float(np.clip(NLM_H_PER_SIGMA * sigma, *NLM_H_RANGE))
+    h_colour = float(np.clip(NLM_HCOLOR_PER_SIGMA * sigma, *NLM_H_RANGE))
+    return h, h_colour
+
+
+def nlm_denoise(srgb: np.ndarray, h: float | None = None) -> np.ndarray:
+    """Non-local means (``cv2.fastNlMeansDenoisingColored``, 7x7 patches, 21x21 search) on the
+    8-bit image.
+
+    Args:
+        srgb: ``(H, W, 3)`` float sRGB in [0, 1].
+        h: strength for luminance and colour alike; ``None``: :func:`nlm_strengths`.
+
+    Returns:
+        ``(H, W, 3)`` float32 sRGB in [0, 1] (8-bit steps).
+    """
+    h_luma, h_colour = nlm_strengths(srgb) if h is None else (float(h), float(h))
+    # OpenCV's colour NLM works in CIELAB and expects BGR.
+    bgr = np.ascontiguousarray(_to_u8(srgb)[..., ::-1])
+    out = cv2.fastNlMeansDenoisingColored(bgr, None, h_luma, h_colour, NLM_TEMPLATE, NLM_SEARCH)
+    return out[..., ::-1].astype(np.float32) * np.float32(1.0 / 255.0)
+
+
+def bilateral_denoise(srgb: np.ndarray) -> np.ndarray:
+    """Edge-preserving bilateral filter on the float image (9 px diameter, spatial sigma 3).
+
+    The range sigma is :data:`BILATERAL_SIGMA_PER_NOISE` x the noise sigma: pixels that differ by
+    noise are averaged, edges well above the noise are kept. (OpenCV compares colours by the sum
+    of the three channels' absolute differences, about 3.4 sigma for pure noise.)
+
+    Args:
+        srgb: ``(H, W, 3)`` float sRGB in [0, 1].
+
+    Returns:
+        ``(H, W, 3)`` float32 sRGB in [0, 1].
+    """
+    img = np.ascontiguousarray(srgb, dtype=np.float32)
+    sigma_colour = max(BILATERAL_SIGMA_PER_NOISE * gain_noise_sigma(img), 1e-3)
+    out = cv2.bilateralFilter(img, BILATERAL_DIAMETER, sigma_colour, BILATERAL_SPATIAL_SIGMA)
+    return np.clip(out, 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+
+
+def ratio_label(ratio: float) -> str:
+    """Group label of an exposure ratio: ``"x100"``; EXIF ratios like 299.99 count as x300."""
+    key = round(ratio) if ratio >= 10 else round(ratio, 1)
+    return f"x{key:g}"
+
+
+def _ratio_sort_key(label: str) -> float:
+    return float(label[1:])
+
+
+def _json_number(value: float) -> float | str:
+    """Finite floats as they are; infinities and NaN as strings, which JSON can hold."""
+    if math.isfinite(value):
+        return float(value)
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return _json_number(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class PairScore:
+    """One method on one pair."""
+
+    pair: str
+    ratio: float
+    method: str
+    psnr: float  # dB, inf when identical to the reference
+    ssim: float
+    seconds: float  # wall time of the method on this pair (gain included for the baselines)
+
+
+@dataclass
+class SheetRow:
+    """Crops kept for the contact sheet: one pair, every column.
+
+    Attributes:
+        name: pair name.
+        ratio: exposure ratio.
+        images: column name (:data:`INPUT_COLUMN`, each method, :data:`REFERENCE_COLUMN`) ->
+            ``(h, w, 3)`` float32 sRGB crop in [0, 1], all of one size and position.
+    """
+
+    name: str
+    ratio: float
+    images: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class EvaluationResult:
+    """Scores of every method on every pair, plus a few crops for the contact sheet.
+
+    Attributes:
+        methods: table order: classical baselines first, then each model's label.
+        scores: one :class:`PairScore` per method and pair.
+        pair_count: number of pairs.
+        description: where the pairs came from (for the caption).
+        sheet: crops for :func:`contact_sheet`.
+        aliases: model names as given to :func:`evaluate` -> their method label.
+        settings: classical baseline parameters and the device, for the JSON record.
+    """
+
+    methods: list[str]
+    scores: list[PairScore]
+    pair_count: int
+    description: str = ""
+    sheet: list[SheetRow] = field(default_factory=list)
+    aliases: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def ratio_groups(self) -> list[str]:
+        """Ratio labels present, ascending (``["x100", "x250", "x300"]``)."""
+        return sorted({ratio_label(s.ratio) for s in self.scores}, key=_ratio_sort_key)
+
+    def _method(self, method: str) -> str:
+        label = self.aliases.get(method, method)
+        if label not in self.methods:
+            raise KeyError(f"no method {method!r} in this evaluation (have {self.methods})")
+        return label
+
+    def _summary(self, method: str, group: str | None) -> dict[str, float | int]:
+        chosen = [
+            s
+            for s in self.scores
+            if s.method == method and (group is None or ratio_label(s.ratio) == group)
+        ]
+        if not chosen:
+            return {"psnr": math.nan, "ssim": math.nan, "pairs": 0}
+        # Mean of per-image PSNR, as SID reports it (not the PSNR of the mean error).
+        return {
+            "psnr": float(np.mean([s.psnr for s in chosen])),
+            "ssim": float(np.mean([s.ssim for s in chosen])),
+            "pairs": len(chosen),
+        }
+
+    def rows_for(self, method: str) -> dict[str, Any]:
+        """A method's row, ready for a model card's ``metrics``.
+
+        Args:
+            method: a method label, or a model name exactly as passed to :func:`evaluate`.
+
+        Returns:
+            ``{"psnr", "ssim", "pairs"}`` over all pairs (PSNR may be ``inf``), ``"by_ratio"``:
+            ``{"x100": {"psnr", "ssim", "pairs"}, ...}``, plus ``"metric"`` and ``"data"``.
+        """
+        label = self._method(method)
+        row: dict[str, Any] = dict(self._summary(label, None))
+        row["by_ratio"] = {g: self._summary(label, g) for g in self.ratio_groups()}
+        row["metric"] = METRIC_NOTE
+        row["data"] = self.caption_data()
+        return row
+
+    def caption_data(self) -> str:
+        """``"12 pairs (held-out synthetic ...)"``."""
+        noun = "pair" if self.pair_count == 1 else "pairs"
+        source = f" ({self.description})" if self.description else ""
+        return f"{self.pair_count} {noun}{source}"
+
+    def table_markdown(self) -> str:
+        """The table, shaped like SID's Table 1: a row per method, PSNR / SSIM per ratio.
+
+        Best value per column in bold (ties all bold); infinite PSNR shows as ``inf``.
+        """
+        groups = [*self.ratio_groups(), "all"]
+        cells: dict[str, list[str]] = {}
+        columns: list[list[str]] = []
+        for group in groups:
+            for metric, fmt in (("psnr", "{:.2f}"), ("ssim", "{:.3f}")):
+                values = [
+                    float(self._summary(m, None if group == "all" else group)[metric])
+                    for m in self.methods
+                ]
+                text = [_format(v, fmt) for v in values]
+                known = [v for v in values if not math.isnan(v)]
+                best = _format(max(known), fmt) if known else None
+                columns.append([f"**{t}**" if t == best else t for t in text])
+        for i, method in enumerate(self.methods):
+            cells[method] = [col[i] for col in columns]
+        counts = ", ".join(
+            f"{g}: {self._summary(self.methods[0], g)['pairs']}" for g in self.ratio_groups()
+        )
+        header = ["Method"] + [f"{g} {m}" for g in groups for m in ("PSNR", "SSIM")]
+        lines = [
+            f"Table: {self.caption_data()}; per ratio {counts}. {METRIC_NOTE}. "
+            "Best per column in bold.",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" + "---:|" * (len(header) - 1),
+        ]
+        lines += ["| " + " | ".join([m.replace("|", "/"), *cells[m]]) + " |" for m in self.methods]
+        return "\n".join(lines) + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every number, JSON-safe (infinities as the string ``"inf"``)."""
+        data = {
+            "metric": METRIC_NOTE,
+            "data": self.caption_data(),
+            "pairs": self.pair_count,
+            "methods": list(self.methods),
+            "ratio_groups": self.ratio_groups(),
+            "aliases": dict(self.aliases),
+            "settings": dict(self.settings),
+            "summary": {m: self.rows_for(m) for m in self.methods},
+            "per_pair": [
+                {
+                    "pair": s.pair,
+                    "ratio": s.ratio,
+                    "group": ratio_label(s.ratio),
+                    "method": s.method,
+                    "psnr": s.psnr,
+                    "ssim": s.ssim,
+                    "seconds": s.seconds,
+                }
+                for s in self.scores
+            ],
+        }
+        return _json_safe(data)
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as strict JSON text (no ``Infinity``/``NaN`` tokens)."""
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+
+
+def _format(value: float, fmt: str) -> str:
+    if math.isnan(value):
+        return "-"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return fmt.format(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Running the methods
+
+
+def _model_label(model: str, card_name: str | None) -> str:
+    # A file path is shown by its card's name (what training called it), a variant by itself.
+    if model.lower().endswith(".safetensors"):
+        return card_name or Path(model).stem
+    return model
+
+
+def _unique(label: str, taken: Sequence[str]) -> str:
+    out, n = label, 2
+    while out in taken:
+        out, n = f"{label} ({n})", n + 1
+    return out
+
+
+def _sheet_indices(pairs: Sequence[Pair], count: int) -> list[int]:
+    """Up to ``count`` pair indices, taken round-robin over the ratio groups."""
+    groups: dict[str, list[int]] = {}
+    for i, pair in enumerate(pairs):
+        groups.setdefault(ratio_label(pair.ratio), []).append(i)
+    chosen: list[int] = []
+    queues = [list(v) for v in groups.values()]
+    while len(chosen) < count and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop(0))
+    return sorted(chosen)
+
+
+def _sheet_window(reference: np.ndarray, size: int) -> tuple[int, int, int, int]:
+    """``(top, left, h, w)`` of the most detailed ``size`` x ``size`` window on a 4x4 grid."""
+    h, w = reference.shape[:2]
+    # Even sizes and offsets: the input column crops the mosaic, which keeps whole CFA periods.
+    ch, cw = min(size, h) // 2 * 2, min(size, w) // 2 * 2
+    grey = reference.mean(axis=2)
+    best, window = -1.0, (0, 0, ch, cw)
+    for top in np.linspace(0, h - ch, 4).astype(int) // 2 * 2:
+        for left in np.linspace(0, w - cw, 4).astype(int) // 2 * 2:
+            patch = grey[top : top + ch, left : left + cw]
+            # Gradient energy favours texture and edges over merely bright/dark areas.
+            score = float(
+                np.abs(np.diff(patch, axis=0)).mean() + np.abs(np.diff(patch, axis=1)).mean()
+            )
+            if score > best:
+                best, window = score, (int(top), int(left), ch, cw)
+    return window
+
+
+def _run_network(enhancer: Enhancer, pair: Pair, cancel: CancelToken | None) -> np.ndarray:
+    """A model's sRGB output ``(H, W, 3)`` float32 for a pair, on the sensor grid."""
+    assert enhancer.runner is not None  # only model methods get here, never "none"
+    out = torch.from_numpy(enhancer.runner.run(pair.network_input(), cancel=cancel))
+    if enhancer.card is not None and enhancer.card.output_space == "srgb":
+        srgb = out.clamp(0.0, 1.0)
+    else:
+        srgb = develop(out.clamp_(0.0, 1.0), pair.dark.wb_gains, pair.dark.cam_to_srgb)
+    return srgb.permute(1, 2, 0).contiguous().numpy()
+
+
+def _describe(pairs: Sequence[Pair]) -> str:
+    synthetic = sum(1 for p in pairs if p.dark.exif.make == "Synthetic")
+    if synthetic == len(pairs):
+        return "synthetic: unprocessed photos with the physics-based noise model"
+    if synthetic == 0:
+        return "real short/long RAW pairs"
+    return f"{synthetic} synthetic, {len(pairs) - synthetic} real"
+
+
+def evaluate(
+    pairs: list[Pair],
+    models: list[str],
+    device: str = "auto",
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    include_classical: bool = True,
+    *,
+    description: str | None = None,
+    sheet_pairs: int = 6,
+    sheet_crop: int = 256,
+) -> EvaluationResult:
+    """Score the classical baselines and each model on the same pairs.
+
+    Args:
+        pairs: evaluation pairs (synthetic or real), any sizes.
+        models: variant names, user model names or ``.safetensors`` paths (``"none"`` adds the
+            ``gain`` baseline).
+        device: for the models: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"``.
+        progress: ``progress(done, total, message)`` after each method on each pair.
+        cancel: checked between pairs and methods (and between a model's tiles).
+        include_classical: add ``gain``, ``gain + NLM`` and ``gain + bilateral``.
+        description: where the pairs came from, for the caption (default: synthetic/real).
+        sheet_pairs: how many pairs keep crops for the contact sheet.
+        sheet_crop: side of those crops in pixels (the most detailed window of the reference).
+
+    Returns:
+        The scores; only ``sheet_pairs`` crops of each output are kept, never whole images.
+
+    Raises:
+        DarkroomError: no pairs, nothing to evaluate, or a model cannot be loaded.
+        Cancelled: ``cancel`` was set.
+    """
+    if not pairs:
+        raise DarkroomError("no pairs to evaluate")
+    report = progress or no_progress
+    methods: list[str] = list(CLASSICAL_METHODS) if include_classical else []
+    aliases: dict[str, str] = {}
+    enhancers: dict[str, Enhancer] = {}
+    for model in models:
+        if model == CLASSICAL:
+            if GAIN not in methods:
+                methods.insert(0, GAIN)
+            aliases[model] = GAIN
+            continue
+        enhancer = Enhancer(model, device=device)
+        label = _unique(_model_label(model, enhancer.card and enhancer.card.name), methods)
+        methods.append(label)
+        aliases[model] = label
+        enhancers[label] = enhancer
+    if not methods:
+        raise DarkroomError("nothing to evaluate: no models and no classical baselines")
+
+    keep = set(_sheet_indices(pairs, sheet_pairs))
+    scores: list[PairScore] = []
+    sheet: list[SheetRow] = []
+    total, done = len(pairs) * len(methods), 0
+    for index, pair in enumerate(pairs):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        reference = develop_numpy(pair.target, pair.dark)
+        row = None
+        if index in keep:
+            top, left, h, w = _sheet_window(reference, sheet_crop)
+            window = np.s_[top : top + h, left : left + w]
+            row = SheetRow(pair.name, pair.ratio)
+            row.images[INPUT_COLUMN] = develop_numpy(
+                classical_linear(pair.dark.crop(top, left, h, w), 1.0), pair.dark
+            )
+            sheet.append(row)
+        gain: np.ndarray | None = None
+        gain_seconds = 0.0
+        for method in methods:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            start = perf_counter()
+            if method in CLASSICAL_METHODS:
+                if gain is None:
+                    gain = develop_numpy(classical_linear(pair.dark, pair.ratio), pair.dark)
+                    gain_seconds = perf_counter() - start
+                    start = perf_counter()
+                if method == GAIN:
+                    out = gain
+                elif method == GAIN_NLM:
+                    out = nlm_denoise(gain)
+                else:
+                    out = bilateral_denoise(gain)
+                seconds = perf_counter() - start + gain_seconds
+            else:
+                out = _run_network(enhancers[method], pair, cancel)
+                seconds = perf_counter() - start
+            scores.append(
+                PairScore(
+                    pair=pair.name,
+                    ratio=float(pair.ratio),
+                    method=method,
+                    psnr=psnr(out, reference),
+                    ssim=ssim(out, reference),
+                    seconds=seconds,
+                )
+            )
+            if row is not None:
+                row.images[method] = np.ascontiguousarray(out[window])
+            done += 1
+            report(done, total, f"{method}: {pair.name}")
+        if row is not None:
+            row.images[REFERENCE_COLUMN] = np.ascontiguousarray(reference[window])
+
+    settings: dict[str, Any] = {
+        "nlm": {
+            "h": f"{NLM_H_PER_SIGMA:g} x noise sigma (8-bit), clipped to {NLM_H_RANGE}",
+            "h_colour": f"{NLM_HCOLOR_PER_SIGMA:g} x noise sigma (8-bit), clipped to {NLM_H_RANGE}",
+            "noise_sigma": f"Immerkaer estimate x {DEMOSAIC_NOISE_GAIN:g} (demosaic correction)",
+            "template_window": NLM_TEMPLATE,
+            "search_window": NLM_SEARCH,
+        },
+        "bilateral": {
+            "sigma_colour": f"{BILATERAL_SIGMA_PER_NOISE:g} x noise sigma",
+            "sigma_space": BILATERAL_SPATIAL_SIGMA,
+            "diameter": BILATERAL_DIAMETER,
+        },
+        "ssim": {"window": SSIM_WINDOW, "sigma": SSIM_SIGMA, "k1": SSIM_K1, "k2": SSIM_K2},
+        "device": str(next(iter(enhancers.values())).device) if enhancers else "cpu",
+    }
+    return EvaluationResult(
+        methods=methods,
+        scores=scores,
+        pair_count=len(pairs),
+        description=_describe(pairs) if description is None else description,
+        sheet=sheet,
+        aliases=aliases,
+        settings=settings,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Data and reports
+
+
+def default_eval_pairs(
+    clean_photos_dir: str | Path,
+    ratios: Sequence[float] = (100, 250, 300),
+    max_photos: int | None = None,
+    max_side: int | None = 512,
+) -> list[Pair]:
+    """Deterministic synthetic evaluation pairs from the held-out split of a photo folder.
+
+    Every held-out photo (see :func:`engine.synthesis.is_held_out`; the first ``max_photos``)
+    at every ratio, centre-cropped to ``max_side``, with the same noise on every run.
+
+    Raises:
+        DarkroomError: the folder is missing or has no held-out photos.
+    """
+    folder = Path(clean_photos_dir).expanduser()
+    if not folder.is_dir():
+        raise DarkroomError(f"{folder}: no such folder")
+    photos = list_photos(folder, held_out=True)
+    if max_photos is not None:
+        photos = photos[: max(0, int(max_photos))]
+    if not photos:
+        raise DarkroomError(f"{folder}: no held-out photos (about 1 in 10 photos is held out)")
+    return held_out_pairs(photos, ratios, max_side=max_side)
+
+
+def _write_text(path: Path, text: str) -> None:
+    from engine.dng import atomic_file
+
+    with atomic_file(path) as fh:
+        fh.write(text.encode("utf-8"))
+
+
+def write_report(result: EvaluationResult, out_dir: str | Path) -> tuple[Path, Path, Path]:
+    """Write ``table.md``, ``results.json`` and ``contact_sheet.png`` into ``out_dir``.
+
+    Each file is written atomically. Returns the three paths in that order.
+    """
+    out = Path(out_dir).expanduser()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        table, data = out / "table.md", out / "results.json"
+        _write_text(table, result.table_markdown())
+        _write_text(data, result.to_json())
+    except OSError as exc:
+        raise DarkroomError(f"{out}: could not write the report ({exc.strerror or exc})") from None
+    sheet = contact_sheet(result, out / "contact_sheet.png")
+    return table, data, sheet
+
+
+def _centre(image: np.ndarray, size: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    ch, cw = min(size, h), min(size, w)
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return image[top : top + ch, left : left + cw]
+
+
+def contact_sheet(
+    result: EvaluationResult, path: str | Path, crop: int = 128, max_pairs: int = 6
+) -> Path:
+    """A PNG grid of crops: a row per pair, columns input, each method, reference.
+
+    The input column is the dark frame developed at x1, i.e. what the camera recorded (near
+    black); every other cell but the reference is captioned with its crop's PSNR against the
+    reference crop. Crops are the centre ``crop`` x ``crop`` of the windows :func:`evaluate`
+    kept. Written atomically.
+
+    Raises:
+        DarkroomError: the result kept no crops, or the file could not be written.
+    """
+    from engine.contact_sheet import ROW_LABEL_WIDTH, Tile, render_grid, wrap_text, write_png
+
+    rows = result.sheet[: max(0, int(max_pairs))]
+    if not rows:
+        raise DarkroomError("no crops kept for a contact sheet (evaluate with sheet_pairs > 0)")
+    columns = [INPUT_COLUMN, *result.methods, REFERENCE_COLUMN]
+    grid: list[list[Tile | None]] = []
+    labels: list[list[str]] = []
+    for row in rows:
+        reference = _centre(row.images[REFERENCE_COLUMN], crop)
+        cells: list[Tile | None] = []
+        for column in columns:
+            image = row.images.get(column)
+            if image is None:
+                cells.append(None)
+                continue
+            image = _centre(image, crop)
+            caption = "" if column == REFERENCE_COLUMN else _psnr_caption(image, reference)
+            cells.append(Tile(image, caption))
+        grid.append(cells)
+        # Synthetic names end in "@x100"; the ratio gets its own line anyway.
+        name = re.sub(r"@x[0-9.]+$", "", row.name)
+        labels.append([*wrap_text(name, ROW_LABEL_WIDTH - 8), ratio_label(row.ratio)])
+    return write_png(path, render_grid(columns, labels, grid))
+
+
+def _psnr_caption(image: np.ndarray, reference: np.ndarray) -> str:
+    value = psnr(image, reference)
+    return "inf dB" if math.isinf(value) else f"{value:.2f} dB"

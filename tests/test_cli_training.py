@@ -1,0 +1,67 @@
+"""``darkroom-cli train`` and ``evaluate`` end to end on tiny generated photos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from engine.cli import main
+from engine.synthesis import is_held_out
+from tests.conftest import smooth_scene
+
+
+@pytest.fixture
+def photo_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    held = train = 0
+    for i in range(200):
+        name = f"photo{i}.png"
+        if (is_held_out(name) and held < 1) or (not is_held_out(name) and train < 2):
+            image = (smooth_scene(64, 64, i) ** (1 / 2.2) * 255).astype(np.uint8)
+            iio.imwrite(folder / name, image)
+            held += is_held_out(name)
+            train += not is_held_out(name)
+    assert held == 1 and train == 2
+    return folder
+
+
+def test_train_then_evaluate_with_card_update(photo_folder: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "tiny.safetensors"
+    code = main(["train", "--variant", "baseline", "--data", str(photo_folder), "--iterations",
+                 "3", "--out", str(out), "--config", '{"base_features": 4, "levels": 2}',
+                 "--crop", "64", "--device", "cpu"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["architecture"] == "baseline" and card["iterations"] == 3
+    assert "2 clean photos" in card["training_data"] and card["hardware"]
+    assert out.with_suffix(".ckpt").is_file()
+
+    report = tmp_path / "report"
+    argv = ["evaluate", "--data", str(photo_folder), "--models", str(out), "--out", str(report)]
+    code = main([*argv, "--ratios", "100", "--device", "cpu", "-q", "--update-cards"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "gain + NLM" in captured.out and "tiny" in captured.out
+    assert (report / "table.md").is_file() and (report / "contact_sheet.png").is_file()
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert np.isfinite(card["metrics"]["psnr"]) and "x100" in card["metrics"]["by_ratio"]
+
+
+def test_train_bad_arguments(photo_folder: Path, tmp_path: Path, capsys) -> None:
+    bad = [
+        ["--variant", "baseline", "--data", str(tmp_path / "nope"), "--iterations", "1"],
+        ["--variant", "baseline", "--data", str(photo_folder), "--iterations", "0"],
+        ["--variant", "transformer", "--data", str(photo_folder), "--iterations", "1"],
+        ["--variant", "baseline", "--data", str(photo_folder), "--iterations", "1", "--config",
+         "{oops"],
+    ]  # fmt: skip
+    for argv in bad:
+        code = main(["train", *argv, "--out", str(tmp_path / "m.safetensors")])
+        err = capsys.readouterr().err
+        assert code != 0 and "Traceback" not in err and err.count("\n") == 1, err
+    assert not (tmp_path / "m.safetensors").exists()
