@@ -1,0 +1,166 @@
+"""Export dialog: format, bit depth, JPEG quality, destination and metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from engine.export import FORMATS
+
+FORMAT_LABELS = {"jpeg": "JPEG", "tiff": "TIFF", "png": "PNG", "dng": "DNG (linear RAW)"}
+_FILTERS = {"jpeg": "JPEG (*.jpg *.jpeg)", "tiff": "TIFF (*.tif *.tiff)", "png": "PNG (*.png)",
+            "dng": "DNG (*.dng)"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    path: Path
+    fmt: str = "jpeg"
+    bits: int = 8
+    quality: int = 95
+    keep_metadata: bool = True
+    overwrite: bool = False
+
+
+def unused_path(folder: Path, stem: str, suffix: str) -> Path:
+    """``folder/stem.suffix``, or ``stem-2.suffix``... if taken: a default never overwrites."""
+    candidate = folder / f"{stem}{suffix}"
+    n = 2
+    while candidate.exists():
+        candidate = folder / f"{stem}-{n}{suffix}"
+        n += 1
+    return candidate
+
+
+class ExportDialog(QDialog):
+    """Collects :class:`ExportOptions`; the caller renders and writes on ``accepted``."""
+
+    def __init__(
+        self,
+        source: Path,
+        folder: Path,
+        fmt: str = "jpeg",
+        bits: int = 8,
+        quality: int = 95,
+        keep_metadata: bool = True,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("exportDialog")
+        self.setWindowTitle("Export")
+        self._stem = f"{source.stem}-darkroom"
+        self._overwrite_confirmed: Path | None = None
+
+        self.format_combo = QComboBox(self)
+        self.format_combo.setObjectName("exportFormatCombo")
+        for key, label in FORMAT_LABELS.items():
+            self.format_combo.addItem(label, key)
+        self.bits_combo = QComboBox(self)
+        self.bits_combo.setObjectName("exportBitsCombo")
+        self.bits_combo.addItem("8-bit", 8)
+        self.bits_combo.addItem("16-bit", 16)
+        self.quality_spin = QSpinBox(self)
+        self.quality_spin.setObjectName("exportQualitySpin")
+        self.quality_spin.setRange(1, 100)
+        self.quality_spin.setValue(quality)
+        self.path_edit = QLineEdit(self)
+        self.path_edit.setObjectName("exportPathEdit")
+        browse = QPushButton("Browse…", self)
+        browse.clicked.connect(self._browse)
+        self.metadata_check = QCheckBox("Keep camera metadata (EXIF)", self)
+        self.metadata_check.setObjectName("keepMetadataCheck")
+        self.metadata_check.setChecked(keep_metadata)
+        self.note = QLabel(self)
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: palette(mid);")
+
+        row = QHBoxLayout()
+        row.addWidget(self.path_edit, 1)
+        row.addWidget(browse)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("Format:", self.format_combo)
+        form.addRow("Bit depth:", self.bits_combo)
+        form.addRow("JPEG quality:", self.quality_spin)
+        form.addRow("Save as:", row)
+        form.addRow("", self.metadata_check)
+        form.addRow(self.note)
+        form.addRow(buttons)
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setMinimumWidth(480)
+
+        self.path_edit.setText(str(unused_path(folder, self._stem, FORMATS[fmt])))
+        self.format_combo.currentIndexChanged.connect(self._format_changed)
+        self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(fmt)))
+        self.bits_combo.setCurrentIndex(1 if bits == 16 else 0)
+        self._format_changed()
+
+    def fmt(self) -> str:
+        return str(self.format_combo.currentData())
+
+    def options(self) -> ExportOptions:
+        path = Path(self.path_edit.text().strip()).expanduser()
+        fmt = self.fmt()
+        return ExportOptions(
+            path=path,
+            fmt=fmt,
+            bits=16 if fmt == "dng" else int(self.bits_combo.currentData()),
+            quality=self.quality_spin.value(),
+            keep_metadata=self.metadata_check.isChecked(),
+            # Only a file the user explicitly chose to replace in the file dialog is replaced;
+            # the RAW being edited is refused by the engine either way.
+            overwrite=self._overwrite_confirmed == path,
+        )
+
+    def _format_changed(self) -> None:
+        fmt = self.fmt()
+        jpeg, dng = fmt == "jpeg", fmt == "dng"
+        if jpeg or dng:
+            self.bits_combo.setCurrentIndex(1 if dng else 0)
+        self.bits_combo.setEnabled(not (jpeg or dng))
+        self.quality_spin.setEnabled(jpeg)
+        self.note.setText(
+            {
+                "jpeg": "8-bit sRGB, for sharing.",
+                "tiff": "Uncompressed sRGB; 16-bit keeps the most tonal detail for editing.",
+                "png": "Lossless sRGB, 8 or 16 bit.",
+                "dng": "16-bit linear camera RGB before tone mapping, for further RAW editing.",
+            }[fmt]
+        )
+        current = Path(self.path_edit.text().strip())
+        if current.suffix.lower() != FORMATS[fmt]:
+            self.path_edit.setText(str(unused_path(current.parent, current.stem, FORMATS[fmt])))
+
+    def _browse(self) -> None:
+        fmt = self.fmt()
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Export as", self.path_edit.text(), _FILTERS[fmt]
+        )
+        if name:
+            path = Path(name)
+            if not path.suffix:
+                path = path.with_suffix(FORMATS[fmt])
+            # The file dialog has already asked before replacing an existing file.
+            self._overwrite_confirmed = path if path.exists() else None
+            self.path_edit.setText(str(path))

@@ -1,0 +1,85 @@
+"""Photo facts: camera, lens, exposure, size and the ratio in use."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
+from superqt import QElidingLabel
+
+from engine.raw_io import RawFrame
+
+from .geometry import oriented_size
+
+FIELDS = ("File", "Camera", "Lens", "ISO", "Exposure", "Aperture", "Focal length", "Taken",
+          "Dimensions", "Ratio used", "Model")  # fmt: skip
+
+
+def format_exposure_time(seconds: float | None) -> str:
+    """1/250 s, 0.5 s, 30 s: how cameras write shutter speeds."""
+    if not seconds:
+        return "unknown"
+    if seconds >= 0.3:
+        return f"{seconds:g} s"
+    return f"1/{Fraction(seconds).limit_denominator(100000).denominator} s" if seconds else ""
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return fmt.format(value) if value else "unknown"
+
+
+class InfoPanel(QWidget):
+    """A form of labels; :meth:`show_frame` fills it, :meth:`set_ratio` updates the ratio.
+
+    The lens row only appears when the file names a lens (many compacts and phones do not).
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("infoPanel")
+        self.form = layout = QFormLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.labels: dict[str, QLabel] = {}
+        for name in FIELDS:
+            label = QElidingLabel("—", self) if name == "File" else QLabel("—", self)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            layout.addRow(f"{name}:", label)
+            self.labels[name] = label
+
+    def text(self, name: str) -> str:
+        return self.labels[name].text()
+
+    def show_frame(self, frame: RawFrame, path: str) -> None:
+        exif = frame.exif
+        h, w = oriented_size(frame.height, frame.width, frame.orientation)
+        values = {
+            "File": Path(path).name,
+            "Camera": exif.camera,
+            "Lens": exif.lens or "",
+            "ISO": _num(exif.iso, "{:.0f}"),
+            "Exposure": format_exposure_time(exif.exposure_time),
+            "Aperture": _num(exif.f_number, "f/{:.1f}"),
+            "Focal length": _num(exif.focal_length, "{:g} mm"),
+            "Taken": exif.datetime or "unknown",
+            "Dimensions": f"{w} × {h} ({w * h / 1e6:.1f} MP, {frame.cfa_name})",
+        }
+        for name, value in values.items():
+            self.labels[name].setText(value)
+        self.form.setRowVisible(self.labels["Lens"], bool(exif.lens))
+        self.labels["File"].setToolTip(path)
+
+    def set_ratio(self, ratio: float, auto_ratio: float | None = None) -> None:
+        text = f"×{ratio:g}"
+        if auto_ratio is not None:
+            text += f" (auto estimate ×{auto_ratio:.0f})"
+        self.labels["Ratio used"].setText(text)
+
+    def set_model(self, label: str) -> None:
+        self.labels["Model"].setText(label)
+
+    def clear(self) -> None:
+        for label in self.labels.values():
+            label.setText("—")

@@ -1,0 +1,322 @@
+"""Engine jobs wrapped for Qt: a cancellable QRunnable plus the three jobs the window runs.
+
+Each :class:`Job` owns a :class:`~engine.jobs.CancelToken` and reports back through a
+:class:`JobSignals` object created in the GUI thread. Its signals are connected with
+``Qt.QueuedConnection`` (see :meth:`Job.on_done`), so callbacks always run in the GUI thread no
+matter which thread emits. The job functions themselves (:func:`load_photo`,
+:func:`render_preview_layers`, :func:`export_image`) are plain engine calls: QImage is the only
+Qt type they touch, and QImage is safe to build off the GUI thread (QPixmap is not).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, Qt, Signal
+from PySide6.QtGui import QImage
+
+from engine.errors import Cancelled, DarkroomError
+from engine.jobs import CancelToken, ProgressCallback
+from engine.pipeline import CLASSICAL, Enhancer, Rendered
+from engine.ratio import estimate_ratio
+from engine.raw_io import RawFrame, read_raw
+
+from .geometry import Rect, preview_coverage, sensor_to_display
+
+
+@dataclass
+class JobOutcome:
+    """How a job ended: ``status`` is ``"ok"``, ``"cancelled"`` or ``"error"``."""
+
+    status: str
+    result: Any = None
+    error: BaseException | None = None
+
+
+class JobSignals(QObject):
+    """Signals of one job; lives in the GUI thread, emitted from the worker."""
+
+    progress = Signal(int, int, str)
+    done = Signal(object)  # JobOutcome
+
+
+#: Finished jobs kept referenced for a while (see :meth:`Job.on_done`).
+_RECENTLY_DONE: deque[Job] = deque(maxlen=4)
+
+
+class Job(QRunnable):
+    """``work(cancel, progress)`` run in a thread pool, reporting a :class:`JobOutcome`."""
+
+    def __init__(self, work: Callable[[CancelToken, ProgressCallback], Any], name: str) -> None:
+        super().__init__()
+        # The owner keeps a Python reference until ``done`` is handled; Qt must not delete the
+        # runnable under it.
+        self.setAutoDelete(False)
+        self.name = name
+        self.work = work
+        self.token = CancelToken()
+        self.signals = JobSignals()
+        self.outcome: JobOutcome | None = None
+        self.payload: Any = None  # the owner's note of what this job is for
+
+    def cancel(self) -> None:
+        self.token.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.token.cancelled
+
+    def on_done(self, slot: Callable[[Job, JobOutcome], None]) -> None:
+        """Call ``slot(job, outcome)`` in the GUI thread when the job ends."""
+
+        def deliver(outcome: JobOutcome) -> None:
+            # The worker may still be unwinding out of run() when this arrives; keep the
+            # runnable alive a little longer than its owner does.
+            _RECENTLY_DONE.append(self)
+            slot(self, outcome)
+
+        self.signals.done.connect(deliver, Qt.ConnectionType.QueuedConnection)
+
+    def on_progress(self, slot: Callable[[int, int, str], None]) -> None:
+        self.signals.progress.connect(slot, Qt.ConnectionType.QueuedConnection)
+
+    def _progress(self, done: int, total: int, message: str) -> None:
+        self.signals.progress.emit(int(done), int(total), str(message))
+
+    def run(self) -> None:
+        try:
+            self.token.raise_if_cancelled()  # superseded while still queued: skip the work
+            # A job that returns succeeded even if Cancel came too late to stop it (an export
+            # past its last checkpoint has written its file); stale previews are dropped by
+            # their owner, which knows which one is current.
+            outcome = JobOutcome("ok", self.work(self.token, self._progress))
+        except Cancelled:
+            outcome = JobOutcome("cancelled")
+        except Exception as exc:  # noqa: BLE001 - reported to the GUI, which shows it
+            outcome = JobOutcome("error", error=exc)
+        self.outcome = outcome
+        self.signals.done.emit(outcome)
+
+
+class EnhancerCache:
+    """Loaded models shared by preview and export jobs (loading weights is not free).
+
+    Thread-safe: jobs in different pools may ask for the same model at once.
+    """
+
+    def __init__(self, keep: int = 3) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str, tuple[str, ...]], Enhancer] = {}
+        self._keep = keep
+
+    def get(self, model: str, device: str, model_dirs: tuple[Path, ...] = ()) -> Enhancer:
+        key = (model, "cpu" if model == CLASSICAL else device, tuple(map(str, model_dirs)))
+        with self._lock:
+            enhancer = self._cache.pop(key, None)
+            if enhancer is None:
+                enhancer = Enhancer(model, device=key[1], model_dirs=list(model_dirs))
+            self._cache[key] = enhancer  # most recently used last
+            while len(self._cache) > self._keep:
+                del self._cache[next(iter(self._cache))]
+            return enhancer
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedPhoto:
+    frame: RawFrame
+    path: str
+    auto_ratio: float
+
+
+def load_photo(path: str, cancel: CancelToken) -> LoadedPhoto:
+    """Decode a RAW file and estimate its exposure ratio."""
+    frame = read_raw(path)
+    cancel.raise_if_cancelled()
+    return LoadedPhoto(frame, str(path), estimate_ratio(frame))
+
+
+# -- previews --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    """Everything one preview needs, captured in the GUI thread.
+
+    Attributes:
+        before_ratio: ratio of the classical "before" render; ``None`` = the same as ``ratio``.
+        region: sensor crop to render, ``None`` = the whole frame.
+        max_side: longer output side of the region render.
+        base_side: also render the whole frame at this size (shown around a zoomed-in region);
+            ``None`` = not needed.
+    """
+
+    frame: RawFrame
+    ratio: float
+    model: str
+    device: str
+    model_dirs: tuple[Path, ...]
+    before_ratio: float | None
+    region: Rect | None
+    max_side: int
+    base_side: int | None
+    generation: int
+
+
+@dataclass
+class PreviewLayer:
+    """A before/after pair and the display rectangle (top, left, height, width) it covers."""
+
+    before: QImage
+    after: QImage
+    rect: Rect
+
+
+@dataclass
+class PreviewResult:
+    request: PreviewRequest
+    detail: PreviewLayer | None  # the zoomed-in region, when the view is zoomed in
+    base: PreviewLayer | None  # the whole frame
+    histogram: np.ndarray  # (4, 256) counts: R, G, B, luminance
+    after_mean: float  # mean of the shown "after" pixels in [0, 1] (tests, diagnostics)
+    seconds: float
+
+
+def to_uint8(srgb: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` float sRGB in [0, 1] -> contiguous uint8."""
+    return np.ascontiguousarray(np.clip(srgb * 255.0 + 0.5, 0, 255).astype(np.uint8))
+
+
+def to_qimage(pixels: np.ndarray) -> QImage:
+    """``(H, W, 3)`` uint8 -> a QImage that owns a copy of the pixels."""
+    h, w, _ = pixels.shape
+    return QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def histogram(pixels: np.ndarray) -> np.ndarray:
+    """``(4, 256)`` counts of R, G, B and Rec. 709 luminance of a uint8 image."""
+    flat = pixels.reshape(-1, 3)
+    if flat.shape[0] > 1_000_000:  # plenty for 256 bins; keeps big previews cheap
+        flat = flat[:: flat.shape[0] // 1_000_000 + 1]
+    wide = flat.astype(np.uint16)  # 54 + 183 + 19 = 256: the weighted sum fits in 16 bits
+    luma = (54 * wide[:, 0] + 183 * wide[:, 1] + 19 * wide[:, 2]) >> 8
+    channels = [flat[:, 0], flat[:, 1], flat[:, 2], luma]
+    return np.stack([np.bincount(c, minlength=256)[:256] for c in channels])
+
+
+def render_preview_layers(
+    req: PreviewRequest, cache: EnhancerCache, cancel: CancelToken, progress: ProgressCallback
+) -> PreviewResult:
+    """Render the before/after proxies a preview request asks for."""
+    start = time.perf_counter()
+    frame = req.frame
+    after_enh = cache.get(req.model, req.device, req.model_dirs)
+    classical = cache.get(CLASSICAL, "cpu")
+    shared_before = req.model == CLASSICAL and req.before_ratio is None
+
+    def layer(region: Rect | None, max_side: int) -> tuple[PreviewLayer, np.ndarray]:
+        after: Rendered = after_enh.render_preview(
+            frame, req.ratio, max_side, region, progress, cancel
+        )
+        after_px = to_uint8(after.srgb)
+        after_img = to_qimage(after_px)
+        if shared_before:  # the classical model at the same ratio *is* the before image
+            before_img = after_img
+        else:
+            before_ratio = req.ratio if req.before_ratio is None else req.before_ratio
+            before = classical.render_preview(frame, before_ratio, max_side, region, cancel=cancel)
+            before_img = to_qimage(to_uint8(before.srgb))
+        cancel.raise_if_cancelled()
+        covered = preview_coverage(region or (0, 0, frame.height, frame.width), max_side)
+        rect = sensor_to_display(covered, frame.height, frame.width, frame.orientation)
+        return PreviewLayer(before_img, after_img, rect), after_px
+
+    detail = base = None
+    if req.region is None:
+        base, pixels = layer(None, req.max_side)
+    else:
+        detail, pixels = layer(req.region, req.max_side)
+        if req.base_side is not None:
+            base, pixels = layer(None, req.base_side)
+    return PreviewResult(
+        request=req,
+        detail=detail,
+        base=base,
+        histogram=histogram(pixels),
+        after_mean=float(pixels.mean()) / 255.0,
+        seconds=time.perf_counter() - start,
+    )
+
+
+# -- export ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    frame: RawFrame
+    ratio: float
+    model: str
+    device: str
+    model_dirs: tuple[Path, ...]
+    path: Path
+    fmt: str = "jpeg"
+    bits: int = 8
+    quality: int = 95
+    keep_metadata: bool = True
+    overwrite: bool = False
+
+
+#: Share of the progress bar given to rendering; writing the file takes the rest.
+RENDER_SHARE = 90
+
+
+def export_image(
+    req: ExportRequest, cache: EnhancerCache, cancel: CancelToken, progress: ProgressCallback
+) -> Path:
+    """Full-resolution render, then an atomic write; nothing is written once cancelled."""
+    from engine.export import write_image
+
+    progress(0, 100, "Loading model")
+    enhancer = cache.get(req.model, req.device, req.model_dirs)
+
+    def render_progress(done: int, total: int, message: str) -> None:
+        progress(RENDER_SHARE * done // max(total, 1), 100, f"Rendering ({message})")
+
+    rendered = enhancer.render(req.frame, req.ratio, render_progress, cancel)
+    cancel.raise_if_cancelled()
+    # From here on the job runs to the end: write_image is atomic, so the file either appears
+    # whole or not at all, and the GUI disables Cancel on this message.
+    progress(RENDER_SHARE, 100, "Writing")
+    return write_image(
+        req.path,
+        rendered.srgb,
+        fmt=req.fmt,
+        bits=16 if req.fmt == "dng" else req.bits,
+        quality=req.quality,
+        exif=req.frame.exif if req.keep_metadata else None,
+        linear=rendered.linear,
+        xyz_to_cam=rendered.xyz_to_cam,
+        wb_gains=rendered.wb_gains,
+        overwrite=req.overwrite,
+        source_path=req.frame.path,
+    )
+
+
+def error_message(error: BaseException | None) -> str:
+    """The one-line message of a user error; anything else is a bug, said as plainly."""
+    if isinstance(error, DarkroomError):
+        return str(error)
+    return f"Unexpected error: {type(error).__name__}: {error}"

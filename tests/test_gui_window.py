@@ -1,0 +1,366 @@
+"""The Darkroom window end to end, offscreen: open, preview, export, errors, settings."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QThreadPool, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QMessageBox, QProgressBar, QSlider, QWidget
+
+from darkroom_app import create_window
+from darkroom_app.controls import ExposureSlider
+from darkroom_app.export_dialog import ExportDialog, ExportOptions
+from darkroom_app.main_window import MainWindow
+from engine.errors import ExportError
+from engine.pipeline import Enhancer
+from engine.resources import sample_raw_path
+
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Iterator[QSettings]:
+    """An isolated INI settings file; stray QSettings() calls land in tmp_path too."""
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(
+        QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings")
+    )
+    store = QSettings(str(tmp_path / "darkroom.ini"), QSettings.Format.IniFormat)
+    store.setValue("compute/userModelsDir", str(tmp_path / "models"))  # never the real one
+    yield store
+    store.sync()
+
+
+@pytest.fixture
+def make_window(qtbot, settings: QSettings) -> Iterator[Callable[..., MainWindow]]:
+    """Factory for shown windows; teardown closes them and checks no thread is left."""
+    windows: list[MainWindow] = []
+
+    def factory(*files: Path | str, wait_preview: bool = True) -> MainWindow:
+        argv = ["darkroom", *map(str, files)] if files else None
+        window = create_window(argv, settings)
+        windows.append(window)
+        window.show()
+        if wait_preview:
+            qtbot.waitUntil(lambda: window.last_preview is not None, timeout=TIMEOUT_MS)
+        return window
+
+    yield factory
+    for window in windows:
+        for box in window.findChildren(QMessageBox):
+            box.close()
+        window.close()
+        assert window.preview_pool.activeThreadCount() == 0
+        assert window.export_pool.activeThreadCount() == 0
+    QThreadPool.globalInstance().waitForDone(5000)
+    assert QThreadPool.globalInstance().activeThreadCount() == 0
+
+
+@pytest.fixture
+def night_dng(make_dng) -> Path:
+    """A dark (x50 underexposed), slightly noisy RAW."""
+    return make_dng("night.dng", height=128, width=192, ratio=50.0, noise=1.0)
+
+
+def preview_at(qtbot, window: MainWindow, ratio: float) -> float:
+    """Set the ratio, wait for its preview, return the preview's mean brightness."""
+    with qtbot.waitSignal(window.previewReady, timeout=TIMEOUT_MS) as blocker:
+        window.set_ratio(ratio)
+    assert blocker.args == [pytest.approx(ratio)]
+    return window.last_preview.after_mean
+
+
+def test_opens_a_generated_dng(make_window, night_dng: Path) -> None:
+    window = make_window(night_dng)
+    assert window.path == str(night_dng)
+    assert window.windowTitle().startswith("night.dng")
+    info = window.ui.info
+    assert info.text("Camera") == "Darkroom Synthetic"
+    assert info.text("Dimensions").startswith("192 × 128")
+    base = window.viewer.base_layer
+    assert base is not None and base.rect.width() == 192 and base.rect.height() == 128
+    assert window.ui.histogram.counts is not None
+    for name in ("openAction", "exportAction"):
+        assert window.findChild(type(window.ui.open_action), name) is not None
+    names = ("exposureSlider", "ratioSpinBox", "autoRatioButton", "modelCombo",
+             "beforeAfterView", "splitModeCombo", "renderProgress", "histogramView")  # fmt: skip
+    for name in names:
+        assert window.findChild(QWidget, name) is not None, name
+
+
+def test_slider_drives_live_preview_brighter(qtbot, make_window, night_dng: Path) -> None:
+    window = make_window(night_dng)
+    dark = preview_at(qtbot, window, 1.0)
+    slider = window.findChild(QSlider, "exposureSlider")
+    assert isinstance(slider, ExposureSlider)
+    with qtbot.waitSignal(window.previewReady, timeout=TIMEOUT_MS) as blocker:
+        slider.setValue(ExposureSlider.value_for(50.0))  # as if dragged
+    assert blocker.args[0] == pytest.approx(50.0, rel=0.02)
+    bright = window.last_preview.after_mean
+    assert window.ui.exposure.spin.value() == pytest.approx(50.0, rel=0.02)
+    assert bright > dark * 3 and bright > 0.2
+    assert preview_at(qtbot, window, 200.0) > bright
+    qtbot.waitUntil(lambda: not window.ui.preview_busy.isVisible(), timeout=TIMEOUT_MS)
+
+
+def test_burst_of_changes_renders_only_the_newest(qtbot, make_window, night_dng: Path) -> None:
+    window = make_window(night_dng)
+    shown: list[float] = []
+    window.previewReady.connect(shown.append)
+    with qtbot.waitSignal(window.previewReady, timeout=TIMEOUT_MS):
+        for ratio in range(2, 40, 3):  # one burst: the debounce timer restarts each time
+            window.set_ratio(ratio)
+    qtbot.wait(200)
+    assert shown == [38.0]
+    # A newer request cancels the older job through its token.
+    window.set_ratio(5)
+    window.preview.render_now()
+    first = window.preview.jobs[-1]
+    window.set_ratio(9)
+    window.preview.render_now()
+    assert first.cancelled and not window.preview.jobs[-1].cancelled
+    qtbot.waitUntil(lambda: not window.preview.jobs, timeout=TIMEOUT_MS)
+    assert window.last_preview.request.ratio == 9.0
+
+
+def test_auto_button_uses_estimate(qtbot, make_window, night_dng: Path) -> None:
+    window = make_window(night_dng)
+    with qtbot.waitSignal(window.previewReady, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(window.ui.exposure.auto_button, Qt.MouseButton.LeftButton)
+    assert window.auto_ratio is not None and 10 < window.auto_ratio < 200
+    assert window.ratio() == pytest.approx(round(window.auto_ratio, 1))
+
+
+def test_export_jpeg_and_16bit_tiff(qtbot, make_window, night_dng: Path, tmp_path: Path) -> None:
+    import tifffile
+    from PIL import Image
+
+    window = make_window(night_dng)
+    window.set_ratio(50)
+    jpeg = window.export_to(tmp_path / "out" / "night.jpg", format="jpeg", quality=90)
+    with Image.open(jpeg) as img:
+        assert img.size == (192, 128)
+        assert img.getexif().get(0x010F) == "Darkroom"  # Make carried over
+        assert 60 < np.asarray(img).mean() < 250
+    tiff = window.export_to(tmp_path / "out" / "night.tif", format="tiff", bits=16,
+                            keep_metadata=False)  # fmt: skip
+    pixels = tifffile.imread(tiff)
+    assert pixels.dtype == np.uint16 and pixels.shape == (128, 192, 3)
+    assert pixels.max() > 20000
+    with tifffile.TiffFile(tiff) as tf:
+        assert "Make" not in tf.pages[0].tags
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["night.jpg", "night.tif"]
+
+
+def test_cancel_render_leaves_no_file(
+    qtbot, make_window, night_dng: Path, tmp_path: Path, monkeypatch
+) -> None:
+    window = make_window(night_dng)
+    started = threading.Event()
+    real_render = Enhancer.render
+
+    def slow_render(self, frame, ratio, progress=None, cancel=None):  # type: ignore[no-untyped-def]
+        started.set()
+        deadline = time.monotonic() + 10
+        while cancel is not None and not cancel.cancelled and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return real_render(self, frame, ratio, progress, cancel)  # raises Cancelled
+
+    monkeypatch.setattr(Enhancer, "render", slow_render)
+    out_dir = tmp_path / "exports"
+    out_dir.mkdir()
+    window.start_export(ExportOptions(out_dir / "night.png", fmt="png", bits=16))
+    qtbot.waitUntil(started.is_set, timeout=TIMEOUT_MS)
+    progress = window.findChild(QProgressBar, "renderProgress")
+    assert progress.isVisible() and window.ui.cancel_button.isEnabled()
+    with qtbot.waitSignal(window.renderFinished, timeout=TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(window.ui.cancel_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == ["cancelled"]
+    assert list(out_dir.iterdir()) == []  # no file, no .part left behind
+    assert not progress.isVisible()
+
+
+def test_export_failure_shows_dialog_and_keeps_files(
+    qtbot, make_window, night_dng: Path, tmp_path: Path
+) -> None:
+    window = make_window(night_dng)
+    existing = tmp_path / "taken.jpg"
+    existing.write_bytes(b"precious")
+    with qtbot.waitSignal(window.errorShown, timeout=TIMEOUT_MS) as blocker:
+        window.start_export(ExportOptions(existing))
+    assert blocker.args[0] == "Export failed" and "exists" in blocker.args[1]
+    assert existing.read_bytes() == b"precious"
+    boxes = window.findChildren(QMessageBox, "errorDialog")
+    assert boxes and boxes[-1].isVisible() and "exists" in boxes[-1].text()
+    boxes[-1].close()
+    # The original RAW is never overwritten, even when asked to.
+    before = night_dng.read_bytes()
+    with pytest.raises(ExportError, match="overwrite the input"):
+        window.export_to(night_dng, format="dng", overwrite=True)
+    assert night_dng.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_bad_file_shows_error_and_keeps_previous_photo(
+    qtbot, make_window, night_dng: Path, tmp_path: Path
+) -> None:
+    window = make_window(night_dng)
+    bad = tmp_path / "broken.nef"
+    bad.write_bytes(b"this is not a raw file" * 100)
+    with qtbot.waitSignal(window.errorShown, timeout=TIMEOUT_MS) as blocker:
+        assert window.open_path(bad, wait=True) is False
+    title, message = blocker.args
+    assert title == "Cannot open photo" and "broken.nef" in message and "\n" not in message
+    box = window.findChildren(QMessageBox, "errorDialog")[-1]
+    assert box.isVisible() and box.text() == message  # shown without blocking the event loop
+    box.close()
+    assert window.path == str(night_dng) and window.frame is not None
+    assert preview_at(qtbot, window, 30.0) > 0.05  # still working on the previous photo
+
+
+def test_model_combo_lists_user_model_with_card(
+    qtbot, make_window, night_dng: Path, tmp_path: Path
+) -> None:
+    from engine.models import create_model
+    from engine.weights import ModelCard, save_model
+
+    model = create_model("baseline", base_features=4)
+    card = ModelCard(name="tiny", architecture="baseline", config=dict(model.config),
+                     training_data="synthetic night scenes", iterations=1234,
+                     metrics={"psnr": 28.5, "ssim": 0.81})  # fmt: skip
+    save_model(model, card, tmp_path / "models" / "tiny.safetensors")
+    window = make_window(night_dng)
+    combo = window.ui.model_combo
+    assert combo.models()[0] == "none" and "tiny" in combo.models()
+    index = combo.findData("tiny")
+    tooltip = combo.itemData(index, Qt.ItemDataRole.ToolTipRole)
+    for text in ("synthetic night scenes", "1,234", "PSNR 28.50 dB", "SSIM 0.810"):
+        assert text in tooltip
+    with qtbot.waitSignal(window.previewReady, timeout=TIMEOUT_MS):
+        assert window.set_model("tiny")
+    assert window.last_preview.request.model == "tiny"
+    assert combo.toolTip() == tooltip
+    assert window.ui.device_label.text() == "Device: CPU"
+
+
+def test_settings_round_trip(qtbot, make_window, night_dng: Path, settings: QSettings) -> None:
+    window = make_window(night_dng)
+    preview_at(qtbot, window, 42.0)
+    window.set_split_mode("side")
+    window.set_before_mode("x1")
+    window.resize(720, 540)  # fits the offscreen screen (800 x 600)
+    window.apply_preferences("cpu", Path(settings.value("compute/userModelsDir")))
+    window.close()
+
+    again = make_window()  # no file given: reopens the last session's photo
+    assert again.path == str(night_dng)
+    assert again.ratio() == 42.0
+    assert again.ui.split_combo.currentData() == "side" and again.viewer.mode == "side"
+    assert again.ui.before_combo.currentData() == "x1"
+    assert again.ui.model_combo.current_model() == "none"
+    assert again.settings.device == "cpu"
+    assert again.settings.recent_files[0] == str(night_dng)
+    assert again.settings.last_folder == str(night_dng.parent)
+    assert (again.width(), again.height()) == (720, 540)
+
+
+def test_first_launch_opens_sample_and_help_reopens_it(qtbot, make_window, night_dng) -> None:
+    window = make_window()
+    assert window.path == str(sample_raw_path())
+    window.open_path(night_dng, wait=True)
+    with qtbot.waitSignal(window.photoLoaded, timeout=TIMEOUT_MS) as blocker:
+        window.ui.sample_action.trigger()
+    assert blocker.args == [str(sample_raw_path())]
+
+
+def test_drop_and_recent_files(qtbot, make_window, make_dng, night_dng: Path) -> None:
+    window = make_window(night_dng)
+    other = make_dng("other.dng", height=64, width=96, ratio=20.0)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(other))])
+    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime,
+                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)  # fmt: skip
+    with qtbot.waitSignal(window.photoLoaded, timeout=TIMEOUT_MS) as blocker:
+        window.dropEvent(drop)
+    assert blocker.args == [str(other)]
+    recent = window.ui.recent_menu
+    assert recent.paths() == [str(other), str(night_dng)]
+    with qtbot.waitSignal(window.photoLoaded, timeout=TIMEOUT_MS) as blocker:
+        recent.actions()[1].trigger()
+    assert blocker.args == [str(night_dng)]
+    assert recent.paths()[0] == str(night_dng)
+
+
+def test_zoomed_view_previews_the_visible_region(qtbot, make_window, make_dng) -> None:
+    path = make_dng("wide.dng", height=256, width=384, ratio=30.0, orientation=6)
+    window = make_window(path)
+    viewer = window.viewer
+    assert (viewer.base_layer.rect.width(), viewer.base_layer.rect.height()) == (256, 384)
+    with qtbot.waitSignal(window.previewReady, timeout=TIMEOUT_MS):
+        viewer.set_zoom(viewer.fit_scale() * 4, QPointF(viewer.width() / 2, viewer.height() / 2))
+    request = window.last_preview.request
+    assert request.region is not None
+    detail = viewer.detail_layer
+    assert detail is not None
+    seen = viewer.visible_image_rect()
+    assert detail.rect.contains(seen.adjusted(1, 1, -1, -1))
+    assert detail.rect.width() < 256 and detail.rect.height() < 384
+    with qtbot.waitSignal(window.previewReady, timeout=TIMEOUT_MS):
+        viewer.zoom_fit()
+    assert window.last_preview.request.region is None and viewer.detail_layer is None
+
+
+def test_wipe_shows_before_left_and_hold_key(qtbot, make_window, night_dng: Path) -> None:
+    window = make_window(night_dng)
+    window.set_split_mode("wipe")
+    with qtbot.waitSignal(window.previewReady, timeout=TIMEOUT_MS):
+        window.set_before_mode("x1")  # before = as recorded: much darker than the output
+    preview_at(qtbot, window, 60.0)
+    viewer = window.viewer
+
+    def half_means() -> tuple[float, float]:
+        img = viewer.grab().toImage().convertToFormat(viewer.grab().toImage().Format.Format_RGB888)
+        arr = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
+        arr = arr[:, : img.width() * 3].reshape(img.height(), img.width(), 3)
+        seen = viewer.visible_image_rect()
+        top = int(viewer.height() / 2 - seen.height() * viewer.scale / 2) + 5
+        rows = arr[top : top + 20]
+        w = img.width()
+        return float(rows[:, w // 8 : w * 3 // 8].mean()), float(
+            rows[:, w * 5 // 8 : w * 7 // 8].mean()
+        )
+
+    left, right = half_means()
+    assert right > left + 30
+    qtbot.keyPress(viewer, Qt.Key.Key_Backslash)
+    assert viewer.showing_before
+    left_held, right_held = half_means()
+    assert abs(right_held - left_held) < 15
+    qtbot.keyRelease(viewer, Qt.Key.Key_Backslash)
+    assert not viewer.showing_before
+
+
+def test_export_dialog_options(qtbot, night_dng: Path, tmp_path: Path) -> None:
+    dialog = ExportDialog(night_dng, tmp_path, fmt="tiff", bits=16)
+    qtbot.addWidget(dialog)
+    assert dialog.options().path == tmp_path / "night-darkroom.tif"
+    assert dialog.options().bits == 16 and dialog.bits_combo.isEnabled()
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("jpeg"))
+    opts = dialog.options()
+    assert opts.fmt == "jpeg" and opts.bits == 8 and opts.path.suffix == ".jpg"
+    assert not dialog.bits_combo.isEnabled() and dialog.quality_spin.isEnabled()
+    dialog.metadata_check.setChecked(False)
+    (tmp_path / "night-darkroom.png").touch()
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("png"))
+    opts = dialog.options()
+    assert opts.path.name == "night-darkroom-2.png" and not opts.keep_metadata
+    assert not opts.overwrite
