@@ -1,0 +1,67 @@
+"""Take the README screenshot from the app in a real X11 window.
+
+    xvfb-run -s "-screen 0 1280x800x24" python tools/screenshot.py docs/screenshot.png \
+        --model baseline --ratio 100
+
+Opens the bundled sample in wipe mode (before = as recorded, x1), waits for the preview, then
+grabs the X server's root window, i.e. what a user's screen shows. Settings go to a temporary
+file so a developer's own settings are untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--model", default="baseline")
+    parser.add_argument("--ratio", type=float, default=100.0)
+    parser.add_argument("--before", default="x1", help="before mode: x1 or same")
+    args = parser.parse_args()
+    if "DISPLAY" not in os.environ:
+        sys.exit("screenshot: needs an X display (run under xvfb-run)")
+
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
+    from darkroom_app import create_window
+    from engine.resources import sample_raw_path
+
+    window = create_window([])
+    window.resize(1280, 800)
+    window.move(0, 0)
+    window.show()
+    window.open_path(sample_raw_path(), wait=True)
+    if not window.set_model(args.model):
+        sys.exit(f"screenshot: model {args.model!r} is not available")
+    window.set_split_mode("wipe")
+    window.set_before_mode(args.before)
+    app = QApplication.instance()
+    shots: list[int] = []
+
+    def grab(_ratio: float) -> None:
+        if shots:
+            return
+        shots.append(1)
+        # Let the last paint reach the X server before grabbing the screen.
+        QTimer.singleShot(1500, lambda: (
+            app.primaryScreen().grabWindow(0).save(str(args.out)), window.close(), app.quit()
+        ))  # fmt: skip
+
+    window.previewReady.connect(grab)
+    window.set_ratio(args.ratio)
+    QTimer.singleShot(120_000, app.quit)  # never hang a script
+    app.exec()
+    print(f"wrote {args.out}" if args.out.exists() else "screenshot: no preview arrived")
+
+
+if __name__ == "__main__":
+    main()
