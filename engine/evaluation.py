@@ -8,15 +8,15 @@ reference is the pair's target developed the same way. Methods:
 
 * ``gain``: amplify by the ratio, clip, demosaic, develop (what ``--model none`` shows);
 * ``gain + NLM``: the gain image denoised with OpenCV's non-local means
-  (:func:`nlm_denoise`, strength from the estimated noise level);
+  (:func:`engine.classical.nlm_denoise`, strength from the estimated noise level);
 * ``gain + bilateral``: the gain image through an edge-preserving bilateral filter
-  (:func:`bilateral_denoise`, range sigma from the estimated noise level);
+  (:func:`engine.classical.bilateral_denoise`, range sigma from the estimated noise level);
 * each model: :class:`~engine.pipeline.Enhancer`'s runner on the packed input, clipped, then
   developed (or taken as is when its card says the output is already sRGB).
 
-PSNR and SSIM (Wang et al. 2004, Gaussian window 11 / sigma 1.5) are computed over the full
-image with data range 1. :func:`contact_sheet` shows crops of every method side by side
-(drawing helpers in :mod:`engine.contact_sheet`).
+PSNR and SSIM (Wang et al. 2004, Gaussian window 11 / sigma 1.5; :mod:`engine.metrics`) are
+computed over the full image with data range 1. :func:`contact_sheet` shows crops of every method
+side by side (drawing helpers in :mod:`engine.contact_sheet`).
 """
 
 from __future__ import annotations
@@ -30,13 +30,26 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
+from engine.classical import (
+    BILATERAL_DIAMETER,
+    BILATERAL_SIGMA_PER_NOISE,
+    BILATERAL_SPATIAL_SIGMA,
+    DEMOSAIC_NOISE_GAIN,
+    NLM_H_PER_SIGMA,
+    NLM_H_RANGE,
+    NLM_HCOLOR_PER_SIGMA,
+    NLM_SEARCH,
+    NLM_TEMPLATE,
+    bilateral_denoise,
+    nlm_denoise,
+)
 from engine.colour import classical_linear, develop, develop_numpy
 from engine.errors import DarkroomError
 from engine.jobs import CancelToken, ProgressCallback, no_progress
+from engine.metrics import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW, psnr, ssim
 from engine.pipeline import CLASSICAL, Enhancer
 from engine.synthesis import Pair, held_out_pairs, list_photos
 
@@ -51,208 +64,6 @@ CLASSICAL_METHODS = (GAIN, GAIN_NLM, GAIN_BILATERAL)
 #: Contact-sheet columns besides the methods.
 INPUT_COLUMN = "input x1"
 REFERENCE_COLUMN = "reference"
-
-#: Immerkaer's estimator assumes white noise; demosaicking low-passes the noise, so on a gain
-#: image it reports about a third of the true per-pixel sigma (measured: 2.8-3.1x on synthetic
-#: x100-x300 pairs against their references). Denoiser strengths use the corrected sigma.
-DEMOSAIC_NOISE_GAIN = 3.0
-#: Non-local means: luminance ``h = NLM_H_PER_SIGMA * sigma`` and colour ``hColor =
-#: NLM_HCOLOR_PER_SIGMA * sigma`` (sigma in 8-bit levels), clipped to ``NLM_H_RANGE``. Colour
-#: gets twice the strength because amplified dark frames are dominated by chroma noise.
-NLM_H_PER_SIGMA = 0.5
-NLM_HCOLOR_PER_SIGMA = 1.0
-NLM_H_RANGE = (3.0, 100.0)
-NLM_TEMPLATE, NLM_SEARCH = 7, 21  # OpenCV's recommended patch and search window sizes
-#: Bilateral filter: range sigma ``BILATERAL_SIGMA_PER_NOISE * sigma``; spatial sigma in px.
-BILATERAL_SIGMA_PER_NOISE = 3.0
-BILATERAL_SPATIAL_SIGMA = 3.0
-BILATERAL_DIAMETER = 9
-
-# SSIM after Wang, Bovik, Sheikh & Simoncelli (IEEE TIP 2004).
-SSIM_WINDOW, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03
-# Rows per SSIM strip: bounds the float64 temporaries on 24-megapixel frames.
-_SSIM_STRIP = 512
-
-
-# --------------------------------------------------------------------------------------------
-# Metrics
-
-
-def _as_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    a, b = np.asarray(a), np.asarray(b)
-    if a.shape != b.shape:
-        raise ValueError(f"images differ in shape: {a.shape} vs {b.shape}")
-    return a, b
-
-
-def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB; ``inf`` for identical images.
-
-    Args:
-        a, b: images of the same shape (e.g. ``(H, W, 3)`` float in [0, 1]).
-        data_range: peak value (1 for float images).
-    """
-    a, b = _as_pair(a, b)
-    mse = float(np.mean(np.square(a.astype(np.float64) - b.astype(np.float64))))
-    if mse == 0.0:
-        return math.inf
-    return 10.0 * math.log10(data_range**2 / mse)
-
-
-def _gaussian_kernel() -> np.ndarray:
-    x = np.arange(SSIM_WINDOW, dtype=np.float64) - (SSIM_WINDOW - 1) / 2
-    kernel = np.exp(-(x**2) / (2 * SSIM_SIGMA**2))
-    return kernel / kernel.sum()
-
-
-def _ssim_sum(x: np.ndarray, y: np.ndarray, c1: float, c2: float) -> tuple[float, int]:
-    """Sum and count of the SSIM map of one channel over its 'valid' window positions.
-
-    Args:
-        x, y: ``(h, w)`` float64 strips of one channel.
-    """
-    kernel = _gaussian_kernel()
-
-    def blur(img: np.ndarray) -> np.ndarray:
-        return cv2.sepFilter2D(img, cv2.CV_64F, kernel, kernel, borderType=cv2.BORDER_REFLECT)
-
-    mu_x, mu_y = blur(x), blur(y)
-    # E[x^2] - E[x]^2 in float64: float32 would lose the small variances of dark flat areas.
-    var_x = blur(x * x) - mu_x * mu_x
-    var_y = blur(y * y) - mu_y * mu_y
-    cov = blur(x * y) - mu_x * mu_y
-    num = (2 * mu_x * mu_y + c1) * (2 * cov + c2)
-    den = (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
-    ssim_map = num / den
-    # Wang et al. average only where the whole window fits ('valid'), so borders never count.
-    r = SSIM_WINDOW // 2
-    if min(x.shape) >= SSIM_WINDOW:
-        ssim_map = ssim_map[r:-r, r:-r]
-    return float(ssim_map.sum()), int(ssim_map.size)
-
-
-def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
-    """Mean structural similarity (Wang et al. 2004), averaged over channels.
-
-    Gaussian window 11 x 11 with sigma 1.5, K1 = 0.01, K2 = 0.03, population (co)variances, the
-    map averaged over positions where the whole window fits (MATLAB ``ssim_index`` / skimage
-    with ``gaussian_weights=True``). Images smaller than the window use a reflected border.
-
-    Args:
-        a, b: ``(H, W)`` or ``(H, W, C)`` images of the same shape, e.g. float sRGB in [0, 1].
-        data_range: peak value.
-
-    Returns:
-        SSIM in [-1, 1]; 1.0 for identical images.
-    """
-    a, b = _as_pair(a, b)
-    if a.ndim == 2:
-        a, b = a[..., None], b[..., None]
-    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
-    h = a.shape[0]
-    r = SSIM_WINDOW // 2
-    means = []
-    for ch in range(a.shape[2]):
-        total, count = 0.0, 0
-        if h < SSIM_WINDOW + 2 * _SSIM_STRIP or min(a.shape[:2]) < SSIM_WINDOW:
-            chunks = [(0, h)]
-        else:
-            # Strips overlapping by the window's 2r rows give exactly the 'valid' map in pieces.
-            starts = range(0, h - 2 * r, _SSIM_STRIP)
-            chunks = [(s, min(h, s + _SSIM_STRIP + 2 * r)) for s in starts]
-        for top, bottom in chunks:
-            x = a[top:bottom, :, ch].astype(np.float64)
-            y = b[top:bottom, :, ch].astype(np.float64)
-            s, n = _ssim_sum(x, y, c1, c2)
-            total, count = total + s, count + n
-        means.append(total / count)
-    return float(np.mean(means))
-
-
-def estimate_noise(image: np.ndarray) -> float:
-    """Noise standard deviation of an image, in its own units (Immerkaer 1996).
-
-    A 3x3 operator (the difference of two Laplacians) cancels smooth structure; the mean
-    absolute response times ``sqrt(pi / 2) / 6`` is sigma for white Gaussian noise.
-
-    Args:
-        image: ``(H, W)`` or ``(H, W, C)`` float; channels are averaged.
-    """
-    img = np.asarray(image, dtype=np.float32)
-    if img.ndim == 2:
-        img = img[..., None]
-    if min(img.shape[:2]) < 3:
-        return 0.0
-    op = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-    sigmas = []
-    for ch in range(img.shape[2]):
-        response = cv2.filter2D(img[..., ch], cv2.CV_32F, op)[1:-1, 1:-1]
-        sigmas.append(float(np.mean(np.abs(response))) * math.sqrt(math.pi / 2) / 6.0)
-    return float(np.mean(sigmas))
-
-
-def _to_u8(srgb: np.ndarray) -> np.ndarray:
-    return (np.clip(srgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
-def gain_noise_sigma(srgb: np.ndarray) -> float:
-    """Per-pixel noise sigma of a demosaicked image, in its units (e.g. [0, 1]).
-
-    :func:`estimate_noise` times :data:`DEMOSAIC_NOISE_GAIN`, which undoes the demosaic's
-    smoothing of the noise.
-    """
-    return DEMOSAIC_NOISE_GAIN * estimate_noise(srgb)
-
-
-def nlm_strengths(srgb: np.ndarray) -> tuple[float, float]:
-    """``(h, hColor)`` for :func:`nlm_denoise` from the image's noise (8-bit levels).
-
-    OpenCV weighs patches by ``exp(-d^2 / h^2)`` without subtracting the noise's own ``2
-    sigma^2``, so ``h`` well below sigma already averages pure-noise patches; the factors were
-    checked on synthetic x100/x300 pairs (colour at 2x luminance scored about 3 dB more than equal
-    strengths).
-    """
-    sigma = 255.0 * gain_noise_sigma(srgb)
-    h = float(np.clip(NLM_H_PER_SIGMA * sigma, *NLM_H_RANGE))
-    h_colour = float(np.clip(NLM_HCOLOR_PER_SIGMA * sigma, *NLM_H_RANGE))
-    return h, h_colour
-
-
-def nlm_denoise(srgb: np.ndarray, h: float | None = None) -> np.ndarray:
-    """Non-local means (``cv2.fastNlMeansDenoisingColored``, 7x7 patches, 21x21 search) on the
-    8-bit image.
-
-    Args:
-        srgb: ``(H, W, 3)`` float sRGB in [0, 1].
-        h: strength for luminance and colour alike; ``None``: :func:`nlm_strengths`.
-
-    Returns:
-        ``(H, W, 3)`` float32 sRGB in [0, 1] (8-bit steps).
-    """
-    h_luma, h_colour = nlm_strengths(srgb) if h is None else (float(h), float(h))
-    # OpenCV's colour NLM works in CIELAB and expects BGR.
-    bgr = np.ascontiguousarray(_to_u8(srgb)[..., ::-1])
-    out = cv2.fastNlMeansDenoisingColored(bgr, None, h_luma, h_colour, NLM_TEMPLATE, NLM_SEARCH)
-    return out[..., ::-1].astype(np.float32) * np.float32(1.0 / 255.0)
-
-
-def bilateral_denoise(srgb: np.ndarray) -> np.ndarray:
-    """Edge-preserving bilateral filter on the float image (9 px diameter, spatial sigma 3).
-
-    The range sigma is :data:`BILATERAL_SIGMA_PER_NOISE` x the noise sigma: pixels that differ by
-    noise are averaged, edges well above the noise are kept. (OpenCV compares colours by the sum
-    of the three channels' absolute differences, about 3.4 sigma for pure noise.)
-
-    Args:
-        srgb: ``(H, W, 3)`` float sRGB in [0, 1].
-
-    Returns:
-        ``(H, W, 3)`` float32 sRGB in [0, 1].
-    """
-    img = np.ascontiguousarray(srgb, dtype=np.float32)
-    sigma_colour = max(BILATERAL_SIGMA_PER_NOISE * gain_noise_sigma(img), 1e-3)
-    out = cv2.bilateralFilter(img, BILATERAL_DIAMETER, sigma_colour, BILATERAL_SPATIAL_SIGMA)
-    return np.clip(out, 0.0, 1.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -693,7 +504,7 @@ def default_eval_pairs(
 
 
 def _write_text(path: Path, text: str) -> None:
-    from engine.dng import atomic_file
+    from engine.tiff_tags import atomic_file
 
     with atomic_file(path) as fh:
         fh.write(text.encode("utf-8"))

@@ -27,18 +27,17 @@ from typing import BinaryIO
 
 import numpy as np
 
-from engine.dng import (
-    MIN_LIBRAW_SIZE,
+from engine.dng import MIN_LIBRAW_SIZE, write_linear_dng
+from engine.errors import Cancelled, DarkroomError, ExportError
+from engine.raw_io import ExifInfo
+from engine.tiff_tags import (
     SHORT,
     TiffTag,
     append_exif_ifd,
     atomic_file,
     exif_tags,
     exif_tiff_blob,
-    write_linear_dng,
 )
-from engine.errors import Cancelled, DarkroomError, ExportError
-from engine.raw_io import ExifInfo
 
 #: Export formats and the suffix used for new files.
 FORMATS: dict[str, str] = {"jpeg": ".jpg", "tiff": ".tif", "png": ".png", "dng": ".dng"}

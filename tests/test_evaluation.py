@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine import evaluation
+from engine import evaluation, metrics
+from engine.classical import estimate_noise
 from engine.colour import classical_linear, develop
 from engine.errors import Cancelled, DarkroomError
 from engine.evaluation import (
@@ -22,14 +23,12 @@ from engine.evaluation import (
     EvaluationResult,
     contact_sheet,
     default_eval_pairs,
-    estimate_noise,
     evaluate,
-    psnr,
     ratio_label,
-    ssim,
     write_report,
 )
 from engine.jobs import CancelToken
+from engine.metrics import psnr, ssim
 from engine.models import create_model
 from engine.pipeline import Enhancer
 from engine.synthesis import Pair, is_held_out, synthesise_pair
@@ -101,7 +100,7 @@ def test_ssim_strips_are_exact(monkeypatch: pytest.MonkeyPatch) -> None:
     a = _image(3, (70, 30))
     b = np.clip(a + np.random.default_rng(2).normal(0, 0.05, a.shape), 0, 1)
     whole = ssim(a, b)
-    monkeypatch.setattr(evaluation, "_SSIM_STRIP", 16)  # forces four overlapping strips
+    monkeypatch.setattr(metrics, "_SSIM_STRIP", 16)  # forces four overlapping strips
     assert ssim(a, b) == pytest.approx(whole, abs=1e-12)
 
 
