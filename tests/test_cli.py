@@ -131,7 +131,7 @@ def _bad_inputs(tmp_path: Path, make_dng) -> dict[str, list[str]]:
         "ratio-text": ["enhance", str(good), "--ratio", "bright", *none],
         "unwritable": ["enhance", str(good), "-o", str(blocker / "sub"), *none],
         "same-as-input": ["enhance", str(good), "-o", str(good), *none],
-        "no-weights": ["enhance", str(good), "--model", "deep"],
+        "no-weights": ["enhance", str(good), "--model", "baseline"],
         "pickle": ["enhance", str(good), "--model", str(tmp_path / "x.pth")],
         "bad-device": ["enhance", str(good), "--device", "tpu", *none],
         "jpeg-16": ["enhance", str(good), "--bits", "16", *none],
@@ -144,7 +144,13 @@ def _bad_inputs(tmp_path: Path, make_dng) -> dict[str, list[str]]:
      "ratio-zero", "ratio-negative", "ratio-nan", "ratio-text", "unwritable", "same-as-input",
      "no-weights", "pickle", "bad-device", "jpeg-16"],
 )  # fmt: skip
-def test_bad_input_one_line_error_nothing_written(case, make_dng, tmp_path: Path, capsys) -> None:
+def test_bad_input_one_line_error_nothing_written(
+    case, make_dng, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    # No bundled weights, whatever ships: "no-weights" must meet a variant without any.
+    empty = tmp_path / "no-bundled-models"
+    empty.mkdir()
+    monkeypatch.setattr("engine.weights.bundled_models_dir", lambda: empty)
     argv = _bad_inputs(tmp_path, make_dng)[case]
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
     code, err = _run(capsys, *argv)
@@ -161,7 +167,7 @@ def test_models_command_lists_variants(capsys) -> None:
 
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in rows] == ["baseline", "attention", "gan", "uunet", "deep"]
+    assert [r["name"] for r in rows] == ["baseline", "attention", "gan", "uunet", "deep", "lite"]
     assert code == 0
 
 

@@ -20,7 +20,7 @@ from engine.models import (
     pad_to_multiple,
 )
 
-VARIANTS = ["baseline", "attention", "gan", "uunet", "deep"]
+VARIANTS = ["baseline", "attention", "gan", "uunet", "deep", "lite"]
 
 #: Small but non-trivial configs so every variant runs in milliseconds on a CPU.
 SMALL: dict[str, dict[str, Any]] = {
@@ -29,10 +29,13 @@ SMALL: dict[str, dict[str, Any]] = {
     "gan": {"base_features": 8},
     "uunet": {"base_features": 8, "second_base_features": 4},
     "deep": {"base_features": 4, "max_features": 32},
+    "lite": {"base_features": 4},
 }
 
 #: Analytic radii at the default number of levels (they do not depend on widths).
-DEFAULT_RADIUS = {"baseline": 107, "attention": 122, "gan": 107, "uunet": 214, "deep": 219}
+DEFAULT_RADIUS = {
+    "baseline": 107, "attention": 122, "gan": 107, "uunet": 214, "deep": 219, "lite": 107,
+}  # fmt: skip
 
 #: Parameter counts at defaults, as documented in engine/models/registry.py.
 DEFAULT_PARAMS = {
@@ -41,6 +44,7 @@ DEFAULT_PARAMS = {
     "gan": 7_760_748,
     "uunet": 15_611_320,
     "deep": 31_095_148,
+    "lite": 1_941_436,
 }
 
 

@@ -66,14 +66,17 @@ def test_unknown_architecture_in_card(tmp_path: Path) -> None:
         load_model(path)
 
 
-def test_every_variant_listed_and_unknown_name_errors(tmp_path: Path) -> None:
+def test_every_variant_listed_and_unknown_name_errors(tmp_path: Path, monkeypatch) -> None:
     names = [e.name for e in model_entries()]
-    assert names[:5] == ["baseline", "attention", "gan", "uunet", "deep"]
+    assert names[:6] == ["baseline", "attention", "gan", "uunet", "deep", "lite"]
+    empty = tmp_path / "no-bundled-models"
+    empty.mkdir()
+    monkeypatch.setattr("engine.weights.bundled_models_dir", lambda: empty)
     with pytest.raises(ModelError, match="unknown model"):
         resolve_model("nonsense")
     for entry in model_entries():
-        if not entry.has_weights:
-            with pytest.raises(ModelError, match="no trained weights"):
-                resolve_model(entry.name)
+        assert not entry.has_weights
+        with pytest.raises(ModelError, match="no trained weights"):
+            resolve_model(entry.name)
     user = _save(tmp_path, "my-camera")
     assert resolve_model("my-camera", [tmp_path]) == user

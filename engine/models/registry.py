@@ -15,6 +15,7 @@ attention  7,891,792    15.8 MB    122               + additive attention gate o
 gan        7,760,748    15.5 MB    107               baseline architecture, adversarial training
 uunet      15,611,320   31.3 MB    214               two chained U-Nets, decoder->encoder skips
 deep       31,095,148   62.2 MB    219               one more level, 32-...-1024
+lite       1,941,436    3.9 MB     107               baseline shape at half width, 16-...-256
 =========  ===========  =========  ================  ==========================================
 
 Smaller settings: ``deep`` with ``max_features=512`` has 20,608,364 parameters (41.2 MB);

@@ -1,7 +1,7 @@
 """The registered enhancement variants: thin constructors around the model classes.
 
 Import order here is registration order, which :func:`~engine.models.registry.list_models`
-reports: baseline, attention, gan, uunet, deep.
+reports: baseline, attention, gan, uunet, deep, lite.
 """
 
 from __future__ import annotations
@@ -46,3 +46,12 @@ def uunet(**cfg: Any) -> EnhanceNet:
 def deep(levels: int = 5, **cfg: Any) -> EnhanceNet:
     """U-Net with one more level (32-...-1024); ``max_features=512`` caps it smaller."""
     return UNet(levels=levels, **cfg)
+
+
+@register_model("lite")
+def lite(base_features: int = 16, **cfg: Any) -> EnhanceNet:
+    """A CPU-friendly U-Net: the baseline's shape at half the widths (16-...-256).
+
+    About a quarter of the baseline's arithmetic, for live previews on a CPU.
+    """
+    return UNet(base_features=base_features, **cfg)
