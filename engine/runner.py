@@ -206,9 +206,13 @@ class TiledRunner:
     ) -> None:
         self.device = device or select_device("auto")
         self.model = model.eval().to(self.device)
-        if self.device.type == "cpu":
-            # oneDNN's blocked layouts are about twice as fast for these convolutions.
+        if self.device.type in ("cpu", "cuda"):
+            # NHWC: oneDNN's blocked layouts are about twice as fast on CPUs, and cuDNN's
+            # tensor-core kernels for bf16/fp16 convolutions want channels last too.
             self.model = self.model.to(memory_format=torch.channels_last)
+        if self.device.type == "cuda":
+            # Tile shapes repeat across a frame and a batch; let cuDNN pick the fastest kernels.
+            torch.backends.cudnn.benchmark = True
         self.multiple = int(getattr(model, "size_multiple", 16))
         # Inputs of neighbouring tiles overlap by 2 x margin >= the receptive field's diameter.
         self.margin = max(
@@ -233,8 +237,11 @@ class TiledRunner:
 
     @torch.inference_mode()
     def _infer(self, x: torch.Tensor) -> torch.Tensor:
+        if self.device.type == "cuda":
+            # Page-locked memory lets the copy run asynchronously (DMA) instead of staging.
+            x = x.contiguous().pin_memory()
         x = x.to(self.device, non_blocking=True)
-        if self.device.type == "cpu":
+        if self.device.type in ("cpu", "cuda"):
             x = x.contiguous(memory_format=torch.channels_last)
         if self.amp_dtype is not None:
             with torch.autocast(self.device.type, dtype=self.amp_dtype):
