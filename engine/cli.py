@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from engine.cli_finetune import add_finetune_parser
 from engine.cli_training import cmd_bench, cmd_evaluate, cmd_train
 from engine.errors import Cancelled, DarkroomError
 from engine.jobs import CancelToken
@@ -111,7 +112,10 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     outputs, fmt = _plan_outputs(inputs, args.output, args.format)
     if fmt == "jpeg" and args.bits == 16:
         raise DarkroomError("JPEG is 8-bit only; use --format tiff or png for 16 bits")
-    enhancer = Enhancer(args.model, device=args.device, tile=args.tile, precision=args.precision)
+    from engine.model_library import library_dir
+
+    enhancer = Enhancer(args.model, device=args.device, tile=args.tile, precision=args.precision,
+                        model_dirs=[library_dir()])  # fmt: skip
 
     batch = len(inputs) > 1
     # A single file gets just its result or its one-line error; batches get a bar and a summary.
@@ -292,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample", help="print the path of the bundled sample RAW")
     p.set_defaults(func=cmd_sample)
+    add_finetune_parser(sub)
     return parser
 
 

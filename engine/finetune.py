@@ -1,0 +1,757 @@
+"""Fine-tune a model to the photographer's own camera from a few tripod pairs.
+
+:func:`finetune` starts from a trained model (a variant name, a library model or a
+``.safetensors`` path), trains it on the user's short/long pairs with the ordinary trainer
+(:func:`engine.training.train`: L1 loss, Adam, StepLR, random crops with CFA-correct flips) and
+saves the result into the model library (:mod:`engine.model_library`) with a model card.
+
+* **Data.** Real pairs are loaded like :class:`~engine.pairs.RealPairSource` does. With
+  ``synthetic=True``, about :data:`SYNTHETIC_FRACTION` of the training crops are instead made
+  from the user's own long exposures, darkened with a noise profile fitted to the camera from
+  the same pairs and optional dark frames (:mod:`engine.noise_fit`, after "Lighting Every
+  Darkness in Two Pairs", ICCV 2023). A few pairs are too little to learn noise from alone;
+  the fitted model turns each long exposure into endless fresh noisy versions.
+* **Learning rate.** :data:`DEFAULT_LR` = 5e-5, half the from-scratch 1e-4: the weights are
+  already good, and a small set of pairs is easy to overfit. StepLR decays by ``gamma`` every
+  ``step_size`` epochs of ``epoch_iterations`` steps (default ``iterations // 50``, i.e. five
+  decays over the run).
+* **Validation.** With 3 or more pairs, one is held out (``validation_pairs``); otherwise the
+  training pairs themselves are scored (and the result says so). The score is PSNR on the
+  developed sRGB (:func:`engine.colour.develop`, as the evaluation table uses), over centre
+  crops of at most ``validation_crop`` pixels, before training and every ``validate_every``
+  iterations. Training runs in chunks between validations; each chunk resumes the trainer's
+  own checkpoint, so the run is identical to one uninterrupted training.
+* **Interruptions.** The checkpoint and a ``run.json`` live in the library's
+  ``.work/NAME/`` folder. Cancelling (a :class:`~engine.jobs.CancelToken`) writes a checkpoint
+  and raises :class:`~engine.errors.Cancelled`; calling :func:`finetune` again with the same
+  base and pairs resumes. A :class:`PauseToken` holds the loop between two steps.
+* **Failures.** A write that fails (a full disk while checkpointing or saving) ends the run
+  with a one-line :class:`~engine.errors.DarkroomError`; checkpoints and models are written
+  atomically, so the library keeps its earlier models untouched and gains no partial one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.colour import classical_linear, develop_numpy
+from engine.errors import Cancelled, DarkroomError, ModelError
+from engine.jobs import CancelToken
+from engine.metrics import psnr
+from engine.model_library import check_name, library_dir, save_to_library, work_dir
+from engine.noise import NoiseProfile
+from engine.noise_fit import (
+    NoiseFit,
+    darken_frame,
+    fit_noise_profile,
+    load_dark_frames,
+    measure_dark_frame,
+)
+from engine.pairing import PairCandidate
+from engine.pairs import RawPairSpec, load_pair
+from engine.raw_io import RawFrame, read_raw
+from engine.runner import select_device
+from engine.synthesis import Pair, crop_pair, random_crop_and_flip
+from engine.training import TrainConfig, TrainProgress, TrainResult, train
+from engine.weights import ModelCard, load_model, resolve_model, save_model
+
+#: Fine-tuning learning rate (half of training from scratch; see the module docstring).
+DEFAULT_LR = 5e-5
+DEFAULT_ITERATIONS = 1000
+DEFAULT_PATCH = 512
+#: Share of training crops synthesised from the user's long exposures when ``synthetic``.
+SYNTHETIC_FRACTION = 0.5
+#: Synthetic ratios are the user's ratios times a factor log-uniform in this range.
+RATIO_JITTER = (0.7, 1.4)
+#: Validation scores centre crops of at most this side (sensor pixels), to bound its cost.
+VALIDATION_CROP = 1024
+#: Validations per run when ``validate_every`` is 0 (besides the one before training).
+VALIDATIONS = 5
+CHECKPOINT_NAME = "finetune.ckpt"
+RUN_NAME = "run.json"
+#: Settings that must match for an interrupted run to be resumed.
+_RESUME_KEYS = (
+    "base", "pairs", "variant", "model_config", "batch_size", "seed", "validation_pairs",
+)  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# Control and reporting
+
+
+class PauseToken:
+    """A thread-safe pause switch: a UI pauses and resumes, the training loop waits.
+
+    The loop checks it between two training steps; while paused it sleeps, waking every
+    ``poll`` seconds to notice a cancel.
+    """
+
+    def __init__(self) -> None:
+        self._running = threading.Event()
+        self._running.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def wait(self, cancel: CancelToken | None = None, poll: float = 0.1) -> float:
+        """Block while paused (or until ``cancel`` is set); returns the seconds waited."""
+        start = time.perf_counter()
+        while not self._running.wait(poll):
+            if cancel is not None and cancel.cancelled:
+                break
+        return time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class FinetuneProgress:
+    """One report of a running fine-tune (sent between steps and at each phase change).
+
+    Attributes:
+        phase: ``"loading"``, ``"fitting noise"``, ``"validating"``, ``"training"``,
+            ``"paused"``, ``"saving"`` or ``"done"``.
+        iteration: steps done so far (including earlier, resumed sessions).
+        iterations: steps of the whole run.
+        loss: running mean L1 over the last 50 steps (``None`` before the first).
+        lr: current learning rate (``None`` before the first step).
+        psnr_before: validation PSNR of the base model, dB (``None`` until measured).
+        psnr_now: latest validation PSNR during training, dB (``None`` until measured).
+        elapsed_s: training and validation time of this session, pauses excluded.
+        eta_s: estimated seconds left (``None`` until a step was timed).
+        message: one line for a status bar.
+    """
+
+    phase: str
+    iteration: int
+    iterations: int
+    loss: float | None = None
+    lr: float | None = None
+    psnr_before: float | None = None
+    psnr_now: float | None = None
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+    message: str = ""
+
+
+@dataclass
+class FinetuneResult:
+    """What a finished fine-tune produced.
+
+    Attributes:
+        name: the model's name in the library.
+        weights_path: its ``.safetensors`` file (card beside it).
+        card: its model card.
+        psnr_before, psnr_after: validation PSNR of the base and the fine-tuned model, dB.
+        psnr_gain: validation PSNR of plain amplification (the classical pipeline), dB.
+        validation: what was scored, e.g. ``"1 held-out pair"``.
+        iterations: training steps done.
+        elapsed_s: training time over all sessions, seconds.
+        train_pairs, validation_pairs: pair counts (validation 0: scored on training pairs).
+        noise_fit: the fitted noise model (``None`` without synthetic pairs).
+        history: ``(iteration, psnr)`` of every validation, the base model's at iteration 0.
+        losses: L1 of every step.
+        notes: assumptions and warnings, one line each.
+    """
+
+    name: str
+    weights_path: Path
+    card: ModelCard
+    psnr_before: float
+    psnr_after: float
+    psnr_gain: float
+    validation: str
+    iterations: int
+    elapsed_s: float
+    train_pairs: int
+    validation_pairs: int
+    noise_fit: NoiseFit | None
+    history: list[tuple[int, float]] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+
+
+@dataclass(frozen=True, eq=False)
+class UserPair:
+    """A loaded user pair: the training :class:`~engine.synthesis.Pair` (target as uint16,
+    lossless, see :class:`~engine.pairs.RealPairSource`) and the long exposure's frame."""
+
+    pair: Pair
+    long: RawFrame | None
+
+
+class FinetunePairSource:
+    """Training crops from the user's real pairs, mixed with synthetic ones.
+
+    A synthetic crop takes a random long exposure and its target, crops and flips both
+    (CFA-correct, :func:`~engine.synthesis.random_crop_and_flip`), then darkens the crop with
+    the fitted noise profile (:func:`~engine.noise_fit.darken_frame`) at one of the user's
+    ratios times a factor log-uniform in :data:`RATIO_JITTER`.
+
+    Args:
+        pairs: the training pairs (targets uint16).
+        crop: crop side in sensor pixels.
+        profile: fitted noise profile, or ``None`` for real pairs only.
+        synthetic_fraction: probability that a crop is synthetic (ignored without a profile).
+    """
+
+    def __init__(
+        self,
+        pairs: Sequence[UserPair],
+        crop: int,
+        profile: NoiseProfile | None = None,
+        synthetic_fraction: float = SYNTHETIC_FRACTION,
+    ) -> None:
+        if not pairs:
+            raise DarkroomError("no training pairs")
+        self.pairs = list(pairs)
+        self.crop = int(crop)
+        self.profile = profile
+        self.synthetic_fraction = float(synthetic_fraction) if profile is not None else 0.0
+        self.ratios = [p.pair.ratio for p in self.pairs]
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def sample(self, rng: np.random.Generator) -> Pair:
+        """A random crop: ``Pair`` with a ``crop`` x ``crop`` dark frame and float32 target."""
+        user = self.pairs[int(rng.integers(len(self.pairs)))]
+        if self.profile is not None and user.long is not None:
+            if rng.random() < self.synthetic_fraction:
+                return self._synthetic(user, rng)
+        out = random_crop_and_flip(user.pair, self.crop, rng)
+        return replace(out, target=_to_float(out.target))
+
+    def _synthetic(self, user: UserPair, rng: np.random.Generator) -> Pair:
+        assert self.profile is not None and user.long is not None
+        clean = Pair(user.pair.name, user.long, 1.0, user.pair.target)
+        crop = random_crop_and_flip(clean, self.crop, rng)
+        lo, hi = RATIO_JITTER
+        ratio = self.ratios[int(rng.integers(len(self.ratios)))]
+        ratio = max(1.0, ratio * math.exp(rng.uniform(math.log(lo), math.log(hi))))
+        dark = darken_frame(crop.dark, ratio, self.profile, rng)
+        return Pair(f"{user.pair.name} synthetic", dark, ratio, _to_float(crop.target))
+
+
+def _to_float(target: np.ndarray) -> np.ndarray:
+    if target.dtype == np.uint16:
+        return target.astype(np.float32) * np.float32(1.0 / 65535.0)
+    return target
+
+
+def _quantise(target: np.ndarray) -> np.ndarray:
+    return np.rint(np.clip(target, 0.0, 1.0) * np.float32(65535.0)).astype(np.uint16)
+
+
+def _specs(pairs: Sequence[PairCandidate | RawPairSpec]) -> list[RawPairSpec]:
+    specs = []
+    for item in pairs:
+        if isinstance(item, PairCandidate):
+            if not item.valid:
+                raise DarkroomError(f"{item.short.name} + {item.long.name}: {item.reason}")
+            specs.append(item.to_spec())
+        elif isinstance(item, RawPairSpec):
+            specs.append(item)
+        else:
+            raise TypeError(f"expected PairCandidate or RawPairSpec, got {type(item).__name__}")
+    if not specs:
+        raise DarkroomError("no pairs to fine-tune on")
+    return specs
+
+
+def _load(spec: RawPairSpec, keep_long: bool) -> UserPair:
+    pair = load_pair(spec)  # checks cameras, sizes, CFA and ratio with one-line errors
+    pair = replace(pair, target=_quantise(pair.target))
+    return UserPair(pair, read_raw(spec.long) if keep_long else None)
+
+
+def _centre_crop(pair: Pair, side: int) -> Pair:
+    h, w = pair.dark.height, pair.dark.width
+    ch, cw = min(side, h), min(side, w)
+    return crop_pair(pair, (h - ch) // 2, (w - cw) // 2, ch, cw)
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+
+
+@dataclass
+class _Validation:
+    """Centre crops scored against their developed references."""
+
+    crops: list[Pair]
+    references: list[np.ndarray]
+    label: str
+
+    @classmethod
+    def build(cls, pairs: Sequence[Pair], side: int, label: str) -> _Validation:
+        crops = [_centre_crop(replace(p, target=_to_float(p.target)), side) for p in pairs]
+        refs = [develop_numpy(c.target, c.dark) for c in crops]
+        return cls(crops, refs, label)
+
+    def score(self, model: nn.Module, device: torch.device) -> float:
+        """Mean PSNR (dB) of ``model``'s developed output over the crops."""
+        model = model.eval().to(device)
+        scores = []
+        with torch.inference_mode():
+            for crop, ref in zip(self.crops, self.references, strict=True):
+                x = torch.from_numpy(crop.network_input())[None].to(device)
+                out = model(x)[0].float().clamp_(0.0, 1.0).cpu()
+                srgb = develop_numpy(out.permute(1, 2, 0).contiguous().numpy(), crop.dark)
+                scores.append(psnr(srgb, ref))
+        return float(np.mean(scores))
+
+    def score_gain(self) -> float:
+        """Mean PSNR of plain amplification (what ``--model none`` shows)."""
+        scores = [
+            psnr(develop_numpy(classical_linear(c.dark, c.ratio), c.dark), ref)
+            for c, ref in zip(self.crops, self.references, strict=True)
+        ]
+        return float(np.mean(scores))
+
+
+# --------------------------------------------------------------------------------------------
+# Run bookkeeping
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _disk_error(what: str, exc: OSError) -> DarkroomError:
+    reason = exc.strerror or exc.__class__.__name__
+    return DarkroomError(f"{what}: {reason}; earlier models are untouched")
+
+
+def card_noise_profile(card: ModelCard) -> NoiseProfile | None:
+    """The fitted noise profile a fine-tuned model's card carries (JSON), else ``None``."""
+    try:
+        return NoiseProfile.from_dict(json.loads(card.noise_profile))
+    except (ValueError, TypeError):
+        return None
+
+
+def _json_float(value: float) -> float | str:
+    return float(value) if math.isfinite(value) else str(value)
+
+
+# --------------------------------------------------------------------------------------------
+# The fine-tune
+
+
+def finetune(
+    base: str,
+    pairs: Sequence[PairCandidate | RawPairSpec],
+    name: str,
+    *,
+    iterations: int = DEFAULT_ITERATIONS,
+    lr: float = DEFAULT_LR,
+    step_size: int = 10,
+    gamma: float = 0.8,
+    epoch_iterations: int = 0,
+    patch: int = DEFAULT_PATCH,
+    batch_size: int = 1,
+    validation_pairs: int | None = None,
+    validate_every: int = 0,
+    validation_crop: int = VALIDATION_CROP,
+    synthetic: bool = True,
+    synthetic_fraction: float = SYNTHETIC_FRACTION,
+    dark_frames: str | Path | Sequence[str | Path | RawFrame] | None = None,
+    library: str | Path | None = None,
+    device: str = "auto",
+    seed: int = 0,
+    resume: bool = True,
+    overwrite: bool = False,
+    progress: Callable[[FinetuneProgress], None] | None = None,
+    cancel: CancelToken | None = None,
+    pause: PauseToken | None = None,
+) -> FinetuneResult:
+    """Fine-tune ``base`` on the user's pairs and save it in the library as ``name``.
+
+    Args:
+        base: variant name, library model name or ``.safetensors`` path to start from.
+        pairs: valid :class:`~engine.pairing.PairCandidate` (from a scan) or
+            :class:`~engine.pairs.RawPairSpec`.
+        name: the new model's name (see :func:`engine.model_library.check_name`).
+        iterations: training steps of the whole run (also when resuming).
+        lr, step_size, gamma: Adam learning rate and StepLR schedule.
+        epoch_iterations: steps per StepLR epoch (0: ``max(1, iterations // 50)``).
+        patch: training crop side, sensor pixels.
+        batch_size: crops per step.
+        validation_pairs: pairs held out for validation (default 1 with >= 3 pairs, else 0,
+            scoring the training pairs).
+        validate_every: steps between validations (0: ``iterations / 5``).
+        validation_crop: side of the centre crops scored, sensor pixels.
+        synthetic: add pairs synthesised from the long exposures with a fitted noise profile.
+        synthetic_fraction: share of synthetic crops when ``synthetic``.
+        dark_frames: a folder of lens-cap shots, or a list of files or frames (optional).
+        library: model library folder (default: :func:`engine.model_library.library_dir`).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
+        seed: seeds crops, noise and initial state.
+        resume: continue an interrupted run of ``name`` (same base and pairs); ``False``
+            discards its checkpoint and starts over.
+        overwrite: replace an existing library model called ``name``.
+        progress: called with :class:`FinetuneProgress` between steps and at phase changes.
+        cancel: stops between two steps, after writing a checkpoint.
+        pause: holds the loop between two steps while paused.
+
+    Returns:
+        The saved model and its before/after scores.
+
+    Raises:
+        DarkroomError: bad settings or pairs, an unknown base, an existing name, a checkpoint
+            of other settings, or a failed write (disk full...).
+        Cancelled: ``cancel`` was set (a checkpoint was written; call again to resume).
+    """
+    started = time.perf_counter()
+    name = check_name(name)
+    _check_settings(iterations, lr, step_size, gamma, patch, batch_size, validate_every,
+                    validation_crop, synthetic_fraction)  # fmt: skip
+    root = library_dir(library)
+    if (root / f"{name}.safetensors").exists() and not overwrite:
+        raise ModelError(f"a model named {name!r} already exists in {root}")
+    specs = _specs(pairs)
+    n_val = validation_pairs if validation_pairs is not None else (1 if len(specs) >= 3 else 0)
+    if not 0 <= n_val < len(specs):
+        raise DarkroomError(
+            f"{n_val} validation pair(s) leave no training pair out of {len(specs)}"
+        )
+    dev = select_device(device)
+    base_path = resolve_model(base, [root])
+    base_model, base_card = load_model(base_path)
+    variant = "baseline" if base_card.architecture == "gan" else base_card.architecture
+    notes: list[str] = []
+    if variant == "uunet":
+        notes.append("uunet: first U-Net kept frozen, as in its training")
+    if base_card.architecture == "gan":
+        notes.append("gan model fine-tuned with L1 only (a fresh discriminator needs far more "
+                     "steps than a fine-tune has)")  # fmt: skip
+    dark_list = _dark_frames(dark_frames)
+
+    state = _State(progress, cancel, pause, iterations, started)
+    state.report("loading", "loading pairs")
+    user_pairs = []
+    for i, spec in enumerate(specs):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        # Only training pairs need their long frame (for the noise fit and synthetic crops).
+        user_pairs.append(_load(spec, keep_long=synthetic and i < len(specs) - n_val))
+    train_set, val_set = (
+        user_pairs[: len(user_pairs) - n_val],
+        user_pairs[len(user_pairs) - n_val :],
+    )
+    if n_val:
+        label = f"{n_val} held-out pair{'s' if n_val > 1 else ''}"
+        validation = _Validation.build([u.pair for u in val_set], validation_crop, label)
+    else:
+        label = f"the {len(train_set)} training pair(s) (too few pairs to hold one out)"
+        validation = _Validation.build([u.pair for u in train_set], validation_crop, label)
+        notes.append(f"validated on {label}")
+
+    fit = _fit_noise(train_set, dark_list, notes, state) if synthetic else None
+    source = FinetunePairSource(train_set, patch, fit.profile if fit else None, synthetic_fraction)
+
+    work = work_dir(name, root)
+    ckpt, run_file = work / CHECKPOINT_NAME, work / RUN_NAME
+    run = {
+        "base": str(Path(base_path).resolve()),
+        "pairs": [[str(Path(s.short).resolve()), str(Path(s.long).resolve())] for s in specs],
+        "variant": variant, "model_config": dict(base_card.config),
+        "batch_size": batch_size, "seed": seed, "lr": lr, "step_size": step_size,
+        "gamma": gamma, "epoch_iterations": epoch_iterations or max(1, iterations // 50),
+        "patch": patch, "validation_pairs": n_val, "done": 0, "history": [],
+        "psnr_before": None, "psnr_gain": None, "train_seconds": 0.0, "stopped_at": 0,
+    }  # fmt: skip
+    run = _resume_or_reset(run, ckpt, run_file, resume, notes)
+
+    try:
+        first_net = _first_net_weights(base_model, base_card, work) if variant == "uunet" else None
+        if run["psnr_before"] is None:
+            state.report("validating", f"scoring {base_card.name} on {label}")
+            run["psnr_before"] = validation.score(base_model, dev)
+            run["psnr_gain"] = validation.score_gain()
+            run["history"] = [[0, run["psnr_before"]]]
+            _write_json(run_file, run)
+    except OSError as exc:
+        raise _disk_error(f"could not write to {work}", exc) from None
+    del base_model
+    state.psnr_before = float(run["psnr_before"])
+    state.psnr_now = float(run["history"][-1][1])
+    state.iteration = max(int(run["done"]), int(run["stopped_at"]))
+
+    config = TrainConfig(
+        variant=variant, model_config=dict(base_card.config), iterations=iterations,
+        batch_size=batch_size, lr=float(run["lr"]), step_size=int(run["step_size"]),
+        gamma=float(run["gamma"]), epoch_iterations=int(run["epoch_iterations"]),
+        seed=seed, device=device, checkpoint_path=str(ckpt), init_weights=str(base_path),
+        base_weights=str(first_net) if first_net else None,
+    )  # fmt: skip
+    every = validate_every or max(1, math.ceil(iterations / VALIDATIONS))
+    config.checkpoint_every = min(every, 200)
+    targets = [t for t in range(every, iterations, every) if t > run["done"]] + [iterations]
+    result: TrainResult | None = None
+    for target in targets:
+        chunk_start = time.perf_counter()
+        state.phase = "training"
+        try:
+            result = train(replace(config, iterations=target), source, state.on_step, cancel)
+        except Cancelled:
+            run["train_seconds"] += time.perf_counter() - chunk_start - state.take_paused()
+            run["stopped_at"] = state.iteration
+            _save_run(run_file, run)
+            raise
+        except OSError as exc:
+            raise _disk_error(f"could not write the checkpoint {ckpt}", exc) from None
+        run["train_seconds"] += time.perf_counter() - chunk_start - state.take_paused()
+        if run["history"][-1][0] == result.iterations:
+            continue  # already trained and scored (an earlier session failed while saving)
+        state.report("validating", f"validating at step {result.iterations}")
+        state.psnr_now = validation.score(result.model, dev)
+        run["done"] = result.iterations
+        run["history"].append([result.iterations, state.psnr_now])
+        try:
+            _write_json(run_file, run)
+        except OSError as exc:
+            raise _disk_error(f"could not write to {work}", exc) from None
+        state.report("validating", f"validation PSNR {state.psnr_now:.2f} dB")
+    assert result is not None
+
+    psnr_before, psnr_after = float(run["psnr_before"]), float(state.psnr_now)
+    if psnr_after < psnr_before:
+        notes.append(
+            f"validation PSNR fell ({psnr_before:.2f} -> {psnr_after:.2f} dB): fewer "
+            "iterations, a lower learning rate or more pairs may help"
+        )
+    camera = user_pairs[0].pair.dark.exif.camera
+    card = _card(name, base_card, run, result, camera, len(train_set), n_val, label,
+                 fit, synthetic_fraction, patch, notes)  # fmt: skip
+    state.report("saving", f"saving {name}")
+    weights_path = save_to_library(result.model, card, root, overwrite=overwrite)
+    shutil.rmtree(work, ignore_errors=True)  # the checkpoint is of no use once saved
+    state.report("done", f"saved {weights_path}")
+    return FinetuneResult(
+        name=name, weights_path=weights_path, card=card, psnr_before=psnr_before,
+        psnr_after=psnr_after, psnr_gain=float(run["psnr_gain"]), validation=label,
+        iterations=result.iterations, elapsed_s=float(run["train_seconds"]),
+        train_pairs=len(train_set), validation_pairs=n_val, noise_fit=fit,
+        history=[(int(i), float(p)) for i, p in run["history"]], losses=result.losses,
+        notes=notes,
+    )  # fmt: skip
+
+
+def _check_settings(
+    iterations: int, lr: float, step_size: int, gamma: float, patch: int, batch_size: int,
+    validate_every: int, validation_crop: int, synthetic_fraction: float,
+) -> None:  # fmt: skip
+    if iterations < 1:
+        raise DarkroomError("iterations must be at least 1")
+    if not (math.isfinite(lr) and lr > 0):
+        raise DarkroomError(f"learning rate must be a positive number, not {lr}")
+    if step_size < 1 or not (0 < gamma <= 1):
+        raise DarkroomError("step size must be >= 1 and gamma in (0, 1]")
+    if patch < 16 or batch_size < 1:
+        raise DarkroomError("patch must be at least 16 pixels and batch size at least 1")
+    if validate_every < 0 or validation_crop < 16:
+        raise DarkroomError("validate-every must be >= 0 and the validation crop >= 16 pixels")
+    if not 0.0 <= synthetic_fraction < 1.0:
+        raise DarkroomError("the synthetic fraction must be in [0, 1)")
+
+
+def _dark_frames(
+    dark_frames: str | Path | Sequence[str | Path | RawFrame] | None,
+) -> list[RawFrame]:
+    if dark_frames is None:
+        return []
+    if isinstance(dark_frames, str | Path):
+        frames = load_dark_frames(dark_frames)
+    else:
+        frames = [f if isinstance(f, RawFrame) else read_raw(f) for f in dark_frames]
+    for frame in frames:
+        measure_dark_frame(frame)  # a lit frame is the user's mistake: say so now
+    return frames
+
+
+def _fit_noise(
+    train_set: list[UserPair], darks: list[RawFrame], notes: list[str], state: _State
+) -> NoiseFit | None:
+    state.report("fitting noise", "fitting the camera's noise model")
+    triples = [(u.pair.dark, u.long, u.pair.ratio) for u in train_set if u.long is not None]
+    try:
+        fit = fit_noise_profile(triples, darks)
+    except DarkroomError as exc:
+        # Real pairs alone still fine-tune; say why the synthetic ones are missing.
+        notes.append(f"no synthetic pairs: {exc}")
+        return None
+    notes += fit.notes
+    notes.append(f"noise model: {fit.summary()}")
+    return fit
+
+
+def _resume_or_reset(
+    run: dict[str, Any], ckpt: Path, run_file: Path, resume: bool, notes: list[str]
+) -> dict[str, Any]:
+    work = run_file.parent
+    if not resume:
+        shutil.rmtree(work, ignore_errors=True)
+        return run
+    if not ckpt.is_file() or not run_file.is_file():
+        if work.is_dir():
+            shutil.rmtree(work, ignore_errors=True)  # leftovers of a run that never started
+        return run
+    try:
+        saved = json.loads(run_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise DarkroomError(f"{run_file}: unreadable; start over (restart)") from None
+    for key in _RESUME_KEYS:
+        if saved.get(key) != run[key]:
+            raise DarkroomError(
+                f"an interrupted fine-tune of this name used another {key.replace('_', ' ')}; "
+                "use the same settings to resume, or start over (restart)"
+            )
+    step = max(int(saved.get("stopped_at", 0)), int(saved.get("done", 0)))
+    notes.append(f"resumed from step {step} (learning-rate settings of the interrupted run kept)")
+    return {**run, **{k: v for k, v in saved.items() if k in run}}
+
+
+def _save_run(run_file: Path, run: dict[str, Any]) -> None:
+    try:
+        _write_json(run_file, run)
+    except OSError:
+        pass  # only bookkeeping of time spent; the checkpoint is what resumes
+
+
+def _first_net_weights(model: nn.Module, card: ModelCard, work: Path) -> Path:
+    """uunet: the trainer loads its frozen first U-Net from a baseline weights file."""
+    first = model.first  # type: ignore[union-attr]
+    path = work / "first.safetensors"
+    save_model(first, ModelCard(name=f"{card.name} first", architecture="baseline",
+                                config=dict(first.config)), path, dtype=torch.float32)  # fmt: skip
+    return path
+
+
+def _card(
+    name: str, base: ModelCard, run: dict[str, Any], result: TrainResult, camera: str,
+    n_train: int, n_val: int, label: str, fit: NoiseFit | None, fraction: float, patch: int,
+    notes: list[str],
+) -> ModelCard:  # fmt: skip
+    data = f"fine-tuned on {n_train} real pair(s) from a {camera}"
+    if fit is not None:
+        data += f", {fraction * 100:.0f} % of crops synthesised from their long exposures"
+    metrics = {
+        "psnr": _json_float(run["history"][-1][1]),
+        "psnr_before": _json_float(run["psnr_before"]),
+        "psnr_gain": _json_float(run["psnr_gain"]),
+        "pairs": n_val or n_train,
+        "metric": "PSNR on the developed sRGB output, centre crops",
+        "data": label,
+        "history": [[int(i), _json_float(p)] for i, p in run["history"]],
+    }
+    text = [
+        f"fine-tuned from {base.name}: Adam lr {run['lr']:g}, StepLR({run['step_size']}, "
+        f"{run['gamma']:g}) per {run['epoch_iterations']} steps, L1, crop {patch}, batch "
+        f"{run['batch_size']}, seed {run['seed']}, {result.warm_started} tensors warm-started",
+        *notes,
+    ]
+    return ModelCard(
+        name=name, architecture=base.architecture, config=dict(base.config),
+        output_space=base.output_space, training_data=data,
+        noise_profile=json.dumps(fit.profile.to_dict()) if fit else base.noise_profile,
+        iterations=result.iterations, hardware=result.hardware,
+        training_time_s=round(float(run["train_seconds"]), 1), metrics=metrics,
+        licence=base.licence, notes="; ".join(text), base_model=base.name,
+    )  # fmt: skip
+
+
+class _State:
+    """Progress reporting, pausing and the ETA of one :func:`finetune` call."""
+
+    def __init__(
+        self,
+        progress: Callable[[FinetuneProgress], None] | None,
+        cancel: CancelToken | None,
+        pause: PauseToken | None,
+        iterations: int,
+        started: float,
+    ) -> None:
+        self.progress, self.cancel, self.pause = progress, cancel, pause
+        self.iterations, self.started = iterations, started
+        self.phase = "loading"
+        self.iteration = 0
+        self.loss: float | None = None
+        self.lr: float | None = None
+        self.psnr_before: float | None = None
+        self.psnr_now: float | None = None
+        self.paused_s = 0.0
+        self._paused_unclaimed = 0.0
+        self._first_step: tuple[int, float] | None = None
+
+    def take_paused(self) -> float:
+        """Seconds paused since the last call (to keep pauses out of training time)."""
+        out, self._paused_unclaimed = self._paused_unclaimed, 0.0
+        return out
+
+    def _elapsed(self) -> float:
+        return time.perf_counter() - self.started - self.paused_s
+
+    def _eta(self) -> float | None:
+        if self._first_step is None:
+            return None
+        it0, t0 = self._first_step
+        steps = self.iteration - it0
+        if steps <= 0:
+            return None
+        rate = (self._elapsed() - t0) / steps  # validations included, so the ETA allows them
+        return max(0.0, rate * (self.iterations - self.iteration))
+
+    def report(self, phase: str, message: str = "") -> None:
+        self.phase = phase
+        if self.progress is not None:
+            self.progress(FinetuneProgress(
+                phase, self.iteration, self.iterations, self.loss, self.lr, self.psnr_before,
+                self.psnr_now, self._elapsed(), self._eta(), message,
+            ))  # fmt: skip
+
+    def on_step(self, p: TrainProgress) -> None:
+        """The trainer's per-step callback: record, report, and hold here while paused."""
+        if self._first_step is None:
+            self._first_step = (p.iteration, self._elapsed())
+        self.iteration, self.loss, self.lr = p.iteration, p.loss, p.lr
+        self.report("training")
+        if self.pause is not None and self.pause.paused:
+            self.report("paused", f"paused at step {p.iteration}")
+            waited = self.pause.wait(self.cancel)
+            self.paused_s += waited
+            self._paused_unclaimed += waited
+            if self.cancel is None or not self.cancel.cancelled:
+                self.report("training", "resumed")
