@@ -281,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-side", type=int, default=512, help="centre-crop photos (0: full)")
     p.add_argument("--device", default="auto")
     p.add_argument("--update-cards", action="store_true", help="write each model's row to its card")
+    p.add_argument("--precision", default="auto", help="network precision: auto, fp32, bf16")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 

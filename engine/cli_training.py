@@ -130,7 +130,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"[{done}/{total}] {message}", file=sys.stderr, flush=True)
 
-    result = evaluate(pairs, models, device=args.device, progress=report)
+    result = evaluate(pairs, models, device=args.device, progress=report, precision=args.precision)
     table, results_json, sheet = write_report(result, args.out)
     print(result.table_markdown())
     print(f"wrote {table}, {results_json}, {sheet}", file=sys.stderr)

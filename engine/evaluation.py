@@ -170,6 +170,7 @@ def evaluate(
     description: str | None = None,
     sheet_pairs: int = 6,
     sheet_crop: int = 256,
+    precision: str = "auto",
 ) -> EvaluationResult:
     """Score the classical baselines and each model on the same pairs.
 
@@ -184,6 +185,8 @@ def evaluate(
         description: where the pairs came from, for the caption (default: synthetic/real).
         sheet_pairs: how many pairs keep crops for the contact sheet.
         sheet_crop: side of those crops in pixels (the most detailed window of the reference).
+        precision: network precision (:func:`engine.runner.autocast_dtype`), e.g. ``"bf16"``
+            to check what reduced precision costs in quality.
 
     Returns:
         The scores; only ``sheet_pairs`` crops of each output are kept, never whole images.
@@ -204,7 +207,7 @@ def evaluate(
                 methods.insert(0, GAIN)
             aliases[model] = GAIN
             continue
-        enhancer = Enhancer(model, device=device)
+        enhancer = Enhancer(model, device=device, precision=precision)
         label = _unique(_model_label(model, enhancer.card and enhancer.card.name), methods)
         methods.append(label)
         aliases[model] = label
