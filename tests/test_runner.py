@@ -30,7 +30,7 @@ def test_tiled_output_matches_whole_frame(h: int, w: int, tile: int) -> None:
     packed = np.random.default_rng(0).random((4, h, w), dtype=np.float32)
     whole = _whole(model, packed)
     assert whole.std() > 0.02  # the comparison below must be able to fail
-    runner = TiledRunner(model, torch.device("cpu"), tile=tile)
+    runner = TiledRunner(model, torch.device("cpu"), tile=tile, precision="fp32")
     calls: list[tuple[int, int]] = []
     tiled = runner.run(packed, progress=lambda d, t, m: calls.append((d, t)))
     assert tiled.shape == (3, 2 * h, 2 * w)
@@ -39,6 +39,15 @@ def test_tiled_output_matches_whole_frame(h: int, w: int, tile: int) -> None:
     # With margins of the full receptive radius the match is exact up to float rounding; a
     # margin of half the radius already fails this (measured 3.6e-5).
     assert np.abs(tiled - whole).max() < 1e-5
+
+
+def test_bf16_close_to_fp32() -> None:
+    model = _model()
+    packed = np.random.default_rng(2).random((4, 96, 128), dtype=np.float32)
+    fp32 = TiledRunner(model, torch.device("cpu"), precision="fp32").run(packed)
+    bf16 = TiledRunner(model, torch.device("cpu"), precision="bf16").run(packed)
+    assert np.abs(fp32 - bf16).mean() < 0.01
+    assert not np.array_equal(fp32, bf16)  # it really ran in reduced precision
 
 
 def test_tile_grid_covers_frame_once() -> None:
