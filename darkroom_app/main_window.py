@@ -22,6 +22,7 @@ from engine.resources import sample_raw_path
 from .controls import CLASSICAL_LABEL
 from .export_dialog import ExportOptions
 from .exporter import Exporter
+from .finetune_panel import FineTunePanel
 from .geometry import oriented_size
 from .loader import PhotoLoader
 from .preferences import PreferencesDialog, describe_device
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         )
         self.exporter = Exporter(self, self.export_pool, self.cache)
         self.loader = PhotoLoader(self.preview_pool, self)  # one pool: decode, then preview
+        self.finetune = FineTunePanel(self)  # Tools menu; before restoreState, which places it
         self._restore_settings()
         self._connect()
         self.setAcceptDrops(True)
@@ -398,6 +400,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Cancel every job and wait for the worker threads to finish."""
+        self.finetune.shutdown()  # a running fine-tune writes a checkpoint, to resume later
         self.preview.cancel_all()
         self.loader.cancel()
         self.exporter.cancel()

@@ -71,6 +71,8 @@ class WindowUi:
         )
         self.sample_action = self._action("Open &Sample Photo", "openSampleAction")
         self.about_action = self._action("&About Darkroom", "aboutAction")
+        self.fine_tune_action = self._action("&Fine-tune on My Camera…", "fineTuneAction")
+        self.model_library_action = self._action("Model &Library…", "modelLibraryAction")
         self.mode_actions: dict[str, QAction] = {}
         group = QActionGroup(self.window)
         for key, label in SPLIT_MODE_LABELS.items():
@@ -159,6 +161,9 @@ class WindowUi:
         view_menu.addSeparator()
         for action in self.mode_actions.values():
             view_menu.addAction(action)
+        tools_menu = bar.addMenu("&Tools")
+        tools_menu.addAction(self.fine_tune_action)
+        tools_menu.addAction(self.model_library_action)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.sample_action)
         help_menu.addAction(self.about_action)

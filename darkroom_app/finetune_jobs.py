@@ -1,0 +1,305 @@
+"""Background work of the fine-tune panel: pairing, thumbnails, checkpoints and the run itself.
+
+Everything here runs in worker threads (inside :class:`~darkroom_app.workers.Job`) or is cheap
+file bookkeeping; nothing touches widgets. Results travel back as plain dataclasses, QImages
+(safe to build off the GUI thread) and signals of small QObjects created in the GUI thread.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage
+
+from engine.errors import DarkroomError
+from engine.finetune import (
+    CHECKPOINT_NAME,
+    RUN_NAME,
+    FinetuneProgress,
+    FinetuneResult,
+    PauseToken,
+    finetune,
+)
+from engine.jobs import CancelToken, ProgressCallback
+from engine.model_library import WORK_FOLDER, check_name, work_dir
+from engine.pairing import PairCandidate, PairingReport, collect_pairs, pair_files
+from engine.pairs import RawPairSpec
+from engine.pipeline import CLASSICAL, Enhancer
+from engine.raw_io import read_raw
+
+from .workers import to_qimage, to_uint8
+
+#: Longer side of the pair thumbnails in the table, pixels.
+THUMB_SIDE = 96
+
+PAIR, UNPAIRED, UNREADABLE = "pair", "unpaired", "unreadable"
+
+
+@dataclass(frozen=True)
+class PairRow:
+    """One line of the pairs table: a candidate pair, or a file that ended up in no pair.
+
+    Attributes:
+        kind: :data:`PAIR`, :data:`UNPAIRED` or :data:`UNREADABLE`.
+        short: the pair's short exposure, or the lone file.
+        long: the pair's long exposure (``None`` for a lone file).
+        candidate: the checked pair (``None`` for a lone file).
+        reason: why the pair is invalid or the file unused (empty for a valid pair).
+    """
+
+    kind: str
+    short: Path
+    long: Path | None = None
+    candidate: PairCandidate | None = None
+    reason: str = ""
+
+    @property
+    def usable(self) -> bool:
+        """Whether this row is a valid pair that training will use."""
+        return self.candidate is not None and self.candidate.valid
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Identity for de-duplication when the same folder or files are added twice."""
+        return (str(self.short.resolve()), str(self.long.resolve()) if self.long else "")
+
+    @property
+    def thumb_path(self) -> Path | None:
+        """The file whose thumbnail represents the row: the clean long exposure of a pair."""
+        if self.kind == UNREADABLE:
+            return None
+        return self.long if self.long is not None else self.short
+
+
+def rows_from_report(report: PairingReport) -> list[PairRow]:
+    """Pairs first (in capture order), then unpaired, then unreadable files."""
+    rows = [PairRow(PAIR, c.short, c.long, c, c.reason) for c in report.pairs]
+    rows += [PairRow(UNPAIRED, u.path, reason=u.reason) for u in report.unpaired]
+    rows += [PairRow(UNREADABLE, e.path, reason=e.reason) for e in report.errors]
+    return rows
+
+
+def scan_folder_rows(
+    folder: Path, cancel: CancelToken, progress: ProgressCallback
+) -> list[PairRow]:
+    """Pair every RAW file of ``folder`` (worker thread).
+
+    Raises:
+        DarkroomError: an empty folder, no pair at all, a bad CSV list (the engine's message).
+    """
+    return rows_from_report(collect_pairs(folder, progress=progress, cancel=cancel))
+
+
+def pick_pair_row(first: Path, second: Path) -> PairRow:
+    """Check two files the user picked, in whichever order makes the ratio at least 1.
+
+    Users pick both files in one dialog, which says nothing about which one is the short
+    exposure; the EXIF does, so a "ratio below 1" verdict is retried the other way round.
+    """
+    candidate = pair_files(first, second)
+    if candidate.ratio is not None and candidate.ratio < 1.0:
+        swapped = pair_files(second, first)
+        if swapped.valid or swapped.ratio is None or swapped.ratio >= 1.0:
+            candidate = swapped
+    return PairRow(PAIR, candidate.short, candidate.long, candidate, candidate.reason)
+
+
+class ThumbnailSignals(QObject):
+    """``ready(path, image)``: a thumbnail (a null QImage when the file could not be read)."""
+
+    ready = Signal(str, QImage)
+
+
+def make_thumbnails(
+    paths: Sequence[Path], emit: Callable[[str, QImage], None], cancel: CancelToken
+) -> None:
+    """Classical renders of each file at :data:`THUMB_SIDE` pixels (worker thread)."""
+    enhancer = Enhancer(CLASSICAL, device="cpu")  # the classical pipeline: cheap, no model
+    for path in paths:
+        cancel.raise_if_cancelled()
+        try:
+            rendered = enhancer.render_preview(read_raw(path), 1.0, max_side=THUMB_SIDE)
+            image = to_qimage(to_uint8(rendered.srgb))
+        except (DarkroomError, OSError):
+            image = QImage()  # the table already says why the file is unusable
+        emit(str(path), image)
+
+
+# -- checkpoints -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """An interrupted fine-tune in the library's work folder, as its ``run.json`` tells.
+
+    Attributes:
+        name: the model it will become.
+        step: training steps done so far.
+        base: the base model's weights file.
+        pairs: ``(short, long)`` files, in the order the run used.
+    """
+
+    name: str
+    step: int
+    base: str
+    pairs: list[tuple[Path, Path]]
+
+    def specs(self) -> list[RawPairSpec]:
+        """The run's pairs for :func:`engine.finetune.finetune` (ratios from the EXIF)."""
+        return [RawPairSpec(short, long) for short, long in self.pairs]
+
+
+def find_checkpoint(name: str, library: Path) -> Checkpoint | None:
+    """The interrupted run of model ``name``, or ``None`` (no run, or an invalid name)."""
+    try:
+        folder = work_dir(name, library)
+    except DarkroomError:
+        return None
+    run_file = folder / RUN_NAME
+    if not (folder / CHECKPOINT_NAME).is_file() or not run_file.is_file():
+        return None
+    try:
+        run = json.loads(run_file.read_text(encoding="utf-8"))
+        step = max(int(run.get("done", 0)), int(run.get("stopped_at", 0)))
+        pairs = [(Path(s), Path(lg)) for s, lg in run["pairs"]]
+        return Checkpoint(folder.name, step, str(run["base"]), pairs)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # a run.json the engine itself would refuse; nothing to offer
+
+
+def list_checkpoints(library: Path) -> list[Checkpoint]:
+    """Every resumable run in ``library``, by name."""
+    root = library / WORK_FOLDER
+    if not root.is_dir():
+        return []
+    found = (find_checkpoint(p.name, library) for p in sorted(root.iterdir()) if p.is_dir())
+    return [c for c in found if c is not None]
+
+
+def same_pairs(checkpoint: Checkpoint, pairs: Sequence[PairCandidate | RawPairSpec]) -> bool:
+    """Whether ``pairs`` are the checkpoint's, in its order (the engine's resume check)."""
+    mine = [(Path(p.short).resolve(), Path(p.long).resolve()) for p in pairs]
+    return mine == [(s.resolve(), lg.resolve()) for s, lg in checkpoint.pairs]
+
+
+# -- names -----------------------------------------------------------------------------------
+
+
+def default_model_name(camera: str, library: Path) -> str:
+    """``"<camera> fine-tune"``, made a valid library name and not yet taken."""
+    clean = re.sub(r"[^\w .+-]+", " ", camera)
+    clean = re.sub(r"\s+", " ", clean).strip(" ._+-")
+    if not clean or clean.lower() == "unknown camera":
+        clean = "My camera"
+    stem = f"{clean[:60]} fine-tune"
+    for n in range(1, 100):
+        name = stem if n == 1 else f"{stem} {n}"
+        try:
+            check_name(name)
+        except DarkroomError:
+            return "My camera fine-tune"
+        if not (library / f"{name}.safetensors").exists():
+            return name
+    return stem
+
+
+def start_problem(pairs: Sequence[PairCandidate], base: str, name: str,
+                  library: Path) -> tuple[str, str] | None:  # fmt: skip
+    """Why a fine-tune cannot start, as ``(title, message)`` for a dialog; ``None`` if it can."""
+    cameras = sorted({p.camera for p in pairs})
+    if not pairs:
+        return ("No valid pairs", "Add a folder or two files with at least one valid short/long "
+                "pair (red rows in the table say what is wrong).")  # fmt: skip
+    if len(cameras) > 1:
+        # Each camera has its own noise: a mixed set fine-tunes for neither of them.
+        return ("Pairs from several cameras", f"The valid pairs come from {', '.join(cameras)}; "
+                "remove the pairs of the other cameras.")  # fmt: skip
+    if not base:
+        return ("No base model", "Choose a trained model to start from.")
+    try:
+        name = check_name(name)
+    except DarkroomError as exc:
+        return ("Invalid model name", str(exc))
+    if (library / f"{name}.safetensors").exists():
+        return ("Name taken", f"Your library already has a model “{name}”; choose another "
+                "name (or delete it in the Model library).")  # fmt: skip
+    return None
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FinetuneRequest:
+    """Everything one :func:`engine.finetune.finetune` call needs, captured in the GUI thread.
+
+    Attributes:
+        validation_pairs: ``None`` lets the engine choose (1 held out from 3 pairs up).
+    """
+
+    base: str
+    pairs: tuple[PairCandidate | RawPairSpec, ...]
+    name: str
+    iterations: int
+    lr: float
+    step_size: int
+    gamma: float
+    patch: int
+    validation_pairs: int | None
+    synthetic: bool
+    library: Path
+    device: str
+
+
+class FinetuneSignals(QObject):
+    """``progress(FinetuneProgress)`` from the training thread."""
+
+    progress = Signal(object)
+
+
+def run_finetune(
+    req: FinetuneRequest,
+    cancel: CancelToken,
+    pause: PauseToken,
+    report: Callable[[FinetuneProgress], None],
+) -> FinetuneResult:
+    """The engine's fine-tune (worker thread); it resumes a matching checkpoint by itself.
+
+    Raises:
+        DarkroomError: bad settings or pairs, an existing name, a failed write.
+        Cancelled: Cancel was pressed (a checkpoint was written first).
+    """
+    return finetune(
+        req.base,
+        list(req.pairs),
+        req.name,
+        iterations=req.iterations,
+        lr=req.lr,
+        step_size=req.step_size,
+        gamma=req.gamma,
+        patch=req.patch,
+        validation_pairs=req.validation_pairs,
+        synthetic=req.synthetic,
+        library=req.library,
+        device=req.device,
+        progress=report,
+        cancel=cancel,
+        pause=pause,
+    )
+
+
+def format_duration(seconds: float | None) -> str:
+    """``"1 h 05 min"``, ``"3 min 20 s"``, ``"12 s"``; ``"—"`` when unknown."""
+    if seconds is None:
+        return "—"
+    s = round(max(0.0, seconds))
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    if s >= 60:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s} s"
