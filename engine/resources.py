@@ -10,13 +10,17 @@ from pathlib import Path
 
 
 def resources_dir() -> Path:
-    """The folder holding ``models/``, ``samples/`` and ``icons/``."""
-    try:
-        import darkroom_resources  # installed wheel
+    """The folder holding ``models/``, ``samples/`` and ``icons/``.
 
-        return Path(darkroom_resources.__file__).resolve().parent
-    except ImportError:
-        return Path(__file__).resolve().parent.parent / "resources"
+    Code running from a checkout uses the checkout's own ``resources/`` (even when an older
+    wheel is installed too); installed code uses the wheel's ``darkroom_resources``.
+    """
+    checkout = Path(__file__).resolve().parent.parent / "resources"
+    if (checkout / "__init__.py").is_file():
+        return checkout
+    import darkroom_resources  # installed wheel
+
+    return Path(darkroom_resources.__file__).resolve().parent
 
 
 def bundled_models_dir() -> Path:
