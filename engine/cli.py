@@ -258,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iterations", type=int, required=True)
     p.add_argument("--out", required=True, help="output .safetensors (model card beside it)")
     p.add_argument("--config", help="model hyperparameters as JSON, e.g. '{\"levels\": 5}'")
+    p.add_argument("--disc-config", help="gan: discriminator hyperparameters as JSON")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--crop", type=int, default=512, help="crop side in sensor pixels")
     p.add_argument("--lr", type=float, default=1e-4)

@@ -52,15 +52,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise DarkroomError(f"{out}: already exists (use --overwrite)")
     try:
         model_config = json.loads(args.config) if args.config else {}
+        disc_config = json.loads(args.disc_config) if args.disc_config else {}
     except json.JSONDecodeError as exc:
-        raise DarkroomError(f"--config is not valid JSON: {exc.msg}") from None
+        raise DarkroomError(f"--config/--disc-config is not valid JSON: {exc.msg}") from None
     source, data_desc = _pair_source(args.data, args.crop)
     config = TrainConfig(
         variant=args.variant, model_config=model_config, iterations=args.iterations,
         batch_size=args.batch, lr=args.lr, seed=args.seed, device=args.device,
         checkpoint_path=str(args.checkpoint or out.with_suffix(".ckpt")),
         checkpoint_every=args.checkpoint_every, init_weights=args.init,
-        base_weights=args.base, epoch_iterations=args.epoch_iterations,
+        base_weights=args.base, epoch_iterations=args.epoch_iterations, disc_config=disc_config,
     )  # fmt: skip
     last_print = [0.0]
 
