@@ -26,7 +26,7 @@ from .finetune_panel import FineTunePanel
 from .geometry import oriented_size
 from .loader import PhotoLoader
 from .preferences import PreferencesDialog, describe_device
-from .preview import PreviewController, PreviewState
+from .preview import PreviewController, PreviewState, preview_model_for
 from .settings import AppSettings
 from .viewer import BEFORE_KEYS
 from .window_ui import WindowUi
@@ -277,7 +277,9 @@ class MainWindow(QMainWindow):
             "Before · as recorded ×1" if before_x1 else (f"Before · classical ×{ratio:g}")
         )
         name = "classical" if model == CLASSICAL else model
-        self.viewer.after_label = f"After · {name} ×{ratio:g}"
+        drawn_by = preview_model_for(model, self.device_is_cpu)
+        preview_note = f" (preview: {drawn_by})" if drawn_by != model else ""
+        self.viewer.after_label = f"After · {name} ×{ratio:g}{preview_note}"
         self.viewer.update()
         self.ui.info.set_ratio(ratio, self.auto_ratio)
         self.ui.info.set_model(CLASSICAL_LABEL if model == CLASSICAL else model)

@@ -12,6 +12,7 @@ the newest is dropped, so an old render can never overwrite a newer one.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -21,6 +22,7 @@ from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from engine.pipeline import CLASSICAL
 from engine.raw_io import RawFrame
+from engine.weights import model_entries
 
 from .geometry import sensor_region
 from .viewer import BeforeAfterView
@@ -39,14 +41,33 @@ DEBOUNCE_MS = 80
 #: second; half a megapixel (a 12 MP frame binned 5x: 850 x 568) keeps "slider stops -> preview"
 #: under a second (tools/bench_preview.py). GPUs and the classical pipeline get full screen size.
 CPU_NETWORK_PIXELS = 500_000
+#: On a CPU, live previews of the bigger networks are drawn with the ``lite`` variant (about a
+#: quarter of the baseline's arithmetic) when it has weights, so a sharper proxy still arrives
+#: within half a second; exports always use the chosen model.
+CPU_PREVIEW_MODEL = "lite"
+CPU_PREVIEW_MODEL_PIXELS = 1_200_000
 #: Size of the whole-frame layer drawn around a zoomed-in region.
 BASE_SIDE = 1024
 
 
-def network_side(region: tuple[int, int, int, int]) -> int:
-    """``max_side`` that keeps a network proxy of ``region`` within :data:`CPU_NETWORK_PIXELS`."""
+def network_side(region: tuple[int, int, int, int], pixels: int = CPU_NETWORK_PIXELS) -> int:
+    """``max_side`` that keeps a network proxy of ``region`` within ``pixels`` output pixels."""
     _, _, height, width = region
-    return max(64, int(max(height, width) * math.sqrt(CPU_NETWORK_PIXELS / (height * width))))
+    return max(64, int(max(height, width) * math.sqrt(pixels / (height * width))))
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_preview_model_available() -> bool:
+    """Whether the bundled :data:`CPU_PREVIEW_MODEL` has weights (checked once)."""
+    return any(e.name == CPU_PREVIEW_MODEL and e.has_weights for e in model_entries())
+
+
+def preview_model_for(model: str, device_is_cpu: bool) -> str:
+    """The model that draws the live preview of ``model`` (see :data:`CPU_PREVIEW_MODEL`)."""
+    if device_is_cpu and model not in (CLASSICAL, CPU_PREVIEW_MODEL):
+        if cpu_preview_model_available():
+            return CPU_PREVIEW_MODEL
+    return model
 
 
 @dataclass(frozen=True)
@@ -155,8 +176,14 @@ class PreviewController(QObject):
         device_scale = self.viewer.scale * self.viewer.devicePixelRatioF()
         screen_side = max(area[2], area[3]) * min(device_scale, 1.0)
         max_side = max(64, min(math.ceil(screen_side), max(self.viewer.pane_device_size())))
+        preview_model = preview_model_for(state.model, state.device_is_cpu)
         if network and state.device_is_cpu:
-            max_side = min(max_side, network_side(area))
+            budget = (
+                CPU_PREVIEW_MODEL_PIXELS
+                if preview_model == CPU_PREVIEW_MODEL
+                else CPU_NETWORK_PIXELS
+            )
+            max_side = min(max_side, network_side(area, budget))
         key = (id(frame), state.ratio, state.model, state.device, state.before_ratio)
         base_side = None
         if region is not None and self.base_key != key:
@@ -172,6 +199,7 @@ class PreviewController(QObject):
             max_side=max_side,
             base_side=base_side,
             generation=0,  # numbered when it is actually started
+            preview_model=preview_model,
         )
 
     def _done(self, job: Job, outcome: JobOutcome) -> None:

@@ -162,6 +162,8 @@ class PreviewRequest:
         max_side: longer output side of the region render.
         base_side: also render the whole frame at this size (shown around a zoomed-in region);
             ``None`` = not needed.
+        preview_model: the model that draws this proxy, when not ``model`` itself (a lighter
+            variant for CPU previews); exports always use ``model``.
     """
 
     frame: RawFrame
@@ -174,6 +176,7 @@ class PreviewRequest:
     max_side: int
     base_side: int | None
     generation: int
+    preview_model: str | None = None  # draws the preview instead of ``model`` when set
 
 
 @dataclass
@@ -223,7 +226,7 @@ def render_preview_layers(
     """Render the before/after proxies a preview request asks for."""
     start = time.perf_counter()
     frame = req.frame
-    after_enh = cache.get(req.model, req.device, req.model_dirs)
+    after_enh = cache.get(req.preview_model or req.model, req.device, req.model_dirs)
     classical = cache.get(CLASSICAL, "cpu")
     shared_before = req.model == CLASSICAL and req.before_ratio is None
 
