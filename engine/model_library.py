@@ -254,14 +254,20 @@ def save_to_library(
     with _library_write(f"could not save model {name!r} to {root}"):
         root.mkdir(parents=True, exist_ok=True)
         weights = save(state, metadata={"architecture": card.architecture, "name": name})
-        tmp_w = _write_temp(root, final.name, weights)
-        try:
-            tmp_c = _write_temp(root, card_path_for(final).name, _card_bytes(card))
-        except BaseException:
-            tmp_w.unlink(missing_ok=True)
-            raise
-        _install([(tmp_w, final), (tmp_c, card_path_for(final))], overwrite=overwrite)
+        _install_with_card(root, final, _write_temp(root, final.name, weights), card, overwrite)
     return final
+
+
+def _install_with_card(
+    root: Path, final: Path, tmp_weights: Path, card: ModelCard, overwrite: bool
+) -> None:
+    """Write the card beside already-written temporary weights, then install both together."""
+    try:
+        tmp_card = _write_temp(root, card_path_for(final).name, _card_bytes(card))
+    except BaseException:
+        tmp_weights.unlink(missing_ok=True)
+        raise
+    _install([(tmp_weights, final), (tmp_card, card_path_for(final))], overwrite=overwrite)
 
 
 def rename_model(old: str, new: str, library: str | os.PathLike[str] | None = None) -> LibraryModel:
@@ -409,11 +415,5 @@ def import_model(
     card = replace(card, name=new)
     with _library_write(f"could not import {source.name} into {root}"):
         root.mkdir(parents=True, exist_ok=True)
-        tmp_w = _copy_temp(root, final.name, source)
-        try:
-            tmp_c = _write_temp(root, card_path_for(final).name, _card_bytes(card))
-        except BaseException:
-            tmp_w.unlink(missing_ok=True)
-            raise
-        _install([(tmp_w, final), (tmp_c, card_path_for(final))], overwrite=overwrite)
+        _install_with_card(root, final, _copy_temp(root, final.name, source), card, overwrite)
     return _entry(final)

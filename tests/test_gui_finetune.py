@@ -29,6 +29,7 @@ from engine.noise import NoiseParams, add_noise
 from engine.raw_io import ExifInfo
 from engine.weights import ModelCard, save_model
 from tests.conftest import mosaic_from_rgb, smooth_scene
+from tests.qt_settings import isolated_settings
 
 TIMEOUT_MS = 30_000
 H, W = 64, 96
@@ -98,13 +99,8 @@ def one_thread() -> Iterator[None]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Iterator[QSettings]:
-    """An isolated INI settings file; stray QSettings() calls land in tmp_path too."""
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(
-        QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings")
-    )
-    store = QSettings(str(tmp_path / "darkroom.ini"), QSettings.Format.IniFormat)
-    store.setValue("compute/userModelsDir", str(tmp_path / "models"))  # never the real one
+    """Isolated settings (see tests/qt_settings.py)."""
+    store = isolated_settings(tmp_path)
     store.setValue("compute/device", "cpu")
     store.setValue("view/ratio", 100.0)  # "not the first run": no sample photo to render
     yield store

@@ -23,19 +23,15 @@ from darkroom_app.main_window import MainWindow
 from engine.errors import ExportError
 from engine.pipeline import Enhancer
 from engine.resources import sample_raw_path
+from tests.qt_settings import isolated_settings
 
 TIMEOUT_MS = 15_000
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Iterator[QSettings]:
-    """An isolated INI settings file; stray QSettings() calls land in tmp_path too."""
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(
-        QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings")
-    )
-    store = QSettings(str(tmp_path / "darkroom.ini"), QSettings.Format.IniFormat)
-    store.setValue("compute/userModelsDir", str(tmp_path / "models"))  # never the real one
+    """Isolated settings (see tests/qt_settings.py)."""
+    store = isolated_settings(tmp_path)
     yield store
     store.sync()
 
