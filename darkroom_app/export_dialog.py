@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -23,19 +22,13 @@ from PySide6.QtWidgets import (
 
 from engine.export import FORMATS
 
+from .workers import ExportOptions
+
+__all__ = ["ExportDialog", "ExportOptions"]
+
 FORMAT_LABELS = {"jpeg": "JPEG", "tiff": "TIFF", "png": "PNG", "dng": "DNG (linear RAW)"}
 _FILTERS = {"jpeg": "JPEG (*.jpg *.jpeg)", "tiff": "TIFF (*.tif *.tiff)", "png": "PNG (*.png)",
             "dng": "DNG (*.dng)"}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ExportOptions:
-    path: Path
-    fmt: str = "jpeg"
-    bits: int = 8
-    quality: int = 95
-    keep_metadata: bool = True
-    overwrite: bool = False
 
 
 def unused_path(folder: Path, stem: str, suffix: str) -> Path:

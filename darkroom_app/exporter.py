@@ -96,13 +96,11 @@ class Exporter(QObject):
             raise RuntimeError("an export is already running")
         request = ExportRequest(
             frame=w.frame, ratio=w.ratio(), model=w.ui.model_combo.current_model(),
-            device=w.device_pref, model_dirs=w.model_dirs, path=options.path,
-            fmt=options.fmt, bits=options.bits, quality=options.quality,
-            keep_metadata=options.keep_metadata, overwrite=options.overwrite,
+            device=w.device_pref, model_dirs=w.model_dirs, options=options,
         )  # fmt: skip
         job = Job(
             lambda token, progress: export_image(request, self.cache, token, progress),
-            name=f"export {request.path.name}",
+            name=f"export {options.path.name}",
         )
         job.payload = request
         job.on_progress(self._progress)

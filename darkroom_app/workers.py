@@ -268,18 +268,27 @@ def render_preview_layers(
 
 
 @dataclass(frozen=True)
-class ExportRequest:
-    frame: RawFrame
-    ratio: float
-    model: str
-    device: str
-    model_dirs: tuple[Path, ...]
+class ExportOptions:
+    """What the export dialog (or a script) asks for."""
+
     path: Path
     fmt: str = "jpeg"
     bits: int = 8
     quality: int = 95
     keep_metadata: bool = True
     overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """An export job: the photo and model as the window has them, plus the options."""
+
+    frame: RawFrame
+    ratio: float
+    model: str
+    device: str
+    model_dirs: tuple[Path, ...]
+    options: ExportOptions
 
 
 #: Share of the progress bar given to rendering; writing the file takes the rest.
@@ -303,17 +312,18 @@ def export_image(
     # From here on the job runs to the end: write_image is atomic, so the file either appears
     # whole or not at all, and the GUI disables Cancel on this message.
     progress(RENDER_SHARE, 100, "Writing")
+    opts = req.options
     return write_image(
-        req.path,
+        opts.path,
         rendered.srgb,
-        fmt=req.fmt,
-        bits=16 if req.fmt == "dng" else req.bits,
-        quality=req.quality,
-        exif=req.frame.exif if req.keep_metadata else None,
+        fmt=opts.fmt,
+        bits=16 if opts.fmt == "dng" else opts.bits,
+        quality=opts.quality,
+        exif=req.frame.exif if opts.keep_metadata else None,
         linear=rendered.linear,
         xyz_to_cam=rendered.xyz_to_cam,
         wb_gains=rendered.wb_gains,
-        overwrite=req.overwrite,
+        overwrite=opts.overwrite,
         source_path=req.frame.path,
     )
 
