@@ -8,7 +8,6 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QSettings, Qt, QThreadPool
@@ -21,15 +20,14 @@ from darkroom_app.finetune_panel import FineTunePanel
 from darkroom_app.finetune_widgets import PROBLEM_COLOUR
 from darkroom_app.main_window import MainWindow
 from darkroom_app.model_library_dialog import ModelLibraryDialog
-from engine.dng import write_cfa_dng
 from engine.finetune import FinetuneProgress, FinetuneResult, PauseToken
 from engine.jobs import CancelToken
 from engine.models import create_model
-from engine.noise import NoiseParams, add_noise
-from engine.raw_io import ExifInfo
+from engine.noise import NoiseParams
 from engine.weights import ModelCard, save_model
-from tests.conftest import mosaic_from_rgb, smooth_scene
 from tests.qt_settings import isolated_settings
+from tests.test_pairing import shoot as pairing_shoot
+from tests.test_pairing import textured_scene
 
 TIMEOUT_MS = 30_000
 H, W = 64, 96
@@ -40,29 +38,9 @@ NOISE = NoiseParams(k=1.0, sigma_read=2.0, lam=0.0, sigma_row=0.5)
 # -- tiny tripod pairs (as tests/test_pairing.py makes them) --------------------------------
 
 
-def textured_scene(seed: int = 0) -> np.ndarray:
-    """A smooth scene plus sharp-edged patches, so the pairing can measure alignment."""
-    rng = np.random.default_rng(seed + 100)
-    img = smooth_scene(H, W, seed) * np.float32(0.8)
-    for _ in range(H * W // 200):
-        y, x = int(rng.integers(0, H)), int(rng.integers(0, W))
-        dy, dx = (int(v) for v in rng.integers(3, 12, 2))
-        img[y : y + dy, x : x + dx] = rng.uniform(0.05, 0.9, 3)
-    return img
-
-
-def shoot(path: Path, seconds: float, when: str, *, scene: np.ndarray | None = None,
-          make: str = "Sony", model: str = "ILCE-7S", seed: int = 0) -> Path:  # fmt: skip
-    """A real noisy DNG of ``scene`` exposed ``seconds`` (1 s fills the range), with EXIF."""
-    rgb = textured_scene() if scene is None else scene
-    expected = mosaic_from_rgb(rgb, "RGGB") * (WHITE - BLACK) * seconds
-    noisy = add_noise(expected, NOISE, np.random.default_rng([seed, int(seconds * 1e4)]))
-    dn = np.clip(noisy + BLACK, 0, WHITE).astype(np.uint16)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    exif = ExifInfo(make=make, model=model, iso=800, exposure_time=seconds, datetime=when)
-    write_cfa_dng(path, dn, "RGGB", black_level=BLACK, white_level=WHITE,
-                  wb_gains=(2.0, 1.0, 1.6), exif=exif)  # fmt: skip
-    return path
+def shoot(path: Path, seconds: float, when: str, **kwargs: object) -> Path:
+    """:func:`tests.test_pairing.shoot` with the capture time as a positional argument."""
+    return pairing_shoot(path, seconds, when=when, **kwargs)
 
 
 def shoot_pairs(folder: Path, n: int = 3) -> Path:
