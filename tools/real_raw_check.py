@@ -2,8 +2,9 @@
 
     python tools/real_raw_check.py ../shared/data/real-raw OUT_DIR [--models baseline,gan]
 
-For every RAW file: a centre crop, (a) darkened x100 in the raw domain with shot and read noise
-(the same recipe as tools/make_sample.py) and enhanced at x100, and (b) as it is, at x1. Writes
+For every RAW file: a centre crop, (a) darkened x100 in the raw domain with the project's noise
+model (engine.noise_fit.darken_frame, Sony A7S2 calibration) and enhanced at x100, and (b) as it
+is, at x1. Writes
 one PNG strip per file and case: classical pipeline | each model | (for (a)) the clean original.
 """
 
@@ -15,17 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from engine.noise import get_profile
+from engine.noise_fit import darken_frame
 from engine.pipeline import Enhancer
 from engine.raw_io import RAW_EXTENSIONS, read_raw
-
-
-def darken(frame, ratio: float, gain: float = 2.0, read_noise: float = 4.0, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    black = np.tile(frame.black_level, (frame.height // 2, frame.width // 2))
-    signal = np.clip((frame.mosaic.astype(np.float64) - black) / (frame.white_level - black), 0, 1)
-    electrons = signal * (frame.white_level - black) / ratio / gain
-    dn = rng.poisson(electrons) * gain + rng.normal(0.0, read_noise, signal.shape) + black
-    return frame.with_mosaic(np.clip(dn, 0, frame.white_level).astype(np.float32))
 
 
 def label(image: np.ndarray, text: str) -> np.ndarray:
@@ -52,7 +46,7 @@ def main() -> None:
         frame = read_raw(path)
         c = min(args.crop, frame.height, frame.width)
         frame = frame.crop((frame.height - c) // 2, (frame.width - c) // 2, c, c)
-        dark = darken(frame, args.ratio)
+        dark = darken_frame(frame, args.ratio, get_profile("SonyA7S2"), np.random.default_rng(0))
         for case, src, ratio in (("dark", dark, args.ratio), ("asis", frame, 1.0)):
             tiles = [
                 label(e.render(src, ratio).srgb, f"{n} x{ratio:g}") for n, e in enhancers.items()
