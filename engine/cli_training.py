@@ -100,7 +100,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import dataclasses
 
     from engine.evaluation import default_eval_pairs, evaluate, write_report
-    from engine.weights import card_path_for, model_entries, read_card, resolve_model
+    from engine.weights import card_path_for, model_entries, read_card, resolve_model, write_card
 
     data = Path(args.data)
     if not data.exists():
@@ -111,8 +111,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         models = []
     else:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
-    for name in models:
-        resolve_model(name)  # fail fast, before minutes of evaluation
+    # Resolved up front: fails fast, before minutes of evaluation, and reused for the cards.
+    weights_of = {name: resolve_model(name) for name in models}
     try:
         ratios = [float(r) for r in args.ratios.split(",")]
     except ValueError:
@@ -136,13 +136,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(result.table_markdown())
     print(f"wrote {table}, {results_json}, {sheet}", file=sys.stderr)
     if args.update_cards:
-        for name in models:
-            weights = resolve_model(name)
-            card = read_card(weights)
-            row = result.rows_for(name)
-            card = dataclasses.replace(card, metrics=row)
-            text = json.dumps(dataclasses.asdict(card), indent=2) + "\n"
-            card_path_for(weights).write_text(text, encoding="utf-8")
+        for name, weights in weights_of.items():
+            card = dataclasses.replace(read_card(weights), metrics=result.rows_for(name))
+            write_card(weights, card)
             print(f"updated {card_path_for(weights)}", file=sys.stderr)
     return EXIT_OK
 

@@ -119,6 +119,11 @@ def save_model(
     state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     meta = {"architecture": card.architecture, "name": card.name}
     _atomic_write_bytes(weights_path, save(state, metadata=meta))
+    write_card(weights_path, card)
+
+
+def write_card(weights_path: Path, card: ModelCard) -> None:
+    """Write (or replace) the JSON card beside ``weights_path``, atomically."""
     text = json.dumps(asdict(card), indent=2, sort_keys=False) + "\n"
     _atomic_write_bytes(card_path_for(weights_path), text.encode("utf-8"))
 
