@@ -14,14 +14,13 @@ validated by :func:`engine.weights.load_model` (strict keys and shapes, no unpic
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -29,7 +28,14 @@ from torch import nn
 
 from engine.errors import ModelError
 from engine.models import list_models
-from engine.weights import _PICKLE_SUFFIXES, ModelCard, card_path_for, load_model, read_card
+from engine.weights import (
+    PICKLE_SUFFIXES,
+    ModelCard,
+    card_bytes,
+    card_path_for,
+    load_model,
+    read_card,
+)
 
 #: Environment variable overriding the library folder.
 ENV_VAR = "DARKROOM_MODELS_DIR"
@@ -171,10 +177,6 @@ def _copy_temp(folder: Path, name: str, source: Path) -> Path:
     return tmp
 
 
-def _card_bytes(card: ModelCard) -> bytes:
-    return (json.dumps(asdict(card), indent=2) + "\n").encode("utf-8")
-
-
 def _describe_os_error(exc: OSError) -> str:
     return exc.strerror or exc.__class__.__name__
 
@@ -263,7 +265,7 @@ def _install_with_card(
 ) -> None:
     """Write the card beside already-written temporary weights, then install both together."""
     try:
-        tmp_card = _write_temp(root, card_path_for(final).name, _card_bytes(card))
+        tmp_card = _write_temp(root, card_path_for(final).name, card_bytes(card))
     except BaseException:
         tmp_weights.unlink(missing_ok=True)
         raise
@@ -291,7 +293,7 @@ def rename_model(old: str, new: str, library: str | os.PathLike[str] | None = No
         raise ModelError(f"{entry.weights_path.name}: cannot rename: {entry.problem}")
     card = replace(entry.card, name=new)
     with _library_write(f"could not rename {old!r} to {new!r}"):
-        tmp_c = _write_temp(root, card_path_for(target).name, _card_bytes(card))
+        tmp_c = _write_temp(root, card_path_for(target).name, card_bytes(card))
         try:
             os.replace(entry.weights_path, target)
         except BaseException:
@@ -395,7 +397,7 @@ def import_model(
     """
     source = Path(weights).expanduser()
     suffix = source.suffix.lower()
-    if suffix in _PICKLE_SUFFIXES:
+    if suffix in PICKLE_SUFFIXES:
         raise ModelError(
             f"{source.name}: refusing a pickle-based checkpoint ({source.suffix}), which can "
             "run code when loaded; import a .safetensors file with its .json card"

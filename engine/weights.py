@@ -23,7 +23,7 @@ from engine.models import create_model, list_models
 from engine.resources import bundled_models_dir
 
 CARD_FORMAT_VERSION = 1
-_PICKLE_SUFFIXES = {".pth", ".pt", ".ckpt", ".pkl", ".pickle", ".bin", ".tar"}
+PICKLE_SUFFIXES = {".pth", ".pt", ".ckpt", ".pkl", ".pickle", ".bin", ".tar"}
 
 
 @dataclass
@@ -122,10 +122,14 @@ def save_model(
     write_card(weights_path, card)
 
 
+def card_bytes(card: ModelCard) -> bytes:
+    """A card as the UTF-8 JSON stored beside its weights."""
+    return (json.dumps(asdict(card), indent=2) + "\n").encode("utf-8")
+
+
 def write_card(weights_path: Path, card: ModelCard) -> None:
     """Write (or replace) the JSON card beside ``weights_path``, atomically."""
-    text = json.dumps(asdict(card), indent=2, sort_keys=False) + "\n"
-    _atomic_write_bytes(card_path_for(weights_path), text.encode("utf-8"))
+    _atomic_write_bytes(card_path_for(weights_path), card_bytes(card))
 
 
 def load_model(weights_path: str | os.PathLike[str]) -> tuple[nn.Module, ModelCard]:
@@ -138,7 +142,7 @@ def load_model(weights_path: str | os.PathLike[str]) -> tuple[nn.Module, ModelCa
     from safetensors.torch import load_file
 
     path = Path(weights_path)
-    if path.suffix.lower() in _PICKLE_SUFFIXES:
+    if path.suffix.lower() in PICKLE_SUFFIXES:
         raise ModelError(
             f"{path}: refusing to load a pickle-based checkpoint ({path.suffix}); "
             "convert it to .safetensors with a model card"
@@ -192,7 +196,7 @@ def resolve_model(name_or_path: str, extra_dirs: list[Path] | None = None) -> Pa
         ModelError: unknown name, or a known variant whose weights are not shipped yet.
     """
     candidate = Path(name_or_path)
-    if candidate.suffix.lower() in _PICKLE_SUFFIXES | {".safetensors"}:
+    if candidate.suffix.lower() in PICKLE_SUFFIXES | {".safetensors"}:
         return candidate
     entries = {e.name: e for e in model_entries(extra_dirs)}
     entry = entries.get(name_or_path)
