@@ -320,7 +320,7 @@ def export_image(
         bits=16 if opts.fmt == "dng" else opts.bits,
         quality=opts.quality,
         exif=req.frame.exif if opts.keep_metadata else None,
-        linear=rendered.linear,
+        linear=rendered.linear if opts.fmt == "dng" else None,
         xyz_to_cam=rendered.xyz_to_cam,
         wb_gains=rendered.wb_gains,
         overwrite=opts.overwrite,

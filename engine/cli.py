@@ -145,8 +145,9 @@ def cmd_enhance(args: argparse.Namespace) -> int:
                 result = enhancer.render(frame, ratio, progress, cancel)
                 write_image(
                     dst, result.srgb, fmt=fmt, bits=args.bits, quality=args.quality,
-                    exif=frame.exif, linear=result.linear, xyz_to_cam=result.xyz_to_cam,
-                    wb_gains=result.wb_gains, overwrite=args.overwrite, source_path=src,
+                    exif=frame.exif, linear=result.linear if fmt == "dng" else None,
+                    xyz_to_cam=result.xyz_to_cam, wb_gains=result.wb_gains,
+                    overwrite=args.overwrite, source_path=src,
                 )  # fmt: skip
                 written += 1
                 if not args.quiet and (not progress.tty or not batch):

@@ -26,8 +26,9 @@ class Rendered:
 
     Attributes:
         srgb: ``(H, W, 3)`` float32 sRGB-encoded display image in [0, 1].
-        linear: ``(H, W, 3)`` float32 linear RGB in [0, 1] for DNG export; camera RGB unless
-            the model outputs sRGB, in which case it is linear sRGB.
+        linear_sensor: ``(H, W, 3)`` float32 linear RGB in [0, 1] on the sensor grid (not yet
+            oriented); camera RGB unless the model outputs sRGB, then linear sRGB.
+        orientation: LibRaw flip code that :attr:`linear` applies.
         xyz_to_cam: ``(3, 3)`` XYZ -> the space of ``linear`` (DNG ColorMatrix1).
         wb_gains: ``(3,)`` white balance that neutralises ``linear`` (DNG AsShotNeutral = 1/x).
         ratio: exposure ratio used.
@@ -35,11 +36,20 @@ class Rendered:
     """
 
     srgb: np.ndarray
-    linear: np.ndarray
+    linear_sensor: np.ndarray
+    orientation: int
     xyz_to_cam: np.ndarray
     wb_gains: np.ndarray
     ratio: float
     model: str
+
+    @property
+    def linear(self) -> np.ndarray:
+        """``(H, W, 3)`` linear RGB, oriented, for DNG export.
+
+        Built on demand: only DNG export needs it, and at 12 MP the oriented copy is 144 MB.
+        """
+        return apply_orientation(self.linear_sensor, self.orientation)
 
 
 def camera_xyz_matrix(frame: RawFrame) -> np.ndarray:
@@ -186,7 +196,8 @@ class Enhancer:
         srgb_hwc = srgb.permute(1, 2, 0).numpy()
         return Rendered(
             srgb=apply_orientation(srgb_hwc, frame.orientation),
-            linear=apply_orientation(linear_hwc, frame.orientation),
+            linear_sensor=linear_hwc,
+            orientation=frame.orientation,
             xyz_to_cam=xyz_to_cam,
             wb_gains=np.asarray(gains, dtype=np.float32),
             ratio=ratio,
