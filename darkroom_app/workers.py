@@ -317,7 +317,7 @@ def export_image(
         opts.path,
         rendered.srgb,
         fmt=opts.fmt,
-        bits=16 if opts.fmt == "dng" else opts.bits,
+        bits=opts.bits,  # write_image ignores it for DNG (always 16-bit)
         quality=opts.quality,
         exif=req.frame.exif if opts.keep_metadata else None,
         linear=rendered.linear if opts.fmt == "dng" else None,
