@@ -25,7 +25,9 @@ def _pair_source(data: str, crop: int, held_out: bool = False):
     path = Path(data)
     if not path.exists():
         raise DarkroomError(f"{data}: no such file or folder")
-    if path.suffix.lower() == ".csv" or (path / "short").is_dir():
+    from engine.pairs import is_pair_source
+
+    if is_pair_source(path):
         from engine.pairs import RealPairSource, load_pairs
 
         return RealPairSource(load_pairs(path), crop=crop), f"real pairs from {path.name}"
@@ -117,9 +119,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         ratios = [float(r) for r in args.ratios.split(",")]
     except ValueError:
         raise DarkroomError(f"--ratios {args.ratios!r}: give numbers like 100,250,300") from None
-    if data.suffix.lower() == ".csv" or (data / "short").is_dir():
-        from engine.pairs import load_pair, load_pairs
+    from engine.pairs import is_pair_source, load_pair, load_pairs
 
+    if is_pair_source(data):
         pairs = [load_pair(spec) for spec in load_pairs(data)]
     else:
         pairs = default_eval_pairs(data, ratios=ratios, max_photos=args.max_photos,

@@ -41,7 +41,7 @@ import numpy as np
 from engine.errors import DarkroomError
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.packing import packed_positions
-from engine.pairs import RawPairSpec, load_pairs
+from engine.pairs import RawPairSpec, is_pair_source, load_pairs
 from engine.raw_io import RAW_EXTENSIONS, RawFrame, read_raw
 
 #: Default largest gap between capture times of two frames of one scene, seconds.
@@ -626,8 +626,7 @@ def collect_pairs(
         DarkroomError: missing source, a bad list, an empty folder or a folder without pairs.
     """
     path = Path(source).expanduser()
-    is_list = path.is_file() and path.suffix.lower() == ".csv"
-    if is_list or (path.is_dir() and (path / "short").is_dir() and (path / "long").is_dir()):
+    if is_pair_source(path):
         return pairs_from_specs(load_pairs(path), path, max_shift_px, progress, cancel)
     if path.is_dir():
         return scan_folder(path, max_gap_s, max_shift_px, progress, cancel)

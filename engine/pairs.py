@@ -174,6 +174,14 @@ def pairs_from_csv(path: str | Path) -> list[RawPairSpec]:
     return specs
 
 
+def is_pair_source(source: str | Path) -> bool:
+    """Whether ``source`` names pairs: a ``.csv`` list or a folder with ``short/`` and ``long/``."""
+    path = Path(source).expanduser()
+    if path.is_file():
+        return path.suffix.lower() == ".csv"
+    return (path / "short").is_dir() and (path / "long").is_dir()
+
+
 def load_pairs(source: str | Path) -> list[RawPairSpec]:
     """Pairs from a ``.csv`` list or a folder with ``short/`` and ``long/``.
 

@@ -37,7 +37,7 @@ from engine.errors import Cancelled, DarkroomError
 from engine.jobs import CancelToken
 from engine.models import UNetDiscriminator, create_model
 from engine.runner import select_device
-from engine.synthesis import Pair
+from engine.synthesis import Pair, crop_pair
 
 
 class PairSource(Protocol):
@@ -122,8 +122,6 @@ def _batch(
     inputs, targets = [], []
     for p in pairs:
         if (p.dark.height, p.dark.width) != (h, w):
-            from engine.synthesis import crop_pair
-
             p = crop_pair(p, 0, 0, h, w)
         inputs.append(torch.from_numpy(p.network_input()))
         targets.append(torch.from_numpy(np.ascontiguousarray(p.target.transpose(2, 0, 1))))
