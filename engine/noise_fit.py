@@ -144,11 +144,6 @@ def _centre(frame: RawFrame, side: int = MAX_FIT_SIDE) -> RawFrame:
     return frame.crop((h - ch) // 2, (w - cw) // 2, ch, cw)
 
 
-def _black_map(frame: RawFrame) -> np.ndarray:
-    h, w = frame.mosaic.shape
-    return np.tile(frame.black_level.astype(np.float64), (h // 2, w // 2))
-
-
 def _name(frame: RawFrame) -> str:
     return Path(frame.path).name if frame.path else "frame"
 
@@ -216,7 +211,7 @@ def measure_dark_frame(frame: RawFrame) -> NoiseMeasurement:
             black on average).
     """
     frame = _centre(frame)
-    x = frame.mosaic.astype(np.float64) - _black_map(frame)
+    x = frame.mosaic.astype(np.float64) - frame.black_map(np.float64)
     span = float(frame.white_level - frame.black_level.mean())
     bias = _packed_means(x, frame.cfa_pattern)
     if max(abs(b) for b in bias) > 0.02 * span:
@@ -276,9 +271,9 @@ def measure_pair(
     short, long = _centre(short), _centre(long)
     if not (math.isfinite(ratio) and ratio >= 1.0):
         raise DarkroomError(f"{what}: exposure ratio {ratio:.3g} is below 1")
-    black = _black_map(long)
+    black = long.black_map(np.float64)
     span = long.white_level - black
-    s = short.mosaic.astype(np.float64) - _black_map(short)
+    s = short.mosaic.astype(np.float64) - short.black_map(np.float64)
     lng = long.mosaic.astype(np.float64) - black
     expected = lng / ratio
     valid = (lng < LINEAR_LIMIT * span) & (expected >= 0.0)
@@ -474,7 +469,7 @@ def darken_frame(
     clean = normalise_mosaic(long, 1.0, clip=True)
     params = profile.sample_params(rng)
     dark = synthesise_dark(clean, ratio, params, profile, rng, cfa=long.cfa_name, clip=False)
-    black = _black_map(long).astype(np.float32)
+    black = long.black_map()
     dn = dark * (np.float32(long.white_level) - black) + black
     np.clip(dn, 0.0, long.white_level, out=dn)
     return long.with_mosaic(dn.astype(np.float32))

@@ -38,8 +38,7 @@ def normalise_mosaic(frame: RawFrame, ratio: float = 1.0, clip: bool = True) -> 
         ``(H, W)`` float32; clipped to [0, 1] when ``clip``.
     """
     mosaic = frame.mosaic
-    h, w = mosaic.shape
-    black = np.tile(frame.black_level.astype(np.float32), (h // 2, w // 2))
+    black = frame.black_map()
     scale = (np.float32(ratio) / (np.float32(frame.white_level) - black)).astype(np.float32)
     out = mosaic.astype(np.float32)
     out -= black

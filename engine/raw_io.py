@@ -100,6 +100,10 @@ class RawFrame:
         """The 2x2 layout as a string, e.g. ``"RGGB"``."""
         return "".join("RGB"[int(c)] for c in self.cfa_pattern.reshape(-1))
 
+    def black_map(self, dtype: type = np.float32) -> np.ndarray:
+        """``(H, W)`` black level of every pixel (the 2x2 ``black_level`` tiled)."""
+        return np.tile(self.black_level.astype(dtype), (self.height // 2, self.width // 2))
+
     def with_mosaic(self, mosaic: np.ndarray) -> RawFrame:
         """A copy with another mosaic of the same CFA phase (crops, darkened copies)."""
         return replace(self, mosaic=mosaic)

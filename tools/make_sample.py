@@ -40,7 +40,7 @@ def main() -> None:
     left = (frame.width - args.width) // 2
     crop = frame.crop(top, left, args.height, args.width)
     profile = get_profile(args.profile)
-    black_map = np.tile(crop.black_level, (crop.height // 2, crop.width // 2))
+    black_map = crop.black_map(np.float64)
     signal = np.clip(
         (crop.mosaic.astype(np.float64) - black_map) / (crop.white_level - black_map), 0, 1
     )
