@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QDoubleSpinBox,
     QFormLayout,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -19,7 +18,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -33,6 +31,7 @@ from engine.weights import model_entries
 from .controls import model_tooltip
 from .finetune_jobs import FinetuneRequest, format_duration
 from .finetune_widgets import LearningRateBox, LossCurve, PairTable
+from .window_ui import vertical_scroll
 
 #: Defaults for a handful of pairs: ~10 minutes on a laptop GPU, the engine's learning rate.
 DEFAULT_ITERATIONS = 600
@@ -81,14 +80,8 @@ class FineTunePanelUi:
         col.addWidget(_group("2 · Settings", self._settings()))
         col.addWidget(_group("3 · Fine-tune", self._run()))
         col.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(body)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
         # Wide enough for the button rows: the form never needs a horizontal scroll bar.
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(body.minimumSizeHint().width() + 24)
-        dock.setWidget(scroll)
+        dock.setWidget(vertical_scroll(body, body.minimumSizeHint().width() + 24))
 
     def _pairs(self) -> QVBoxLayout:
         self.add_folder_button = _button(

@@ -126,12 +126,7 @@ class WindowUi:
         col.addWidget(_group("Histogram", self.histogram))
         col.addWidget(_group("Photo", self.info))
         col.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(side)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(300)
+        scroll = vertical_scroll(side, 300)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
@@ -208,6 +203,17 @@ class WindowUi:
         status.addPermanentWidget(self.cancel_button)
         status.addPermanentWidget(self.zoom_label)
         status.addPermanentWidget(self.device_label)
+
+
+def vertical_scroll(body: QWidget, min_width: int) -> QScrollArea:
+    """A frameless, vertically scrolling side panel around ``body``."""
+    scroll = QScrollArea()
+    scroll.setWidget(body)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setMinimumWidth(min_width)
+    return scroll
 
 
 def _group(title: str, content: QWidget) -> QGroupBox:
