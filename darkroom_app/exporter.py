@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEventLoop, QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from engine.errors import Cancelled, DarkroomError
 
@@ -23,6 +23,7 @@ from .workers import (
     JobOutcome,
     error_message,
     export_image,
+    wait_for,
 )
 
 if TYPE_CHECKING:
@@ -128,12 +129,7 @@ class Exporter(QObject):
         """Block (in a local event loop) until the current export reports back."""
         if self.job is None:
             return self.last_outcome
-        loop = QEventLoop()
-        self.finished.connect(loop.quit)
-        try:
-            loop.exec()
-        finally:
-            self.finished.disconnect(loop.quit)
+        wait_for(self.finished)
         return self.last_outcome
 
     def export_to(self, options: ExportOptions) -> Path:

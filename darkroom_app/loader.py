@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEventLoop, QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from .workers import Job, JobOutcome, error_message, load_photo
+from .workers import Job, JobOutcome, error_message, load_photo, wait_for
 
 
 class PhotoLoader(QObject):
@@ -47,12 +47,7 @@ class PhotoLoader(QObject):
         """Block in a local event loop while a photo is loading."""
         if self.job is None:
             return
-        loop = QEventLoop()
-        self.finished.connect(loop.quit)
-        try:
-            loop.exec()
-        finally:
-            self.finished.disconnect(loop.quit)
+        wait_for(self.finished)
 
     def _done(self, job: Job, outcome: JobOutcome) -> None:
         if job is not self.job:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, Qt, Signal
+from PySide6.QtCore import QEventLoop, QObject, QRunnable, Qt, Signal
 from PySide6.QtGui import QImage
 
 from engine.errors import Cancelled, DarkroomError
@@ -262,6 +262,16 @@ def render_preview_layers(
         after_mean=float(pixels.mean()) / 255.0,
         seconds=time.perf_counter() - start,
     )
+
+
+def wait_for(signal: Any) -> None:
+    """Block in a local event loop until ``signal`` fires (for blocking scripting calls)."""
+    loop = QEventLoop()
+    signal.connect(loop.quit)
+    try:
+        loop.exec()
+    finally:
+        signal.disconnect(loop.quit)
 
 
 # -- export ----------------------------------------------------------------------------------
