@@ -164,19 +164,6 @@ def _write_temp(folder: Path, name: str, data: bytes) -> Path:
     return tmp
 
 
-def _copy_temp(folder: Path, name: str, source: Path) -> Path:
-    tmp = _temp_in(folder, name)
-    try:
-        with open(source, "rb") as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-            dst.flush()
-            os.fsync(dst.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
-
-
 def _describe_os_error(exc: OSError) -> str:
     return exc.strerror or exc.__class__.__name__
 
@@ -364,9 +351,9 @@ def export_model(
             raise ModelError(f"{path}: already exists")
     with _library_write(f"could not export {name!r} to {dest}"):
         dest.mkdir(parents=True, exist_ok=True)
-        tmp_w = _copy_temp(dest, final.name, entry.weights_path)
+        tmp_w = _write_temp(dest, final.name, entry.weights_path.read_bytes())
         try:
-            tmp_c = _copy_temp(dest, card_path_for(final).name, entry.card_path)
+            tmp_c = _write_temp(dest, card_path_for(final).name, entry.card_path.read_bytes())
         except BaseException:
             tmp_w.unlink(missing_ok=True)
             raise
@@ -417,5 +404,7 @@ def import_model(
     card = replace(card, name=new)
     with _library_write(f"could not import {source.name} into {root}"):
         root.mkdir(parents=True, exist_ok=True)
-        _install_with_card(root, final, _copy_temp(root, final.name, source), card, overwrite)
+        _install_with_card(
+            root, final, _write_temp(root, final.name, source.read_bytes()), card, overwrite
+        )
     return _entry(final)
