@@ -263,6 +263,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--crop", type=int, default=512, help="crop side in sensor pixels")
     p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument(
+        "--loss",
+        choices=("srgb", "linear"),
+        default="srgb",
+        help="L1 on the developed sRGB image (default) or on linear camera RGB",
+    )
+    p.add_argument(
+        "--precision", default="auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16"
+    )
     p.add_argument("--epoch-iterations", type=int, default=0, help="steps per StepLR epoch")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")

@@ -64,6 +64,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         checkpoint_path=str(args.checkpoint or out.with_suffix(".ckpt")),
         checkpoint_every=args.checkpoint_every, init_weights=args.init,
         base_weights=args.base, epoch_iterations=args.epoch_iterations, disc_config=disc_config,
+        loss_space=args.loss, precision=args.precision,
     )  # fmt: skip
     last_print = [0.0]
 
@@ -86,7 +87,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         licence="weights: MIT; trained on research benchmark photos (Urban100, Sun-Hays80, "
         "BSD68, Set14), see their licences",
         notes=f"Adam lr {args.lr:g}, StepLR(10, 0.8) per {config.epoch_iterations or 'epoch'}, "
-        f"L1, crop {args.crop}, batch {args.batch}, seed {args.seed}"
+        f"L1 on {'developed sRGB' if args.loss == 'srgb' else 'linear camera RGB'}, "
+        f"crop {args.crop}, batch {args.batch}, seed {args.seed}"
         + (f"; warm start from {Path(args.init).name} ({result.warm_started} tensors)"
            if args.init else "")
         + (f"; first U-Net frozen from {Path(args.base).name}" if args.base else ""),

@@ -113,6 +113,31 @@ def develop(
     return out
 
 
+def develop_batch(
+    linear_camera: torch.Tensor, wb_gains: torch.Tensor, cam_to_srgb: torch.Tensor
+) -> torch.Tensor:
+    """:func:`develop` for a batch with one colour rendering per image, differentiable.
+
+    The trainer's loss compares images in this space: camera RGB hides most of a colour in
+    small differences between highly correlated channels, which the camera->sRGB matrix then
+    amplifies, so an L1 loss on camera RGB lets a network desaturate colours cheaply.
+
+    Args:
+        linear_camera: ``(B, 3, H, W)`` float linear camera RGB, nominal range [0, 1].
+        wb_gains: ``(B, 3)`` white-balance gains, already scaled by :func:`highlight_gains`.
+        cam_to_srgb: ``(B, 3, 3)`` white-balanced camera RGB -> linear sRGB.
+
+    Returns:
+        ``(B, 3, H, W)`` float32 sRGB-encoded in [0, 1]; gradients flow wherever no clip is hit.
+    """
+    x = linear_camera.float() * wb_gains.float()[:, :, None, None]
+    srgb_linear = torch.einsum("bij,bjhw->bihw", cam_to_srgb.float(), x.clamp(0.0, 1.0))
+    srgb_linear = srgb_linear.clamp(0.0, 1.0)
+    # Not srgb_encode: its in-place ops would overwrite what autograd keeps for backward.
+    curve = 1.055 * srgb_linear.clamp(min=0.0031308).pow(1 / 2.4) - 0.055
+    return torch.where(srgb_linear <= 0.0031308, 12.92 * srgb_linear, curve)
+
+
 def develop_numpy(linear_camera: np.ndarray, frame: RawFrame) -> np.ndarray:
     """:func:`develop` for ``(H, W, 3)`` float32 arrays; returns ``(H, W, 3)`` float32."""
     chw = torch.from_numpy(np.ascontiguousarray(linear_camera)).permute(2, 0, 1)

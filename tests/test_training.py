@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.errors import Cancelled
+from engine.errors import Cancelled, DarkroomError
 from engine.jobs import CancelToken
 from engine.packing import pack_bayer
 from engine.raw_io import RawFrame, cfa_from_name
@@ -66,12 +66,13 @@ def test_flips_keep_colours_on_their_pixels(cfa: str, flips: tuple[int, int, int
         np.testing.assert_allclose(packed[ch], target[dy::2, dx::2, colour])
 
 
-def test_short_training_lowers_the_loss(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loss_space", ["srgb", "linear"])
+def test_short_training_lowers_the_loss(loss_space: str) -> None:
     config = TrainConfig(variant="baseline", model_config=TINY, iterations=60, batch_size=2,
-                         lr=3e-3, device="cpu", seed=0)  # fmt: skip
+                         lr=3e-3, device="cpu", seed=0, loss_space=loss_space)  # fmt: skip
     result = train(config, _Photos())
     first, last = np.mean(result.losses[:10]), np.mean(result.losses[-10:])
-    assert last < 0.7 * first, (first, last)
+    assert last < 0.8 * first, (first, last)
 
 
 def test_checkpoint_resume_continues_the_same_run(tmp_path: Path) -> None:
@@ -115,3 +116,32 @@ def test_gan_step_runs() -> None:
                          disc_config={"base_features": 8, "levels": 2})  # fmt: skip
     result = train(config, _Photos())
     assert len(result.losses) == 2 and all(np.isfinite(result.losses))
+
+
+def test_srgb_loss_compares_developed_images() -> None:
+    from engine.colour import develop_numpy
+    from engine.training import _batch, training_loss
+
+    photos = _Photos(2)
+    pairs = [photos.sample(np.random.default_rng(seed)) for seed in (1, 2)]
+    feed = iter(pairs)
+
+    class _Fixed(_Photos):
+        def sample(self, rng: np.random.Generator) -> Pair:
+            return next(feed)
+
+    batch = _batch(_Fixed(), np.random.default_rng(0), 2)
+    out = batch.targets * 0.8
+    loss, shown, wanted = training_loss(out, batch, "srgb")
+    # The evaluation's development: each frame's own white balance and colour matrix.
+    for i, pair in enumerate(pairs):
+        expected = develop_numpy(pair.target * np.float32(0.8), pair.dark)
+        np.testing.assert_allclose(shown[i].permute(1, 2, 0).numpy(), expected, atol=1e-5)
+        np.testing.assert_allclose(
+            wanted[i].permute(1, 2, 0).numpy(), develop_numpy(pair.target, pair.dark), atol=1e-5
+        )
+    assert loss.item() == pytest.approx((shown - wanted).abs().mean().item())
+    linear, _, _ = training_loss(out, batch, "linear")
+    assert linear.item() == pytest.approx((out - batch.targets).abs().mean().item())
+    with pytest.raises(DarkroomError, match="loss space"):
+        training_loss(out, batch, "lab")
