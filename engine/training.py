@@ -1,13 +1,16 @@
 """The trainer (the research's Algorithm 1), CPU or CUDA, cancellable and resumable.
 
 Random crops with CFA-correct flips come from a pair source (synthetic or real); the loss is L1
-against the clean linear target; Adam (lr 1e-4) with StepLR(step_size=10, gamma=0.8), where an
+against the clean linear target, compared after developing both with the dark frame's own white
+balance and colour matrix (``loss_space="srgb"``, what the photographer sees and the evaluation
+scores) or directly on linear camera RGB (``"linear"``); Adam (lr 1e-4) with StepLR(step_size=10, gamma=0.8), where an
 "epoch" is ``epoch_iterations`` steps (one pass over the training photos by default). Variants:
 
 * ``baseline``, ``attention``, ``deep``: plain L1 training (``init_weights`` may warm-start from
   another model: every tensor whose name and shape match is copied, and the count is reported).
 * ``gan``: L1 plus an adversarial term from a :class:`~engine.models.UNetDiscriminator`, whose
-  global and per-pixel logits both enter a non-saturating BCE loss.
+  global and per-pixel logits both enter a non-saturating BCE loss; the discriminator sees
+  developed sRGB images.
 * ``uunet``: the first U-Net is loaded from ``base_weights`` (strictly) and frozen; only the
   second U-Net and the bridges train.
 
