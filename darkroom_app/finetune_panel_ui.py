@@ -225,7 +225,10 @@ class FineTunePanelUi:
         self.progress = QProgressBar()
         self.progress.setObjectName("fineTuneProgress")
         self.progress.setFormat("Step %v / %m")
+        # Until a run reports, the bar shows the planned number of steps.
+        self.progress.setRange(0, self.iterations.value())
         self.progress.setValue(0)
+        self.iterations.valueChanged.connect(self._planned_steps)
         self.status_label = _label("fineTuneStatusLabel")
         self.status_label.setText("Add pairs, check the settings, then Start.")
         self.psnr_label = _label("psnrLabel")
@@ -259,6 +262,10 @@ class FineTunePanelUi:
         return layout
 
     # -- base models ---------------------------------------------------------------------
+
+    def _planned_steps(self, total: int) -> None:
+        if self.progress.value() <= 0:  # never rescale the bar of a run in progress
+            self.progress.setRange(0, total)
 
     def list_bases(self, library: Path, fallback: str) -> None:
         """Every model with weights (bundled or in ``library``), then files browsed to.

@@ -3,8 +3,9 @@
 Random crops with CFA-correct flips come from a pair source (synthetic or real); the loss is L1
 against the clean linear target, compared after developing both with the dark frame's own white
 balance and colour matrix (``loss_space="srgb"``, what the photographer sees and the evaluation
-scores) or directly on linear camera RGB (``"linear"``); Adam (lr 1e-4) with StepLR(step_size=10, gamma=0.8), where an
-"epoch" is ``epoch_iterations`` steps (one pass over the training photos by default). Variants:
+scores) or directly on linear camera RGB (``"linear"``); Adam (lr 1e-4) with
+StepLR(step_size=10, gamma=0.8), where an "epoch" is ``epoch_iterations`` steps (one pass over
+the training photos by default). Variants:
 
 * ``baseline``, ``attention``, ``deep``: plain L1 training (``init_weights`` may warm-start from
   another model: every tensor whose name and shape match is copied, and the count is reported).

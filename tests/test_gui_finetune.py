@@ -138,6 +138,15 @@ def last_error(window: MainWindow) -> str:
 # -- tests ----------------------------------------------------------------------------------
 
 
+def test_progress_bar_shows_the_planned_steps_before_a_run(qtbot, make_window) -> None:
+    panel = open_panel(make_window())
+    ui = panel.ui
+    assert ui.progress.maximum() == ui.iterations.value()
+    assert ui.progress.text() == f"Step 0 / {ui.iterations.value()}"
+    ui.iterations.setValue(250)
+    assert ui.progress.maximum() == 250
+
+
 def test_pairs_table_flags_every_problem(qtbot, make_window, tmp_path: Path) -> None:
     folder = shoot_pairs(tmp_path / "shoot")
     shoot(folder / "DSC00010.dng", 0.01, "2024:05:01 21:30:00")  # a short with no long
