@@ -30,6 +30,8 @@ RATIO_RANGE = (50.0, 300.0)
 #: ...and from this wider range the rest of the time, so x2-x1000 still behave.
 WIDE_RATIO_RANGE = (2.0, 1000.0)
 WIDE_FRACTION = 0.1
+#: Share of training pairs with a white balance outside Brooks' daylight range.
+TRAIN_WIDE_WB_FRACTION = 0.3
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -96,6 +98,7 @@ def synthesise_pair(
     profile: NoiseProfile | None = None,
     cfa: str | None = None,
     name: str = "synthetic",
+    wide_wb_fraction: float = 0.0,
 ) -> Pair:
     """Make a (dark, clean) pair from an sRGB photo.
 
@@ -107,7 +110,7 @@ def synthesise_pair(
         srgb: ``(H, W, 3)`` float sRGB in [0, 1]; odd sizes are cropped to even.
     """
     h, w = srgb.shape[0] // 2 * 2, srgb.shape[1] // 2 * 2
-    params = sample_unprocess_params(rng, cfa=cfa)
+    params = sample_unprocess_params(rng, cfa=cfa, wide_wb_fraction=wide_wb_fraction)
     clean = unprocess(srgb[:h, :w], params)
     used_ratio = sample_ratio(rng) if ratio is None else float(ratio)
     if profile is None:
@@ -182,6 +185,8 @@ class SyntheticPairSource:
         photos: image paths.
         crop: crop side in sensor pixels (cropped from the photo before unprocessing).
         profiles: noise profiles to draw from (default: all published ones).
+        wide_wb_fraction: share of pairs whose white balance comes from the wide range
+            (:data:`engine.unprocess.WIDE_WB_GAIN_RANGE`) instead of Brooks' daylight range.
     """
 
     def __init__(
@@ -189,12 +194,14 @@ class SyntheticPairSource:
         photos: Sequence[Path],
         crop: int = 512,
         profiles: Sequence[NoiseProfile] | None = None,
+        wide_wb_fraction: float = TRAIN_WIDE_WB_FRACTION,
     ) -> None:
         if not photos:
             raise ValueError("no training photos")
         self.photos = list(photos)
         self.crop = crop
         self.profiles = list(profiles or PROFILES.values())
+        self.wide_wb_fraction = wide_wb_fraction
         self._cache: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -221,7 +228,8 @@ class SyntheticPairSource:
             patch = np.swapaxes(patch, 0, 1)
         profile = self.profiles[int(rng.integers(len(self.profiles)))]
         return synthesise_pair(np.ascontiguousarray(patch), rng, profile=profile,
-                               name=self.photos[index].name)  # fmt: skip
+                               name=self.photos[index].name,
+                               wide_wb_fraction=self.wide_wb_fraction)  # fmt: skip
 
 
 def held_out_pairs(

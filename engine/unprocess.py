@@ -42,6 +42,11 @@ SENSOR_LEVELS: tuple[tuple[float, float], ...] = (
 # Brooks et al.'s white-balance ranges (red and blue gains, green = 1).
 _RED_GAIN_RANGE = (1.9, 2.4)
 _BLUE_GAIN_RANGE = (1.5, 1.9)
+#: A wider range (red and blue each, log-uniform) that training mixes in: tungsten light,
+#: cameras whose raw data is already near neutral (e.g. Kodak DC50, white balance 1, 1, 1) and
+#: others outside Brooks' daylight range. Without it a network learns "camera RGB is green"
+#: as a colour prior and tints such files green.
+WIDE_WB_GAIN_RANGE = (1.0, 3.0)
 # Brooks scale linear light by N(0.8, 0.1) (their 1 / rgb_gain). It is clipped here so a
 # sample never brightens (that would blow highlights) nor darkens absurdly.
 _BRIGHTNESS_MEAN, _BRIGHTNESS_STD, _BRIGHTNESS_RANGE = 0.8, 0.1, (0.5, 1.0)
@@ -160,13 +165,19 @@ class UnprocessParams:
 
 
 def sample_unprocess_params(
-    rng: np.random.Generator, cfa: str | None = None, camera: str | None = None
+    rng: np.random.Generator,
+    cfa: str | None = None,
+    camera: str | None = None,
+    wide_wb_fraction: float = 0.0,
 ) -> UnprocessParams:
     """Random parameters as Brooks et al. draw them.
 
     Red gain ~ U[1.9, 2.4], blue gain ~ U[1.5, 1.9] (green 1), brightness ~ N(0.8, 0.1)
     clipped to [0.5, 1]; camera (from :data:`CAMERAS`), Bayer layout and levels (from
-    :data:`SENSOR_LEVELS`) uniformly, unless ``cfa`` / ``camera`` fix them.
+    :data:`SENSOR_LEVELS`) uniformly, unless ``cfa`` / ``camera`` fix them. With probability
+    ``wide_wb_fraction`` red and blue gains are instead each log-uniform in
+    :data:`WIDE_WB_GAIN_RANGE`; at 0 no extra random number is drawn, so the held-out
+    evaluation pairs stay exactly as they were.
     """
     if camera is None:
         colour = CAMERAS[list(CAMERAS)[int(rng.integers(len(CAMERAS)))]]
@@ -174,8 +185,12 @@ def sample_unprocess_params(
         colour = CAMERAS[camera]
     else:
         raise ValueError(f"unknown camera {camera!r}; known: {', '.join(CAMERAS)}")
-    red = rng.uniform(*_RED_GAIN_RANGE)
-    blue = rng.uniform(*_BLUE_GAIN_RANGE)
+    if wide_wb_fraction > 0 and rng.random() < wide_wb_fraction:
+        lo, hi = np.log(WIDE_WB_GAIN_RANGE)
+        red, blue = np.exp(rng.uniform(lo, hi, size=2))
+    else:
+        red = rng.uniform(*_RED_GAIN_RANGE)
+        blue = rng.uniform(*_BLUE_GAIN_RANGE)
     brightness = float(np.clip(rng.normal(_BRIGHTNESS_MEAN, _BRIGHTNESS_STD), *_BRIGHTNESS_RANGE))
     layout = BAYER_LAYOUTS[int(rng.integers(len(BAYER_LAYOUTS)))] if cfa is None else cfa
     black, white = SENSOR_LEVELS[int(rng.integers(len(SENSOR_LEVELS)))]

@@ -14,6 +14,7 @@ from engine.unprocess import (
     UnprocessParams,
     inverse_smoothstep,
     mosaic,
+    WIDE_WB_GAIN_RANGE,
     sample_unprocess_params,
     smoothstep,
     to_raw_frame,
@@ -179,3 +180,23 @@ def test_sampled_params_are_brooks_like() -> None:
         sample_unprocess_params(rng, cfa="RGBG")
     with pytest.raises(ValueError):
         UnprocessParams(CAMERAS["Canon EOS 70D"], np.array([2.0, 1.0, -1.0]))
+
+
+def test_wide_white_balance_mix_covers_neutral_and_tungsten_raw() -> None:
+    rng = np.random.default_rng(1)
+    draws = np.array(
+        [sample_unprocess_params(rng, wide_wb_fraction=0.3).wb_gains for _ in range(600)]
+    )
+    red, blue = draws[:, 0], draws[:, 2]
+    lo, hi = WIDE_WB_GAIN_RANGE
+    assert np.all((red >= lo) & (red <= hi)) and np.all((blue >= lo) & (blue <= hi))
+    brooks = (red >= 1.9) & (red <= 2.4) & (blue >= 1.5) & (blue <= 1.9)
+    # About 30 % are wide draws; a few of those land inside Brooks' box by chance.
+    assert 0.6 < brooks.mean() < 0.8, brooks.mean()
+    assert ((red < 1.3) & (blue < 1.3)).any(), "no near-neutral raw (white balance ~1)"
+    assert ((red < 1.5) & (blue > 2.4)).any(), "no tungsten-like white balance"
+    # Fraction 0 draws nothing extra: the held-out evaluation pairs do not move.
+    a, b = np.random.default_rng(7), np.random.default_rng(7)
+    pa = sample_unprocess_params(a)
+    pb = sample_unprocess_params(b, wide_wb_fraction=0.0)
+    assert np.array_equal(pa.wb_gains, pb.wb_gains) and a.random() == b.random()
