@@ -10,11 +10,11 @@ from engine.raw_io import cfa_from_name
 from engine.unprocess import (
     BAYER_LAYOUTS,
     CAMERAS,
+    WIDE_WB_GAIN_RANGE,
     CameraColour,
     UnprocessParams,
     inverse_smoothstep,
     mosaic,
-    WIDE_WB_GAIN_RANGE,
     sample_unprocess_params,
     smoothstep,
     to_raw_frame,
