@@ -80,3 +80,22 @@ def test_every_variant_listed_and_unknown_name_errors(tmp_path: Path, monkeypatc
             resolve_model(entry.name)
     user = _save(tmp_path, "my-camera")
     assert resolve_model("my-camera", [tmp_path]) == user
+
+
+def test_five_shipped_variants_load_strictly_fp16_within_80_mb() -> None:
+    from safetensors import safe_open
+
+    from engine.resources import bundled_models_dir
+
+    variants = ["baseline", "attention", "gan", "uunet", "deep"]
+    total = 0
+    for name in variants:
+        path = resolve_model(name)
+        assert path.parent == bundled_models_dir(), path
+        total += path.stat().st_size
+        with safe_open(str(path), framework="pt") as fh:
+            assert all(fh.get_tensor(k).dtype == torch.float16 for k in fh.keys()), name
+        model, card = load_model(path)  # strict=True inside
+        assert card.architecture == name and card.iterations > 0 and card.hardware
+        assert card.metrics.get("psnr"), f"{name}: card has no measured row"
+    assert total <= 80e6, f"shipped variants take {total / 1e6:.1f} MB"
