@@ -95,7 +95,7 @@ def test_five_shipped_variants_load_strictly_fp16_within_80_mb() -> None:
         total += path.stat().st_size
         with safe_open(str(path), framework="pt") as fh:
             assert all(fh.get_tensor(k).dtype == torch.float16 for k in fh.keys()), name
-        model, card = load_model(path)  # strict=True inside
+        _model, card = load_model(path)  # strict=True inside
         assert card.architecture == name and card.iterations > 0 and card.hardware
         assert card.metrics.get("psnr"), f"{name}: card has no measured row"
     assert total <= 80e6, f"shipped variants take {total / 1e6:.1f} MB"
