@@ -9,6 +9,7 @@ from engine.colour import (
     develop,
     develop_batch,
     highlight_gains,
+    leaky_clamp,
     srgb_decode,
     srgb_encode,
 )
@@ -86,3 +87,30 @@ def test_develop_batch_matches_develop_per_image_and_has_gradients() -> None:
     assert batch.grad is not None and torch.isfinite(batch.grad).all()
     # Every pixel below the clip points receives a gradient.
     assert (batch.grad[1].abs() > 0).float().mean() > 0.9
+
+
+def test_develop_batch_gradient_pulls_crushed_and_blown_outputs_back() -> None:
+    # A network output below black (or above white where the target is not clipped) must still
+    # get a gradient from an L1 loss on the developed image, pointing towards the target.
+    gains = torch.tensor([[2.0, 1.0, 1.5]])
+    matrix = torch.tensor([[[1.6, -0.4, -0.2], [-0.2, 1.5, -0.3], [0.0, -0.5, 1.5]]])
+    target = torch.full((1, 3, 2, 2), 0.2)
+    out = torch.full((1, 3, 2, 2), 0.2)
+    out[0, :, 0, 0] = -0.05  # crushed shadow
+    out[0, :, 1, 1] = 1.4  # overshoot where the target is mid-grey
+    out.requires_grad_(True)
+    wanted = develop_batch(target, gains, matrix)
+    shown = develop_batch(out, gains, matrix)
+    assert shown.min() >= 0 and shown.max() <= 1  # the forward pass still clips
+    torch.nn.functional.l1_loss(shown, wanted).backward()
+    assert out.grad is not None
+    assert (out.grad[0, :, 0, 0] < 0).all()  # descent raises the crushed pixel
+    assert (out.grad[0, :, 1, 1] > 0).all()  # ...and lowers the overshoot
+
+
+def test_leaky_clamp_clips_forward_and_leaks_gradient_outside() -> None:
+    x = torch.tensor([-0.5, 0.3, 1.7], requires_grad=True)
+    y = leaky_clamp(x, leak=0.1)
+    assert y.tolist() == pytest.approx([0.0, 0.3, 1.0])
+    y.sum().backward()
+    assert x.grad is not None and x.grad.tolist() == pytest.approx([0.1, 1.0, 0.1])
