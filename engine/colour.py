@@ -129,6 +129,9 @@ def leaky_clamp(x: torch.Tensor, leak: float = CLAMP_LEAK) -> torch.Tensor:
     target is clipped too, forward values agree and L1's gradient is zero anyway.
     """
     clipped = x.clamp(0.0, 1.0)
+    if not x.requires_grad:
+        # Targets (developed every training step) and inference: nothing to leak into.
+        return clipped
     return clipped + leak * (x - x.detach()) * (clipped != x)
 
 
