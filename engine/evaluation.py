@@ -56,6 +56,7 @@ from engine.eval_results import (
 )
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.metrics import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW, psnr, ssim
+from engine.packing import mirror_image, pack_rggb
 from engine.pipeline import CLASSICAL, Enhancer
 from engine.synthesis import Pair, held_out_pairs, list_photos
 
@@ -142,7 +143,8 @@ def _sheet_window(reference: np.ndarray, size: int) -> tuple[int, int, int, int]
 def _run_network(enhancer: Enhancer, pair: Pair, cancel: CancelToken | None) -> np.ndarray:
     """A model's sRGB output ``(H, W, 3)`` float32 for a pair, on the sensor grid."""
     assert enhancer.runner is not None  # only model methods get here, never "none"
-    out = torch.from_numpy(enhancer.runner.run(pair.network_input(), cancel=cancel))
+    packed, mirror = pack_rggb(pair.dark, pair.ratio)
+    out = mirror_image(torch.from_numpy(enhancer.runner.run(packed, cancel=cancel)), mirror)
     if enhancer.card is not None and enhancer.card.output_space == "srgb":
         srgb = out.clamp(0.0, 1.0)
     else:

@@ -65,7 +65,7 @@ from engine.pairing import PairCandidate
 from engine.pairs import RawPairSpec, load_pair
 from engine.raw_io import RawFrame, read_raw
 from engine.runner import select_device
-from engine.synthesis import Pair, crop_pair, random_crop_and_flip
+from engine.synthesis import Pair, crop_pair, random_crop_and_flip, to_rggb
 from engine.training import TrainConfig, TrainProgress, TrainResult, train
 from engine.weights import ModelCard, load_model, resolve_model, save_model
 
@@ -308,7 +308,7 @@ class _Validation:
 
     @classmethod
     def build(cls, pairs: Sequence[Pair], side: int, label: str) -> _Validation:
-        crops = [_centre_crop(replace(p, target=_to_float(p.target)), side) for p in pairs]
+        crops = [to_rggb(_centre_crop(replace(p, target=_to_float(p.target)), side)) for p in pairs]
         refs = [develop_numpy(c.target, c.dark) for c in crops]
         return cls(crops, refs, label)
 

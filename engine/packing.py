@@ -2,12 +2,22 @@
 
 A ``(H, W)`` Bayer mosaic becomes a ``(4, H/2, W/2)`` tensor whose channels are always
 R, G1, B, G2, whatever the sensor's layout: G1 is the green on the red pixel's row, G2 the green
-on the blue pixel's row. One model therefore serves RGGB, BGGR, GRBG and GBRG sensors alike.
+on the blue pixel's row.
+
+Channel order alone does not make layouts alike: in a BGGR mosaic the red sample sits at the
+bottom right of its 2x2 block, in RGGB at the top left. Networks therefore get their input from
+:func:`pack_rggb`, which mirrors the mosaic into RGGB geometry first (and says how to mirror the
+output back), so one model serves RGGB, BGGR, GRBG and GBRG sensors with the same sub-pixel
+geometry.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import TypeVar
+
 import numpy as np
+import torch
 
 from engine.raw_io import BLUE, GREEN, RED, RawFrame
 
@@ -87,3 +97,67 @@ def unpack_bayer(packed: np.ndarray, cfa_pattern: np.ndarray) -> np.ndarray:
     for ch, (dy, dx) in enumerate(packed_positions(cfa_pattern)):
         mosaic[dy::2, dx::2] = packed[ch]
     return mosaic
+
+
+#: ``(rows, columns)``: which axes of an image to mirror (see :func:`rggb_mirror`).
+Mirror = tuple[bool, bool]
+ImageT = TypeVar("ImageT", np.ndarray, torch.Tensor)
+
+
+def rggb_mirror(cfa_pattern: np.ndarray) -> Mirror:
+    """The mirror that gives an even-sized mosaic of this layout RGGB geometry.
+
+    Mirroring an axis of even length swaps the parity of every index along it, so mirroring the
+    rows when red sits on an odd row, and the columns when it sits on an odd column, moves red to
+    the top left of every 2x2 block (and blue, diagonal to it, to the bottom right) without
+    losing a pixel. Without this, a network upsampling packed planes cannot tell where inside
+    each block a sample was taken and has to blur by a pixel to cover all four layouts.
+
+    Args:
+        cfa_pattern: ``(2, 2)`` colour indices (0 = R, 1 = G, 2 = B).
+
+    Returns:
+        ``(rows, columns)``; ``(False, False)`` for RGGB.
+    """
+    ry, rx = packed_positions(cfa_pattern)[0]
+    return bool(ry), bool(rx)
+
+
+def mirror_image(image: ImageT, mirror: Mirror) -> ImageT:
+    """Mirror the last two axes (``rows``, ``columns``) of a ``(..., H, W)`` array or tensor.
+
+    Its own inverse: the network's output goes back to the sensor's orientation through it.
+    """
+    rows, columns = mirror
+    dims = [d for d, on in ((-2, rows), (-1, columns)) if on]
+    if not dims:
+        return image
+    if isinstance(image, torch.Tensor):
+        return torch.flip(image, dims)
+    return np.ascontiguousarray(np.flip(image, axis=tuple(dims)))
+
+
+def mirror_frame(frame: RawFrame, mirror: Mirror) -> RawFrame:
+    """The frame with its mosaic, CFA pattern and black levels mirrored by ``mirror``."""
+    if not any(mirror):
+        return frame
+    if frame.height % 2 or frame.width % 2:  # mirroring an odd axis keeps parity: crop first
+        frame = frame.crop(0, 0, frame.height, frame.width)
+    return replace(
+        frame,
+        mosaic=mirror_image(frame.mosaic, mirror),
+        cfa_pattern=mirror_image(np.asarray(frame.cfa_pattern), mirror),
+        black_level=mirror_image(np.asarray(frame.black_level), mirror),
+    )
+
+
+def pack_rggb(frame: RawFrame, ratio: float = 1.0, clip: bool = True) -> tuple[np.ndarray, Mirror]:
+    """What the networks see: the frame mirrored into RGGB geometry, then :func:`pack_bayer`.
+
+    Returns:
+        ``(packed, mirror)``: ``(4, H/2, W/2)`` float32 (as :func:`pack_bayer`) and the mirror
+        to apply to the network's ``(C, H, W)`` output (:func:`mirror_image`) to put it back on
+        the frame's pixel grid.
+    """
+    mirror = rggb_mirror(frame.cfa_pattern)
+    return pack_bayer(mirror_frame(frame, mirror), ratio, clip), mirror

@@ -10,7 +10,7 @@ import torch
 
 from engine.colour import apply_orientation, classical_linear, develop, srgb_decode
 from engine.jobs import CancelToken, ProgressCallback, no_progress
-from engine.packing import pack_bayer
+from engine.packing import Mirror, mirror_image, pack_rggb
 from engine.ratio import estimate_ratio
 from engine.raw_io import XYZ_TO_SRGB, RawFrame
 from engine.runner import TiledRunner, select_device
@@ -132,8 +132,13 @@ class Enhancer:
         factor = max(1, preview_factor(frame.height, frame.width, max_side))
         if factor == 1:
             return self.render(frame, used, progress, cancel)
-        packed = bin_packed(pack_bayer(frame, used), factor)
-        return self._finish(frame, used, packed, progress, cancel)
+        # Crop to whole bins first: binning drops the remainder at the mirrored frame's bottom
+        # and right, which would be the top and left once the output is mirrored back.
+        bins = 2 * factor
+        h, w = frame.height - frame.height % bins, frame.width - frame.width % bins
+        frame = frame.crop(0, 0, h, w)
+        packed, mirror = pack_rggb(frame, used)
+        return self._finish(frame, used, bin_packed(packed, factor), mirror, progress, cancel)
 
     def render(
         self,
@@ -151,23 +156,27 @@ class Enhancer:
             linear = torch.from_numpy(classical_linear(frame, used)).permute(2, 0, 1)
             progress(1, 1, "done")
             return self._package(frame, used, linear, camera_space=True, cancel=cancel)
-        return self._finish(frame, used, pack_bayer(frame, used), progress, cancel)
+        packed, mirror = pack_rggb(frame, used)
+        return self._finish(frame, used, packed, mirror, progress, cancel)
 
     def _finish(
         self,
         frame: RawFrame,
         ratio: float,
         packed: np.ndarray,
+        mirror: Mirror,
         progress: ProgressCallback,
         cancel: CancelToken | None,
     ) -> Rendered:
-        """Packed ``(4, h, w)`` -> finished image at ``(2h, 2w)``."""
+        """Packed ``(4, h, w)`` in RGGB geometry (:func:`~engine.packing.pack_rggb`) ->
+        finished image at ``(2h, 2w)`` on the frame's own grid (``mirror`` undone)."""
         if self.runner is None:  # classical proxy: nearest-neighbour "demosaic" of the bins
             r, g1, b, g2 = (torch.from_numpy(c) for c in packed)
             rgb = torch.stack([r, (g1 + g2) / 2, b])
             linear = rgb.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)
+            linear = mirror_image(linear, mirror)
             return self._package(frame, ratio, linear, camera_space=True, cancel=cancel)
-        out = torch.from_numpy(self.runner.run(packed, progress, cancel))
+        out = mirror_image(torch.from_numpy(self.runner.run(packed, progress, cancel)), mirror)
         assert self.card is not None
         return self._package(
             frame, ratio, out, camera_space=self.card.output_space != "srgb", cancel=cancel

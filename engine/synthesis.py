@@ -2,8 +2,9 @@
 
 A :class:`Pair` is a dark exposure as a :class:`~engine.raw_io.RawFrame` plus its target, the
 clean long exposure in the model's output space (linear camera RGB, before white balance) on
-the same pixel grid. The network's input is always made by :func:`engine.packing.pack_bayer`
-from the dark frame, exactly as at inference time.
+the same pixel grid. The network's input is always made by :func:`engine.packing.pack_rggb`
+from the dark frame, exactly as at inference time; pairs are mirrored into RGGB geometry first
+(:func:`to_rggb`) so input and target share one pixel grid.
 
 Synthetic targets are the unprocessed photo itself (the ideal clean linear image, which is
 what the classical pipeline shows for a clean exposure up to demosaicking); real targets are the
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.noise import PROFILES, NoiseProfile, synthesise_dark
-from engine.packing import pack_bayer
+from engine.packing import pack_rggb, rggb_mirror
 from engine.raw_io import ExifInfo, RawFrame, cfa_from_name
 from engine.unprocess import mosaic, sample_unprocess_params, unprocess
 
@@ -53,8 +54,18 @@ class Pair:
     target: np.ndarray
 
     def network_input(self) -> np.ndarray:
-        """``(4, H/2, W/2)`` float32 in [0, 1]: packed, amplified by ``ratio``, clipped."""
-        return pack_bayer(self.dark, self.ratio)
+        """``(4, H/2, W/2)`` float32 in [0, 1]: packed, amplified by ``ratio``, clipped.
+
+        Only for pairs in RGGB geometry (:func:`to_rggb`), so the network's output lines up
+        with ``target`` pixel for pixel.
+
+        Raises:
+            ValueError: the dark frame is not RGGB.
+        """
+        packed, mirror = pack_rggb(self.dark, self.ratio)
+        if any(mirror):
+            raise ValueError(f"{self.name}: {self.dark.cfa_name} pair; mirror it with to_rggb()")
+        return packed
 
 
 def sample_ratio(rng: np.random.Generator) -> float:
@@ -165,6 +176,17 @@ def flip_pair(pair: Pair, horizontal: bool, vertical: bool, transpose: bool) -> 
         black_level=np.ascontiguousarray(black),
     )
     return replace(pair, dark=dark, target=np.ascontiguousarray(tgt))
+
+
+def to_rggb(pair: Pair) -> Pair:
+    """The pair mirrored so its dark frame has RGGB geometry.
+
+    See :func:`engine.packing.rggb_mirror`; the target is mirrored with it.
+    """
+    rows, columns = rggb_mirror(pair.dark.cfa_pattern)
+    if not (rows or columns):
+        return pair
+    return flip_pair(pair, horizontal=columns, vertical=rows, transpose=False)
 
 
 def random_crop_and_flip(pair: Pair, crop: int, rng: np.random.Generator) -> Pair:

@@ -41,7 +41,7 @@ from engine.errors import Cancelled, DarkroomError
 from engine.jobs import CancelToken
 from engine.models import UNetDiscriminator, create_model
 from engine.runner import autocast_dtype, select_device
-from engine.synthesis import Pair, crop_pair
+from engine.synthesis import Pair, crop_pair, to_rggb
 
 
 class PairSource(Protocol):
@@ -144,7 +144,8 @@ class Batch:
 
 
 def _batch(source: PairSource, rng: np.random.Generator, size: int) -> Batch:
-    pairs = [source.sample(rng) for _ in range(size)]
+    # Every layout is mirrored into RGGB geometry, as at inference (engine.packing.pack_rggb).
+    pairs = [to_rggb(source.sample(rng)) for _ in range(size)]
     # Crops of small photos can be smaller than asked; cut the batch to the common size.
     h = min(p.dark.height for p in pairs)
     w = min(p.dark.width for p in pairs)

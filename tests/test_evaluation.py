@@ -30,6 +30,7 @@ from engine.evaluation import (
 from engine.jobs import CancelToken
 from engine.metrics import psnr, ssim
 from engine.models import create_model
+from engine.packing import mirror_image, pack_rggb
 from engine.pipeline import Enhancer
 from engine.synthesis import Pair, is_held_out, synthesise_pair
 from engine.weights import ModelCard, save_model
@@ -190,8 +191,9 @@ def test_network_output_space_is_honoured(tmp_path: Path, output_space: str) -> 
     result = evaluate([pair], [str(path)], device="cpu", include_classical=False)
     assert result.methods == ["net"]
 
-    raw = Enhancer(str(path), device="cpu").runner.run(pair.network_input())
-    out = torch.from_numpy(raw).clamp(0, 1)
+    packed, mirror = pack_rggb(pair.dark, pair.ratio)
+    raw = Enhancer(str(path), device="cpu").runner.run(packed)
+    out = mirror_image(torch.from_numpy(raw), mirror).clamp(0, 1)
     if output_space == "linear_camera":
         out = develop(out, pair.dark.wb_gains, pair.dark.cam_to_srgb)
     expected = out.permute(1, 2, 0).numpy()

@@ -20,6 +20,7 @@ from engine.pairs import (
     pairs_from_sid_folder,
 )
 from engine.raw_io import ExifInfo, RawFrame, read_raw
+from engine.synthesis import to_rggb
 
 H, W = 32, 48
 
@@ -176,7 +177,7 @@ def test_load_pair_target_and_ratio(shoot) -> None:
     assert pair.ratio == pytest.approx(100, rel=1e-4)
     assert pair.target.shape == (H, W, 3) and pair.target.dtype == np.float32
     np.testing.assert_array_equal(pair.target, classical_linear(read_raw(long), 1.0))
-    assert pair.network_input().shape == (4, H // 2, W // 2)
+    assert to_rggb(pair).network_input().shape == (4, H // 2, W // 2)
     # The dark frame brightened by the ratio is the long exposure up to quantisation.
     brightened = classical_linear(pair.dark, pair.ratio)
     assert np.abs(brightened - pair.target).mean() < 0.01
@@ -205,12 +206,12 @@ def test_real_pair_source_samples_consistent_crops(shoot, tmp_path: Path) -> Non
     rng = np.random.default_rng(0)
     for _ in range(6):
         pair = source.sample(rng)
-        assert pair.network_input().shape == (4, 8, 8)
+        assert to_rggb(pair).network_input().shape == (4, 8, 8)
         assert pair.target.shape == (16, 16, 3) and pair.target.dtype == np.float32
         # Crops and flips moved the dark frame and the target together.
         assert np.abs(classical_linear(pair.dark, pair.ratio) - pair.target).mean() < 0.02
     whole = RealPairSource(specs[:1], crop=512).sample(rng)
-    assert whole.network_input().shape == (4, H // 2, W // 2)
+    assert to_rggb(whole).network_input().shape == (4, H // 2, W // 2)
 
 
 def test_real_pair_source_fails_early_on_a_bad_pair(shoot, tmp_path: Path) -> None:

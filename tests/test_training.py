@@ -12,7 +12,7 @@ from engine.errors import Cancelled, DarkroomError
 from engine.jobs import CancelToken
 from engine.packing import pack_bayer
 from engine.raw_io import RawFrame, cfa_from_name
-from engine.synthesis import Pair, flip_pair, synthesise_pair
+from engine.synthesis import Pair, flip_pair, synthesise_pair, to_rggb
 from engine.training import TrainConfig, train
 from tests.conftest import LAYOUTS, smooth_scene
 
@@ -37,7 +37,7 @@ def test_synthesised_pair_is_consistent() -> None:
     rng = np.random.default_rng(0)
     pair = synthesise_pair(smooth_scene(32, 48) ** (1 / 2.2), rng, ratio=100.0)
     assert pair.dark.mosaic.shape == (32, 48) and pair.target.shape == (32, 48, 3)
-    x = pair.network_input()
+    x = to_rggb(pair).network_input()
     assert x.shape == (4, 16, 24) and 0.0 <= x.min() and x.max() <= 1.0
     # Amplified dark input approximates the clean target (plus noise) on average.
     clean_packed = pack_bayer(pair.dark, pair.ratio, clip=False).mean()
@@ -125,6 +125,7 @@ def test_srgb_loss_compares_developed_images() -> None:
     photos = _Photos(2)
     pairs = [photos.sample(np.random.default_rng(seed)) for seed in (1, 2)]
     feed = iter(pairs)
+    pairs = [to_rggb(p) for p in pairs]  # what the batch holds
 
     class _Fixed(_Photos):
         def sample(self, rng: np.random.Generator) -> Pair:
