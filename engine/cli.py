@@ -270,7 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="L1 on the developed sRGB image (default) or on linear camera RGB",
     )
     p.add_argument(
-        "--precision", default="auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16"
+        "--precision",
+        default="auto",
+        help="auto (bf16 on CUDA and AMX CPUs, else fp32), fp32, bf16 or fp16",
     )
     p.add_argument("--epoch-iterations", type=int, default=0, help="steps per StepLR epoch")
     p.add_argument("--seed", type=int, default=0)

@@ -65,13 +65,26 @@ def device_name(device: torch.device) -> str:
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
+def _cpu_flags() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
+    except OSError:
+        return ""
+
+
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 pays off."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
-    except OSError:
-        return False
+    flags = _cpu_flags()
     return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def cpu_has_amx_bf16() -> bool:
+    """Whether this CPU has AMX bf16 tiles, which make bf16 *training* pay off too.
+
+    Measured on a 2-core baseline step (crop 512): AMX Xeon 0.234 s fp32 vs 0.082 s bf16;
+    an EPYC with AVX512-BF16 but no AMX was 3.3x *slower* in bf16 (the backward pass).
+    """
+    return " amx_bf16" in _cpu_flags()
 
 
 def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:

@@ -40,7 +40,7 @@ from engine.colour import develop_batch, highlight_gains, srgb_encode
 from engine.errors import Cancelled, DarkroomError
 from engine.jobs import CancelToken
 from engine.models import UNetDiscriminator, create_model
-from engine.runner import autocast_dtype, select_device
+from engine.runner import autocast_dtype, cpu_has_amx_bf16, select_device
 from engine.synthesis import Pair, crop_pair, to_rggb
 
 
@@ -74,7 +74,7 @@ class TrainConfig:
     disc_lr: float = 1e-4
     disc_config: dict[str, Any] = field(default_factory=dict)
     loss_space: str = "srgb"  # "srgb": L1 on the developed image; "linear": on camera RGB
-    precision: str = "auto"  # "auto": bf16/fp16 autocast on CUDA, float32 on the CPU
+    precision: str = "auto"  # "auto": see training_autocast_dtype
 
 
 @dataclass
@@ -180,6 +180,18 @@ def training_loss(
     return F.l1_loss(shown, wanted), shown, wanted
 
 
+def training_autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+    """The autocast dtype for training steps (``None``: float32).
+
+    As :func:`engine.runner.autocast_dtype`, except that ``auto`` on the CPU means bf16 only
+    with AMX: without it the bf16 backward pass is the slow part (a baseline step took 3.3x
+    longer in bf16 on an AVX512-BF16 EPYC), with it a step is 2.9x faster.
+    """
+    if device.type == "cpu" and precision == "auto":
+        return torch.bfloat16 if cpu_has_amx_bf16() else None
+    return autocast_dtype(device, precision)
+
+
 def _atomic_torch_save(obj: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
@@ -280,13 +292,7 @@ def train(
         disc_opt = torch.optim.Adam(disc.parameters(), lr=config.disc_lr, betas=(0.5, 0.999))
     if config.loss_space not in LOSS_SPACES:
         raise DarkroomError(f"unknown loss space {config.loss_space!r} (choose from srgb, linear)")
-    # On the CPU, "auto" trains in float32: bf16 autocast made a baseline step 3.3x slower here
-    # (1.09 s vs 0.33 s, AVX512-BF16 EPYC) although bf16 inference is faster; backward is the
-    # slow part. An explicit precision is still honoured.
-    amp = (
-        None if device.type == "cpu" and config.precision == "auto"
-        else autocast_dtype(device, config.precision)
-    )  # fmt: skip
+    amp = training_autocast_dtype(device, config.precision)
 
     start_iter, losses, elapsed_before = 0, [], 0.0
     ckpt = Path(config.checkpoint_path) if config.checkpoint_path else None
@@ -330,16 +336,19 @@ def train(
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
                 out = model(x)
-                l1, shown, wanted = training_loss(out, batch, config.loss_space)
-                loss = l1
-                if disc is not None and disc_opt is not None:
-                    if config.loss_space == "linear":
-                        shown, wanted = srgb_encode(shown.clamp(0, 1)), srgb_encode(wanted)
+            # The loss develops in float32: under autocast its colour matrix (einsum) would run
+            # in bf16, whose 8-bit mantissa is coarser than the residuals L1 is meant to see.
+            l1, shown, wanted = training_loss(out, batch, config.loss_space)
+            loss = l1
+            if disc is not None and disc_opt is not None:
+                if config.loss_space == "linear":
+                    shown, wanted = srgb_encode(shown.clamp(0, 1)), srgb_encode(wanted)
+                with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
                     d_loss, g_adv = _adversarial_losses(disc, shown, wanted)
-                    disc_opt.zero_grad(set_to_none=True)
-                    d_loss.backward(inputs=list(disc.parameters()), retain_graph=True)
-                    disc_opt.step()
-                    loss = l1 + config.adversarial_weight * g_adv
+                disc_opt.zero_grad(set_to_none=True)
+                d_loss.backward(inputs=list(disc.parameters()), retain_graph=True)
+                disc_opt.step()
+                loss = l1 + config.adversarial_weight * g_adv
             optimiser.zero_grad(set_to_none=True)
             loss.backward(inputs=params)
             optimiser.step()

@@ -146,3 +146,40 @@ def test_srgb_loss_compares_developed_images() -> None:
     assert linear.item() == pytest.approx((out - batch.targets).abs().mean().item())
     with pytest.raises(DarkroomError, match="loss space"):
         training_loss(out, batch, "lab")
+
+
+def test_auto_training_precision_is_bf16_only_with_amx(monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.training as training
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(training, "cpu_has_amx_bf16", lambda: True)
+    assert training.training_autocast_dtype(cpu) is torch.bfloat16
+    monkeypatch.setattr(training, "cpu_has_amx_bf16", lambda: False)
+    assert training.training_autocast_dtype(cpu) is None
+    assert training.training_autocast_dtype(cpu, "bf16") is torch.bfloat16
+    assert training.training_autocast_dtype(cpu, "fp32") is None
+
+
+@pytest.mark.parametrize("variant", ["baseline", "gan"])
+def test_bf16_training_computes_the_loss_outside_autocast(
+    variant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.training as training
+
+    seen: list[tuple[bool, torch.dtype]] = []
+    real_loss = training.training_loss
+
+    def spy(out: torch.Tensor, batch, loss_space: str):
+        seen.append((torch.is_autocast_enabled("cpu"), out.dtype))
+        loss, shown, wanted = real_loss(out, batch, loss_space)
+        assert loss.dtype == torch.float32
+        return loss, shown, wanted
+
+    monkeypatch.setattr(training, "training_loss", spy)
+    disc = {"base_features": 8, "levels": 2}
+    config = TrainConfig(variant=variant, model_config=TINY, iterations=2, device="cpu",
+                         precision="bf16", disc_config=disc)  # fmt: skip
+    result = train(config, _Photos())
+    # The network ran in bf16, the loss did not.
+    assert seen == [(False, torch.bfloat16)] * 2
+    assert all(np.isfinite(result.losses))
