@@ -5,12 +5,13 @@
 (:func:`engine.training.train`: L1 loss, Adam, StepLR, random crops with CFA-correct flips) and
 saves the result into the model library (:mod:`engine.model_library`) with a model card.
 
-* **Data.** Real pairs are loaded like :class:`~engine.pairs.RealPairSource` does. With
-  ``synthetic=True``, about :data:`SYNTHETIC_FRACTION` of the training crops are instead made
-  from the user's own long exposures, darkened with a noise profile fitted to the camera from
-  the same pairs and optional dark frames (:mod:`engine.noise_fit`, after "Lighting Every
-  Darkness in Two Pairs", ICCV 2023). A few pairs are too little to learn noise from alone;
-  the fitted model turns each long exposure into endless fresh noisy versions.
+* **Data** (:mod:`engine.finetune_data`). Real pairs are loaded like
+  :class:`~engine.pairs.RealPairSource` does. With ``synthetic=True``, about
+  :data:`SYNTHETIC_FRACTION` of the training crops are instead made from the user's own long
+  exposures, darkened with a noise profile fitted to the camera from the same pairs and
+  optional dark frames (:mod:`engine.noise_fit`, after "Lighting Every Darkness in Two Pairs",
+  ICCV 2023). A few pairs are too little to learn noise from alone; the fitted model turns
+  each long exposure into endless fresh noisy versions.
 * **Learning rate.** :data:`DEFAULT_LR` = 5e-5, half the from-scratch 1e-4: the weights are
   already good, and a small set of pairs is easy to overfit. StepLR decays by ``gamma`` every
   ``step_size`` epochs of ``epoch_iterations`` steps (default ``iterations // 50``, i.e. five
@@ -37,46 +38,40 @@ import math
 import os
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from engine.colour import classical_linear, develop_numpy
 from engine.errors import Cancelled, DarkroomError, ModelError
+from engine.finetune_data import (
+    SYNTHETIC_FRACTION,
+    FinetunePairSource,
+    UserPair,
+    Validation,
+    load_user_pair,
+    pair_specs,
+)
+from engine.finetune_progress import FinetuneProgress, PauseToken, ProgressState
 from engine.jobs import CancelToken
-from engine.metrics import psnr
 from engine.model_library import check_name, library_dir, save_to_library, work_dir
 from engine.noise import NoiseProfile
-from engine.noise_fit import (
-    NoiseFit,
-    darken_frame,
-    fit_noise_profile,
-    load_dark_frames,
-    measure_dark_frame,
-)
+from engine.noise_fit import NoiseFit, fit_noise_profile, load_dark_frames, measure_dark_frame
 from engine.pairing import PairCandidate
-from engine.pairs import RawPairSpec, load_pair
+from engine.pairs import RawPairSpec
 from engine.raw_io import RawFrame, read_raw
 from engine.runner import select_device
-from engine.synthesis import Pair, crop_pair, random_crop_and_flip, to_rggb
-from engine.training import TrainConfig, TrainProgress, TrainResult, train
+from engine.training import TrainConfig, TrainResult, train
 from engine.weights import ModelCard, load_model, resolve_model, save_model
 
 #: Fine-tuning learning rate (half of training from scratch; see the module docstring).
 DEFAULT_LR = 5e-5
 DEFAULT_ITERATIONS = 1000
 DEFAULT_PATCH = 512
-#: Share of training crops synthesised from the user's long exposures when ``synthetic``.
-SYNTHETIC_FRACTION = 0.5
-#: Synthetic ratios are the user's ratios times a factor log-uniform in this range.
-RATIO_JITTER = (0.7, 1.4)
 #: Validation scores centre crops of at most this side (sensor pixels), to bound its cost.
 VALIDATION_CROP = 1024
 #: Validations per run when ``validate_every`` is 0 (besides the one before training).
@@ -90,67 +85,7 @@ _RESUME_KEYS = (
 
 
 # --------------------------------------------------------------------------------------------
-# Control and reporting
-
-
-class PauseToken:
-    """A thread-safe pause switch: a UI pauses and resumes, the training loop waits.
-
-    The loop checks it between two training steps; while paused it sleeps, waking every
-    ``poll`` seconds to notice a cancel.
-    """
-
-    def __init__(self) -> None:
-        self._running = threading.Event()
-        self._running.set()
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    def wait(self, cancel: CancelToken | None = None, poll: float = 0.1) -> float:
-        """Block while paused (or until ``cancel`` is set); returns the seconds waited."""
-        start = time.perf_counter()
-        while not self._running.wait(poll):
-            if cancel is not None and cancel.cancelled:
-                break
-        return time.perf_counter() - start
-
-
-@dataclass(frozen=True)
-class FinetuneProgress:
-    """One report of a running fine-tune (sent between steps and at each phase change).
-
-    Attributes:
-        phase: ``"loading"``, ``"fitting noise"``, ``"validating"``, ``"training"``,
-            ``"paused"``, ``"saving"`` or ``"done"``.
-        iteration: steps done so far (including earlier, resumed sessions).
-        iterations: steps of the whole run.
-        loss: running mean L1 over the last 50 steps (``None`` before the first).
-        lr: current learning rate (``None`` before the first step).
-        psnr_before: validation PSNR of the base model, dB (``None`` until measured).
-        psnr_now: latest validation PSNR during training, dB (``None`` until measured).
-        elapsed_s: training and validation time of this session, pauses excluded.
-        eta_s: estimated seconds left (``None`` until a step was timed).
-        message: one line for a status bar.
-    """
-
-    phase: str
-    iteration: int
-    iterations: int
-    loss: float | None = None
-    lr: float | None = None
-    psnr_before: float | None = None
-    psnr_now: float | None = None
-    elapsed_s: float = 0.0
-    eta_s: float | None = None
-    message: str = ""
+# Results
 
 
 @dataclass
@@ -188,149 +123,6 @@ class FinetuneResult:
     history: list[tuple[int, float]] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-# --------------------------------------------------------------------------------------------
-# Data
-
-
-@dataclass(frozen=True, eq=False)
-class UserPair:
-    """A loaded user pair: the training :class:`~engine.synthesis.Pair` (target as uint16,
-    lossless, see :class:`~engine.pairs.RealPairSource`) and the long exposure's frame."""
-
-    pair: Pair
-    long: RawFrame | None
-
-
-class FinetunePairSource:
-    """Training crops from the user's real pairs, mixed with synthetic ones.
-
-    A synthetic crop takes a random long exposure and its target, crops and flips both
-    (CFA-correct, :func:`~engine.synthesis.random_crop_and_flip`), then darkens the crop with
-    the fitted noise profile (:func:`~engine.noise_fit.darken_frame`) at one of the user's
-    ratios times a factor log-uniform in :data:`RATIO_JITTER`.
-
-    Args:
-        pairs: the training pairs (targets uint16).
-        crop: crop side in sensor pixels.
-        profile: fitted noise profile, or ``None`` for real pairs only.
-        synthetic_fraction: probability that a crop is synthetic (ignored without a profile).
-    """
-
-    def __init__(
-        self,
-        pairs: Sequence[UserPair],
-        crop: int,
-        profile: NoiseProfile | None = None,
-        synthetic_fraction: float = SYNTHETIC_FRACTION,
-    ) -> None:
-        if not pairs:
-            raise DarkroomError("no training pairs")
-        self.pairs = list(pairs)
-        self.crop = int(crop)
-        self.profile = profile
-        self.synthetic_fraction = float(synthetic_fraction) if profile is not None else 0.0
-        self.ratios = [p.pair.ratio for p in self.pairs]
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def sample(self, rng: np.random.Generator) -> Pair:
-        """A random crop: ``Pair`` with a ``crop`` x ``crop`` dark frame and float32 target."""
-        user = self.pairs[int(rng.integers(len(self.pairs)))]
-        if self.profile is not None and user.long is not None:
-            if rng.random() < self.synthetic_fraction:
-                return self._synthetic(user, rng)
-        out = random_crop_and_flip(user.pair, self.crop, rng)
-        return replace(out, target=_to_float(out.target))
-
-    def _synthetic(self, user: UserPair, rng: np.random.Generator) -> Pair:
-        assert self.profile is not None and user.long is not None
-        clean = Pair(user.pair.name, user.long, 1.0, user.pair.target)
-        crop = random_crop_and_flip(clean, self.crop, rng)
-        lo, hi = RATIO_JITTER
-        ratio = self.ratios[int(rng.integers(len(self.ratios)))]
-        ratio = max(1.0, ratio * math.exp(rng.uniform(math.log(lo), math.log(hi))))
-        dark = darken_frame(crop.dark, ratio, self.profile, rng)
-        return Pair(f"{user.pair.name} synthetic", dark, ratio, _to_float(crop.target))
-
-
-def _to_float(target: np.ndarray) -> np.ndarray:
-    if target.dtype == np.uint16:
-        return target.astype(np.float32) * np.float32(1.0 / 65535.0)
-    return target
-
-
-def _quantise(target: np.ndarray) -> np.ndarray:
-    return np.rint(np.clip(target, 0.0, 1.0) * np.float32(65535.0)).astype(np.uint16)
-
-
-def _specs(pairs: Sequence[PairCandidate | RawPairSpec]) -> list[RawPairSpec]:
-    specs = []
-    for item in pairs:
-        if isinstance(item, PairCandidate):
-            if not item.valid:
-                raise DarkroomError(f"{item.short.name} + {item.long.name}: {item.reason}")
-            specs.append(item.to_spec())
-        elif isinstance(item, RawPairSpec):
-            specs.append(item)
-        else:
-            raise TypeError(f"expected PairCandidate or RawPairSpec, got {type(item).__name__}")
-    if not specs:
-        raise DarkroomError("no pairs to fine-tune on")
-    return specs
-
-
-def _load(spec: RawPairSpec, keep_long: bool) -> UserPair:
-    pair = load_pair(spec)  # checks cameras, sizes, CFA and ratio with one-line errors
-    pair = replace(pair, target=_quantise(pair.target))
-    return UserPair(pair, read_raw(spec.long) if keep_long else None)
-
-
-def _centre_crop(pair: Pair, side: int) -> Pair:
-    h, w = pair.dark.height, pair.dark.width
-    ch, cw = min(side, h), min(side, w)
-    return crop_pair(pair, (h - ch) // 2, (w - cw) // 2, ch, cw)
-
-
-# --------------------------------------------------------------------------------------------
-# Validation
-
-
-@dataclass
-class _Validation:
-    """Centre crops scored against their developed references."""
-
-    crops: list[Pair]
-    references: list[np.ndarray]
-    label: str
-
-    @classmethod
-    def build(cls, pairs: Sequence[Pair], side: int, label: str) -> _Validation:
-        crops = [to_rggb(_centre_crop(replace(p, target=_to_float(p.target)), side)) for p in pairs]
-        refs = [develop_numpy(c.target, c.dark) for c in crops]
-        return cls(crops, refs, label)
-
-    def score(self, model: nn.Module, device: torch.device) -> float:
-        """Mean PSNR (dB) of ``model``'s developed output over the crops."""
-        model = model.eval().to(device)
-        scores = []
-        with torch.inference_mode():
-            for crop, ref in zip(self.crops, self.references, strict=True):
-                x = torch.from_numpy(crop.network_input())[None].to(device)
-                out = model(x)[0].float().clamp_(0.0, 1.0).cpu()
-                srgb = develop_numpy(out.permute(1, 2, 0).contiguous().numpy(), crop.dark)
-                scores.append(psnr(srgb, ref))
-        return float(np.mean(scores))
-
-    def score_gain(self) -> float:
-        """Mean PSNR of plain amplification (what ``--model none`` shows)."""
-        scores = [
-            psnr(develop_numpy(classical_linear(c.dark, c.ratio), c.dark), ref)
-            for c, ref in zip(self.crops, self.references, strict=True)
-        ]
-        return float(np.mean(scores))
 
 
 # --------------------------------------------------------------------------------------------
@@ -441,7 +233,7 @@ def finetune(
     root = library_dir(library)
     if (root / f"{name}.safetensors").exists() and not overwrite:
         raise ModelError(f"a model named {name!r} already exists in {root}")
-    specs = _specs(pairs)
+    specs = pair_specs(pairs)
     n_val = validation_pairs if validation_pairs is not None else (1 if len(specs) >= 3 else 0)
     if not 0 <= n_val < len(specs):
         raise DarkroomError(
@@ -459,24 +251,24 @@ def finetune(
                      "steps than a fine-tune has)")  # fmt: skip
     dark_list = _dark_frames(dark_frames)
 
-    state = _State(progress, cancel, pause, iterations, started)
+    state = ProgressState(progress, cancel, pause, iterations, started)
     state.report("loading", "loading pairs")
     user_pairs = []
     for i, spec in enumerate(specs):
         if cancel is not None:
             cancel.raise_if_cancelled()
         # Only training pairs need their long frame (for the noise fit and synthetic crops).
-        user_pairs.append(_load(spec, keep_long=synthetic and i < len(specs) - n_val))
+        user_pairs.append(load_user_pair(spec, keep_long=synthetic and i < len(specs) - n_val))
     train_set, val_set = (
         user_pairs[: len(user_pairs) - n_val],
         user_pairs[len(user_pairs) - n_val :],
     )
     if n_val:
         label = f"{n_val} held-out pair{'s' if n_val > 1 else ''}"
-        validation = _Validation.build([u.pair for u in val_set], validation_crop, label)
+        validation = Validation.build([u.pair for u in val_set], validation_crop, label)
     else:
         label = f"the {len(train_set)} training pair(s) (too few pairs to hold one out)"
-        validation = _Validation.build([u.pair for u in train_set], validation_crop, label)
+        validation = Validation.build([u.pair for u in train_set], validation_crop, label)
         notes.append(f"validated on {label}")
 
     fit = _fit_noise(train_set, dark_list, notes, state) if synthetic else None
@@ -606,7 +398,7 @@ def _dark_frames(
 
 
 def _fit_noise(
-    train_set: list[UserPair], darks: list[RawFrame], notes: list[str], state: _State
+    train_set: list[UserPair], darks: list[RawFrame], notes: list[str], state: ProgressState
 ) -> NoiseFit | None:
     state.report("fitting noise", "fitting the camera's noise model")
     triples = [(u.pair.dark, u.long, u.pair.ratio) for u in train_set if u.long is not None]
@@ -694,67 +486,3 @@ def _card(
         training_time_s=round(float(run["train_seconds"]), 1), metrics=metrics,
         licence=base.licence, notes="; ".join(text), base_model=base.name,
     )  # fmt: skip
-
-
-class _State:
-    """Progress reporting, pausing and the ETA of one :func:`finetune` call."""
-
-    def __init__(
-        self,
-        progress: Callable[[FinetuneProgress], None] | None,
-        cancel: CancelToken | None,
-        pause: PauseToken | None,
-        iterations: int,
-        started: float,
-    ) -> None:
-        self.progress, self.cancel, self.pause = progress, cancel, pause
-        self.iterations, self.started = iterations, started
-        self.phase = "loading"
-        self.iteration = 0
-        self.loss: float | None = None
-        self.lr: float | None = None
-        self.psnr_before: float | None = None
-        self.psnr_now: float | None = None
-        self.paused_s = 0.0
-        self._paused_unclaimed = 0.0
-        self._first_step: tuple[int, float] | None = None
-
-    def take_paused(self) -> float:
-        """Seconds paused since the last call (to keep pauses out of training time)."""
-        out, self._paused_unclaimed = self._paused_unclaimed, 0.0
-        return out
-
-    def _elapsed(self) -> float:
-        return time.perf_counter() - self.started - self.paused_s
-
-    def _eta(self) -> float | None:
-        if self._first_step is None:
-            return None
-        it0, t0 = self._first_step
-        steps = self.iteration - it0
-        if steps <= 0:
-            return None
-        rate = (self._elapsed() - t0) / steps  # validations included, so the ETA allows them
-        return max(0.0, rate * (self.iterations - self.iteration))
-
-    def report(self, phase: str, message: str = "") -> None:
-        self.phase = phase
-        if self.progress is not None:
-            self.progress(FinetuneProgress(
-                phase, self.iteration, self.iterations, self.loss, self.lr, self.psnr_before,
-                self.psnr_now, self._elapsed(), self._eta(), message,
-            ))  # fmt: skip
-
-    def on_step(self, p: TrainProgress) -> None:
-        """The trainer's per-step callback: record, report, and hold here while paused."""
-        if self._first_step is None:
-            self._first_step = (p.iteration, self._elapsed())
-        self.iteration, self.loss, self.lr = p.iteration, p.loss, p.lr
-        self.report("training")
-        if self.pause is not None and self.pause.paused:
-            self.report("paused", f"paused at step {p.iteration}")
-            waited = self.pause.wait(self.cancel)
-            self.paused_s += waited
-            self._paused_unclaimed += waited
-            if self.cancel is None or not self.cancel.cancelled:
-                self.report("training", "resumed")
