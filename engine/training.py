@@ -107,7 +107,12 @@ def hardware_description(device: torch.device) -> str:
 
 
 def warm_start(model: nn.Module, weights: str | Path) -> int:
-    """Copy every tensor of ``weights`` whose name and shape match; returns how many."""
+    """Copy every tensor of ``weights`` whose name and shape match; returns how many.
+
+    An attention U-Net warm-started from plain U-Net weights (no ``gates.*`` among them) gets
+    open gates (:meth:`~engine.models.attention.AttentionUNet.open_gates`), so it starts as
+    the network it was copied from instead of one whose skips are randomly halved.
+    """
     from safetensors.torch import load_file
 
     source = load_file(str(weights), device="cpu")
@@ -115,6 +120,9 @@ def warm_start(model: nn.Module, weights: str | Path) -> int:
     matched = {k: v.float() for k, v in source.items() if k in state and state[k].shape == v.shape}
     state.update(matched)
     model.load_state_dict(state, strict=True)
+    open_gates = getattr(model, "open_gates", None)
+    if callable(open_gates) and not any(k.startswith("gates.") for k in matched):
+        open_gates()
     return len(matched)
 
 

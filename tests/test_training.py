@@ -183,3 +183,34 @@ def test_bf16_training_computes_the_loss_outside_autocast(
     # The network ran in bf16, the loss did not.
     assert seen == [(False, torch.bfloat16)] * 2
     assert all(np.isfinite(result.losses))
+
+
+def test_attention_warm_started_from_a_baseline_starts_as_that_baseline(tmp_path: Path) -> None:
+    from engine.models import create_model
+    from engine.training import warm_start
+    from engine.weights import ModelCard, save_model
+
+    torch.manual_seed(0)
+    base = create_model("baseline", **TINY).eval()
+    path = tmp_path / "base.safetensors"
+    save_model(base, ModelCard(name="b", architecture="baseline", config=base.config), path,
+               dtype=torch.float32)  # fmt: skip
+    attention = create_model("attention", **TINY).eval()
+    assert warm_start(attention, path) == len(base.state_dict())
+    closed = create_model("attention", **TINY).eval()  # the same copy, gates left as built
+    closed.load_state_dict({**closed.state_dict(), **base.state_dict()})
+    x = torch.rand(1, 4, 16, 20)
+    with torch.no_grad():
+        want = base(x)
+        opened_error = float((attention(x) - want).abs().max())
+        closed_error = float((closed(x) - want).abs().max())
+    # Open gates pass 98 % of each skip everywhere: the output stays the baseline's.
+    assert opened_error < 0.1 * closed_error, (opened_error, closed_error)
+    for gate in attention.gates:
+        assert torch.all(torch.sigmoid(gate.psi.bias) > 0.97)
+
+    # ...and the gates still learn: psi's zeroed weights get a gradient on the first step.
+    config = TrainConfig(variant="attention", model_config=TINY, iterations=2, device="cpu",
+                         init_weights=str(path))  # fmt: skip
+    trained = train(config, _Photos()).model
+    assert all(gate.psi.weight.abs().sum() > 0 for gate in trained.gates)

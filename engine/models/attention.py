@@ -12,6 +12,8 @@ context says is irrelevant.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F  # noqa: N812 - the conventional alias
 from torch import Tensor, nn
@@ -89,6 +91,22 @@ class AttentionUNet(UNet):
             )
             for i in range(levels)
         )
+
+    def open_gates(self, alpha: float = 0.98) -> None:
+        """Make every gate pass its skip scaled by the constant ``alpha``, whatever the input.
+
+        For a warm start from plain U-Net weights: freshly initialised gates scale skips by
+        about 0.5 with random per-pixel variation, which breaks the decoder the baseline
+        trained; open gates start the network as (almost) that baseline. ``psi``'s weights are
+        zeroed and its bias set to ``logit(alpha)``; the first step's gradient reaches ``psi``'s
+        weights (from the ReLU features), and through them ``W_x`` and ``W_g``.
+        """
+        if not 0.0 < alpha < 1.0:
+            raise ValueError(f"alpha must be in (0, 1), not {alpha}")
+        with torch.no_grad():
+            for gate in self.gates:
+                gate.psi.weight.zero_()
+                gate.psi.bias.fill_(math.log(alpha / (1.0 - alpha)))
 
     def gate_skip(self, level: int, skip: Tensor, coarse: Tensor) -> Tensor:
         return self.gates[level](skip, coarse)
