@@ -27,7 +27,8 @@ from engine.finetune import (
 )
 from engine.jobs import CancelToken, ProgressCallback
 from engine.model_library import WORK_FOLDER, check_name, work_dir
-from engine.pairing import PairCandidate, PairingReport, collect_pairs, pair_files
+from engine.pair_checks import PairCandidate, PairingReport
+from engine.pairing import collect_pairs, pair_files
 from engine.pairs import RawPairSpec
 from engine.pipeline import CLASSICAL, Enhancer
 from engine.raw_io import read_raw

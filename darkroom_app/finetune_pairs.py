@@ -17,7 +17,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog
 
 from engine.jobs import CancelToken, ProgressCallback
-from engine.pairing import PairCandidate
+from engine.pair_checks import PairCandidate
 from engine.raw_io import RAW_EXTENSIONS
 
 from .finetune_jobs import (

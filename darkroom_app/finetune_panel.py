@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox
 
 from engine.finetune import FinetuneProgress, FinetuneResult, PauseToken
 from engine.model_library import check_name, work_dir
-from engine.pairing import PairCandidate
+from engine.pair_checks import PairCandidate
 from engine.pairs import RawPairSpec
 
 from .finetune_jobs import (

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.finetune import DEFAULT_LR, FinetuneProgress
-from engine.pairing import PairCandidate
+from engine.pair_checks import PairCandidate
 from engine.pairs import RawPairSpec
 from engine.weights import model_entries
 

@@ -61,7 +61,7 @@ from engine.jobs import CancelToken
 from engine.model_library import check_name, library_dir, save_to_library, work_dir
 from engine.noise import NoiseProfile
 from engine.noise_fit import NoiseFit, fit_noise_profile, load_dark_frames, measure_dark_frame
-from engine.pairing import PairCandidate
+from engine.pair_checks import PairCandidate
 from engine.pairs import RawPairSpec
 from engine.raw_io import RawFrame, read_raw
 from engine.runner import select_device
@@ -193,7 +193,7 @@ def finetune(
 
     Args:
         base: variant name, library model name or ``.safetensors`` path to start from.
-        pairs: valid :class:`~engine.pairing.PairCandidate` (from a scan) or
+        pairs: valid :class:`~engine.pair_checks.PairCandidate` (from a scan) or
             :class:`~engine.pairs.RawPairSpec`.
         name: the new model's name (see :func:`engine.model_library.check_name`).
         iterations: training steps of the whole run (also when resuming).

@@ -21,7 +21,7 @@ from engine.errors import DarkroomError
 from engine.metrics import psnr
 from engine.noise import NoiseProfile
 from engine.noise_fit import darken_frame
-from engine.pairing import PairCandidate
+from engine.pair_checks import PairCandidate
 from engine.pairs import RawPairSpec, load_pair
 from engine.raw_io import RawFrame, read_raw
 from engine.synthesis import Pair, crop_pair, random_crop_and_flip, to_rggb
