@@ -60,7 +60,8 @@ from engine.finetune_progress import FinetuneProgress, PauseToken, ProgressState
 from engine.jobs import CancelToken
 from engine.model_library import check_name, library_dir, save_to_library, work_dir
 from engine.noise import NoiseProfile
-from engine.noise_fit import NoiseFit, fit_noise_profile, load_dark_frames, measure_dark_frame
+from engine.noise_fit import NoiseFit, fit_noise_profile, load_dark_frames
+from engine.noise_measure import measure_dark_frame
 from engine.pair_checks import PairCandidate
 from engine.pairs import RawPairSpec
 from engine.raw_io import RawFrame, read_raw

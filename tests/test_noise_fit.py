@@ -10,12 +10,8 @@ import pytest
 
 from engine.errors import DarkroomError
 from engine.noise import NoiseParams, NoiseProfile, add_noise
-from engine.noise_fit import (
-    fit_noise_profile,
-    measure_dark_frame,
-    measure_pair,
-    synthesise_extra_pairs,
-)
+from engine.noise_fit import fit_noise_profile, synthesise_extra_pairs
+from engine.noise_measure import measure_dark_frame, measure_pair
 from engine.packing import normalise_mosaic
 from engine.raw_io import ExifInfo, RawFrame, cfa_from_name
 from tests.conftest import mosaic_from_rgb, smooth_scene
