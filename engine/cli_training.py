@@ -88,7 +88,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         "BSD68, Set14), see their licences",
         notes=f"Adam lr {args.lr:g}, StepLR(10, 0.8) per {config.epoch_iterations or 'epoch'}, "
         f"L1 on {'developed sRGB' if args.loss == 'srgb' else 'linear camera RGB'}, "
-        f"crop {args.crop}, batch {args.batch}, seed {args.seed}"
+        f"crop {args.crop}, batch {args.batch}, seed {args.seed}, {result.precision}"
+        + (" autocast" if result.precision != "fp32" else "")
+        + (f"; discriminator {json.dumps(disc_config)}" if args.variant == "gan" else "")
         + (f"; warm start from {Path(args.init).name} ({result.warm_started} tensors)"
            if args.init else "")
         + (f"; first U-Net frozen from {Path(args.base).name}" if args.base else ""),

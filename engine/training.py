@@ -97,13 +97,24 @@ class TrainResult:
     elapsed_s: float
     hardware: str
     warm_started: int = 0
+    precision: str = "fp32"  # what the steps ran in: "fp32", or the autocast dtype ("bf16")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def hardware_description(device: torch.device) -> str:
+    """A model card's hardware line, e.g. ``"CPU (<model name>, 2 cores, 2 threads)"``."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, " \
-        f"{torch.get_num_threads()} threads)"  # fmt: skip
+    return f"CPU ({_cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
 
 
 def warm_start(model: nn.Module, weights: str | Path) -> int:
@@ -388,4 +399,5 @@ def train(
         elapsed_s=elapsed,
         hardware=hardware_description(device),
         warm_started=warm,
+        precision={None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[amp],
     )

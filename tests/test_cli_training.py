@@ -34,10 +34,11 @@ def test_train_then_evaluate_with_card_update(photo_folder: Path, tmp_path: Path
     out = tmp_path / "tiny.safetensors"
     code = main(["train", "--variant", "baseline", "--data", str(photo_folder), "--iterations",
                  "3", "--out", str(out), "--config", '{"base_features": 4, "levels": 2}',
-                 "--crop", "64", "--device", "cpu"])  # fmt: skip
+                 "--crop", "64", "--device", "cpu", "--precision", "bf16"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["architecture"] == "baseline" and card["iterations"] == 3
+    assert "bf16 autocast" in card["notes"]
     assert "2 clean photos" in card["training_data"] and card["hardware"]
     assert out.with_suffix(".ckpt").is_file()
 
