@@ -7,6 +7,13 @@ multiple, so pooling grids line up with the whole-frame pass too. (One packed pi
 period, so every tile is CFA-aligned by construction.) Neighbouring outputs are cross-faded over
 a narrow band with weights that sum to exactly one, which hides any residual difference.
 
+The frame's own borders are mirrored outwards by one size multiple first (:func:`pad_frame_border`):
+a network sees real-looking context there instead of its convolutions' zero padding. On ten
+held-out synthetic pairs at x100 that cut ``baseline``'s mean absolute sRGB error in the
+outermost two pixel columns/rows from 0.070/0.053/0.066/0.061 (left/right/top/bottom) to
+0.058/0.043/0.051/0.044 (interior 0.043), and on a real Kodak DC50 file it removed a green
+line along the right border (G - R in the last two columns: +17 -> +1 levels of 255).
+
 Device and precision are chosen here and only here.
 """
 
@@ -186,6 +193,22 @@ def plan_tiles(height: int, width: int, margin: int, multiple: int, budget_px: i
     return best
 
 
+def pad_frame_border(packed: np.ndarray, pad: int) -> np.ndarray:
+    """Mirror a packed frame's borders outwards (reflection without repeating the edge).
+
+    Args:
+        packed: ``(C, h, w)`` packed frame, any float dtype.
+        pad: packed pixels added on every side (0: returned unchanged).
+
+    Returns:
+        ``(C, h + 2 pad, w + 2 pad)``; each channel plane is reflected on its own, so the CFA
+        phase of every packed pixel is kept.
+    """
+    if pad <= 0:
+        return packed
+    return np.pad(packed, ((0, 0), (pad, pad), (pad, pad)), mode="reflect")
+
+
 def _ramp(length: int, start: int, stop: int, lo_edge: bool, hi_edge: bool) -> np.ndarray:
     """1-D weights over ``[start, stop)`` of a tile output spanning ``length`` pixels.
 
@@ -237,6 +260,9 @@ class TiledRunner:
         )
         self.amp_dtype = autocast_dtype(self.device, precision)
         self.tile = tile
+        # One size multiple keeps the pooling grid on the frame's own origin, so only pixels
+        # within the receptive radius of a border change; 8 packed pixels did as well as 32.
+        self.border = self.multiple
 
     def bytes_per_pixel(self) -> int:
         """Estimated peak activation bytes per packed input pixel."""
@@ -278,17 +304,22 @@ class TiledRunner:
             packed: ``(4, h, w)`` float32 in [0, 1], channels R, G1, B, G2.
 
         Returns:
-            ``(3, 2h, 2w)`` float32 in the model's output space (not clipped).
+            ``(3, 2h, 2w)`` float32 in the model's output space (not clipped); a view into the
+            output of the border-padded frame (:func:`pad_frame_border`).
 
         Raises:
             Cancelled: ``cancel`` was set; checked between tiles.
         """
+        _, h0, w0 = packed.shape
+        b = self.border
+        packed = pad_frame_border(packed, b)
         _, h, w = packed.shape
         plan = self.plan(h, w)
         smallest = self.multiple * 4
         while True:
             try:
-                return self._run_plan(packed, plan, progress, cancel)
+                out = self._run_plan(packed, plan, progress, cancel)
+                return out[:, 2 * b : 2 * (b + h0), 2 * b : 2 * (b + w0)]
             except torch.OutOfMemoryError:
                 # A GPU shared with other programs can have less free memory than it reported.
                 if self.device.type != "cuda" or max(plan.core_h, plan.core_w) <= smallest:

@@ -5,7 +5,7 @@ import torch
 from engine.errors import Cancelled, DarkroomError
 from engine.jobs import CancelToken
 from engine.models import create_model
-from engine.runner import TiledRunner, TilePlan, select_device
+from engine.runner import TiledRunner, TilePlan, pad_frame_border, select_device
 
 
 def _model(name: str = "baseline", **cfg: object) -> torch.nn.Module:
@@ -19,16 +19,20 @@ def _model(name: str = "baseline", **cfg: object) -> torch.nn.Module:
     return model.eval()
 
 
-def _whole(model: torch.nn.Module, packed: np.ndarray) -> np.ndarray:
+def _whole(model: torch.nn.Module, packed: np.ndarray, border: int = 0) -> np.ndarray:
+    """One pass over the frame with ``border`` packed pixels mirrored on every side, cropped."""
+    _, h, w = packed.shape
+    padded = pad_frame_border(packed, border)
     with torch.inference_mode():
-        return model(torch.from_numpy(packed)[None])[0].numpy()
+        out = model(torch.from_numpy(padded)[None])[0].numpy()
+    return out[:, 2 * border : 2 * (border + h), 2 * border : 2 * (border + w)]
 
 
 @pytest.mark.parametrize(("h", "w", "tile"), [(300, 420, 64), (157, 203, 48)])
 def test_tiled_output_matches_whole_frame(h: int, w: int, tile: int) -> None:
     model = _model()
     packed = np.random.default_rng(0).random((4, h, w), dtype=np.float32)
-    whole = _whole(model, packed)
+    whole = _whole(model, packed, border=model.size_multiple)
     assert whole.std() > 0.02  # the comparison below must be able to fail
     runner = TiledRunner(model, torch.device("cpu"), tile=tile, precision="fp32")
     calls: list[tuple[int, int]] = []
@@ -39,6 +43,23 @@ def test_tiled_output_matches_whole_frame(h: int, w: int, tile: int) -> None:
     # With margins of the full receptive radius the match is exact up to float rounding; a
     # margin of half the radius already fails this (measured 3.6e-5).
     assert np.abs(tiled - whole).max() < 1e-5
+
+
+def test_frame_border_is_mirrored_not_zero_padded() -> None:
+    model = _model()
+    packed = np.random.default_rng(1).random((4, 256, 288), dtype=np.float32)
+    out = TiledRunner(model, torch.device("cpu"), precision="fp32").run(packed)
+    plain = _whole(model, packed)  # the network's own zero padding at the borders
+    edge = np.abs(out - plain)[:, :4].mean()
+    assert edge > 1e-3  # the border really got context
+    # Padding by a size multiple keeps the pooling grid, so beyond the receptive radius the
+    # output is the plain pass's.
+    r = 2 * model.receptive_radius
+    assert np.abs(out - plain)[:, r:-r, r:-r].max() < 1e-5
+    mirrored = pad_frame_border(packed, 3)
+    assert mirrored.shape == (4, 262, 294)
+    # Reflected about the edge pixel, which is not repeated.
+    np.testing.assert_array_equal(mirrored[:, 2, 3:-3], packed[:, 1])
 
 
 def test_bf16_close_to_fp32() -> None:
