@@ -227,3 +227,28 @@ def test_cli_rejects_bad_sets_with_one_line(tmp_path: Path, capsys, setup, messa
     assert code == 1
     assert err[-1].startswith("darkroom-cli: error:") and message in err[-1]
     assert not (tmp_path / "lib").exists()
+
+
+def test_validation_scores_what_the_app_renders() -> None:
+    """The fine-tuning panel's PSNR is the runner's (borders mirrored), not a bare forward."""
+    import numpy as np
+
+    from engine.colour import develop_numpy
+    from engine.finetune_data import Validation
+    from engine.metrics import psnr
+    from engine.runner import TiledRunner
+    from engine.synthesis import synthesise_pair
+    from tests.conftest import smooth_scene
+
+    pairs = [synthesise_pair(smooth_scene(96, 96, s), np.random.default_rng(s), ratio=100.0)
+             for s in range(2)]  # fmt: skip
+    torch.manual_seed(0)
+    model = create_model("baseline", **TINY).eval()
+    validation = Validation.build(pairs, side=96, label="test")
+    runner = TiledRunner(model, torch.device("cpu"), precision="fp32")
+    expected = []
+    for crop, ref in zip(validation.crops, validation.references, strict=True):
+        out = np.clip(runner.run(crop.network_input()), 0.0, 1.0).transpose(1, 2, 0)
+        expected.append(psnr(develop_numpy(np.ascontiguousarray(out), crop.dark), ref))
+    score = validation.score(model, torch.device("cpu"))
+    assert score == pytest.approx(np.mean(expected), abs=1e-4)  # a bare forward is 3e-3 off
