@@ -270,7 +270,9 @@ class TiledRunner:
         return _BYTES_PER_PIXEL_PER_FEATURE * feats // (2 if self.amp_dtype else 1)
 
     def plan(self, height: int, width: int) -> TilePlan:
-        """The tile grid for a packed frame of ``height`` x ``width``."""
+        """The tile grid :meth:`run` uses for a packed frame of ``height`` x ``width``: it
+        covers the frame with its mirrored border (``border`` packed pixels on every side)."""
+        height, width = height + 2 * self.border, width + 2 * self.border
         if self.tile is not None:
             side = max(self.multiple, _round_up(int(self.tile), self.multiple))
             return TilePlan(side, side, self.margin, height, width)
@@ -312,9 +314,9 @@ class TiledRunner:
         """
         _, h0, w0 = packed.shape
         b = self.border
+        plan = self.plan(h0, w0)
         packed = pad_frame_border(packed, b)
         _, h, w = packed.shape
-        plan = self.plan(h, w)
         smallest = self.multiple * 4
         while True:
             try:

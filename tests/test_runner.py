@@ -101,6 +101,7 @@ def test_margin_covers_receptive_field_and_alignment() -> None:
         assert runner.margin % model.size_multiple == 0
         plan = runner.plan(1000, 1000)
         assert plan.core_h % model.size_multiple == 0 and plan.core_w % model.size_multiple == 0
+        assert plan.height == plan.width == 1000 + 2 * runner.border  # what run() tiles
 
 
 def test_cancel_between_tiles() -> None:
