@@ -24,7 +24,7 @@ from engine.noise_fit import darken_frame
 from engine.pair_checks import PairCandidate
 from engine.pairs import RawPairSpec, load_pair
 from engine.raw_io import RawFrame, read_raw
-from engine.runner import pad_frame_border
+from engine.runner import crop_frame_border, frame_border, pad_frame_border
 from engine.synthesis import Pair, crop_pair, random_crop_and_flip, to_rggb
 
 #: Share of training crops synthesised from the user's long exposures when ``synthetic``.
@@ -155,12 +155,13 @@ class Validation:
         """Mean PSNR (dB) of ``model``'s developed output over the crops."""
         model = model.eval().to(device)
         # Borders mirrored as the app's TiledRunner does, so the score is what the app shows.
-        b = int(getattr(model, "size_multiple", 16))
+        border = frame_border(model)
         scores = []
         with torch.inference_mode():
             for crop, ref in zip(self.crops, self.references, strict=True):
-                x = torch.from_numpy(pad_frame_border(crop.network_input(), b))[None].to(device)
-                out = model(x)[0, :, 2 * b : -2 * b, 2 * b : -2 * b].float().clamp_(0.0, 1.0).cpu()
+                x = torch.from_numpy(pad_frame_border(crop.network_input(), border))[None]
+                out = crop_frame_border(model(x.to(device))[0], border)
+                out = out.float().clamp_(0.0, 1.0).cpu()
                 srgb = develop_numpy(out.permute(1, 2, 0).contiguous().numpy(), crop.dark)
                 scores.append(psnr(srgb, ref))
         return float(np.mean(scores))

@@ -19,8 +19,10 @@ Device and precision are chosen here and only here.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+import platform
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from torch import nn
 
 from engine.errors import DarkroomError
 from engine.jobs import CancelToken, ProgressCallback, no_progress
+from engine.packing import ImageT
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 #: Half-width, in packed pixels, of the band over which neighbouring tiles are cross-faded.
@@ -70,18 +73,38 @@ def device_name(device: torch.device) -> str:
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_PRECISION_DTYPES: dict[str, torch.dtype | None] = {
+    "fp32": None,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+}
 
 
-def _cpu_flags() -> str:
+def precision_name(dtype: torch.dtype | None) -> str:
+    """The :data:`PRECISIONS` name of an :func:`autocast_dtype` result (``None``: ``"fp32"``)."""
+    return next(name for name, d in _PRECISION_DTYPES.items() if d == dtype)
+
+
+@functools.cache
+def _cpuinfo() -> str:
+    """``/proc/cpuinfo`` (empty where there is none); read once, it does not change."""
     try:
         return Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
     except OSError:
         return ""
 
 
+def cpu_model_name() -> str:
+    """The CPU's marketing name, e.g. ``"Intel(R) Xeon(R) Processor"``."""
+    for line in _cpuinfo().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 pays off."""
-    flags = _cpu_flags()
+    flags = _cpuinfo()
     return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
@@ -91,7 +114,7 @@ def cpu_has_amx_bf16() -> bool:
     Measured on a 2-core baseline step (crop 512): AMX Xeon 0.234 s fp32 vs 0.082 s bf16;
     an EPYC with AVX512-BF16 but no AMX was 3.3x *slower* in bf16 (the backward pass).
     """
-    return " amx_bf16" in _cpu_flags()
+    return " amx_bf16" in _cpuinfo()
 
 
 def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
@@ -105,12 +128,8 @@ def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype
         raise DarkroomError(
             f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})"
         )
-    if precision == "fp32":
-        return None
-    if precision == "bf16":
-        return torch.bfloat16
-    if precision == "fp16":
-        return torch.float16
+    if precision != "auto":
+        return _PRECISION_DTYPES[precision]
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "cpu" and cpu_has_native_bf16():
@@ -193,6 +212,15 @@ def plan_tiles(height: int, width: int, margin: int, multiple: int, budget_px: i
     return best
 
 
+def frame_border(model: nn.Module) -> int:
+    """Packed pixels to mirror on every side of a frame before ``model`` sees it.
+
+    One size multiple keeps the pooling grid on the frame's own origin, so only pixels within
+    the receptive radius of a border change; 8 packed pixels did as well as 32.
+    """
+    return int(getattr(model, "size_multiple", 16))
+
+
 def pad_frame_border(packed: np.ndarray, pad: int) -> np.ndarray:
     """Mirror a packed frame's borders outwards (reflection without repeating the edge).
 
@@ -207,6 +235,13 @@ def pad_frame_border(packed: np.ndarray, pad: int) -> np.ndarray:
     if pad <= 0:
         return packed
     return np.pad(packed, ((0, 0), (pad, pad), (pad, pad)), mode="reflect")
+
+
+def crop_frame_border(out: ImageT, pad: int) -> ImageT:
+    """A network's ``(..., 2(h + 2 pad), 2(w + 2 pad))`` output of a :func:`pad_frame_border`
+    input, cropped back to the frame's ``(..., 2h, 2w)`` (a view; numpy or torch)."""
+    height, width = out.shape[-2:]
+    return out[..., 2 * pad : height - 2 * pad, 2 * pad : width - 2 * pad]
 
 
 def _ramp(length: int, start: int, stop: int, lo_edge: bool, hi_edge: bool) -> np.ndarray:
@@ -260,9 +295,7 @@ class TiledRunner:
         )
         self.amp_dtype = autocast_dtype(self.device, precision)
         self.tile = tile
-        # One size multiple keeps the pooling grid on the frame's own origin, so only pixels
-        # within the receptive radius of a border change; 8 packed pixels did as well as 32.
-        self.border = self.multiple
+        self.border = frame_border(model)
 
     def bytes_per_pixel(self) -> int:
         """Estimated peak activation bytes per packed input pixel."""
@@ -312,16 +345,15 @@ class TiledRunner:
         Raises:
             Cancelled: ``cancel`` was set; checked between tiles.
         """
-        _, h0, w0 = packed.shape
-        b = self.border
-        plan = self.plan(h0, w0)
-        packed = pad_frame_border(packed, b)
+        plan = self.plan(*packed.shape[1:])
+        packed = pad_frame_border(packed, self.border)
         _, h, w = packed.shape
         smallest = self.multiple * 4
         while True:
             try:
-                out = self._run_plan(packed, plan, progress, cancel)
-                return out[:, 2 * b : 2 * (b + h0), 2 * b : 2 * (b + w0)]
+                return crop_frame_border(
+                    self._run_plan(packed, plan, progress, cancel), self.border
+                )
             except torch.OutOfMemoryError:
                 # A GPU shared with other programs can have less free memory than it reported.
                 if self.device.type != "cuda" or max(plan.core_h, plan.core_w) <= smallest:

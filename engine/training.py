@@ -23,7 +23,6 @@ read back with ``torch.load(weights_only=True)``, which cannot run code.
 from __future__ import annotations
 
 import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
@@ -40,7 +39,13 @@ from engine.colour import develop_batch, highlight_gains, srgb_encode
 from engine.errors import Cancelled, DarkroomError
 from engine.jobs import CancelToken
 from engine.models import UNetDiscriminator, create_model
-from engine.runner import autocast_dtype, cpu_has_amx_bf16, select_device
+from engine.runner import (
+    autocast_dtype,
+    cpu_has_amx_bf16,
+    cpu_model_name,
+    precision_name,
+    select_device,
+)
 from engine.synthesis import Pair, crop_pair, to_rggb
 
 
@@ -100,21 +105,11 @@ class TrainResult:
     precision: str = "fp32"  # what the steps ran in: "fp32", or the autocast dtype ("bf16")
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def hardware_description(device: torch.device) -> str:
     """A model card's hardware line, e.g. ``"CPU (<model name>, 2 cores, 2 threads)"``."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"CPU ({_cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    return f"CPU ({cpu_model_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
 
 
 def warm_start(model: nn.Module, weights: str | Path) -> int:
@@ -399,5 +394,5 @@ def train(
         elapsed_s=elapsed,
         hardware=hardware_description(device),
         warm_started=warm,
-        precision={None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[amp],
+        precision=precision_name(amp),
     )

@@ -5,7 +5,13 @@ import torch
 from engine.errors import Cancelled, DarkroomError
 from engine.jobs import CancelToken
 from engine.models import create_model
-from engine.runner import TiledRunner, TilePlan, pad_frame_border, select_device
+from engine.runner import (
+    TiledRunner,
+    TilePlan,
+    crop_frame_border,
+    pad_frame_border,
+    select_device,
+)
 
 
 def _model(name: str = "baseline", **cfg: object) -> torch.nn.Module:
@@ -21,11 +27,10 @@ def _model(name: str = "baseline", **cfg: object) -> torch.nn.Module:
 
 def _whole(model: torch.nn.Module, packed: np.ndarray, border: int = 0) -> np.ndarray:
     """One pass over the frame with ``border`` packed pixels mirrored on every side, cropped."""
-    _, h, w = packed.shape
     padded = pad_frame_border(packed, border)
     with torch.inference_mode():
         out = model(torch.from_numpy(padded)[None])[0].numpy()
-    return out[:, 2 * border : 2 * (border + h), 2 * border : 2 * (border + w)]
+    return crop_frame_border(out, border)
 
 
 @pytest.mark.parametrize(("h", "w", "tile"), [(300, 420, 64), (157, 203, 48)])
