@@ -17,7 +17,9 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from engine.errors import DarkroomError
-from engine.finetune import (
+from engine.finetune.pair_checks import PairCandidate, PairingReport
+from engine.finetune.pairing import collect_pairs, pair_files
+from engine.finetune.run import (
     CHECKPOINT_NAME,
     RUN_NAME,
     FinetuneProgress,
@@ -25,13 +27,11 @@ from engine.finetune import (
     PauseToken,
     finetune,
 )
+from engine.io.raw import read_raw
 from engine.jobs import CancelToken, ProgressCallback
-from engine.model_library import WORK_FOLDER, check_name, work_dir
-from engine.pair_checks import PairCandidate, PairingReport
-from engine.pairing import collect_pairs, pair_files
-from engine.pairs import RawPairSpec
-from engine.pipeline import CLASSICAL, Enhancer
-from engine.raw_io import read_raw
+from engine.models.library import WORK_FOLDER, check_name, work_dir
+from engine.render.pipeline import CLASSICAL, Enhancer
+from engine.train.real_pairs import RawPairSpec
 
 from .workers import to_qimage, to_uint8
 

@@ -16,9 +16,9 @@ from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog
 
+from engine.finetune.pair_checks import PairCandidate
+from engine.io.raw import RAW_EXTENSIONS
 from engine.jobs import CancelToken, ProgressCallback
-from engine.pair_checks import PairCandidate
-from engine.raw_io import RAW_EXTENSIONS
 
 from .finetune_jobs import (
     PAIR,

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, QThreadPool, Signal
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox
 
-from engine.finetune import FinetuneProgress, FinetuneResult, PauseToken
-from engine.model_library import check_name, work_dir
-from engine.pair_checks import PairCandidate
-from engine.pairs import RawPairSpec
+from engine.finetune.pair_checks import PairCandidate
+from engine.finetune.run import FinetuneProgress, FinetuneResult, PauseToken
+from engine.models.library import check_name, work_dir
+from engine.train.real_pairs import RawPairSpec
 
 from .finetune_jobs import (
     Checkpoint,

@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.finetune import DEFAULT_LR, FinetuneProgress
-from engine.pair_checks import PairCandidate
-from engine.pairs import RawPairSpec
-from engine.weights import model_entries
+from engine.finetune.pair_checks import PairCandidate
+from engine.finetune.run import DEFAULT_LR, FinetuneProgress
+from engine.models.weights import model_entries
+from engine.train.real_pairs import RawPairSpec
 
 from .controls import model_tooltip
 from .finetune_jobs import FinetuneRequest, format_duration

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import DarkroomError
-from engine.model_library import (
+from engine.models.library import (
     LibraryModel,
     delete_model,
     export_model,
@@ -38,8 +38,8 @@ from engine.model_library import (
     list_library,
     rename_model,
 )
-from engine.pipeline import CLASSICAL
-from engine.weights import model_entries
+from engine.models.weights import model_entries
+from engine.render.pipeline import CLASSICAL
 
 from .workers import Job, JobOutcome, error_message
 

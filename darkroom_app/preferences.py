@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import DarkroomError
-from engine.runner import device_name, select_device
+from engine.render.tiling import device_name, select_device
 
 from .settings import DEVICES
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from engine.cli import main
+from engine.cli.main import main
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -69,7 +69,7 @@ def test_enhance_linear_dng_readable(make_dng, tmp_path: Path, capsys) -> None:
 
 def test_batch_with_model_file_continues_after_failure(make_dng, tmp_path: Path, capsys) -> None:
     from engine.models import create_model
-    from engine.weights import ModelCard, save_model
+    from engine.models.weights import ModelCard, save_model
 
     model = create_model("baseline", base_features=4)
     weights = tmp_path / "tiny.safetensors"
@@ -110,7 +110,7 @@ def _bad_inputs(tmp_path: Path, make_dng) -> dict[str, list[str]]:
     junk.write_bytes(np.random.default_rng(0).bytes(20000))
     jpeg = tmp_path / "photo.NEF"
     jpeg.write_bytes(iio.imwrite("<bytes>", np.zeros((32, 32, 3), np.uint8), extension=".jpg"))
-    from engine.dng import write_linear_dng
+    from engine.io.dng import write_linear_dng
 
     linear = tmp_path / "linear.dng"
     write_linear_dng(linear, np.full((32, 32, 3), 0.3, np.float32))
@@ -150,7 +150,7 @@ def test_bad_input_one_line_error_nothing_written(
     # No bundled weights, whatever ships: "no-weights" must meet a variant without any.
     empty = tmp_path / "no-bundled-models"
     empty.mkdir()
-    monkeypatch.setattr("engine.weights.bundled_models_dir", lambda: empty)
+    monkeypatch.setattr("engine.models.weights.bundled_models_dir", lambda: empty)
     argv = _bad_inputs(tmp_path, make_dng)[case]
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
     code, err = _run(capsys, *argv)
@@ -173,7 +173,7 @@ def test_models_command_lists_variants(capsys) -> None:
 
 def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "enhance", str(tmp_path / "no.CR2"), "--model=none"],
+        [sys.executable, "-m", "engine.cli.main", "enhance", str(tmp_path / "no.CR2"), "--model=none"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode != 0

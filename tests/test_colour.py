@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.colour import (
+from engine.io.raw import RawFrame, read_raw
+from engine.render.colour import (
     apply_orientation,
     classical_linear,
     demosaic,
@@ -13,7 +14,6 @@ from engine.colour import (
     srgb_decode,
     srgb_encode,
 )
-from engine.raw_io import RawFrame, read_raw
 from tests.conftest import LAYOUTS, mosaic_from_rgb
 
 

@@ -1,4 +1,4 @@
-"""engine.dng: DNG files written with tifffile must read back exactly through rawpy/LibRaw."""
+"""engine.io.dng: DNG files written with tifffile must read back exactly through rawpy/LibRaw."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 import rawpy
 import tifffile
 
-from engine import dng
-from engine.dng import DEFAULT_XYZ_TO_CAM, write_cfa_dng, write_linear_dng
-from engine.raw_io import XYZ_TO_SRGB, ExifInfo, cam_to_srgb_from_xyz, read_raw
+from engine.io import dng
+from engine.io.dng import DEFAULT_XYZ_TO_CAM, write_cfa_dng, write_linear_dng
+from engine.io.raw import XYZ_TO_SRGB, ExifInfo, cam_to_srgb_from_xyz, read_raw
 
 LAYOUTS = ("RGGB", "BGGR", "GRBG", "GBRG")
 EXIF = ExifInfo(
@@ -72,7 +72,7 @@ def test_cfa_dng_reads_back_in_rawpy(
         assert raw.white_level == white
         wb = np.asarray(raw.camera_whitebalance[:3], dtype=np.float64)
         np.testing.assert_allclose(wb / wb[1], np.asarray(gains) / gains[1], rtol=1e-5)
-        # LibRaw turns ColorMatrix1 into camera->sRGB the dcraw way (see engine.dng docs).
+        # LibRaw turns ColorMatrix1 into camera->sRGB the dcraw way (see engine.io.dng docs).
         np.testing.assert_allclose(
             np.asarray(raw.color_matrix)[:3, :3], cam_to_srgb_from_xyz(XYZ_TO_CAM), atol=1e-4
         )

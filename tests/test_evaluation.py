@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine import evaluation, metrics
-from engine.classical import estimate_noise
-from engine.colour import classical_linear, develop
 from engine.errors import Cancelled, DarkroomError
-from engine.evaluation import (
+from engine.evaluate import metrics
+from engine.evaluate import table as evaluation
+from engine.evaluate.baselines import estimate_noise
+from engine.evaluate.metrics import psnr, ssim
+from engine.evaluate.table import (
     CLASSICAL_METHODS,
     EvaluationResult,
     contact_sheet,
@@ -28,12 +29,12 @@ from engine.evaluation import (
     write_report,
 )
 from engine.jobs import CancelToken
-from engine.metrics import psnr, ssim
 from engine.models import create_model
-from engine.packing import mirror_image, pack_rggb
-from engine.pipeline import Enhancer
-from engine.synthesis import Pair, is_held_out, synthesise_pair
-from engine.weights import ModelCard, save_model
+from engine.models.weights import ModelCard, save_model
+from engine.render.colour import classical_linear, develop
+from engine.render.packing import mirror_image, pack_rggb
+from engine.render.pipeline import Enhancer
+from engine.train.synthesis import Pair, is_held_out, synthesise_pair
 from tests.conftest import smooth_scene
 
 

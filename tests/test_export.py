@@ -1,4 +1,4 @@
-"""engine.export: pixel values, colour order, EXIF and file safety of the final export."""
+"""engine.io.export: pixel values, colour order, EXIF and file safety of the final export."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import rawpy
 import tifffile
 from PIL import Image
 
-from engine import export
 from engine.errors import ExportError
-from engine.export import FORMATS, output_path_for, write_image
-from engine.raw_io import ExifInfo
+from engine.io import export
+from engine.io.export import FORMATS, output_path_for, write_image
+from engine.io.raw import ExifInfo
 
 EXIF = ExifInfo(
     make="Sony",
@@ -320,7 +320,7 @@ def test_failure_mid_write_leaves_nothing(
 
 
 def test_failed_dng_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine import dng
+    from engine.io import dng
 
     def broken(*_args: object) -> None:
         raise OSError(28, "No space left on device")

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ModelError
-from engine.model_library import (
+from engine.models import create_model
+from engine.models.library import (
     ENV_VAR,
     check_name,
     default_library_dir,
@@ -22,8 +23,7 @@ from engine.model_library import (
     save_to_library,
     work_dir,
 )
-from engine.models import create_model
-from engine.weights import ModelCard, load_model
+from engine.models.weights import ModelCard, load_model
 
 TINY = {"base_features": 4, "levels": 2}
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from engine.errors import DarkroomError
+from engine.finetune.noise_fit import fit_noise_profile, synthesise_extra_pairs
+from engine.finetune.noise_measure import measure_dark_frame, measure_pair
+from engine.io.raw import ExifInfo, RawFrame, cfa_from_name
 from engine.noise import NoiseParams, NoiseProfile, add_noise
-from engine.noise_fit import fit_noise_profile, synthesise_extra_pairs
-from engine.noise_measure import measure_dark_frame, measure_pair
-from engine.packing import normalise_mosaic
-from engine.raw_io import ExifInfo, RawFrame, cfa_from_name
+from engine.render.packing import normalise_mosaic
 from tests.conftest import mosaic_from_rgb, smooth_scene
 
 SIZE = 256

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.dng import write_cfa_dng
 from engine.errors import DarkroomError
+from engine.finetune.pairing import collect_pairs, file_number, pair_files, scan_folder
+from engine.io.dng import write_cfa_dng
+from engine.io.raw import ExifInfo
 from engine.noise import NoiseParams, add_noise
-from engine.pairing import collect_pairs, file_number, pair_files, scan_folder
-from engine.raw_io import ExifInfo
 from tests.conftest import mosaic_from_rgb, smooth_scene
 
 H, W = 64, 96

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.colour import classical_linear
 from engine.errors import DarkroomError
-from engine.pairs import (
+from engine.io.raw import ExifInfo, RawFrame, read_raw
+from engine.render.colour import classical_linear
+from engine.train.real_pairs import (
     RawPairSpec,
     RealPairSource,
     exif_ratio,
@@ -19,8 +20,7 @@ from engine.pairs import (
     pairs_from_csv,
     pairs_from_sid_folder,
 )
-from engine.raw_io import ExifInfo, RawFrame, read_raw
-from engine.synthesis import to_rggb
+from engine.train.synthesis import to_rggb
 
 H, W = 32, 48
 

@@ -9,7 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from engine.packing import (
+from engine.io.raw import RED, RawFrame, cfa_from_name
+from engine.models.weights import ModelCard
+from engine.render.packing import (
     mirror_frame,
     mirror_image,
     normalise_mosaic,
@@ -17,11 +19,9 @@ from engine.packing import (
     rggb_mirror,
     unpack_bayer,
 )
-from engine.pipeline import Enhancer
-from engine.raw_io import RED, RawFrame, cfa_from_name
-from engine.runner import TiledRunner
-from engine.synthesis import Pair, random_crop_and_flip, synthesise_pair, to_rggb
-from engine.weights import ModelCard
+from engine.render.pipeline import Enhancer
+from engine.render.tiling import TiledRunner
+from engine.train.synthesis import Pair, random_crop_and_flip, synthesise_pair, to_rggb
 from tests.conftest import LAYOUTS
 
 RGGB = cfa_from_name("RGGB")

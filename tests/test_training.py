@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from engine.errors import Cancelled, DarkroomError
+from engine.io.raw import RawFrame, cfa_from_name
 from engine.jobs import CancelToken
-from engine.packing import pack_bayer
-from engine.raw_io import RawFrame, cfa_from_name
-from engine.synthesis import Pair, flip_pair, synthesise_pair, to_rggb
-from engine.training import TrainConfig, train
+from engine.render.packing import pack_bayer
+from engine.train.synthesis import Pair, flip_pair, synthesise_pair, to_rggb
+from engine.train.trainer import TrainConfig, train
 from tests.conftest import LAYOUTS, smooth_scene
 
 TINY = {"base_features": 4, "levels": 2}
@@ -59,7 +59,7 @@ def test_flips_keep_colours_on_their_pixels(cfa: str, flips: tuple[int, int, int
     flipped = flip_pair(Pair("t", frame, 1.0, rgb), *map(bool, flips))
     packed = pack_bayer(flipped.dark, clip=False)
     target = flipped.target
-    from engine.packing import packed_positions
+    from engine.render.packing import packed_positions
 
     for ch, colour in enumerate((0, 1, 2, 1)):
         dy, dx = packed_positions(flipped.dark.cfa_pattern)[ch]
@@ -98,7 +98,7 @@ def test_checkpoint_resume_continues_the_same_run(tmp_path: Path) -> None:
 
 def test_uunet_trains_second_net_only(tmp_path: Path) -> None:
     from engine.models import create_model
-    from engine.weights import ModelCard, save_model
+    from engine.models.weights import ModelCard, save_model
 
     base = create_model("baseline", **TINY)
     base_path = tmp_path / "base.safetensors"
@@ -119,8 +119,8 @@ def test_gan_step_runs() -> None:
 
 
 def test_srgb_loss_compares_developed_images() -> None:
-    from engine.colour import develop_numpy
-    from engine.training import _batch, training_loss
+    from engine.render.colour import develop_numpy
+    from engine.train.trainer import _batch, training_loss
 
     photos = _Photos(2)
     pairs = [photos.sample(np.random.default_rng(seed)) for seed in (1, 2)]
@@ -149,7 +149,7 @@ def test_srgb_loss_compares_developed_images() -> None:
 
 
 def test_auto_training_precision_is_bf16_only_with_amx(monkeypatch: pytest.MonkeyPatch) -> None:
-    import engine.training as training
+    import engine.train.trainer as training
 
     cpu = torch.device("cpu")
     monkeypatch.setattr(training, "cpu_has_amx_bf16", lambda: True)
@@ -164,7 +164,7 @@ def test_auto_training_precision_is_bf16_only_with_amx(monkeypatch: pytest.Monke
 def test_bf16_training_computes_the_loss_outside_autocast(
     variant: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import engine.training as training
+    import engine.train.trainer as training
 
     seen: list[tuple[bool, torch.dtype]] = []
     real_loss = training.training_loss
@@ -187,8 +187,8 @@ def test_bf16_training_computes_the_loss_outside_autocast(
 
 def test_attention_warm_started_from_a_baseline_starts_as_that_baseline(tmp_path: Path) -> None:
     from engine.models import create_model
-    from engine.training import warm_start
-    from engine.weights import ModelCard, save_model
+    from engine.models.weights import ModelCard, save_model
+    from engine.train.trainer import warm_start
 
     torch.manual_seed(0)
     base = create_model("baseline", **TINY).eval()

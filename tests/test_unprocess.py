@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.colour import classical_linear, develop, develop_numpy, srgb_decode, srgb_encode
-from engine.packing import pack_bayer
-from engine.raw_io import cfa_from_name
-from engine.unprocess import (
+from engine.io.raw import cfa_from_name
+from engine.render.colour import classical_linear, develop, develop_numpy, srgb_decode, srgb_encode
+from engine.render.packing import pack_bayer
+from engine.train.unprocess import (
     BAYER_LAYOUTS,
     CAMERAS,
     WIDE_WB_GAIN_RANGE,

@@ -6,7 +6,7 @@ import torch
 
 from engine.errors import ModelError
 from engine.models import create_model
-from engine.weights import ModelCard, load_model, model_entries, resolve_model, save_model
+from engine.models.weights import ModelCard, load_model, model_entries, resolve_model, save_model
 
 
 def _save(tmp_path: Path, name: str = "tiny", **cfg: object) -> Path:
@@ -71,7 +71,7 @@ def test_every_variant_listed_and_unknown_name_errors(tmp_path: Path, monkeypatc
     assert names[:6] == ["baseline", "attention", "gan", "uunet", "deep", "lite"]
     empty = tmp_path / "no-bundled-models"
     empty.mkdir()
-    monkeypatch.setattr("engine.weights.bundled_models_dir", lambda: empty)
+    monkeypatch.setattr("engine.models.weights.bundled_models_dir", lambda: empty)
     with pytest.raises(ModelError, match="unknown model"):
         resolve_model("nonsense")
     for entry in model_entries():

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.dng import write_cfa_dng
+from engine.io.dng import write_cfa_dng
+from engine.io.raw import ExifInfo
 from engine.noise import add_noise, get_profile
-from engine.raw_io import ExifInfo
-from engine.synthesis import list_photos, load_photo
-from engine.unprocess import mosaic, sample_unprocess_params, unprocess
+from engine.train.synthesis import list_photos, load_photo
+from engine.train.unprocess import mosaic, sample_unprocess_params, unprocess
 
 PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "clean-photos"
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.dng import write_cfa_dng
+from engine.io.dng import write_cfa_dng
+from engine.io.raw import SRGB_TO_XYZ, read_raw
 from engine.noise import get_profile, synthesise_dark
-from engine.raw_io import SRGB_TO_XYZ, read_raw
 
 # LibRaw flip code -> TIFF/EXIF Orientation (inverse of dcraw's "50132467" table).
 FLIP_TO_TIFF = {0: 1, 1: 2, 2: 4, 3: 3, 4: 5, 5: 8, 6: 6, 7: 7}

@@ -28,9 +28,9 @@ def main() -> None:
 
     import torch
 
+    from engine.io.testdata import write_synthetic_dng
     from engine.models import create_model
-    from engine.testdata import write_synthetic_dng
-    from engine.weights import ModelCard, save_model
+    from engine.models.weights import ModelCard, save_model
 
     work = Path(tempfile.mkdtemp(prefix="darkroom-e2e-"))
     dng = write_synthetic_dng(work / "frame12mp.dng")
@@ -46,7 +46,7 @@ def main() -> None:
 
     for i in range(args.repeat):
         out = work / f"out{i}.jpg"
-        cmd = [sys.executable, "-m", "engine.cli", "enhance", str(dng), "--model", str(weights),
+        cmd = [sys.executable, "-m", "engine.cli.main", "enhance", str(dng), "--model", str(weights),
                "--ratio", "100", "--device", args.device, "-o", str(out), "-q"]  # fmt: skip
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True)
@@ -54,9 +54,9 @@ def main() -> None:
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"end-to-end run {i + 1}: {wall:.2f} s wall, peak RSS (max over runs) {rss:.0f} MB")
 
-    from engine.export import write_image
-    from engine.pipeline import Enhancer
-    from engine.raw_io import read_raw
+    from engine.io.export import write_image
+    from engine.io.raw import read_raw
+    from engine.render.pipeline import Enhancer
 
     enhancer = Enhancer(str(weights), device=args.device)
     for i in range(args.repeat):
@@ -79,7 +79,7 @@ def main() -> None:
               f"{len(plan.cores())} of {plan.core_h}x{plan.core_w}+{plan.margin}")  # fmt: skip
 
     if enhancer.device.type == "cuda":
-        from engine.packing import pack_bayer
+        from engine.render.packing import pack_bayer
 
         packed = pack_bayer(read_raw(dng), 100.0)
         x = torch.from_numpy(packed)[None].cuda()

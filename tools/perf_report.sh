@@ -8,7 +8,7 @@ OUT=${1:-/tmp/darkroom-perf}
 mkdir -p "$OUT"
 export PYTHONPATH=$PWD
 DNG=$OUT/frame12mp.dng
-[ -f "$DNG" ] || python3 -c "from engine.testdata import write_synthetic_dng as w; w('$DNG')"
+[ -f "$DNG" ] || python3 -c "from engine.io.testdata import write_synthetic_dng as w; w('$DNG')"
 lscpu | grep -E "Model name|^CPU\(s\)" > "$OUT/machine.txt"
 free -g | head -2 >> "$OUT/machine.txt"
 
@@ -24,14 +24,14 @@ for model in baseline lite none; do
   for prec in fp32 bf16; do
     [ "$model" = none ] && [ "$prec" = bf16 ] && continue
     rm -f "$OUT/out-$model-$prec.jpg"
-    timed "darkroom-$model-$prec" python3 -m engine.cli enhance "$DNG" --model "$model" \
+    timed "darkroom-$model-$prec" python3 -m engine.cli.main enhance "$DNG" --model "$model" \
       --ratio 100 --precision "$prec" -o "$OUT/out-$model-$prec.jpg" -q
   done
 done
 rm -rf "$OUT/dtconf" "$OUT/dt.jpg" "$OUT/rt.jpg"
 timed darktable-cli darktable-cli "$DNG" "$OUT/dt.jpg" --core --configdir "$OUT/dtconf"
 timed rawtherapee-cli rawtherapee-cli -o "$OUT/rt.jpg" -c "$DNG"
-python3 -m engine.cli bench "$DNG" --json --repeat 2 > "$OUT/bench.json"
-python3 -m engine.cli bench "$DNG" --repeat 2 > "$OUT/bench.md" || true
+python3 -m engine.cli.main bench "$DNG" --json --repeat 2 > "$OUT/bench.json"
+python3 -m engine.cli.main bench "$DNG" --repeat 2 > "$OUT/bench.md" || true
 QT_QPA_PLATFORM=offscreen python3 tools/bench_preview.py --repeat 5 > "$OUT/preview.txt" 2>&1 || true
 cat "$OUT/bench.md" "$OUT/preview.txt"

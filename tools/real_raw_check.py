@@ -3,7 +3,7 @@
     python tools/real_raw_check.py ../shared/data/real-raw OUT_DIR [--models baseline,gan]
 
 For every RAW file: a centre crop, (a) darkened x100 in the raw domain with the project's noise
-model (engine.noise_fit.darken_frame, Sony A7S2 calibration) and enhanced at x100, and (b) as it
+model (engine.finetune.noise_fit.darken_frame, Sony A7S2 calibration) and enhanced at x100, and (b) as it
 is, at x1. Writes
 one PNG strip per file and case: classical pipeline | each model | (for (a)) the clean original.
 """
@@ -16,10 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from engine.finetune.noise_fit import darken_frame
+from engine.io.raw import RAW_EXTENSIONS, read_raw
 from engine.noise import get_profile
-from engine.noise_fit import darken_frame
-from engine.pipeline import Enhancer
-from engine.raw_io import RAW_EXTENSIONS, read_raw
+from engine.render.pipeline import Enhancer
 
 
 def label(image: np.ndarray, text: str) -> np.ndarray:

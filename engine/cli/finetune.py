@@ -1,0 +1,144 @@
+"""``darkroom-cli finetune``: fit a model to your own camera from a few tripod pairs.
+
+Kept apart from :mod:`engine.cli.main`; :func:`add_finetune_parser` registers the command on its
+sub-parsers and :func:`cmd_finetune` runs it, returning an exit code and raising
+:class:`~engine.errors.DarkroomError` for anything the user can fix.
+
+The pairing summary and progress go to stderr; the before/after validation PSNR and the saved
+model's path go to stdout. The pair set must be clean (every file paired, every pair valid)
+unless ``--skip-invalid`` is given. Ctrl-C stops after the current step with a checkpoint;
+the same command resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+
+from engine.errors import Cancelled, DarkroomError
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+def add_finetune_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``finetune`` command to ``darkroom-cli``'s sub-parsers."""
+    from engine.finetune.pairing import MAX_GAP_S
+    from engine.finetune.run import DEFAULT_ITERATIONS, DEFAULT_LR, DEFAULT_PATCH
+
+    p = sub.add_parser(
+        "finetune",
+        help="fine-tune a model on your own short/long tripod pairs",
+        description="Fine-tune a model on short/long pairs shot with your own camera and save "
+        "it in your model library.",
+    )
+    p.add_argument("--base", default="baseline", help="variant, library model or .safetensors")
+    p.add_argument(
+        "--pairs", required=True, help="folder of RAW files (paired automatically), a folder "
+        "with short/ and long/, or a CSV list short,long[,ratio]",
+    )  # fmt: skip
+    p.add_argument("--name", required=True, help="name of the new model in the library")
+    p.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS)
+    p.add_argument("--lr", type=float, default=DEFAULT_LR, help="learning rate (default 5e-5)")
+    p.add_argument("--patch", type=int, default=DEFAULT_PATCH, help="crop side, sensor pixels")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--validation", type=int, help="pairs held out (default: 1 with >= 3 pairs)")
+    p.add_argument("--validate-every", type=int, default=0, help="steps (default: 1/5 of run)")
+    p.add_argument("--dark-frames", help="folder of lens-cap shots for the noise fit")
+    p.add_argument("--no-synthetic", action="store_true", help="real pairs only")
+    p.add_argument("--library", help="model library folder (default: per-user data folder)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-gap", type=float, default=MAX_GAP_S, help="seconds within a scene")
+    p.add_argument("--skip-invalid", action="store_true", help="use the valid pairs, ignore "
+                   "unpaired, unreadable and invalid files")  # fmt: skip
+    p.add_argument("--restart", action="store_true", help="discard an interrupted run's state")
+    p.add_argument("--overwrite", action="store_true", help="replace a model of that name")
+    p.add_argument("--print-every", type=float, default=10.0, help="seconds between reports")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_finetune)
+    return p
+
+
+def _minutes(seconds: float | None) -> str:
+    return "?" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    """Pair, check, fine-tune and save; see the module docstring."""
+    from engine.finetune.pairing import collect_pairs
+    from engine.finetune.run import FinetuneProgress, finetune
+    from engine.jobs import CancelToken
+    from engine.models.library import check_name
+
+    if args.iterations < 1:
+        raise DarkroomError("--iterations must be at least 1")
+    check_name(args.name)  # before minutes of pairing
+    err = sys.stderr
+    report = collect_pairs(args.pairs, max_gap_s=args.max_gap)
+    if not args.quiet:
+        for line in report.summary_lines():
+            print(line, file=err)
+    if args.skip_invalid:
+        if not report.valid_pairs:
+            report.raise_for_problems()
+    else:
+        report.raise_for_problems()
+
+    last = [0.0]
+
+    def progress(p: FinetuneProgress) -> None:
+        if args.quiet:
+            return
+        now = time.perf_counter()
+        if p.phase != "training":
+            if p.message:
+                print(p.message, file=err, flush=True)
+        elif now - last[0] >= args.print_every or p.iteration == p.iterations:
+            last[0] = now
+            val = "" if p.psnr_now is None else f"  val PSNR {p.psnr_now:.2f} dB"
+            print(
+                f"it {p.iteration}/{p.iterations}  L1 {p.loss:.4f}  lr {p.lr:.2e}{val}  "
+                f"{_minutes(p.elapsed_s)}, ETA {_minutes(p.eta_s)}",
+                file=err, flush=True,
+            )  # fmt: skip
+
+    cancel = CancelToken()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # First Ctrl-C: stop after this step with a checkpoint; a second one aborts at once.
+        def on_interrupt(signum: int, frame: object) -> None:
+            cancel.cancel()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        result = finetune(
+            args.base, report.valid_pairs, args.name, iterations=args.iterations, lr=args.lr,
+            patch=args.patch, batch_size=args.batch, validation_pairs=args.validation,
+            validate_every=args.validate_every, synthetic=not args.no_synthetic,
+            dark_frames=args.dark_frames, library=args.library, device=args.device,
+            seed=args.seed, resume=not args.restart, overwrite=args.overwrite,
+            progress=progress, cancel=cancel,
+        )  # fmt: skip
+    except Cancelled:
+        print(
+            "darkroom-cli: interrupted; a checkpoint was kept, run the same command to resume",
+            file=err,
+        )
+        return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+    for note in result.notes:
+        print(f"note: {note}", file=err)
+    print(f"validation ({result.validation}): PSNR before {result.psnr_before:.2f} dB, "
+          f"after {result.psnr_after:.2f} dB (gain only {result.psnr_gain:.2f} dB)")  # fmt: skip
+    print(f"saved {result.name} to {result.weights_path} ({result.iterations} iterations, "
+          f"{_minutes(result.elapsed_s)})")  # fmt: skip
+    print(f"use it with: darkroom-cli enhance --model {result.weights_path} ...", file=err)
+    return EXIT_OK

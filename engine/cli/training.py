@@ -1,0 +1,173 @@
+"""``darkroom-cli train``, ``evaluate`` and ``bench``: the model-building commands.
+
+Kept apart from :mod:`engine.cli.main` (parser and the everyday commands); each function takes the
+parsed arguments and returns an exit code, raising :class:`~engine.errors.DarkroomError` for
+anything the user can fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import DarkroomError
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def _pair_source(data: str, crop: int, held_out: bool = False):
+    """A training source for ``--data``: real pairs (CSV / SID folder) or clean photos."""
+    path = Path(data)
+    if not path.exists():
+        raise DarkroomError(f"{data}: no such file or folder")
+    from engine.train.real_pairs import is_pair_source
+
+    if is_pair_source(path):
+        from engine.train.real_pairs import RealPairSource, load_pairs
+
+        return RealPairSource(load_pairs(path), crop=crop), f"real pairs from {path.name}"
+    from engine.train.synthesis import SyntheticPairSource, list_photos
+
+    photos = list_photos(path, held_out=held_out)
+    if not photos:
+        raise DarkroomError(f"{data}: no photos (PNG/JPEG/TIFF) or short/ + long/ pairs found")
+    source = SyntheticPairSource(photos, crop=crop)
+    return source, f"{len(photos)} clean photos from {path.name} (train split), unprocessed"
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from engine.models.weights import ModelCard, save_model
+    from engine.noise import PROFILES
+    from engine.train.trainer import TrainConfig, TrainProgress, train
+
+    if args.iterations < 1:
+        raise DarkroomError("--iterations must be at least 1")
+    out = Path(args.out)
+    if out.suffix.lower() != ".safetensors":
+        raise DarkroomError(f"--out {out}: must end in .safetensors")
+    if out.exists() and not args.overwrite:
+        raise DarkroomError(f"{out}: already exists (use --overwrite)")
+    try:
+        model_config = json.loads(args.config) if args.config else {}
+        disc_config = json.loads(args.disc_config) if args.disc_config else {}
+    except json.JSONDecodeError as exc:
+        raise DarkroomError(f"--config/--disc-config is not valid JSON: {exc.msg}") from None
+    source, data_desc = _pair_source(args.data, args.crop)
+    config = TrainConfig(
+        variant=args.variant, model_config=model_config, iterations=args.iterations,
+        batch_size=args.batch, lr=args.lr, seed=args.seed, device=args.device,
+        checkpoint_path=str(args.checkpoint or out.with_suffix(".ckpt")),
+        checkpoint_every=args.checkpoint_every, init_weights=args.init,
+        base_weights=args.base, epoch_iterations=args.epoch_iterations, disc_config=disc_config,
+        loss_space=args.loss, precision=args.precision,
+    )  # fmt: skip
+    last_print = [0.0]
+
+    def report(p: TrainProgress) -> None:
+        now = time.perf_counter()
+        if now - last_print[0] >= args.print_every or p.iteration == p.iterations:
+            last_print[0] = now
+            print(f"it {p.iteration}/{p.iterations}  L1 {p.loss:.4f}  lr {p.lr:.2e}  "
+                  f"{p.elapsed_s / 60:.1f} min, ETA {p.eta_s / 60:.1f} min",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+    result = train(config, source, progress=report)
+    card = ModelCard(
+        name=out.stem, architecture=args.variant, config=result.model.config,
+        output_space="linear_camera", training_data=data_desc,
+        noise_profile="ELD physics-based model, published calibrations: "
+        + ", ".join(PROFILES),
+        iterations=result.iterations, hardware=result.hardware,
+        training_time_s=round(result.elapsed_s, 1),
+        licence="weights: MIT; trained on research benchmark photos (Urban100, Sun-Hays80, "
+        "BSD68, Set14), see their licences",
+        notes=f"Adam lr {args.lr:g}, StepLR(10, 0.8) per {config.epoch_iterations or 'epoch'}, "
+        f"L1 on {'developed sRGB' if args.loss == 'srgb' else 'linear camera RGB'}, "
+        f"crop {args.crop}, batch {args.batch}, seed {args.seed}, {result.precision}"
+        + (" autocast" if result.precision != "fp32" else "")
+        + (f"; discriminator {json.dumps(disc_config)}" if args.variant == "gan" else "")
+        + (f"; warm start from {Path(args.init).name} ({result.warm_started} tensors)"
+           if args.init else "")
+        + (f"; first U-Net frozen from {Path(args.base).name}" if args.base else ""),
+        base_model=Path(args.base or args.init).stem if (args.base or args.init) else None,
+    )  # fmt: skip
+    save_model(result.model, card, out)
+    print(f"wrote {out} ({result.iterations} iterations, {result.elapsed_s / 60:.1f} min, "
+          f"final L1 {np.mean(result.losses[-50:]):.4f})", file=sys.stderr)  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from engine.evaluate.table import default_eval_pairs, evaluate, write_report
+    from engine.models.weights import (
+        card_path_for,
+        model_entries,
+        read_card,
+        resolve_model,
+        write_card,
+    )
+
+    data = Path(args.data)
+    if not data.exists():
+        raise DarkroomError(f"{data}: no such file or folder")
+    if args.models in ("all", ""):
+        models = [e.name for e in model_entries() if e.has_weights]
+    elif args.models == "none":
+        models = []
+    else:
+        models = [m.strip() for m in args.models.split(",") if m.strip()]
+    # Resolved up front: fails fast, before minutes of evaluation, and reused for the cards.
+    weights_of = {name: resolve_model(name) for name in models}
+    try:
+        ratios = [float(r) for r in args.ratios.split(",")]
+    except ValueError:
+        raise DarkroomError(f"--ratios {args.ratios!r}: give numbers like 100,250,300") from None
+    from engine.train.real_pairs import is_pair_source, load_pair, load_pairs
+
+    if is_pair_source(data):
+        pairs = [load_pair(spec) for spec in load_pairs(data)]
+    else:
+        pairs = default_eval_pairs(data, ratios=ratios, max_photos=args.max_photos,
+                                   max_side=args.max_side or None)  # fmt: skip
+    if not pairs:
+        raise DarkroomError(f"{data}: no evaluation pairs")
+
+    def report(done: int, total: int, message: str) -> None:
+        if not args.quiet:
+            print(f"[{done}/{total}] {message}", file=sys.stderr, flush=True)
+
+    result = evaluate(pairs, models, device=args.device, progress=report, precision=args.precision)
+    table, results_json, sheet = write_report(result, args.out)
+    print(result.table_markdown())
+    print(f"wrote {table}, {results_json}, {sheet}", file=sys.stderr)
+    if args.update_cards:
+        for name, weights in weights_of.items():
+            card = dataclasses.replace(read_card(weights), metrics=result.rows_for(name))
+            write_card(weights, card)
+            print(f"updated {card_path_for(weights)}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from engine.evaluate.bench import format_table, run_bench
+    from engine.models import list_models
+
+    variants = args.variants.split(",") if args.variants else None
+    for v in variants or []:
+        if v not in [*list_models(), "none"]:
+            raise DarkroomError(f"unknown variant {v!r}")
+    if args.repeat < 1:
+        raise DarkroomError("--repeat must be at least 1")
+    dng = Path(args.input) if args.input else None
+    if dng is not None and not dng.is_file():
+        raise DarkroomError(f"{dng}: no such file")
+    rows = run_bench(variants, dng, args.device, args.precision, args.tile, args.repeat)
+    print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+    return EXIT_FAILED if any("error" in r for r in rows) else EXIT_OK

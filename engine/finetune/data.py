@@ -1,0 +1,175 @@
+"""The fine-tune's data: the photographer's pairs, synthetic crops from them, validation crops.
+
+Split from :mod:`engine.finetune.run`, which runs the fine-tune: this module loads the user's
+short/long pairs (targets kept as lossless uint16 to halve their memory), hands out training
+crops (:class:`FinetunePairSource`, real or synthesised from the long exposures with a fitted
+noise profile) and scores a model on fixed centre crops (:class:`Validation`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.errors import DarkroomError
+from engine.evaluate.metrics import psnr
+from engine.finetune.noise_fit import darken_frame
+from engine.finetune.pair_checks import PairCandidate
+from engine.io.raw import RawFrame, read_raw
+from engine.noise import NoiseProfile
+from engine.render.colour import classical_linear, develop_numpy
+from engine.render.tiling import crop_frame_border, frame_border, pad_frame_border
+from engine.train.real_pairs import RawPairSpec, load_pair
+from engine.train.synthesis import Pair, crop_pair, random_crop_and_flip, to_rggb
+
+#: Share of training crops synthesised from the user's long exposures when ``synthetic``.
+SYNTHETIC_FRACTION = 0.5
+#: Synthetic ratios are the user's ratios times a factor log-uniform in this range.
+RATIO_JITTER = (0.7, 1.4)
+
+
+@dataclass(frozen=True, eq=False)
+class UserPair:
+    """A loaded user pair: the training :class:`~engine.train.synthesis.Pair` (target as uint16,
+    lossless, see :class:`~engine.train.real_pairs.RealPairSource`) and the long exposure's frame."""
+
+    pair: Pair
+    long: RawFrame | None
+
+
+class FinetunePairSource:
+    """Training crops from the user's real pairs, mixed with synthetic ones.
+
+    A synthetic crop takes a random long exposure and its target, crops and flips both
+    (CFA-correct, :func:`~engine.train.synthesis.random_crop_and_flip`), then darkens the crop with
+    the fitted noise profile (:func:`~engine.finetune.noise_fit.darken_frame`) at one of the user's
+    ratios times a factor log-uniform in :data:`RATIO_JITTER`.
+
+    Args:
+        pairs: the training pairs (targets uint16).
+        crop: crop side in sensor pixels.
+        profile: fitted noise profile, or ``None`` for real pairs only.
+        synthetic_fraction: probability that a crop is synthetic (ignored without a profile).
+    """
+
+    def __init__(
+        self,
+        pairs: Sequence[UserPair],
+        crop: int,
+        profile: NoiseProfile | None = None,
+        synthetic_fraction: float = SYNTHETIC_FRACTION,
+    ) -> None:
+        if not pairs:
+            raise DarkroomError("no training pairs")
+        self.pairs = list(pairs)
+        self.crop = int(crop)
+        self.profile = profile
+        self.synthetic_fraction = float(synthetic_fraction) if profile is not None else 0.0
+        self.ratios = [p.pair.ratio for p in self.pairs]
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def sample(self, rng: np.random.Generator) -> Pair:
+        """A random crop: ``Pair`` with a ``crop`` x ``crop`` dark frame and float32 target."""
+        user = self.pairs[int(rng.integers(len(self.pairs)))]
+        if self.profile is not None and user.long is not None:
+            if rng.random() < self.synthetic_fraction:
+                return self._synthetic(user, rng)
+        out = random_crop_and_flip(user.pair, self.crop, rng)
+        return replace(out, target=to_float(out.target))
+
+    def _synthetic(self, user: UserPair, rng: np.random.Generator) -> Pair:
+        assert self.profile is not None and user.long is not None
+        clean = Pair(user.pair.name, user.long, 1.0, user.pair.target)
+        crop = random_crop_and_flip(clean, self.crop, rng)
+        lo, hi = RATIO_JITTER
+        ratio = self.ratios[int(rng.integers(len(self.ratios)))]
+        ratio = max(1.0, ratio * math.exp(rng.uniform(math.log(lo), math.log(hi))))
+        dark = darken_frame(crop.dark, ratio, self.profile, rng)
+        return Pair(f"{user.pair.name} synthetic", dark, ratio, to_float(crop.target))
+
+
+def to_float(target: np.ndarray) -> np.ndarray:
+    if target.dtype == np.uint16:
+        return target.astype(np.float32) * np.float32(1.0 / 65535.0)
+    return target
+
+
+def quantise(target: np.ndarray) -> np.ndarray:
+    return np.rint(np.clip(target, 0.0, 1.0) * np.float32(65535.0)).astype(np.uint16)
+
+
+def pair_specs(pairs: Sequence[PairCandidate | RawPairSpec]) -> list[RawPairSpec]:
+    specs = []
+    for item in pairs:
+        if isinstance(item, PairCandidate):
+            if not item.valid:
+                raise DarkroomError(f"{item.short.name} + {item.long.name}: {item.reason}")
+            specs.append(item.to_spec())
+        elif isinstance(item, RawPairSpec):
+            specs.append(item)
+        else:
+            raise TypeError(f"expected PairCandidate or RawPairSpec, got {type(item).__name__}")
+    if not specs:
+        raise DarkroomError("no pairs to fine-tune on")
+    return specs
+
+
+def load_user_pair(spec: RawPairSpec, keep_long: bool) -> UserPair:
+    pair = load_pair(spec)  # checks cameras, sizes, CFA and ratio with one-line errors
+    pair = replace(pair, target=quantise(pair.target))
+    return UserPair(pair, read_raw(spec.long) if keep_long else None)
+
+
+def centre_crop(pair: Pair, side: int) -> Pair:
+    h, w = pair.dark.height, pair.dark.width
+    ch, cw = min(side, h), min(side, w)
+    return crop_pair(pair, (h - ch) // 2, (w - cw) // 2, ch, cw)
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+
+
+@dataclass
+class Validation:
+    """Centre crops scored against their developed references."""
+
+    crops: list[Pair]
+    references: list[np.ndarray]
+    label: str
+
+    @classmethod
+    def build(cls, pairs: Sequence[Pair], side: int, label: str) -> Validation:
+        crops = [to_rggb(centre_crop(replace(p, target=to_float(p.target)), side)) for p in pairs]
+        refs = [develop_numpy(c.target, c.dark) for c in crops]
+        return cls(crops, refs, label)
+
+    def score(self, model: nn.Module, device: torch.device) -> float:
+        """Mean PSNR (dB) of ``model``'s developed output over the crops."""
+        model = model.eval().to(device)
+        # Borders mirrored as the app's TiledRunner does, so the score is what the app shows.
+        border = frame_border(model)
+        scores = []
+        with torch.inference_mode():
+            for crop, ref in zip(self.crops, self.references, strict=True):
+                x = torch.from_numpy(pad_frame_border(crop.network_input(), border))[None]
+                out = crop_frame_border(model(x.to(device))[0], border)
+                out = out.float().clamp_(0.0, 1.0).cpu()
+                srgb = develop_numpy(out.permute(1, 2, 0).contiguous().numpy(), crop.dark)
+                scores.append(psnr(srgb, ref))
+        return float(np.mean(scores))
+
+    def score_gain(self) -> float:
+        """Mean PSNR of plain amplification (what ``--model none`` shows)."""
+        scores = [
+            psnr(develop_numpy(classical_linear(c.dark, c.ratio), c.dark), ref)
+            for c, ref in zip(self.crops, self.references, strict=True)
+        ]
+        return float(np.mean(scores))

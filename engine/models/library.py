@@ -1,0 +1,410 @@
+"""The user's model library: fine-tuned and imported models in a per-user data folder.
+
+A model is ``NAME.safetensors`` plus its card ``NAME.json`` (see :mod:`engine.models.weights`). The
+folder is, first match wins: the ``library`` argument of every function here, the
+``DARKROOM_MODELS_DIR`` environment variable, or ``platformdirs.user_data_path("Darkroom",
+"Darkroom") / "models"`` (the folder the app's Preferences default to, so the app's model menu
+lists these models). Interrupted fine-tunes keep their checkpoints in ``.work/NAME/`` inside it.
+
+Every write is atomic per file (a temporary file in the destination folder, fsynced, then
+``os.replace``), and multi-file operations undo what they did on failure, so a full disk or a
+bad import never leaves a half model behind or touches the models already there. Imports are
+validated by :func:`engine.models.weights.load_model` (strict keys and shapes, no unpickling).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from engine.errors import ModelError
+from engine.models import list_models
+from engine.models.weights import (
+    PICKLE_SUFFIXES,
+    ModelCard,
+    card_bytes,
+    card_path_for,
+    load_model,
+    read_card,
+)
+
+#: Environment variable overriding the library folder.
+ENV_VAR = "DARKROOM_MODELS_DIR"
+#: Sub-folder for fine-tuning checkpoints (hidden, so model scans never see it).
+WORK_FOLDER = ".work"
+# Letters and digits of any script (\w), so "Nacht Köln" is fine; no path characters.
+_NAME = re.compile(r"^[^\W_][\w .+-]{0,79}$")
+_RESERVED = {"none", "auto", "all"}
+
+
+def default_library_dir() -> Path:
+    """``DARKROOM_MODELS_DIR`` if set, else the per-user data folder's ``models``."""
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return platformdirs.user_data_path("Darkroom", "Darkroom") / "models"
+
+
+def library_dir(library: str | os.PathLike[str] | None = None) -> Path:
+    """The library folder to use (``library`` if given, else :func:`default_library_dir`)."""
+    return Path(library).expanduser() if library else default_library_dir()
+
+
+def work_dir(name: str, library: str | os.PathLike[str] | None = None) -> Path:
+    """Where a fine-tune of model ``name`` keeps its checkpoint (not created here)."""
+    return library_dir(library) / WORK_FOLDER / check_name(name)
+
+
+def check_name(name: str) -> str:
+    """Validate a model name (it becomes a file name and a ``--model`` value).
+
+    Raises:
+        ModelError: empty, too long, path-like, hidden, or the name of a built-in variant.
+    """
+    name = str(name).strip()
+    if not _NAME.fullmatch(name) or name.endswith((".", " ")):
+        raise ModelError(
+            f"invalid model name {name!r}: use 1-80 letters, digits, spaces, '.', '_', '+' or "
+            "'-', starting with a letter or digit"
+        )
+    if name.lower() in _RESERVED or name in list_models():
+        raise ModelError(f"model name {name!r} is reserved (a built-in model or option)")
+    return name
+
+
+@dataclass(frozen=True)
+class LibraryModel:
+    """One model in the library.
+
+    Attributes:
+        name: the file stem (what ``--model`` takes).
+        weights_path: the ``.safetensors`` file.
+        card: its card, or ``None`` when the card is missing or invalid.
+        size_bytes: size of the weights file.
+        problem: why the card could not be read (one line), else ``None``.
+    """
+
+    name: str
+    weights_path: Path
+    card: ModelCard | None
+    size_bytes: int
+    problem: str | None = None
+
+    @property
+    def card_path(self) -> Path:
+        return card_path_for(self.weights_path)
+
+
+def _weights_path(name: str, library: Path) -> Path:
+    return library / f"{name}.safetensors"
+
+
+def _entry(path: Path) -> LibraryModel:
+    try:
+        card, problem = read_card(path), None
+    except ModelError as exc:
+        card, problem = None, str(exc)
+    size = path.stat().st_size if path.is_file() else 0
+    return LibraryModel(path.stem, path, card, size, problem)
+
+
+def list_library(library: str | os.PathLike[str] | None = None) -> list[LibraryModel]:
+    """Every model in the library, by name; a missing folder is an empty library."""
+    root = library_dir(library)
+    if not root.is_dir():
+        return []
+    paths = sorted(root.glob("*.safetensors"), key=lambda p: p.stem.lower())
+    return [_entry(p) for p in paths if not p.name.startswith(".")]
+
+
+def get_model(name: str, library: str | os.PathLike[str] | None = None) -> LibraryModel:
+    """A library model by name.
+
+    Raises:
+        ModelError: no model of that name.
+    """
+    path = _weights_path(str(name).strip(), library_dir(library))
+    if not path.is_file():
+        raise ModelError(f"no model named {name!r} in {library_dir(library)}")
+    return _entry(path)
+
+
+# --------------------------------------------------------------------------------------------
+# Atomic file helpers
+
+
+def _temp_in(folder: Path, name: str) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+    os.close(fd)
+    return Path(tmp)
+
+
+def _write_temp(folder: Path, name: str, data: bytes) -> Path:
+    """``data`` in a fsynced temporary file in ``folder`` (removed again on failure)."""
+    tmp = _temp_in(folder, name)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _describe_os_error(exc: OSError) -> str:
+    return exc.strerror or exc.__class__.__name__
+
+
+@contextmanager
+def _library_write(what: str) -> Iterator[None]:
+    """Turn file-system failures of a library operation into one-line :class:`ModelError`."""
+    try:
+        yield
+    except OSError as exc:
+        raise ModelError(f"{what}: {_describe_os_error(exc)}") from None
+
+
+def _install(
+    temps: list[tuple[Path, Path]], overwrite: bool = False
+) -> None:  # (temporary, final) pairs, weights first
+    """Move finished temporary files into place; on failure undo and delete the rest.
+
+    New files are moved in order; if one fails, those already moved are removed again (or, when
+    they replaced an existing file, that file's earlier content is restored from a backup), so
+    the library holds either the whole new model or what it held before.
+    """
+    backups: list[tuple[Path, Path | None]] = []
+    try:
+        for tmp, final in temps:
+            backup = None
+            if final.exists():
+                if not overwrite:
+                    raise FileExistsError(f"{final.name} already exists")
+                backup = final.with_name(f".{final.name}.bak")
+                os.replace(final, backup)
+            backups.append((final, backup))
+            os.replace(tmp, final)
+    except BaseException:
+        for final, backup in reversed(backups):
+            if backup is not None:
+                os.replace(backup, final)
+            else:
+                final.unlink(missing_ok=True)
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+        raise
+    for _, backup in backups:
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Operations
+
+
+def save_to_library(
+    model: nn.Module,
+    card: ModelCard,
+    library: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    dtype: torch.dtype = torch.float16,
+) -> Path:
+    """Add a trained model as ``card.name`` (weights as float16 safetensors plus the card).
+
+    Returns:
+        The weights path.
+
+    Raises:
+        ModelError: bad or existing name (unless ``overwrite``), or the write failed (disk
+            full...); the library is then exactly as before.
+    """
+    from safetensors.torch import save
+
+    name = check_name(card.name)
+    root = library_dir(library)
+    final = _weights_path(name, root)
+    if final.exists() and not overwrite:
+        raise ModelError(f"a model named {name!r} already exists in {root}")
+    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
+    card = replace(card, name=name)
+    with _library_write(f"could not save model {name!r} to {root}"):
+        root.mkdir(parents=True, exist_ok=True)
+        weights = save(state, metadata={"architecture": card.architecture, "name": name})
+        _install_with_card(root, final, _write_temp(root, final.name, weights), card, overwrite)
+    return final
+
+
+def _install_with_card(
+    root: Path, final: Path, tmp_weights: Path, card: ModelCard, overwrite: bool
+) -> None:
+    """Write the card beside already-written temporary weights, then install both together."""
+    try:
+        tmp_card = _write_temp(root, card_path_for(final).name, card_bytes(card))
+    except BaseException:
+        tmp_weights.unlink(missing_ok=True)
+        raise
+    _install([(tmp_weights, final), (tmp_card, card_path_for(final))], overwrite=overwrite)
+
+
+def rename_model(old: str, new: str, library: str | os.PathLike[str] | None = None) -> LibraryModel:
+    """Rename a model: both files and the name in its card.
+
+    Raises:
+        ModelError: no such model, an invalid or existing new name, or a failed write (the
+            model then keeps its old name and files).
+    """
+    root = library_dir(library)
+    entry = get_model(old, root)
+    new = check_name(new)
+    if new == entry.name:
+        return entry
+    target = _weights_path(new, root)
+    # Case-only renames on case-insensitive disks are the same file; anything else existing
+    # is another model.
+    if target.exists() and not _same_file(target, entry.weights_path):
+        raise ModelError(f"a model named {new!r} already exists")
+    if entry.card is None:
+        raise ModelError(f"{entry.weights_path.name}: cannot rename: {entry.problem}")
+    card = replace(entry.card, name=new)
+    with _library_write(f"could not rename {old!r} to {new!r}"):
+        tmp_c = _write_temp(root, card_path_for(target).name, card_bytes(card))
+        try:
+            os.replace(entry.weights_path, target)
+        except BaseException:
+            tmp_c.unlink(missing_ok=True)
+            raise
+        try:
+            os.replace(tmp_c, card_path_for(target))
+        except BaseException:
+            os.replace(target, entry.weights_path)  # put the weights back under the old name
+            tmp_c.unlink(missing_ok=True)
+            raise
+        if not _same_file(card_path_for(target), entry.card_path):
+            entry.card_path.unlink(missing_ok=True)
+        old_work = root / WORK_FOLDER / entry.name
+        if old_work.is_dir():
+            shutil.rmtree(old_work, ignore_errors=True)  # a stale checkpoint of the old name
+    return _entry(target)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def delete_model(name: str, library: str | os.PathLike[str] | None = None) -> None:
+    """Delete a model's weights, card and any fine-tuning checkpoint.
+
+    Raises:
+        ModelError: no such model, or the files could not be removed.
+    """
+    root = library_dir(library)
+    entry = get_model(name, root)
+    with _library_write(f"could not delete model {name!r}"):
+        # Weights first: a card left alone is ignored by every model scan.
+        entry.weights_path.unlink()
+        entry.card_path.unlink(missing_ok=True)
+        work = root / WORK_FOLDER / entry.name
+        if work.is_dir():
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def export_model(
+    name: str,
+    destination: str | os.PathLike[str],
+    library: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Copy a model (weights and card) into the folder ``destination`` (created if missing).
+
+    Returns:
+        The exported weights path.
+
+    Raises:
+        ModelError: no such model or card, files already there (unless ``overwrite``), or a
+            failed write (nothing partial is left in ``destination``).
+    """
+    entry = get_model(name, library)
+    if entry.card is None:
+        raise ModelError(f"{entry.weights_path.name}: cannot export: {entry.problem}")
+    dest = Path(destination).expanduser()
+    if dest.suffix.lower() == ".safetensors":
+        raise ModelError(f"{dest}: give a folder to export into, not a file name")
+    final = dest / entry.weights_path.name
+    for path in (final, card_path_for(final)):
+        if path.exists() and not overwrite:
+            raise ModelError(f"{path}: already exists")
+    with _library_write(f"could not export {name!r} to {dest}"):
+        dest.mkdir(parents=True, exist_ok=True)
+        tmp_w = _write_temp(dest, final.name, entry.weights_path.read_bytes())
+        try:
+            tmp_c = _write_temp(dest, card_path_for(final).name, entry.card_path.read_bytes())
+        except BaseException:
+            tmp_w.unlink(missing_ok=True)
+            raise
+        _install([(tmp_w, final), (tmp_c, card_path_for(final))], overwrite=overwrite)
+    return final
+
+
+def import_model(
+    weights: str | os.PathLike[str],
+    library: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    overwrite: bool = False,
+) -> LibraryModel:
+    """Copy a ``.safetensors`` model with its ``.json`` card beside it into the library.
+
+    The model is validated first by building its card's architecture and loading the weights
+    strictly; pickle-based files (``.pth``, ``.pt``, ``.ckpt``...) are refused without being
+    opened.
+
+    Args:
+        weights: the ``.safetensors`` file.
+        name: name in the library (default: the file's stem); written into the copied card.
+        overwrite: replace a library model of that name.
+
+    Raises:
+        ModelError: not a ``.safetensors`` file, no card, invalid weights, a bad or existing
+            name, or a failed write (the library is then as before).
+    """
+    source = Path(weights).expanduser()
+    suffix = source.suffix.lower()
+    if suffix in PICKLE_SUFFIXES:
+        raise ModelError(
+            f"{source.name}: refusing a pickle-based checkpoint ({source.suffix}), which can "
+            "run code when loaded; import a .safetensors file with its .json card"
+        )
+    if suffix != ".safetensors":
+        raise ModelError(f"{source.name}: import a .safetensors file (with its .json card)")
+    if not source.is_file():
+        raise ModelError(f"{source}: no such file")
+    if not card_path_for(source).is_file():
+        raise ModelError(f"{source.name}: its model card {card_path_for(source).name} is missing")
+    _, card = load_model(source)  # strict validation; raises ModelError with the reason
+    new = check_name(name if name is not None else source.stem)
+    root = library_dir(library)
+    final = _weights_path(new, root)
+    if final.exists() and not overwrite:
+        raise ModelError(f"a model named {new!r} already exists in {root}")
+    card = replace(card, name=new)
+    with _library_write(f"could not import {source.name} into {root}"):
+        root.mkdir(parents=True, exist_ok=True)
+        _install_with_card(
+            root, final, _write_temp(root, final.name, source.read_bytes()), card, overwrite
+        )
+    return _entry(final)

@@ -1,0 +1,163 @@
+"""Bayer packing after "Learning to See in the Dark" (Chen et al., CVPR 2018).
+
+A ``(H, W)`` Bayer mosaic becomes a ``(4, H/2, W/2)`` tensor whose channels are always
+R, G1, B, G2, whatever the sensor's layout: G1 is the green on the red pixel's row, G2 the green
+on the blue pixel's row.
+
+Channel order alone does not make layouts alike: in a BGGR mosaic the red sample sits at the
+bottom right of its 2x2 block, in RGGB at the top left. Networks therefore get their input from
+:func:`pack_rggb`, which mirrors the mosaic into RGGB geometry first (and says how to mirror the
+output back), so one model serves RGGB, BGGR, GRBG and GBRG sensors with the same sub-pixel
+geometry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+from engine.io.raw import BLUE, GREEN, RED, RawFrame
+
+#: Canonical packed channel order, as colour indices.
+PACKED_COLOURS: tuple[int, int, int, int] = (RED, GREEN, BLUE, GREEN)
+
+
+def packed_positions(cfa_pattern: np.ndarray) -> list[tuple[int, int]]:
+    """Offsets ``(dy, dx)`` inside the 2x2 CFA block of R, G1, B, G2, in that order.
+
+    Args:
+        cfa_pattern: ``(2, 2)`` colour indices (0 = R, 1 = G, 2 = B).
+    """
+    cfa = np.asarray(cfa_pattern)
+    (ry, rx), (by, bx) = (tuple(np.argwhere(cfa == c)[0]) for c in (RED, BLUE))
+    # Greens sit diagonally to each other; the one sharing the red's row is G1.
+    g1 = (int(ry), int(1 - rx))
+    g2 = (int(by), int(1 - bx))
+    if cfa[g1] != GREEN or cfa[g2] != GREEN:
+        raise ValueError(f"not a Bayer pattern: {cfa.tolist()}")
+    return [(int(ry), int(rx)), g1, (int(by), int(bx)), g2]
+
+
+def normalise_mosaic(frame: RawFrame, ratio: float = 1.0, clip: bool = True) -> np.ndarray:
+    """Black-subtract, scale to [0, 1] of the sensor's range, amplify by ``ratio``.
+
+    Returns:
+        ``(H, W)`` float32; clipped to [0, 1] when ``clip``.
+    """
+    mosaic = frame.mosaic
+    black = frame.black_map()
+    scale = (np.float32(ratio) / (np.float32(frame.white_level) - black)).astype(np.float32)
+    out = mosaic.astype(np.float32)
+    out -= black
+    out *= scale
+    if clip:
+        np.clip(out, 0.0, 1.0, out=out)
+    return out
+
+
+def pack_bayer(frame: RawFrame, ratio: float = 1.0, clip: bool = True) -> np.ndarray:
+    """Pack a frame's mosaic for the network.
+
+    Per-position black level is subtracted, the result divided by ``white - black``, multiplied
+    by the exposure ``ratio`` and clipped to [0, 1] (as in SID, amplified highlights saturate).
+
+    Returns:
+        ``(4, H/2, W/2)`` float32, channels R, G1, B, G2, values in [0, 1] when ``clip``.
+    """
+    pos = packed_positions(frame.cfa_pattern)
+    h, w = frame.mosaic.shape
+    out = np.empty((4, h // 2, w // 2), dtype=np.float32)
+    for ch, (dy, dx) in enumerate(pos):
+        plane = frame.mosaic[dy::2, dx::2].astype(np.float32)
+        black = np.float32(frame.black_level[dy, dx])
+        scale = np.float32(ratio) / (np.float32(frame.white_level) - black)
+        plane -= black
+        plane *= scale
+        out[ch] = plane
+    if clip:
+        np.clip(out, 0.0, 1.0, out=out)
+    return out
+
+
+def unpack_bayer(packed: np.ndarray, cfa_pattern: np.ndarray) -> np.ndarray:
+    """Inverse of the channel shuffle in :func:`pack_bayer` (levels are not restored).
+
+    Args:
+        packed: ``(4, h, w)`` channels R, G1, B, G2.
+        cfa_pattern: ``(2, 2)`` layout of the mosaic to produce.
+
+    Returns:
+        ``(2h, 2w)`` mosaic of the same dtype.
+    """
+    _, h, w = packed.shape
+    mosaic = np.empty((2 * h, 2 * w), dtype=packed.dtype)
+    for ch, (dy, dx) in enumerate(packed_positions(cfa_pattern)):
+        mosaic[dy::2, dx::2] = packed[ch]
+    return mosaic
+
+
+#: ``(rows, columns)``: which axes of an image to mirror (see :func:`rggb_mirror`).
+Mirror = tuple[bool, bool]
+ImageT = TypeVar("ImageT", np.ndarray, torch.Tensor)
+
+
+def rggb_mirror(cfa_pattern: np.ndarray) -> Mirror:
+    """The mirror that gives an even-sized mosaic of this layout RGGB geometry.
+
+    Mirroring an axis of even length swaps the parity of every index along it, so mirroring the
+    rows when red sits on an odd row, and the columns when it sits on an odd column, moves red to
+    the top left of every 2x2 block (and blue, diagonal to it, to the bottom right) without
+    losing a pixel. Without this, a network upsampling packed planes cannot tell where inside
+    each block a sample was taken and has to blur by a pixel to cover all four layouts.
+
+    Args:
+        cfa_pattern: ``(2, 2)`` colour indices (0 = R, 1 = G, 2 = B).
+
+    Returns:
+        ``(rows, columns)``; ``(False, False)`` for RGGB.
+    """
+    ry, rx = packed_positions(cfa_pattern)[0]
+    return bool(ry), bool(rx)
+
+
+def mirror_image(image: ImageT, mirror: Mirror) -> ImageT:
+    """Mirror the last two axes (``rows``, ``columns``) of a ``(..., H, W)`` array or tensor.
+
+    Its own inverse: the network's output goes back to the sensor's orientation through it.
+    """
+    rows, columns = mirror
+    dims = [d for d, on in ((-2, rows), (-1, columns)) if on]
+    if not dims:
+        return image
+    if isinstance(image, torch.Tensor):
+        return torch.flip(image, dims)
+    return np.ascontiguousarray(np.flip(image, axis=tuple(dims)))
+
+
+def mirror_frame(frame: RawFrame, mirror: Mirror) -> RawFrame:
+    """The frame with its mosaic, CFA pattern and black levels mirrored by ``mirror``."""
+    if not any(mirror):
+        return frame
+    if frame.height % 2 or frame.width % 2:  # mirroring an odd axis keeps parity: crop first
+        frame = frame.crop(0, 0, frame.height, frame.width)
+    return replace(
+        frame,
+        mosaic=mirror_image(frame.mosaic, mirror),
+        cfa_pattern=mirror_image(np.asarray(frame.cfa_pattern), mirror),
+        black_level=mirror_image(np.asarray(frame.black_level), mirror),
+    )
+
+
+def pack_rggb(frame: RawFrame, ratio: float = 1.0, clip: bool = True) -> tuple[np.ndarray, Mirror]:
+    """What the networks see: the frame mirrored into RGGB geometry, then :func:`pack_bayer`.
+
+    Returns:
+        ``(packed, mirror)``: ``(4, H/2, W/2)`` float32 (as :func:`pack_bayer`) and the mirror
+        to apply to the network's ``(C, H, W)`` output (:func:`mirror_image`) to put it back on
+        the frame's pixel grid.
+    """
+    mirror = rggb_mirror(frame.cfa_pattern)
+    return pack_bayer(mirror_frame(frame, mirror), ratio, clip), mirror

@@ -1,0 +1,397 @@
+"""Tiled inference: any frame size, any device, bounded memory, cancellable.
+
+The packed frame is cut into a grid of *cores*. Each tile is its core plus a margin of at least
+the network's receptive radius, so every output pixel inside a core sees the same context it
+would see in a whole-frame pass; margins and cores start on multiples of the model's size
+multiple, so pooling grids line up with the whole-frame pass too. (One packed pixel is one CFA
+period, so every tile is CFA-aligned by construction.) Neighbouring outputs are cross-faded over
+a narrow band with weights that sum to exactly one, which hides any residual difference.
+
+The frame's own borders are mirrored outwards by one size multiple first (:func:`pad_frame_border`):
+a network sees real-looking context there instead of its convolutions' zero padding. On ten
+held-out synthetic pairs at x100 that cut ``baseline``'s mean absolute sRGB error in the
+outermost two pixel columns/rows from 0.070/0.053/0.066/0.061 (left/right/top/bottom) to
+0.058/0.043/0.051/0.044 (interior 0.043), and on a real Kodak DC50 file it removed a green
+line along the right border (G - R in the last two columns: +17 -> +1 levels of 255).
+
+Device and precision are chosen here and only here.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.errors import DarkroomError
+from engine.jobs import CancelToken, ProgressCallback, no_progress
+from engine.render.packing import ImageT
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+#: Half-width, in packed pixels, of the band over which neighbouring tiles are cross-faded.
+BLEND = 8
+#: Rough activation memory per packed input pixel per base feature, float32, inference mode.
+_BYTES_PER_PIXEL_PER_FEATURE = 40
+
+
+def select_device(preference: str = "auto") -> torch.device:
+    """Pick the compute device: CUDA > MPS > CPU for ``"auto"``.
+
+    Raises:
+        DarkroomError: unknown name, or the requested device is not available here.
+    """
+    pref = preference.lower()
+    if pref not in DEVICE_CHOICES:
+        raise DarkroomError(
+            f"unknown device {preference!r} (choose from {', '.join(DEVICE_CHOICES)})"
+        )
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = bool(mps and mps.is_available())
+    if pref == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if has_mps else torch.device("cpu")
+    if pref == "cuda" and not torch.cuda.is_available():
+        raise DarkroomError("device 'cuda' requested but no CUDA GPU is available")
+    if pref == "mps" and not has_mps:
+        raise DarkroomError("device 'mps' requested but Apple MPS is not available")
+    return torch.device(pref)
+
+
+def device_name(device: torch.device) -> str:
+    """Human-readable device, e.g. ``"CPU"`` or the GPU's name."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return "Apple GPU (MPS)" if device.type == "mps" else "CPU"
+
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_PRECISION_DTYPES: dict[str, torch.dtype | None] = {
+    "fp32": None,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+}
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    """The :data:`PRECISIONS` name of an :func:`autocast_dtype` result (``None``: ``"fp32"``)."""
+    return next(name for name, d in _PRECISION_DTYPES.items() if d == dtype)
+
+
+@functools.cache
+def _cpuinfo() -> str:
+    """``/proc/cpuinfo`` (empty where there is none); read once, it does not change."""
+    try:
+        return Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
+    except OSError:
+        return ""
+
+
+def cpu_model_name() -> str:
+    """The CPU's marketing name, e.g. ``"Intel(R) Xeon(R) Processor"``."""
+    for line in _cpuinfo().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 pays off."""
+    flags = _cpuinfo()
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def cpu_has_amx_bf16() -> bool:
+    """Whether this CPU has AMX bf16 tiles, which make bf16 *training* pay off too.
+
+    Measured on a 2-core baseline step (crop 512): AMX Xeon 0.234 s fp32 vs 0.082 s bf16;
+    an EPYC with AVX512-BF16 but no AMX was 3.3x *slower* in bf16 (the backward pass).
+    """
+    return " amx_bf16" in _cpuinfo()
+
+
+def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+    """The reduced precision to autocast to, or ``None`` for float32.
+
+    ``auto`` means bf16 (fp16 on older GPUs) on CUDA, bf16 on CPUs that compute it natively
+    (AVX512-BF16 / AMX: 1.4-1.9x faster here, and the shipped baseline's PSNR moved by +0.01 dB
+    on the held-out set), and float32 elsewhere.
+    """
+    if precision not in PRECISIONS:
+        raise DarkroomError(
+            f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})"
+        )
+    if precision != "auto":
+        return _PRECISION_DTYPES[precision]
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_has_native_bf16():
+        return torch.bfloat16
+    return None
+
+
+def _available_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free * 0.6)
+    try:
+        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        avail = 4 << 30
+    # The CPU path shares memory with the decoded frame and the outputs; stay well inside.
+    return int(min(avail * 0.3, 1.4 * (1 << 30)))
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return int(math.ceil(value / multiple) * multiple)
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """The grid of a tiled pass, in packed pixels: cores of ``core_h`` x ``core_w``."""
+
+    core_h: int
+    core_w: int
+    margin: int
+    height: int
+    width: int
+
+    def cores(self) -> list[tuple[int, int, int, int]]:
+        """``(top, left, bottom, right)`` of every core, row-major."""
+        rows = range(0, self.height, self.core_h)
+        cols = range(0, self.width, self.core_w)
+        return [
+            (t, lft, min(t + self.core_h, self.height), min(lft + self.core_w, self.width))
+            for t in rows
+            for lft in cols
+        ]
+
+    @property
+    def computed_pixels(self) -> int:
+        """Packed pixels the network processes, margins included."""
+        total = 0
+        for t, lft, b, r in self.cores():
+            th = min(self.height, b + self.margin) - max(0, t - self.margin)
+            tw = min(self.width, r + self.margin) - max(0, lft - self.margin)
+            total += th * tw
+        return total
+
+
+def plan_tiles(height: int, width: int, margin: int, multiple: int, budget_px: int) -> TilePlan:
+    """The grid that computes the fewest pixels with no tile over ``budget_px``.
+
+    Rectangular cores matter: a 12 MP frame in two tall tiles carries one margin, in sixteen
+    small square ones it carries six, and margins of ~110 px are pure overhead.
+    """
+    best: TilePlan | None = None
+    for ny in range(1, max(2, math.ceil(height / multiple)) + 1):
+        core_h = _round_up(math.ceil(height / ny), multiple)
+        tile_h = min(height, core_h + margin * min(2, ny - 1))
+        if tile_h * multiple * 4 > budget_px and ny > 1 and best is not None:
+            break
+        for nx in range(1, max(2, math.ceil(width / multiple)) + 1):
+            core_w = _round_up(math.ceil(width / nx), multiple)
+            tile_w = min(width, core_w + margin * min(2, nx - 1))
+            if tile_h * tile_w > budget_px:
+                continue
+            plan = TilePlan(core_h, core_w, margin, height, width)
+            key = (plan.computed_pixels, len(plan.cores()))
+            if best is None or key < (best.computed_pixels, len(best.cores())):
+                best = plan
+            break  # more columns only add margins
+    if best is None:  # even the smallest tiles exceed the budget: use them anyway
+        side = multiple * 4
+        best = TilePlan(side, side, margin, height, width)
+    return best
+
+
+def frame_border(model: nn.Module) -> int:
+    """Packed pixels to mirror on every side of a frame before ``model`` sees it.
+
+    One size multiple keeps the pooling grid on the frame's own origin, so only pixels within
+    the receptive radius of a border change; 8 packed pixels did as well as 32.
+    """
+    return int(getattr(model, "size_multiple", 16))
+
+
+def pad_frame_border(packed: np.ndarray, pad: int) -> np.ndarray:
+    """Mirror a packed frame's borders outwards (reflection without repeating the edge).
+
+    Args:
+        packed: ``(C, h, w)`` packed frame, any float dtype.
+        pad: packed pixels added on every side (0: returned unchanged).
+
+    Returns:
+        ``(C, h + 2 pad, w + 2 pad)``; each channel plane is reflected on its own, so the CFA
+        phase of every packed pixel is kept.
+    """
+    if pad <= 0:
+        return packed
+    return np.pad(packed, ((0, 0), (pad, pad), (pad, pad)), mode="reflect")
+
+
+def crop_frame_border(out: ImageT, pad: int) -> ImageT:
+    """A network's ``(..., 2(h + 2 pad), 2(w + 2 pad))`` output of a :func:`pad_frame_border`
+    input, cropped back to the frame's ``(..., 2h, 2w)`` (a view; numpy or torch)."""
+    height, width = out.shape[-2:]
+    return out[..., 2 * pad : height - 2 * pad, 2 * pad : width - 2 * pad]
+
+
+def _ramp(length: int, start: int, stop: int, lo_edge: bool, hi_edge: bool) -> np.ndarray:
+    """1-D weights over ``[start, stop)`` of a tile output spanning ``length`` pixels.
+
+    Weights rise linearly over ``2 * BLEND`` pixels centred on ``start`` unless that side is
+    the image border, and fall likewise around ``stop``; a rising and a falling ramp of two
+    neighbours sum to exactly 1.
+    """
+    pos = np.arange(length, dtype=np.float32) + 0.5
+    w = np.ones(length, dtype=np.float32)
+    if not lo_edge:
+        w = np.minimum(w, np.clip((pos - (start - BLEND)) / (2 * BLEND), 0.0, 1.0))
+    if not hi_edge:
+        w = np.minimum(w, np.clip(((stop + BLEND) - pos) / (2 * BLEND), 0.0, 1.0))
+    return w
+
+
+class TiledRunner:
+    """Runs an enhancement network over a packed frame tile by tile.
+
+    Args:
+        model: a registered variant (``size_multiple`` and ``receptive_radius`` attributes).
+        device: where to run; ``None`` chooses with :func:`select_device`.
+        tile: core tile side in packed pixels; ``None`` chooses from available memory.
+        precision: ``"auto"`` (bf16/fp16 autocast on CUDA, float32 elsewhere), ``"fp32"``,
+            ``"bf16"`` or ``"fp16"`` (see :func:`autocast_dtype`).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        device: torch.device | None = None,
+        tile: int | None = None,
+        precision: str = "auto",
+    ) -> None:
+        self.device = device or select_device("auto")
+        self.model = model.eval().to(self.device)
+        if self.device.type in ("cpu", "cuda"):
+            # NHWC: oneDNN's blocked layouts are about twice as fast on CPUs, and cuDNN's
+            # tensor-core kernels for bf16/fp16 convolutions want channels last too.
+            self.model = self.model.to(memory_format=torch.channels_last)
+        if self.device.type == "cuda":
+            # Tile shapes repeat across a frame and a batch; let cuDNN pick the fastest kernels.
+            torch.backends.cudnn.benchmark = True
+        self.multiple = int(getattr(model, "size_multiple", 16))
+        # Inputs of neighbouring tiles overlap by 2 x margin >= the receptive field's diameter.
+        self.margin = max(
+            _round_up(int(getattr(model, "receptive_radius", 0)), self.multiple),
+            _round_up(BLEND, self.multiple),
+        )
+        self.amp_dtype = autocast_dtype(self.device, precision)
+        self.tile = tile
+        self.border = frame_border(model)
+
+    def bytes_per_pixel(self) -> int:
+        """Estimated peak activation bytes per packed input pixel."""
+        feats = int(getattr(self.model, "config", {}).get("base_features", 32))
+        return _BYTES_PER_PIXEL_PER_FEATURE * feats // (2 if self.amp_dtype else 1)
+
+    def plan(self, height: int, width: int) -> TilePlan:
+        """The tile grid :meth:`run` uses for a packed frame of ``height`` x ``width``: it
+        covers the frame with its mirrored border (``border`` packed pixels on every side)."""
+        height, width = height + 2 * self.border, width + 2 * self.border
+        if self.tile is not None:
+            side = max(self.multiple, _round_up(int(self.tile), self.multiple))
+            return TilePlan(side, side, self.margin, height, width)
+        budget = _available_bytes(self.device) // self.bytes_per_pixel()
+        return plan_tiles(height, width, self.margin, self.multiple, budget)
+
+    @torch.inference_mode()
+    def _infer(self, x: torch.Tensor) -> torch.Tensor:
+        if self.device.type == "cuda":
+            # Page-locked memory lets the copy run asynchronously (DMA) instead of staging.
+            x = x.contiguous().pin_memory()
+        x = x.to(self.device, non_blocking=True)
+        if self.device.type in ("cpu", "cuda"):
+            x = x.contiguous(memory_format=torch.channels_last)
+        if self.amp_dtype is not None:
+            with torch.autocast(self.device.type, dtype=self.amp_dtype):
+                y = self.model(x)
+        else:
+            y = self.model(x)
+        return y.float()
+
+    def run(
+        self,
+        packed: np.ndarray,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> np.ndarray:
+        """Enhance a packed frame.
+
+        Args:
+            packed: ``(4, h, w)`` float32 in [0, 1], channels R, G1, B, G2.
+
+        Returns:
+            ``(3, 2h, 2w)`` float32 in the model's output space (not clipped); a view into the
+            output of the border-padded frame (:func:`pad_frame_border`).
+
+        Raises:
+            Cancelled: ``cancel`` was set; checked between tiles.
+        """
+        plan = self.plan(*packed.shape[1:])
+        packed = pad_frame_border(packed, self.border)
+        _, h, w = packed.shape
+        smallest = self.multiple * 4
+        while True:
+            try:
+                return crop_frame_border(
+                    self._run_plan(packed, plan, progress, cancel), self.border
+                )
+            except torch.OutOfMemoryError:
+                # A GPU shared with other programs can have less free memory than it reported.
+                if self.device.type != "cuda" or max(plan.core_h, plan.core_w) <= smallest:
+                    raise DarkroomError("out of memory even with the smallest tiles") from None
+                torch.cuda.empty_cache()
+                half_h = max(smallest, _round_up(plan.core_h // 2, self.multiple))
+                half_w = max(smallest, _round_up(plan.core_w // 2, self.multiple))
+                plan = TilePlan(half_h, half_w, self.margin, h, w)
+
+    def _run_plan(
+        self,
+        packed: np.ndarray,
+        plan: TilePlan,
+        progress: ProgressCallback,
+        cancel: CancelToken | None,
+    ) -> np.ndarray:
+        _, h, w = packed.shape
+        out = np.zeros((3, 2 * h, 2 * w), dtype=np.float32)
+        src = torch.from_numpy(np.ascontiguousarray(packed, dtype=np.float32))
+        cores = plan.cores()
+        single = len(cores) == 1
+        for i, (top, left, bottom, right) in enumerate(cores):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            progress(i, len(cores), f"tile {i + 1}/{len(cores)}")
+            t0, l0 = max(0, top - plan.margin), max(0, left - plan.margin)
+            t1, l1 = min(h, bottom + plan.margin), min(w, right + plan.margin)
+            y = self._infer(src[None, :, t0:t1, l0:l1])[0].cpu().numpy()
+            if single:
+                out[:] = y
+                continue
+            # Output span kept from this tile: the core plus the blend band where it has one.
+            a0, b0 = max(t0, top - BLEND), max(l0, left - BLEND)
+            a1, b1 = min(t1, bottom + BLEND), min(l1, right + BLEND)
+            wy = _ramp(a1 - a0, top - a0, bottom - a0, top == 0, bottom == h)
+            wx = _ramp(b1 - b0, left - b0, right - b0, left == 0, right == w)
+            weight = np.repeat(np.repeat(np.outer(wy, wx), 2, axis=0), 2, axis=1)
+            patch = y[:, 2 * (a0 - t0) : 2 * (a1 - t0), 2 * (b0 - l0) : 2 * (b1 - l0)]
+            out[:, 2 * a0 : 2 * a1, 2 * b0 : 2 * b1] += patch * weight
+        progress(len(cores), len(cores), "done")
+        return out
