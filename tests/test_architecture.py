@@ -24,7 +24,8 @@ def test_engine_sources_never_import_qt() -> None:
 
 def test_importing_the_engine_loads_no_qt() -> None:
     code = (
-        "import sys, engine.cli.main, engine.render.pipeline, engine.io.export, engine.io.dng, engine.models.weights;"
+        "import sys, engine.cli.main, engine.render.pipeline, engine.io.export, engine.io.dng, "
+        "engine.models.weights;"
         f"bad=[m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}];"
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -173,7 +173,7 @@ def test_models_command_lists_variants(capsys) -> None:
 
 def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "engine.cli.main", "enhance", str(tmp_path / "no.CR2"), "--model=none"],
+        [sys.executable, "-m", "engine.cli", "enhance", str(tmp_path / "no.CR2"), "--model=none"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode != 0

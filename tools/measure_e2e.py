@@ -46,7 +46,7 @@ def main() -> None:
 
     for i in range(args.repeat):
         out = work / f"out{i}.jpg"
-        cmd = [sys.executable, "-m", "engine.cli.main", "enhance", str(dng), "--model", str(weights),
+        cmd = [sys.executable, "-m", "engine.cli", "enhance", str(dng), "--model", str(weights),
                "--ratio", "100", "--device", args.device, "-o", str(out), "-q"]  # fmt: skip
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True)

@@ -3,8 +3,8 @@
     python tools/real_raw_check.py ../shared/data/real-raw OUT_DIR [--models baseline,gan]
 
 For every RAW file: a centre crop, (a) darkened x100 in the raw domain with the project's noise
-model (engine.finetune.noise_fit.darken_frame, Sony A7S2 calibration) and enhanced at x100, and (b) as it
-is, at x1. Writes
+model (engine.finetune.noise_fit.darken_frame, Sony A7S2 calibration) and enhanced at x100, and (b)
+as it is, at x1. Writes
 one PNG strip per file and case: classical pipeline | each model | (for (a)) the clean original.
 """
 

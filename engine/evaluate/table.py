@@ -3,8 +3,8 @@ pairs, measured on the developed sRGB output.
 
 Every method turns a :class:`~engine.train.synthesis.Pair`'s dark frame into an ``(H, W, 3)`` sRGB
 image on the sensor grid (no orientation), developed with the dark frame's own white balance
-and colour matrix by :func:`engine.render.colour.develop`, the same function the app renders with. The
-reference is the pair's target developed the same way. Methods:
+and colour matrix by :func:`engine.render.colour.develop`, the same function the app renders with.
+The reference is the pair's target developed the same way. Methods:
 
 * ``gain``: amplify by the ratio, clip, demosaic, develop (what ``--model none`` shows);
 * ``gain + NLM``: the gain image denoised with OpenCV's non-local means

@@ -36,7 +36,8 @@ RATIO_JITTER = (0.7, 1.4)
 @dataclass(frozen=True, eq=False)
 class UserPair:
     """A loaded user pair: the training :class:`~engine.train.synthesis.Pair` (target as uint16,
-    lossless, see :class:`~engine.train.real_pairs.RealPairSource`) and the long exposure's frame."""
+    lossless, see :class:`~engine.train.real_pairs.RealPairSource`) and the long exposure's
+    frame."""
 
     pair: Pair
     long: RawFrame | None

@@ -1,7 +1,7 @@
 """What a short/long pair is, and whether it is usable: verdicts, per-file summaries, checks.
 
-Split from :mod:`engine.finetune.pairing`, which finds pairs in folders; this module judges one pair.
-A :class:`RawSummary` keeps what pairing needs of a RAW file (EXIF, size, CFA, a green
+Split from :mod:`engine.finetune.pairing`, which finds pairs in folders; this module judges one
+pair. A :class:`RawSummary` keeps what pairing needs of a RAW file (EXIF, size, CFA, a green
 thumbnail, the clipped fraction) without its full mosaic; :func:`check_pair` turns two of them
 into a :class:`PairCandidate` that is valid or invalid with a one-line reason.
 """
@@ -69,7 +69,7 @@ class PairCandidate:
         return self.status == VALID
 
     def to_spec(self) -> RawPairSpec:
-        """The pair as :class:`~engine.train.real_pairs.RawPairSpec` (with its ratio) for loading."""
+        """The pair as :class:`~engine.train.real_pairs.RawPairSpec` (with its ratio)."""
         return RawPairSpec(short=self.short, long=self.long, ratio=self.ratio)
 
     def describe(self) -> str:

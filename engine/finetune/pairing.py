@@ -12,13 +12,14 @@ A "pair" is a short (dark, noisy) and a long (clean) exposure of the same scene 
    has an ISO). Frames within a factor :data:`LONG_TOLERANCE` of the group's longest exposure
    are long ones, the rest short ones; each short pairs with the nearest long in capture order
    (preferring the same camera and size), so several shorts may share one long.
-   ``ratio = (t_long x ISO_long) / (t_short x ISO_short)``, as :func:`engine.train.real_pairs.exif_ratio`.
-3. **Checks** (:mod:`engine.finetune.pair_checks`). Every candidate is ``valid`` or ``invalid`` with a
-   one-line reason: different cameras, sizes or CFA layouts, a ratio below 1, a long exposure
-   clipped over more than half the frame, or frames misaligned by more than 3 sensor pixels.
-   The shift is measured by phase correlation (``cv2.phaseCorrelate``) between the green
-   channel of the short exposure, amplified by the ratio, and the long one's, both downsampled
-   to thumbnails.
+   ``ratio = (t_long x ISO_long) / (t_short x ISO_short)``, as
+   :func:`engine.train.real_pairs.exif_ratio`.
+3. **Checks** (:mod:`engine.finetune.pair_checks`). Every candidate is ``valid`` or ``invalid``
+   with a one-line reason: different cameras, sizes or CFA layouts, a ratio below 1, a long
+   exposure clipped over more than half the frame, or frames misaligned by more than 3 sensor
+   pixels. The shift is measured by phase correlation (``cv2.phaseCorrelate``) between the
+   green channel of the short exposure, amplified by the ratio, and the long one's, both
+   downsampled to thumbnails.
 
 Files that pair with nothing are reported with the reason, and unreadable RAW files are listed
 as errors; neither stops the scan. :func:`pair_files` checks two files the user picked, and

@@ -9,8 +9,8 @@ saves the result into the model library (:mod:`engine.models.library`) with a mo
   :class:`~engine.train.real_pairs.RealPairSource` does. With ``synthetic=True``, about
   :data:`SYNTHETIC_FRACTION` of the training crops are instead made from the user's own long
   exposures, darkened with a noise profile fitted to the camera from the same pairs and
-  optional dark frames (:mod:`engine.finetune.noise_fit`, after "Lighting Every Darkness in Two Pairs",
-  ICCV 2023). A few pairs are too little to learn noise from alone; the fitted model turns
+  optional dark frames (:mod:`engine.finetune.noise_fit`, after "Lighting Every Darkness in Two
+  Pairs", ICCV 2023). A few pairs are too little to learn noise from alone; the fitted model turns
   each long exposure into endless fresh noisy versions.
 * **Learning rate.** :data:`DEFAULT_LR` = 5e-5, half the from-scratch 1e-4: the weights are
   already good, and a small set of pairs is easy to overfit. StepLR decays by ``gamma`` every

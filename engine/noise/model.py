@@ -258,8 +258,8 @@ def add_noise(
     Args:
         clean: expected signal in DN above black at the profile's bit depth, either an
             ``(H, W)`` Bayer mosaic (H, W even) or a packed ``(4, h, w)`` array with channels
-            R, G1, B, G2 (see :mod:`engine.render.packing`). Negative values are treated as 0 for shot
-            noise. Any real dtype.
+            R, G1, B, G2 (see :mod:`engine.render.packing`). Negative values are treated as 0 for
+            shot noise. Any real dtype.
         params: one realisation (:meth:`NoiseProfile.sample_params`).
         rng: random generator; the same seed gives the same noise.
         cfa: the mosaic's 2x2 layout, used only to place ``params.bias`` on an ``(H, W)``

@@ -157,8 +157,8 @@ def flip_pair(pair: Pair, horizontal: bool, vertical: bool, transpose: bool) -> 
 
     The mosaic is flipped pixel by pixel, so the Bayer layout changes (mirroring RGGB
     horizontally gives GRBG); the CFA pattern and black levels are flipped with it, and the
-    next :func:`~engine.render.packing.pack_bayer` puts the colours back into R, G1, B, G2 order with
-    their true positions. (Flipping the packed planes instead would shift colours by a pixel.)
+    next :func:`~engine.render.packing.pack_bayer` puts the colours back into R, G1, B, G2 order
+    with their true positions. (Flipping the packed planes instead would shift colours by a pixel.)
     """
     mos, tgt = pair.dark.mosaic, pair.target
     pattern, black = pair.dark.cfa_pattern, pair.dark.black_level

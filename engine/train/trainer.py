@@ -158,7 +158,8 @@ class Batch:
 
 
 def _batch(source: PairSource, rng: np.random.Generator, size: int) -> Batch:
-    # Every layout is mirrored into RGGB geometry, as at inference (engine.render.packing.pack_rggb).
+    # Every layout is mirrored into RGGB geometry, as at inference
+    # (engine.render.packing.pack_rggb).
     pairs = [to_rggb(source.sample(rng)) for _ in range(size)]
     # Crops of small photos can be smaller than asked; cut the batch to the common size.
     h = min(p.dark.height for p in pairs)
