@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.device import device_name, select_device
 from engine.errors import DarkroomError
-from engine.render.tiling import device_name, select_device
 
 from .settings import DEVICES
 

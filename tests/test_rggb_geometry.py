@@ -7,9 +7,9 @@ block per layout; these tests pin where the samples go in and where the output l
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from engine.io.raw import RED, RawFrame, cfa_from_name
+from engine.models import EnhanceNet
 from engine.models.weights import ModelCard
 from engine.render.packing import (
     mirror_frame,
@@ -73,17 +73,18 @@ def test_odd_sized_frames_are_cropped_before_mirroring() -> None:
     np.testing.assert_array_equal(mirrored.cfa_pattern, RGGB)
 
 
-class _RedAtTopLeft(nn.Module):
+class _RedAtTopLeft(EnhanceNet):
     """Packed ``(B, 4, h, w)`` -> ``(B, 3, 2h, 2w)``: the R plane at sub-pixel (0, 0) only.
 
     A network trained on RGGB geometry puts each packed red sample back on the top-left
     pixel of its block; where that lands in the rendered image shows the pipeline's geometry.
     """
 
-    size_multiple = 1
-    receptive_radius = 0
+    def __init__(self) -> None:
+        super().__init__()
+        self.activation_bytes = 4
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_padded(self, x: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
         out = torch.zeros(b, 3, 2 * h, 2 * w, dtype=x.dtype)
         out[:, 0, 0::2, 0::2] = x[:, 0]

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from engine.device import select_device
 from engine.errors import Cancelled, DarkroomError
 from engine.jobs import CancelToken
 from engine.models import create_model
@@ -10,7 +11,6 @@ from engine.render.tiling import (
     TilePlan,
     crop_frame_border,
     pad_frame_border,
-    select_device,
 )
 
 

@@ -149,15 +149,15 @@ def test_srgb_loss_compares_developed_images() -> None:
 
 
 def test_auto_training_precision_is_bf16_only_with_amx(monkeypatch: pytest.MonkeyPatch) -> None:
-    import engine.train.trainer as training
+    import engine.device as device
 
     cpu = torch.device("cpu")
-    monkeypatch.setattr(training, "cpu_has_amx_bf16", lambda: True)
-    assert training.training_autocast_dtype(cpu) is torch.bfloat16
-    monkeypatch.setattr(training, "cpu_has_amx_bf16", lambda: False)
-    assert training.training_autocast_dtype(cpu) is None
-    assert training.training_autocast_dtype(cpu, "bf16") is torch.bfloat16
-    assert training.training_autocast_dtype(cpu, "fp32") is None
+    monkeypatch.setattr(device, "cpu_has_amx_bf16", lambda: True)
+    assert device.training_autocast_dtype(cpu) is torch.bfloat16
+    monkeypatch.setattr(device, "cpu_has_amx_bf16", lambda: False)
+    assert device.training_autocast_dtype(cpu) is None
+    assert device.training_autocast_dtype(cpu, "bf16") is torch.bfloat16
+    assert device.training_autocast_dtype(cpu, "fp32") is None
 
 
 @pytest.mark.parametrize("variant", ["baseline", "gan"])

@@ -125,7 +125,7 @@ def write_png(path: str | os.PathLike[str], rgb: np.ndarray) -> Path:
     Raises:
         ExportError: the PNG could not be encoded or written.
     """
-    from engine.io.tiff import atomic_file  # the app's one atomic-write helper
+    from engine.files import atomic_file
 
     target = Path(path).expanduser()
     ok, data = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))

@@ -54,6 +54,7 @@ from engine.evaluate.results import (
     SheetRow,
     ratio_label,
 )
+from engine.files import atomic_write_text
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.render.colour import classical_linear, develop, develop_numpy
 from engine.render.packing import mirror_image, pack_rggb
@@ -187,7 +188,7 @@ def evaluate(
         description: where the pairs came from, for the caption (default: synthetic/real).
         sheet_pairs: how many pairs keep crops for the contact sheet.
         sheet_crop: side of those crops in pixels (the most detailed window of the reference).
-        precision: network precision (:func:`engine.render.tiling.autocast_dtype`), e.g. ``"bf16"``
+        precision: network precision (:func:`engine.device.autocast_dtype`), e.g. ``"bf16"``
             to check what reduced precision costs in quality.
 
     Returns:
@@ -328,13 +329,6 @@ def default_eval_pairs(
     return held_out_pairs(photos, ratios, max_side=max_side)
 
 
-def _write_text(path: Path, text: str) -> None:
-    from engine.io.tiff import atomic_file
-
-    with atomic_file(path) as fh:
-        fh.write(text.encode("utf-8"))
-
-
 def write_report(result: EvaluationResult, out_dir: str | Path) -> tuple[Path, Path, Path]:
     """Write ``table.md``, ``results.json`` and ``contact_sheet.png`` into ``out_dir``.
 
@@ -344,8 +338,8 @@ def write_report(result: EvaluationResult, out_dir: str | Path) -> tuple[Path, P
     try:
         out.mkdir(parents=True, exist_ok=True)
         table, data = out / "table.md", out / "results.json"
-        _write_text(table, result.table_markdown())
-        _write_text(data, result.to_json())
+        atomic_write_text(table, result.table_markdown())
+        atomic_write_text(data, result.to_json())
     except OSError as exc:
         raise DarkroomError(f"{out}: could not write the report ({exc.strerror or exc})") from None
     sheet = contact_sheet(result, out / "contact_sheet.png")

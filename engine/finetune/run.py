@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -47,7 +45,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from engine.device import select_device
 from engine.errors import Cancelled, DarkroomError, ModelError
+from engine.files import atomic_write_json
 from engine.finetune.data import (
     SYNTHETIC_FRACTION,
     FinetunePairSource,
@@ -65,7 +65,6 @@ from engine.jobs import CancelToken
 from engine.models.library import check_name, library_dir, save_to_library, work_dir
 from engine.models.weights import ModelCard, load_model, resolve_model, save_model
 from engine.noise import NoiseProfile
-from engine.render.tiling import select_device
 from engine.train.real_pairs import RawPairSpec
 from engine.train.trainer import TrainConfig, TrainResult, train
 
@@ -128,18 +127,6 @@ class FinetuneResult:
 
 # --------------------------------------------------------------------------------------------
 # Run bookkeeping
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _disk_error(what: str, exc: OSError) -> DarkroomError:
@@ -295,7 +282,7 @@ def finetune(
             run["psnr_before"] = validation.score(base_model, dev)
             run["psnr_gain"] = validation.score_gain()
             run["history"] = [[0, run["psnr_before"]]]
-            _write_json(run_file, run)
+            atomic_write_json(run_file, run)
     except OSError as exc:
         raise _disk_error(f"could not write to {work}", exc) from None
     del base_model
@@ -337,7 +324,7 @@ def finetune(
         run["done"] = result.iterations
         run["history"].append([result.iterations, state.psnr_now])
         try:
-            _write_json(run_file, run)
+            atomic_write_json(run_file, run)
         except OSError as exc:
             raise _disk_error(f"could not write to {work}", exc) from None
         state.report("validating", f"validation PSNR {state.psnr_now:.2f} dB")
@@ -442,7 +429,7 @@ def _resume_or_reset(
 
 def _save_run(run_file: Path, run: dict[str, Any]) -> None:
     try:
-        _write_json(run_file, run)
+        atomic_write_json(run_file, run)
     except OSError:
         pass  # only bookkeeping of time spent; the checkpoint is what resumes
 

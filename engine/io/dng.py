@@ -18,9 +18,9 @@ What LibRaw 0.22 needs, found by writing files and reading them back:
   tifffile has written the file.
 
 The generic TIFF-structure helpers (:class:`~engine.io.tiff.TiffTag`,
-:func:`~engine.io.tiff.exif_tags`, :func:`~engine.io.tiff.append_exif_ifd`,
-:func:`~engine.io.tiff.atomic_file`) live in :mod:`engine.io.tiff`, shared with
-:mod:`engine.io.export`.
+:func:`~engine.io.tiff.exif_tags`, :func:`~engine.io.tiff.append_exif_ifd`) live in
+:mod:`engine.io.tiff`, shared with :mod:`engine.io.export`; files are written atomically by
+:func:`engine.files.atomic_file`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from engine.files import atomic_file
 from engine.io.raw import XYZ_TO_SRGB, ExifInfo, cfa_from_name
 from engine.io.tiff import (
     ASCII,
@@ -41,7 +42,6 @@ from engine.io.tiff import (
     SRATIONAL,
     TiffTag,
     append_exif_ifd,
-    atomic_file,
     exif_tags,
 )
 

@@ -28,13 +28,13 @@ from typing import BinaryIO
 import numpy as np
 
 from engine.errors import Cancelled, DarkroomError, ExportError
+from engine.files import atomic_file
 from engine.io.dng import MIN_LIBRAW_SIZE, write_linear_dng
 from engine.io.raw import ExifInfo
 from engine.io.tiff import (
     SHORT,
     TiffTag,
     append_exif_ifd,
-    atomic_file,
     exif_tags,
     exif_tiff_blob,
 )

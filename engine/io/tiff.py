@@ -6,24 +6,19 @@
   segment or a PNG ``eXIf`` chunk);
 * :func:`append_exif_ifd`: gives a file tifffile wrote a real ExifIFD (tifffile cannot write
   IFD-pointer tags itself);
-* :func:`atomic_file`: the app's one atomic-write helper (temp file, fsync, rename).
 
-Used by :mod:`engine.io.dng`, :mod:`engine.io.export`, :mod:`engine.evaluate.contact_sheet` and
-:mod:`engine.evaluate.table`.
+Used by :mod:`engine.io.dng` and :mod:`engine.io.export`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
 import struct
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 from typing import BinaryIO
 
 from engine.io.raw import ExifInfo
@@ -244,43 +239,3 @@ def append_exif_ifd(fh: BinaryIO, exif_ifd: Sequence[TiffTag]) -> None:
     fh.write(b"\x00" * (new_ifd0 - end) + block)
     fh.seek(4)
     fh.write(struct.pack(f"{byteorder}I", new_ifd0))
-
-
-# --------------------------------------------------------------------------------------------
-# Atomic output
-
-
-def _umask() -> int:
-    # os.umask can only be read by setting it, which races with other threads; Linux exposes
-    # it read-only in /proc.
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    return 0o022
-
-
-@contextlib.contextmanager
-def atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
-    """Open a temporary file next to ``path`` for writing; on success fsync and rename it to
-    ``path`` (replacing any existing file), on any exception delete it and re-raise.
-
-    The temporary name is ``.<name>.<random>.part`` in the same folder, so the rename is atomic
-    and a crash never leaves a half-written file under the real name.
-    """
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)  # reopened by name: tifffile wants a file object with a real .name
-    try:
-        with open(tmp, "r+b") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp creates files 0600; exported images should get the usual permissions.
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -27,6 +26,7 @@ import torch
 from torch import nn
 
 from engine.errors import ModelError
+from engine.files import install_staged, stage_bytes
 from engine.models import list_models
 from engine.models.weights import (
     PICKLE_SUFFIXES,
@@ -141,27 +141,7 @@ def get_model(name: str, library: str | os.PathLike[str] | None = None) -> Libra
 
 
 # --------------------------------------------------------------------------------------------
-# Atomic file helpers
-
-
-def _temp_in(folder: Path, name: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
-    os.close(fd)
-    return Path(tmp)
-
-
-def _write_temp(folder: Path, name: str, data: bytes) -> Path:
-    """``data`` in a fsynced temporary file in ``folder`` (removed again on failure)."""
-    tmp = _temp_in(folder, name)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
+# Errors
 
 
 def _describe_os_error(exc: OSError) -> str:
@@ -175,40 +155,6 @@ def _library_write(what: str) -> Iterator[None]:
         yield
     except OSError as exc:
         raise ModelError(f"{what}: {_describe_os_error(exc)}") from None
-
-
-def _install(
-    temps: list[tuple[Path, Path]], overwrite: bool = False
-) -> None:  # (temporary, final) pairs, weights first
-    """Move finished temporary files into place; on failure undo and delete the rest.
-
-    New files are moved in order; if one fails, those already moved are removed again (or, when
-    they replaced an existing file, that file's earlier content is restored from a backup), so
-    the library holds either the whole new model or what it held before.
-    """
-    backups: list[tuple[Path, Path | None]] = []
-    try:
-        for tmp, final in temps:
-            backup = None
-            if final.exists():
-                if not overwrite:
-                    raise FileExistsError(f"{final.name} already exists")
-                backup = final.with_name(f".{final.name}.bak")
-                os.replace(final, backup)
-            backups.append((final, backup))
-            os.replace(tmp, final)
-    except BaseException:
-        for final, backup in reversed(backups):
-            if backup is not None:
-                os.replace(backup, final)
-            else:
-                final.unlink(missing_ok=True)
-        for tmp, _ in temps:
-            tmp.unlink(missing_ok=True)
-        raise
-    for _, backup in backups:
-        if backup is not None:
-            backup.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -243,7 +189,7 @@ def save_to_library(
     with _library_write(f"could not save model {name!r} to {root}"):
         root.mkdir(parents=True, exist_ok=True)
         weights = save(state, metadata={"architecture": card.architecture, "name": name})
-        _install_with_card(root, final, _write_temp(root, final.name, weights), card, overwrite)
+        _install_with_card(root, final, stage_bytes(final, weights), card, overwrite)
     return final
 
 
@@ -252,11 +198,11 @@ def _install_with_card(
 ) -> None:
     """Write the card beside already-written temporary weights, then install both together."""
     try:
-        tmp_card = _write_temp(root, card_path_for(final).name, card_bytes(card))
+        tmp_card = stage_bytes(card_path_for(final), card_bytes(card))
     except BaseException:
         tmp_weights.unlink(missing_ok=True)
         raise
-    _install([(tmp_weights, final), (tmp_card, card_path_for(final))], overwrite=overwrite)
+    install_staged([(tmp_weights, final), (tmp_card, card_path_for(final))], overwrite=overwrite)
 
 
 def rename_model(old: str, new: str, library: str | os.PathLike[str] | None = None) -> LibraryModel:
@@ -280,7 +226,7 @@ def rename_model(old: str, new: str, library: str | os.PathLike[str] | None = No
         raise ModelError(f"{entry.weights_path.name}: cannot rename: {entry.problem}")
     card = replace(entry.card, name=new)
     with _library_write(f"could not rename {old!r} to {new!r}"):
-        tmp_c = _write_temp(root, card_path_for(target).name, card_bytes(card))
+        tmp_c = stage_bytes(card_path_for(target), card_bytes(card))
         try:
             os.replace(entry.weights_path, target)
         except BaseException:
@@ -351,13 +297,13 @@ def export_model(
             raise ModelError(f"{path}: already exists")
     with _library_write(f"could not export {name!r} to {dest}"):
         dest.mkdir(parents=True, exist_ok=True)
-        tmp_w = _write_temp(dest, final.name, entry.weights_path.read_bytes())
+        tmp_w = stage_bytes(final, entry.weights_path.read_bytes())
         try:
-            tmp_c = _write_temp(dest, card_path_for(final).name, entry.card_path.read_bytes())
+            tmp_c = stage_bytes(card_path_for(final), entry.card_path.read_bytes())
         except BaseException:
             tmp_w.unlink(missing_ok=True)
             raise
-        _install([(tmp_w, final), (tmp_c, card_path_for(final))], overwrite=overwrite)
+        install_staged([(tmp_w, final), (tmp_c, card_path_for(final))], overwrite=overwrite)
     return final
 
 
@@ -404,7 +350,5 @@ def import_model(
     card = replace(card, name=new)
     with _library_write(f"could not import {source.name} into {root}"):
         root.mkdir(parents=True, exist_ok=True)
-        _install_with_card(
-            root, final, _write_temp(root, final.name, source.read_bytes()), card, overwrite
-        )
+        _install_with_card(root, final, stage_bytes(final, source.read_bytes()), card, overwrite)
     return _entry(final)

@@ -69,10 +69,13 @@ def list_models() -> list[str]:
     return list(_REGISTRY)
 
 
-def create_model(name: str, **cfg: Any) -> nn.Module:
+def create_model(name: str, **cfg: Any) -> EnhanceNet:
     """Build variant ``name`` with constructor kwargs ``cfg`` (missing ones take defaults).
 
-    ``create_model(model.variant, **model.config)`` rebuilds an identical architecture.
+    ``create_model(model.variant, **model.config)`` rebuilds an identical architecture. The
+    result is an :class:`~engine.models.base.EnhanceNet`: its ``size_multiple``,
+    ``receptive_radius``, ``activation_bytes`` and ``supported_dtypes`` tell a runner how to
+    tile it, and ``variant`` which training strategy trains it.
 
     Raises:
         ModelError: ``name`` is unknown, or ``cfg`` has an unknown key or an invalid value

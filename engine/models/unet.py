@@ -23,7 +23,14 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the conventional alias
 from torch import Tensor, nn
 
-from engine.models.base import UPSCALE, ConvBlock, EnhanceNet, check_positive, feature_widths
+from engine.models.base import (
+    ACTIVATION_BYTES_PER_FEATURE,
+    UPSCALE,
+    ConvBlock,
+    EnhanceNet,
+    check_positive,
+    feature_widths,
+)
 
 
 class UNet(EnhanceNet):
@@ -97,6 +104,7 @@ class UNet(EnhanceNet):
 
         self.size_multiple = 2**levels
         self.receptive_radius = self.trace_radius()[0]
+        self.activation_bytes = ACTIVATION_BYTES_PER_FEATURE * base_features
 
     def gate_skip(self, level: int, skip: Tensor, coarse: Tensor) -> Tensor:
         """Hook applied to each skip before concatenation; the plain U-Net passes it through.

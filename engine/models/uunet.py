@@ -106,6 +106,8 @@ class UUNet(EnhanceNet):
         # input has the first net's radius.
         second_radius, _ = self.second.trace_radius(first_radius, first_decoded[:shared])
         self.receptive_radius = max(first_radius, second_radius)
+        # The first net's decoder features stay alive while the second net runs.
+        self.activation_bytes = self.first.activation_bytes + self.second.activation_bytes
 
     def forward_padded(self, x: Tensor) -> Tensor:
         """``(N, in_channels, H, W)``, ``H, W`` multiples of :attr:`size_multiple`

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from engine.errors import ModelError
+from engine.files import atomic_write_bytes
 from engine.models import create_model, list_models
 from engine.render.colour import OUTPUT_SPACES
 from engine.resources import bundled_models_dir
@@ -102,14 +103,6 @@ def read_card(weights_path: Path) -> ModelCard:
         raise ModelError(f"{path}: invalid model card ({exc})") from None
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    from engine.io.tiff import atomic_file  # temp file + fsync + rename, normal permissions
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_file(path) as fh:
-        fh.write(data)
-
-
 def save_model(
     model: nn.Module, card: ModelCard, weights_path: Path, dtype: torch.dtype = torch.float16
 ) -> None:
@@ -118,7 +111,7 @@ def save_model(
 
     state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     meta = {"architecture": card.architecture, "name": card.name}
-    _atomic_write_bytes(weights_path, save(state, metadata=meta))
+    atomic_write_bytes(weights_path, save(state, metadata=meta))
     write_card(weights_path, card)
 
 
@@ -129,7 +122,7 @@ def card_bytes(card: ModelCard) -> bytes:
 
 def write_card(weights_path: Path, card: ModelCard) -> None:
     """Write (or replace) the JSON card beside ``weights_path``, atomically."""
-    _atomic_write_bytes(card_path_for(weights_path), card_bytes(card))
+    atomic_write_bytes(card_path_for(weights_path), card_bytes(card))
 
 
 def load_model(weights_path: str | os.PathLike[str]) -> tuple[nn.Module, ModelCard]:

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.files import atomic_write_json
 from engine.io.raw import cfa_from_name
 from engine.noise.tukey_lambda import sample_tukey_lambda, tukey_lambda_variance
 from engine.render.packing import packed_positions
@@ -219,8 +220,8 @@ class NoiseProfile:
             raise ValueError(f"invalid noise profile: {exc}") from None
 
     def save_json(self, path: str | os.PathLike[str]) -> None:
-        """Write :meth:`to_dict` as indented JSON."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        """Write :meth:`to_dict` as indented JSON, atomically."""
+        atomic_write_json(path, self.to_dict())
 
     @classmethod
     def load_json(cls, path: str | os.PathLike[str]) -> NoiseProfile:

@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.device import select_device
 from engine.io.raw import XYZ_TO_SRGB, RawFrame
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.models.weights import ModelCard, load_model, resolve_model
 from engine.render.colour import apply_orientation, classical_linear, develop, srgb_decode
 from engine.render.packing import Mirror, mirror_image, pack_rggb
 from engine.render.ratio import estimate_ratio
-from engine.render.tiling import TiledRunner, select_device
+from engine.render.tiling import TiledRunner
 
 #: Name of the classical (network-free) pipeline wherever a model name is expected.
 CLASSICAL = "none"
@@ -91,7 +92,7 @@ class Enhancer:
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
         tile: core tile side in packed pixels (``None``: from available memory).
         model_dirs: extra folders with user models.
-        precision: network precision, see :func:`engine.render.tiling.autocast_dtype`.
+        precision: network precision, see :func:`engine.device.autocast_dtype`.
     """
 
     def __init__(

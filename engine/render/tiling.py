@@ -14,139 +14,27 @@ outermost two pixel columns/rows from 0.070/0.053/0.066/0.061 (left/right/top/bo
 0.058/0.043/0.051/0.044 (interior 0.043), and on a real Kodak DC50 file it removed a green
 line along the right border (G - R in the last two columns: +17 -> +1 levels of 255).
 
-Device and precision are chosen here and only here.
+The runner reads what it needs from the model's contract (:class:`~engine.models.EnhanceNet`:
+size multiple, receptive radius, activation memory, supported dtypes); device and precision come
+from :mod:`engine.device`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import os
-import platform
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
+from engine.device import autocast_dtype, available_bytes, select_device
 from engine.errors import DarkroomError
 from engine.jobs import CancelToken, ProgressCallback, no_progress
+from engine.models import EnhanceNet
 from engine.render.packing import ImageT
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 #: Half-width, in packed pixels, of the band over which neighbouring tiles are cross-faded.
 BLEND = 8
-#: Rough activation memory per packed input pixel per base feature, float32, inference mode.
-_BYTES_PER_PIXEL_PER_FEATURE = 40
-
-
-def select_device(preference: str = "auto") -> torch.device:
-    """Pick the compute device: CUDA > MPS > CPU for ``"auto"``.
-
-    Raises:
-        DarkroomError: unknown name, or the requested device is not available here.
-    """
-    pref = preference.lower()
-    if pref not in DEVICE_CHOICES:
-        raise DarkroomError(
-            f"unknown device {preference!r} (choose from {', '.join(DEVICE_CHOICES)})"
-        )
-    mps = getattr(torch.backends, "mps", None)
-    has_mps = bool(mps and mps.is_available())
-    if pref == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("mps") if has_mps else torch.device("cpu")
-    if pref == "cuda" and not torch.cuda.is_available():
-        raise DarkroomError("device 'cuda' requested but no CUDA GPU is available")
-    if pref == "mps" and not has_mps:
-        raise DarkroomError("device 'mps' requested but Apple MPS is not available")
-    return torch.device(pref)
-
-
-def device_name(device: torch.device) -> str:
-    """Human-readable device, e.g. ``"CPU"`` or the GPU's name."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return "Apple GPU (MPS)" if device.type == "mps" else "CPU"
-
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-_PRECISION_DTYPES: dict[str, torch.dtype | None] = {
-    "fp32": None,
-    "bf16": torch.bfloat16,
-    "fp16": torch.float16,
-}
-
-
-def precision_name(dtype: torch.dtype | None) -> str:
-    """The :data:`PRECISIONS` name of an :func:`autocast_dtype` result (``None``: ``"fp32"``)."""
-    return next(name for name, d in _PRECISION_DTYPES.items() if d == dtype)
-
-
-@functools.cache
-def _cpuinfo() -> str:
-    """``/proc/cpuinfo`` (empty where there is none); read once, it does not change."""
-    try:
-        return Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
-    except OSError:
-        return ""
-
-
-def cpu_model_name() -> str:
-    """The CPU's marketing name, e.g. ``"Intel(R) Xeon(R) Processor"``."""
-    for line in _cpuinfo().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 pays off."""
-    flags = _cpuinfo()
-    return " avx512_bf16" in flags or " amx_bf16" in flags
-
-
-def cpu_has_amx_bf16() -> bool:
-    """Whether this CPU has AMX bf16 tiles, which make bf16 *training* pay off too.
-
-    Measured on a 2-core baseline step (crop 512): AMX Xeon 0.234 s fp32 vs 0.082 s bf16;
-    an EPYC with AVX512-BF16 but no AMX was 3.3x *slower* in bf16 (the backward pass).
-    """
-    return " amx_bf16" in _cpuinfo()
-
-
-def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
-    """The reduced precision to autocast to, or ``None`` for float32.
-
-    ``auto`` means bf16 (fp16 on older GPUs) on CUDA, bf16 on CPUs that compute it natively
-    (AVX512-BF16 / AMX: 1.4-1.9x faster here, and the shipped baseline's PSNR moved by +0.01 dB
-    on the held-out set), and float32 elsewhere.
-    """
-    if precision not in PRECISIONS:
-        raise DarkroomError(
-            f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})"
-        )
-    if precision != "auto":
-        return _PRECISION_DTYPES[precision]
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu" and cpu_has_native_bf16():
-        return torch.bfloat16
-    return None
-
-
-def _available_bytes(device: torch.device) -> int:
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return int(free * 0.6)
-    try:
-        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        avail = 4 << 30
-    # The CPU path shares memory with the decoded frame and the outputs; stay well inside.
-    return int(min(avail * 0.3, 1.4 * (1 << 30)))
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -212,13 +100,13 @@ def plan_tiles(height: int, width: int, margin: int, multiple: int, budget_px: i
     return best
 
 
-def frame_border(model: nn.Module) -> int:
+def frame_border(model: EnhanceNet) -> int:
     """Packed pixels to mirror on every side of a frame before ``model`` sees it.
 
     One size multiple keeps the pooling grid on the frame's own origin, so only pixels within
     the receptive radius of a border change; 8 packed pixels did as well as 32.
     """
-    return int(getattr(model, "size_multiple", 16))
+    return model.size_multiple
 
 
 def pad_frame_border(packed: np.ndarray, pad: int) -> np.ndarray:
@@ -264,16 +152,18 @@ class TiledRunner:
     """Runs an enhancement network over a packed frame tile by tile.
 
     Args:
-        model: a registered variant (``size_multiple`` and ``receptive_radius`` attributes).
-        device: where to run; ``None`` chooses with :func:`select_device`.
+        model: a registered variant; its contract (:class:`~engine.models.EnhanceNet`) sets the
+            tile alignment, the overlap, the memory per pixel and the usable precisions.
+        device: where to run; ``None`` chooses with :func:`engine.device.select_device`.
         tile: core tile side in packed pixels; ``None`` chooses from available memory.
-        precision: ``"auto"`` (bf16/fp16 autocast on CUDA, float32 elsewhere), ``"fp32"``,
-            ``"bf16"`` or ``"fp16"`` (see :func:`autocast_dtype`).
+        precision: ``"auto"``, ``"fp32"``, ``"bf16"`` or ``"fp16"``
+            (see :func:`engine.device.autocast_dtype`); a dtype the model does not list in
+            ``supported_dtypes`` runs in float32.
     """
 
     def __init__(
         self,
-        model: nn.Module,
+        model: EnhanceNet,
         device: torch.device | None = None,
         tile: int | None = None,
         precision: str = "auto",
@@ -287,20 +177,20 @@ class TiledRunner:
         if self.device.type == "cuda":
             # Tile shapes repeat across a frame and a batch; let cuDNN pick the fastest kernels.
             torch.backends.cudnn.benchmark = True
-        self.multiple = int(getattr(model, "size_multiple", 16))
+        self.multiple = model.size_multiple
         # Inputs of neighbouring tiles overlap by 2 x margin >= the receptive field's diameter.
         self.margin = max(
-            _round_up(int(getattr(model, "receptive_radius", 0)), self.multiple),
-            _round_up(BLEND, self.multiple),
+            _round_up(model.receptive_radius, self.multiple), _round_up(BLEND, self.multiple)
         )
-        self.amp_dtype = autocast_dtype(self.device, precision)
+        amp = autocast_dtype(self.device, precision)
+        self.amp_dtype = amp if amp in model.supported_dtypes else None
         self.tile = tile
         self.border = frame_border(model)
+        self.activation_bytes = model.activation_bytes
 
     def bytes_per_pixel(self) -> int:
-        """Estimated peak activation bytes per packed input pixel."""
-        feats = int(getattr(self.model, "config", {}).get("base_features", 32))
-        return _BYTES_PER_PIXEL_PER_FEATURE * feats // (2 if self.amp_dtype else 1)
+        """Estimated peak activation bytes per packed input pixel at the runner's precision."""
+        return max(1, self.activation_bytes // (2 if self.amp_dtype else 1))
 
     def plan(self, height: int, width: int) -> TilePlan:
         """The tile grid :meth:`run` uses for a packed frame of ``height`` x ``width``: it
@@ -309,7 +199,7 @@ class TiledRunner:
         if self.tile is not None:
             side = max(self.multiple, _round_up(int(self.tile), self.multiple))
             return TilePlan(side, side, self.margin, height, width)
-        budget = _available_bytes(self.device) // self.bytes_per_pixel()
+        budget = available_bytes(self.device) // self.bytes_per_pixel()
         return plan_tiles(height, width, self.margin, self.multiple, budget)
 
     @torch.inference_mode()

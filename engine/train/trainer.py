@@ -22,8 +22,6 @@ read back with ``torch.load(weights_only=True)``, which cannot run code.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -35,17 +33,17 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the usual alias
 from torch import nn
 
+from engine.device import (
+    hardware_description,
+    precision_name,
+    select_device,
+    training_autocast_dtype,
+)
 from engine.errors import Cancelled, DarkroomError
+from engine.files import atomic_file
 from engine.jobs import CancelToken
 from engine.models import UNetDiscriminator, create_model
 from engine.render.colour import develop_batch, highlight_gains, srgb_encode
-from engine.render.tiling import (
-    autocast_dtype,
-    cpu_has_amx_bf16,
-    cpu_model_name,
-    precision_name,
-    select_device,
-)
 from engine.train.synthesis import Pair, crop_pair, to_rggb
 
 
@@ -103,13 +101,6 @@ class TrainResult:
     hardware: str
     warm_started: int = 0
     precision: str = "fp32"  # what the steps ran in: "fp32", or the autocast dtype ("bf16")
-
-
-def hardware_description(device: torch.device) -> str:
-    """A model card's hardware line, e.g. ``"CPU (<model name>, 2 cores, 2 threads)"``."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"CPU ({cpu_model_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
 
 
 def warm_start(model: nn.Module, weights: str | Path) -> int:
@@ -193,30 +184,6 @@ def training_loss(
     else:
         raise DarkroomError(f"unknown loss space {loss_space!r} (choose from srgb, linear)")
     return F.l1_loss(shown, wanted), shown, wanted
-
-
-def training_autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
-    """The autocast dtype for training steps (``None``: float32).
-
-    As :func:`engine.render.tiling.autocast_dtype`, except that ``auto`` on the CPU means bf16 only
-    with AMX: without it the bf16 backward pass is the slow part (a baseline step took 3.3x
-    longer in bf16 on an AVX512-BF16 EPYC), with it a step is 2.9x faster.
-    """
-    if device.type == "cpu" and precision == "auto":
-        return torch.bfloat16 if cpu_has_amx_bf16() else None
-    return autocast_dtype(device, precision)
-
-
-def _atomic_torch_save(obj: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
@@ -337,7 +304,9 @@ def train(
         }  # fmt: skip
         if disc is not None and disc_opt is not None:
             state["disc"], state["disc_opt"] = disc.state_dict(), disc_opt.state_dict()
-        _atomic_torch_save(state, ckpt)
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(ckpt) as fh:
+            torch.save(state, fh)
 
     started = time.perf_counter()
     iteration = start_iter
