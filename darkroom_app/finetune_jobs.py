@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from engine.errors import DarkroomError
-from engine.finetune.pair_checks import PairCandidate, PairingReport
+from engine.finetune.pair_checks import CheckedPair, PairingReport
 from engine.finetune.pairing import collect_pairs, pair_files
 from engine.finetune.run import (
     CHECKPOINT_NAME,
@@ -31,7 +31,7 @@ from engine.io.raw import read_raw
 from engine.jobs import CancelToken, ProgressCallback
 from engine.models.library import WORK_FOLDER, check_name, work_dir
 from engine.render.pipeline import CLASSICAL, Enhancer
-from engine.train.real_pairs import RawPairSpec
+from engine.train.real_pairs import PairFiles
 
 from .workers import to_qimage, to_uint8
 
@@ -42,7 +42,7 @@ PAIR, UNPAIRED, UNREADABLE = "pair", "unpaired", "unreadable"
 
 
 @dataclass(frozen=True)
-class PairRow:
+class PairTableRow:
     """One line of the pairs table: a candidate pair, or a file that ended up in no pair.
 
     Attributes:
@@ -56,7 +56,7 @@ class PairRow:
     kind: str
     short: Path
     long: Path | None = None
-    candidate: PairCandidate | None = None
+    candidate: CheckedPair | None = None
     reason: str = ""
 
     @property
@@ -77,17 +77,17 @@ class PairRow:
         return self.long if self.long is not None else self.short
 
 
-def rows_from_report(report: PairingReport) -> list[PairRow]:
+def rows_from_report(report: PairingReport) -> list[PairTableRow]:
     """Pairs first (in capture order), then unpaired, then unreadable files."""
-    rows = [PairRow(PAIR, c.short, c.long, c, c.reason) for c in report.pairs]
-    rows += [PairRow(UNPAIRED, u.path, reason=u.reason) for u in report.unpaired]
-    rows += [PairRow(UNREADABLE, e.path, reason=e.reason) for e in report.errors]
+    rows = [PairTableRow(PAIR, c.short, c.long, c, c.reason) for c in report.pairs]
+    rows += [PairTableRow(UNPAIRED, u.path, reason=u.reason) for u in report.unpaired]
+    rows += [PairTableRow(UNREADABLE, e.path, reason=e.reason) for e in report.errors]
     return rows
 
 
 def scan_folder_rows(
     folder: Path, cancel: CancelToken, progress: ProgressCallback
-) -> list[PairRow]:
+) -> list[PairTableRow]:
     """Pair every RAW file of ``folder`` (worker thread).
 
     Raises:
@@ -96,7 +96,7 @@ def scan_folder_rows(
     return rows_from_report(collect_pairs(folder, progress=progress, cancel=cancel))
 
 
-def pick_pair_row(first: Path, second: Path) -> PairRow:
+def pick_pair_row(first: Path, second: Path) -> PairTableRow:
     """Check two files the user picked, in whichever order makes the ratio at least 1.
 
     Users pick both files in one dialog, which says nothing about which one is the short
@@ -107,7 +107,7 @@ def pick_pair_row(first: Path, second: Path) -> PairRow:
         swapped = pair_files(second, first)
         if swapped.valid or swapped.ratio is None or swapped.ratio >= 1.0:
             candidate = swapped
-    return PairRow(PAIR, candidate.short, candidate.long, candidate, candidate.reason)
+    return PairTableRow(PAIR, candidate.short, candidate.long, candidate, candidate.reason)
 
 
 class ThumbnailSignals(QObject):
@@ -150,9 +150,9 @@ class Checkpoint:
     base: str
     pairs: list[tuple[Path, Path]]
 
-    def specs(self) -> list[RawPairSpec]:
+    def specs(self) -> list[PairFiles]:
         """The run's pairs for :func:`engine.finetune.finetune` (ratios from the EXIF)."""
-        return [RawPairSpec(short, long) for short, long in self.pairs]
+        return [PairFiles(short, long) for short, long in self.pairs]
 
 
 def find_checkpoint(name: str, library: Path) -> Checkpoint | None:
@@ -182,7 +182,7 @@ def list_checkpoints(library: Path) -> list[Checkpoint]:
     return [c for c in found if c is not None]
 
 
-def same_pairs(checkpoint: Checkpoint, pairs: Sequence[PairCandidate | RawPairSpec]) -> bool:
+def same_pairs(checkpoint: Checkpoint, pairs: Sequence[CheckedPair | PairFiles]) -> bool:
     """Whether ``pairs`` are the checkpoint's, in its order (the engine's resume check)."""
     mine = [(Path(p.short).resolve(), Path(p.long).resolve()) for p in pairs]
     return mine == [(s.resolve(), lg.resolve()) for s, lg in checkpoint.pairs]
@@ -209,7 +209,7 @@ def default_model_name(camera: str, library: Path) -> str:
     return stem
 
 
-def start_problem(pairs: Sequence[PairCandidate], base: str, name: str,
+def start_problem(pairs: Sequence[CheckedPair], base: str, name: str,
                   library: Path) -> tuple[str, str] | None:  # fmt: skip
     """Why a fine-tune cannot start, as ``(title, message)`` for a dialog; ``None`` if it can."""
     cameras = sorted({p.camera for p in pairs})
@@ -244,7 +244,7 @@ class FinetuneRequest:
     """
 
     base: str
-    pairs: tuple[PairCandidate | RawPairSpec, ...]
+    pairs: tuple[CheckedPair | PairFiles, ...]
     name: str
     iterations: int
     lr: float

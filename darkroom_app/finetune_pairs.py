@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog
 
-from engine.finetune.pair_checks import PairCandidate
+from engine.finetune.pair_checks import CheckedPair
 from engine.io.raw import RAW_EXTENSIONS
 from engine.jobs import CancelToken, ProgressCallback
 
@@ -24,7 +24,7 @@ from .finetune_jobs import (
     PAIR,
     UNPAIRED,
     UNREADABLE,
-    PairRow,
+    PairTableRow,
     ThumbnailSignals,
     make_thumbnails,
     pick_pair_row,
@@ -57,7 +57,7 @@ class PairsController(QObject):
     ) -> None:
         super().__init__(parent)
         self.ui, self.window, self.pool = ui, window, pool
-        self.rows: list[PairRow] = []
+        self.rows: list[PairTableRow] = []
         self.thumbs: dict[str, QImage] = {}
         self.jobs: list[Job] = []  # scans and thumbnails in flight
         self.scan_job: Job | None = None
@@ -134,7 +134,7 @@ class PairsController(QObject):
                 self.window.show_error(str(job.payload), message)
         self.scanFinished.emit(outcome.status)
 
-    def _add_rows(self, rows: list[PairRow]) -> None:
+    def _add_rows(self, rows: list[PairTableRow]) -> None:
         known = {row.key for row in self.rows}
         new = [row for row in rows if row.key not in known]
         self.rows += new
@@ -173,7 +173,7 @@ class PairsController(QObject):
         self.rows = []
         self.refresh()
 
-    def usable_pairs(self) -> list[PairCandidate]:
+    def usable_pairs(self) -> list[CheckedPair]:
         """The valid pairs, in table order: what Start trains on."""
         return [row.candidate for row in self.rows if row.usable and row.candidate is not None]
 

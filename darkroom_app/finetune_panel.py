@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, QThreadPool, Signal
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox
 
-from engine.finetune.pair_checks import PairCandidate
+from engine.finetune.pair_checks import CheckedPair
 from engine.finetune.run import FinetuneProgress, FinetuneResult, PauseToken
 from engine.models.library import check_name, work_dir
-from engine.train.real_pairs import RawPairSpec
+from engine.train.real_pairs import PairFiles
 
 from .finetune_jobs import (
     Checkpoint,
@@ -235,7 +235,7 @@ class FineTunePanel(QDockWidget):
         chosen = tuple(pairs) if same_pairs(checkpoint, pairs) else tuple(checkpoint.specs())
         return self._run(self._request(checkpoint.base, chosen, checkpoint.name))
 
-    def _request(self, base: str, pairs: tuple[PairCandidate | RawPairSpec, ...],
+    def _request(self, base: str, pairs: tuple[CheckedPair | PairFiles, ...],
                  name: str) -> FinetuneRequest:  # fmt: skip
         return self.ui.request(base, pairs, name, self.library, self.window_.device_pref)
 

@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.finetune.pair_checks import PairCandidate
+from engine.finetune.pair_checks import CheckedPair
 from engine.finetune.run import DEFAULT_LR, FinetuneProgress
 from engine.models.weights import model_entries
-from engine.train.real_pairs import RawPairSpec
+from engine.train.real_pairs import PairFiles
 
 from .controls import model_tooltip
 from .finetune_jobs import FinetuneRequest, format_duration
@@ -302,7 +302,7 @@ class FineTunePanelUi:
         self.base_hint.setVisible(combo.count() == 0)
         return index >= 0
 
-    def request(self, base: str, pairs: tuple[PairCandidate | RawPairSpec, ...], name: str,
+    def request(self, base: str, pairs: tuple[CheckedPair | PairFiles, ...], name: str,
                 library: Path, device: str) -> FinetuneRequest:  # fmt: skip
         """A fine-tune of ``pairs`` from ``base`` into ``name`` with the form's settings."""
         return FinetuneRequest(

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .finetune_jobs import PAIR, THUMB_SIDE, UNPAIRED, PairRow
+from .finetune_jobs import PAIR, THUMB_SIDE, UNPAIRED, PairTableRow
 
 #: Text colour of rows training will not use (a readable red on light and dark themes).
 PROBLEM_COLOUR = QColor(205, 45, 45)
@@ -182,9 +182,9 @@ class PairTable(QTableWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.setColumnWidth(0, THUMB_SIDE + 8)
-        self.rows: list[PairRow] = []
+        self.rows: list[PairTableRow] = []
 
-    def set_rows(self, rows: list[PairRow], thumbs: dict[str, QImage]) -> None:
+    def set_rows(self, rows: list[PairTableRow], thumbs: dict[str, QImage]) -> None:
         """Show ``rows``; ``thumbs`` maps file paths to thumbnails already made."""
         self.rows = list(rows)
         self.setRowCount(len(rows))

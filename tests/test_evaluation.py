@@ -20,7 +20,7 @@ from engine.evaluate import table as evaluation
 from engine.evaluate.baselines import estimate_noise
 from engine.evaluate.metrics import psnr, ssim
 from engine.evaluate.table import (
-    CLASSICAL_METHODS,
+    BASELINE_METHODS,
     EvaluationResult,
     contact_sheet,
     default_eval_pairs,
@@ -34,7 +34,7 @@ from engine.models.weights import ModelCard, save_model
 from engine.render.colour import classical_linear, develop
 from engine.render.packing import mirror_image, pack_rggb
 from engine.render.pipeline import Enhancer
-from engine.train.synthesis import Pair, is_held_out, synthesise_pair
+from engine.train.synthesis import TrainingPair, is_held_out, synthesise_pair
 from tests.conftest import smooth_scene
 
 
@@ -117,7 +117,7 @@ def test_noise_estimate_on_white_noise() -> None:
 # Evaluation
 
 
-def _synthetic_pairs(ratios: tuple[float, ...] = (100, 100, 100, 300)) -> list[Pair]:
+def _synthetic_pairs(ratios: tuple[float, ...] = (100, 100, 100, 300)) -> list[TrainingPair]:
     return [
         synthesise_pair(
             smooth_scene(64, 64, seed), np.random.default_rng(seed), ratio=r, name=f"scene{seed}"
@@ -140,7 +140,7 @@ def test_nlm_beats_plain_gain_and_table_shape(tiny_model: Path) -> None:
     result = evaluate(
         pairs, [str(tiny_model)], device="cpu", progress=lambda *a: calls.append(a), sheet_pairs=3
     )
-    assert result.methods == [*CLASSICAL_METHODS, "tiny"]
+    assert result.methods == [*BASELINE_METHODS, "tiny"]
     assert len(result.scores) == 4 * len(pairs)
     assert calls[-1][:2] == (16, 16) and len(calls) == 16
 
@@ -189,7 +189,7 @@ def test_network_output_space_is_honoured(tmp_path: Path, output_space: str) -> 
                      output_space=output_space)  # fmt: skip
     save_model(model, card, path)
     (pair,) = _synthetic_pairs((100,))
-    result = evaluate([pair], [str(path)], device="cpu", include_classical=False)
+    result = evaluate([pair], [str(path)], device="cpu", include_baselines=False)
     assert result.methods == ["net"]
 
     packed, mirror = pack_rggb(pair.dark, pair.ratio)
@@ -212,7 +212,7 @@ def test_cancel_and_empty_inputs() -> None:
     with pytest.raises(DarkroomError, match="no pairs"):
         evaluate([], [])
     with pytest.raises(DarkroomError, match="nothing to evaluate"):
-        evaluate(_synthetic_pairs((100,)), [], include_classical=False)
+        evaluate(_synthetic_pairs((100,)), [], include_baselines=False)
 
 
 def test_ratio_labels_group_exif_ratios() -> None:

@@ -91,7 +91,7 @@ def test_good_set_pairs_every_short_with_its_long(tmp_path: Path) -> None:
         assert pair.camera == "Sony ILCE-7S"
         assert pair.shift_px is not None and pair.shift_px < 1.5
     report.raise_for_problems()  # a clean set passes
-    specs = report.specs()
+    specs = report.valid_files()
     assert specs[0].ratio == pytest.approx(100, rel=1e-3)
     assert "3 valid pair(s)" in report.summary_lines()[0]
 

@@ -12,7 +12,7 @@ from engine.errors import DarkroomError
 from engine.io.raw import ExifInfo, RawFrame, read_raw
 from engine.render.colour import classical_linear
 from engine.train.real_pairs import (
-    RawPairSpec,
+    PairFiles,
     RealPairSource,
     exif_ratio,
     load_pair,
@@ -123,11 +123,11 @@ def test_csv_list(shoot, tmp_path: Path) -> None:
     csv = tmp_path / "pairs.csv"
     csv.write_text(f"short,long,ratio\nraw/s.dng,raw/l.dng,\n\n{short},raw/l.dng, 250\n")
     specs = pairs_from_csv(csv)
-    assert specs == [RawPairSpec(short, long, None), RawPairSpec(short, long, 250.0)]
+    assert specs == [PairFiles(short, long, None), PairFiles(short, long, 250.0)]
     assert load_pairs(csv) == specs
 
     csv.write_text("short,long\nraw/s.dng,raw/l.dng\n")
-    assert pairs_from_csv(csv) == [RawPairSpec(short, long)]
+    assert pairs_from_csv(csv) == [PairFiles(short, long)]
 
 
 @pytest.mark.parametrize(
@@ -172,7 +172,7 @@ def test_exif_ratio_counts_iso_and_needs_times() -> None:
 
 def test_load_pair_target_and_ratio(shoot) -> None:
     short, long = shoot("p/s.dng", 0.1, iso=100), shoot("p/l.dng", 10, iso=100)
-    pair = load_pair(RawPairSpec(short, long))
+    pair = load_pair(PairFiles(short, long))
     assert pair.name == "s"
     assert pair.ratio == pytest.approx(100, rel=1e-4)
     assert pair.target.shape == (H, W, 3) and pair.target.dtype == np.float32
@@ -182,7 +182,7 @@ def test_load_pair_target_and_ratio(shoot) -> None:
     brightened = classical_linear(pair.dark, pair.ratio)
     assert np.abs(brightened - pair.target).mean() < 0.01
     # A given ratio wins over the EXIF.
-    assert load_pair(RawPairSpec(short, long, 80.0)).ratio == 80.0
+    assert load_pair(PairFiles(short, long, 80.0)).ratio == 80.0
 
 
 def test_load_pair_rejects_mismatches(shoot) -> None:
@@ -193,9 +193,9 @@ def test_load_pair_rejects_mismatches(shoot) -> None:
         "different CFA": shoot("m/bggr.dng", 10, cfa="BGGR"),
     }
     for match, long in cases.items():
-        _one_line_error(lambda long=long: load_pair(RawPairSpec(short, long)), match)
+        _one_line_error(lambda long=long: load_pair(PairFiles(short, long)), match)
     _one_line_error(
-        lambda: load_pair(RawPairSpec(shoot("m/l.dng", 10), short)), "ratio 0.01 is below 1"
+        lambda: load_pair(PairFiles(shoot("m/l.dng", 10), short)), "ratio 0.01 is below 1"
     )
 
 
@@ -215,8 +215,8 @@ def test_real_pair_source_samples_consistent_crops(shoot, tmp_path: Path) -> Non
 
 
 def test_real_pair_source_fails_early_on_a_bad_pair(shoot, tmp_path: Path) -> None:
-    good = RawPairSpec(shoot("r/s.dng", 0.1), shoot("r/l.dng", 10))
-    bad = RawPairSpec(good.short, tmp_path / "r/missing.dng")
+    good = PairFiles(shoot("r/s.dng", 0.1), shoot("r/l.dng", 10))
+    bad = PairFiles(good.short, tmp_path / "r/missing.dng")
     source = RealPairSource([good, bad], crop=16)
     with pytest.raises(DarkroomError, match="no such file"):
         source.sample(np.random.default_rng(0))

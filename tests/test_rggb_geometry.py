@@ -21,7 +21,7 @@ from engine.render.packing import (
 )
 from engine.render.pipeline import Enhancer
 from engine.render.tiling import TiledRunner
-from engine.train.synthesis import Pair, random_crop_and_flip, synthesise_pair, to_rggb
+from engine.train.synthesis import TrainingPair, random_crop_and_flip, synthesise_pair, to_rggb
 from tests.conftest import LAYOUTS
 
 RGGB = cfa_from_name("RGGB")
@@ -121,6 +121,6 @@ def test_training_pairs_are_mirrored_and_network_input_refuses_other_layouts() -
         tgt = np.moveaxis(mirrored.target, -1, 0)
         np.testing.assert_array_equal(mirror_image(tgt, mirror), np.moveaxis(pair.target, -1, 0))
     assert len(seen) > 1
-    bggr = Pair("t", _frame("BGGR"), 1.0, np.zeros((12, 16, 3), np.float32))
+    bggr = TrainingPair("t", _frame("BGGR"), 1.0, np.zeros((12, 16, 3), np.float32))
     with pytest.raises(ValueError, match="BGGR pair"):
         bggr.network_input()

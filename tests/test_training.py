@@ -12,7 +12,7 @@ from engine.errors import Cancelled, DarkroomError
 from engine.io.raw import RawFrame, cfa_from_name
 from engine.jobs import CancelToken
 from engine.render.packing import pack_bayer
-from engine.train.synthesis import Pair, flip_pair, synthesise_pair, to_rggb
+from engine.train.synthesis import TrainingPair, flip_pair, synthesise_pair, to_rggb
 from engine.train.trainer import TrainConfig, train
 from tests.conftest import LAYOUTS, smooth_scene
 
@@ -28,7 +28,7 @@ class _Photos:
     def __len__(self) -> int:
         return len(self.photos)
 
-    def sample(self, rng: np.random.Generator) -> Pair:
+    def sample(self, rng: np.random.Generator) -> TrainingPair:
         photo = self.photos[int(rng.integers(len(self.photos)))]
         return synthesise_pair(photo, rng, ratio=20.0)
 
@@ -56,7 +56,7 @@ def test_flips_keep_colours_on_their_pixels(cfa: str, flips: tuple[int, int, int
     frame = RawFrame(mosaic=mosaic, cfa_pattern=pattern, black_level=np.zeros((2, 2), np.float32),
                      white_level=1.0, wb_gains=np.ones(3, np.float32),
                      cam_to_srgb=np.eye(3, dtype=np.float32))  # fmt: skip
-    flipped = flip_pair(Pair("t", frame, 1.0, rgb), *map(bool, flips))
+    flipped = flip_pair(TrainingPair("t", frame, 1.0, rgb), *map(bool, flips))
     packed = pack_bayer(flipped.dark, clip=False)
     target = flipped.target
     from engine.render.packing import packed_positions
@@ -128,7 +128,7 @@ def test_srgb_loss_compares_developed_images() -> None:
     pairs = [to_rggb(p) for p in pairs]  # what the batch holds
 
     class _Fixed(_Photos):
-        def sample(self, rng: np.random.Generator) -> Pair:
+        def sample(self, rng: np.random.Generator) -> TrainingPair:
             return next(feed)
 
     batch = _batch(_Fixed(), np.random.default_rng(0), 2)

@@ -22,7 +22,7 @@ import numpy as np
 from engine.io.dng import write_cfa_dng
 from engine.io.raw import ExifInfo
 from engine.noise import add_noise, get_profile
-from engine.train.synthesis import list_photos, load_photo
+from engine.train.synthesis import list_photos, load_clean_photo
 from engine.train.unprocess import mosaic, sample_unprocess_params, unprocess
 
 PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "clean-photos"
@@ -71,7 +71,7 @@ def main() -> None:
     needed = args.train_pairs + args.test_pairs
     for i, idx in enumerate(order[:needed]):
         split = "train" if i < args.train_pairs else "test"
-        photo = load_photo(photos[idx])
+        photo = load_clean_photo(photos[idx])
         h, w = photo.shape[:2]
         s = min(args.side, h, w) // 2 * 2
         photo = photo[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]

@@ -82,13 +82,13 @@ class EvaluationResult:
     """Scores of every method on every pair, plus a few crops for the contact sheet.
 
     Attributes:
-        methods: table order: classical baselines first, then each model's label.
+        methods: table order: baselines first, then each model's label.
         scores: one :class:`PairScore` per method and pair.
         pair_count: number of pairs.
         description: where the pairs came from (for the caption).
         sheet: crops for :func:`engine.evaluate.table.contact_sheet`.
         aliases: model names as given to :func:`engine.evaluate.table.evaluate` -> their label.
-        settings: classical baseline parameters and the device, for the JSON record.
+        settings: baseline parameters and the device, for the JSON record.
     """
 
     methods: list[str]

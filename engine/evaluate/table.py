@@ -1,10 +1,12 @@
 """Table 1 of "Learning to See in the Dark" for this app: PSNR/SSIM of every method on the same
 pairs, measured on the developed sRGB output.
 
-Every method turns a :class:`~engine.train.synthesis.Pair`'s dark frame into an ``(H, W, 3)`` sRGB
-image on the sensor grid (no orientation), developed with the dark frame's own white balance
-and colour matrix by :func:`engine.render.colour.develop`, the same function the app renders with.
-The reference is the pair's target developed the same way. Methods:
+Every method turns a :class:`~engine.train.synthesis.TrainingPair`'s dark frame into an
+``(H, W, 3)`` sRGB image on the sensor grid (no orientation), developed with the dark frame's
+own white balance and colour matrix by :func:`engine.render.colour.develop`, the same function
+the app renders with. The reference is the pair's target developed the same way. Methods
+(the network-free ones are the *baselines*, :data:`BASELINE_METHODS`; "classical" is kept for
+the app's network-free pipeline, ``--model none``):
 
 * ``gain``: amplify by the ratio, clip, demosaic, develop (what ``--model none`` shows);
 * ``gain + NLM``: the gain image denoised with OpenCV's non-local means
@@ -59,10 +61,10 @@ from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.render.colour import classical_linear, develop, develop_numpy
 from engine.render.packing import mirror_image, pack_rggb
 from engine.render.pipeline import CLASSICAL, Enhancer
-from engine.train.synthesis import Pair, held_out_pairs, list_photos
+from engine.train.synthesis import TrainingPair, held_out_pairs, list_photos
 
 __all__ = [
-    "CLASSICAL_METHODS",
+    "BASELINE_METHODS",
     "GAIN",
     "GAIN_BILATERAL",
     "GAIN_NLM",
@@ -84,7 +86,7 @@ GAIN = "gain"
 GAIN_NLM = "gain + NLM"
 GAIN_BILATERAL = "gain + bilateral"
 #: Classical baselines, in table order.
-CLASSICAL_METHODS = (GAIN, GAIN_NLM, GAIN_BILATERAL)
+BASELINE_METHODS = (GAIN, GAIN_NLM, GAIN_BILATERAL)
 #: Contact-sheet columns besides the methods.
 INPUT_COLUMN = "input x1"
 REFERENCE_COLUMN = "reference"
@@ -108,7 +110,7 @@ def _unique(label: str, taken: Sequence[str]) -> str:
     return out
 
 
-def _sheet_indices(pairs: Sequence[Pair], count: int) -> list[int]:
+def _sheet_indices(pairs: Sequence[TrainingPair], count: int) -> list[int]:
     """Up to ``count`` pair indices, taken round-robin over the ratio groups."""
     groups: dict[str, list[int]] = {}
     for i, pair in enumerate(pairs):
@@ -141,7 +143,7 @@ def _sheet_window(reference: np.ndarray, size: int) -> tuple[int, int, int, int]
     return window
 
 
-def _run_network(enhancer: Enhancer, pair: Pair, cancel: CancelToken | None) -> np.ndarray:
+def _run_network(enhancer: Enhancer, pair: TrainingPair, cancel: CancelToken | None) -> np.ndarray:
     """A model's sRGB output ``(H, W, 3)`` float32 for a pair, on the sensor grid."""
     assert enhancer.runner is not None  # only model methods get here, never "none"
     packed, mirror = pack_rggb(pair.dark, pair.ratio)
@@ -153,7 +155,7 @@ def _run_network(enhancer: Enhancer, pair: Pair, cancel: CancelToken | None) -> 
     return srgb.permute(1, 2, 0).contiguous().numpy()
 
 
-def _describe(pairs: Sequence[Pair]) -> str:
+def _describe(pairs: Sequence[TrainingPair]) -> str:
     synthetic = sum(1 for p in pairs if p.dark.exif.make == "Synthetic")
     if synthetic == len(pairs):
         return "synthetic: unprocessed photos with the physics-based noise model"
@@ -163,19 +165,19 @@ def _describe(pairs: Sequence[Pair]) -> str:
 
 
 def evaluate(
-    pairs: list[Pair],
+    pairs: list[TrainingPair],
     models: list[str],
     device: str = "auto",
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-    include_classical: bool = True,
+    include_baselines: bool = True,
     *,
     description: str | None = None,
     sheet_pairs: int = 6,
     sheet_crop: int = 256,
     precision: str = "auto",
 ) -> EvaluationResult:
-    """Score the classical baselines and each model on the same pairs.
+    """Score the baselines and each model on the same pairs.
 
     Args:
         pairs: evaluation pairs (synthetic or real), any sizes.
@@ -184,7 +186,7 @@ def evaluate(
         device: for the models: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"``.
         progress: ``progress(done, total, message)`` after each method on each pair.
         cancel: checked between pairs and methods (and between a model's tiles).
-        include_classical: add ``gain``, ``gain + NLM`` and ``gain + bilateral``.
+        include_baselines: add ``gain``, ``gain + NLM`` and ``gain + bilateral``.
         description: where the pairs came from, for the caption (default: synthetic/real).
         sheet_pairs: how many pairs keep crops for the contact sheet.
         sheet_crop: side of those crops in pixels (the most detailed window of the reference).
@@ -201,7 +203,7 @@ def evaluate(
     if not pairs:
         raise DarkroomError("no pairs to evaluate")
     report = progress or no_progress
-    methods: list[str] = list(CLASSICAL_METHODS) if include_classical else []
+    methods: list[str] = list(BASELINE_METHODS) if include_baselines else []
     aliases: dict[str, str] = {}
     enhancers: dict[str, Enhancer] = {}
     for model in models:
@@ -216,7 +218,7 @@ def evaluate(
         aliases[model] = label
         enhancers[label] = enhancer
     if not methods:
-        raise DarkroomError("nothing to evaluate: no models and no classical baselines")
+        raise DarkroomError("nothing to evaluate: no models and no baselines")
 
     keep = set(_sheet_indices(pairs, sheet_pairs))
     scores: list[PairScore] = []
@@ -241,7 +243,7 @@ def evaluate(
             if cancel is not None:
                 cancel.raise_if_cancelled()
             start = perf_counter()
-            if method in CLASSICAL_METHODS:
+            if method in BASELINE_METHODS:
                 if gain is None:
                     gain = develop_numpy(classical_linear(pair.dark, pair.ratio), pair.dark)
                     gain_seconds = perf_counter() - start
@@ -309,7 +311,7 @@ def default_eval_pairs(
     ratios: Sequence[float] = (100, 250, 300),
     max_photos: int | None = None,
     max_side: int | None = 512,
-) -> list[Pair]:
+) -> list[TrainingPair]:
     """Deterministic synthetic evaluation pairs from the held-out split of a photo folder.
 
     Every held-out photo (see :func:`engine.train.synthesis.is_held_out`; the first ``max_photos``)

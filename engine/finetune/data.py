@@ -19,13 +19,13 @@ from torch import nn
 from engine.errors import DarkroomError
 from engine.evaluate.metrics import psnr
 from engine.finetune.noise_fit import darken_frame
-from engine.finetune.pair_checks import PairCandidate
+from engine.finetune.pair_checks import CheckedPair
 from engine.io.raw import RawFrame, read_raw
 from engine.noise import NoiseProfile
 from engine.render.colour import classical_linear, develop_numpy
 from engine.render.tiling import crop_frame_border, frame_border, pad_frame_border
-from engine.train.real_pairs import RawPairSpec, load_pair
-from engine.train.synthesis import Pair, crop_pair, random_crop_and_flip, to_rggb
+from engine.train.real_pairs import PairFiles, load_pair
+from engine.train.synthesis import TrainingPair, crop_pair, random_crop_and_flip, to_rggb
 
 #: Share of training crops synthesised from the user's long exposures when ``synthetic``.
 SYNTHETIC_FRACTION = 0.5
@@ -34,12 +34,12 @@ RATIO_JITTER = (0.7, 1.4)
 
 
 @dataclass(frozen=True, eq=False)
-class UserPair:
-    """A loaded user pair: the training :class:`~engine.train.synthesis.Pair` (target as uint16,
-    lossless, see :class:`~engine.train.real_pairs.RealPairSource`) and the long exposure's
-    frame."""
+class LoadedPair:
+    """A user's pair loaded for fine-tuning: its :class:`~engine.train.synthesis.TrainingPair`
+    (target as uint16, lossless, see :class:`~engine.train.real_pairs.RealPairSource`) and the
+    long exposure's frame (``None`` when no synthetic crops are made from it)."""
 
-    pair: Pair
+    pair: TrainingPair
     long: RawFrame | None
 
 
@@ -60,7 +60,7 @@ class FinetunePairSource:
 
     def __init__(
         self,
-        pairs: Sequence[UserPair],
+        pairs: Sequence[LoadedPair],
         crop: int,
         profile: NoiseProfile | None = None,
         synthetic_fraction: float = SYNTHETIC_FRACTION,
@@ -76,8 +76,8 @@ class FinetunePairSource:
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def sample(self, rng: np.random.Generator) -> Pair:
-        """A random crop: ``Pair`` with a ``crop`` x ``crop`` dark frame and float32 target."""
+    def sample(self, rng: np.random.Generator) -> TrainingPair:
+        """A random crop: a ``crop`` x ``crop`` dark frame and its float32 target."""
         user = self.pairs[int(rng.integers(len(self.pairs)))]
         if self.profile is not None and user.long is not None:
             if rng.random() < self.synthetic_fraction:
@@ -85,15 +85,15 @@ class FinetunePairSource:
         out = random_crop_and_flip(user.pair, self.crop, rng)
         return replace(out, target=to_float(out.target))
 
-    def _synthetic(self, user: UserPair, rng: np.random.Generator) -> Pair:
+    def _synthetic(self, user: LoadedPair, rng: np.random.Generator) -> TrainingPair:
         assert self.profile is not None and user.long is not None
-        clean = Pair(user.pair.name, user.long, 1.0, user.pair.target)
+        clean = TrainingPair(user.pair.name, user.long, 1.0, user.pair.target)
         crop = random_crop_and_flip(clean, self.crop, rng)
         lo, hi = RATIO_JITTER
         ratio = self.ratios[int(rng.integers(len(self.ratios)))]
         ratio = max(1.0, ratio * math.exp(rng.uniform(math.log(lo), math.log(hi))))
         dark = darken_frame(crop.dark, ratio, self.profile, rng)
-        return Pair(f"{user.pair.name} synthetic", dark, ratio, to_float(crop.target))
+        return TrainingPair(f"{user.pair.name} synthetic", dark, ratio, to_float(crop.target))
 
 
 def to_float(target: np.ndarray) -> np.ndarray:
@@ -106,29 +106,29 @@ def quantise(target: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(target, 0.0, 1.0) * np.float32(65535.0)).astype(np.uint16)
 
 
-def pair_specs(pairs: Sequence[PairCandidate | RawPairSpec]) -> list[RawPairSpec]:
+def pair_files_of(pairs: Sequence[CheckedPair | PairFiles]) -> list[PairFiles]:
     specs = []
     for item in pairs:
-        if isinstance(item, PairCandidate):
+        if isinstance(item, CheckedPair):
             if not item.valid:
                 raise DarkroomError(f"{item.short.name} + {item.long.name}: {item.reason}")
-            specs.append(item.to_spec())
-        elif isinstance(item, RawPairSpec):
+            specs.append(item.to_files())
+        elif isinstance(item, PairFiles):
             specs.append(item)
         else:
-            raise TypeError(f"expected PairCandidate or RawPairSpec, got {type(item).__name__}")
+            raise TypeError(f"expected CheckedPair or PairFiles, got {type(item).__name__}")
     if not specs:
         raise DarkroomError("no pairs to fine-tune on")
     return specs
 
 
-def load_user_pair(spec: RawPairSpec, keep_long: bool) -> UserPair:
+def load_finetune_pair(spec: PairFiles, keep_long: bool) -> LoadedPair:
     pair = load_pair(spec)  # checks cameras, sizes, CFA and ratio with one-line errors
     pair = replace(pair, target=quantise(pair.target))
-    return UserPair(pair, read_raw(spec.long) if keep_long else None)
+    return LoadedPair(pair, read_raw(spec.long) if keep_long else None)
 
 
-def centre_crop(pair: Pair, side: int) -> Pair:
+def centre_crop(pair: TrainingPair, side: int) -> TrainingPair:
     h, w = pair.dark.height, pair.dark.width
     ch, cw = min(side, h), min(side, w)
     return crop_pair(pair, (h - ch) // 2, (w - cw) // 2, ch, cw)
@@ -142,12 +142,12 @@ def centre_crop(pair: Pair, side: int) -> Pair:
 class Validation:
     """Centre crops scored against their developed references."""
 
-    crops: list[Pair]
+    crops: list[TrainingPair]
     references: list[np.ndarray]
     label: str
 
     @classmethod
-    def build(cls, pairs: Sequence[Pair], side: int, label: str) -> Validation:
+    def build(cls, pairs: Sequence[TrainingPair], side: int, label: str) -> Validation:
         crops = [to_rggb(centre_crop(replace(p, target=to_float(p.target)), side)) for p in pairs]
         refs = [develop_numpy(c.target, c.dark) for c in crops]
         return cls(crops, refs, label)

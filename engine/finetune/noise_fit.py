@@ -51,7 +51,7 @@ from engine.io.raw import RAW_EXTENSIONS, RawFrame, read_raw
 from engine.noise import NoiseProfile, synthesise_dark
 from engine.render.colour import classical_linear
 from engine.render.packing import normalise_mosaic
-from engine.train.synthesis import RATIO_RANGE, Pair
+from engine.train.synthesis import RATIO_RANGE, TrainingPair
 
 #: Regression slopes used when all measurements share one gain (published profiles:
 #: read 0.46-0.66, row 0.45-0.73).
@@ -252,7 +252,7 @@ def synthesise_extra_pairs(
     n: int,
     rng: np.random.Generator,
     ratios: Sequence[float] | None = None,
-) -> list[Pair]:
+) -> list[TrainingPair]:
     """Extra training pairs from the user's own clean long exposures.
 
     Each pair takes a random long frame, darkens it by a ratio from ``ratios`` (default:
@@ -276,5 +276,5 @@ def synthesise_extra_pairs(
         ratio = sample_extra_ratio(rng, ratios)
         dark = darken_frame(long, ratio, profile, rng)
         name = f"{Path(long.path).stem if long.path else 'long'} synthetic x{ratio:.3g} #{i}"
-        pairs.append(Pair(name=name, dark=dark, ratio=ratio, target=targets[index]))
+        pairs.append(TrainingPair(name=name, dark=dark, ratio=ratio, target=targets[index]))
     return pairs

@@ -3,7 +3,7 @@
 Split from :mod:`engine.finetune.pairing`, which finds pairs in folders; this module judges one
 pair. A :class:`RawSummary` keeps what pairing needs of a RAW file (EXIF, size, CFA, a green
 thumbnail, the clipped fraction) without its full mosaic; :func:`check_pair` turns two of them
-into a :class:`PairCandidate` that is valid or invalid with a one-line reason.
+into a :class:`CheckedPair` that is valid or invalid with a one-line reason.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from engine.errors import DarkroomError
 from engine.io.raw import RawFrame, read_raw
 from engine.render.packing import packed_positions
-from engine.train.real_pairs import RawPairSpec
+from engine.train.real_pairs import PairFiles
 
 #: Largest acceptable misalignment between short and long exposure, sensor pixels.
 MAX_SHIFT_PX = 3.0
@@ -42,7 +42,7 @@ VALID, INVALID = "valid", "invalid"
 
 
 @dataclass(frozen=True)
-class PairCandidate:
+class CheckedPair:
     """A short/long pair found or picked, with its verdict.
 
     Attributes:
@@ -68,9 +68,9 @@ class PairCandidate:
     def valid(self) -> bool:
         return self.status == VALID
 
-    def to_spec(self) -> RawPairSpec:
-        """The pair as :class:`~engine.train.real_pairs.RawPairSpec` (with its ratio)."""
-        return RawPairSpec(short=self.short, long=self.long, ratio=self.ratio)
+    def to_files(self) -> PairFiles:
+        """The pair as :class:`~engine.train.real_pairs.PairFiles` (with its ratio)."""
+        return PairFiles(short=self.short, long=self.long, ratio=self.ratio)
 
     def describe(self) -> str:
         """One line: ``"DSC1.ARW + DSC2.ARW  x100  valid"`` or ``"... invalid: reason"``."""
@@ -99,16 +99,16 @@ class PairingReport:
     """
 
     source: Path | None
-    pairs: list[PairCandidate] = field(default_factory=list)
+    pairs: list[CheckedPair] = field(default_factory=list)
     unpaired: list[FileIssue] = field(default_factory=list)
     errors: list[FileIssue] = field(default_factory=list)
 
     @property
-    def valid_pairs(self) -> list[PairCandidate]:
+    def valid_pairs(self) -> list[CheckedPair]:
         return [p for p in self.pairs if p.valid]
 
     @property
-    def invalid_pairs(self) -> list[PairCandidate]:
+    def invalid_pairs(self) -> list[CheckedPair]:
         return [p for p in self.pairs if not p.valid]
 
     def problems(self) -> list[str]:
@@ -143,9 +143,9 @@ class PairingReport:
         if not self.valid_pairs:
             raise DarkroomError(f"{self.source or 'the files'}: no valid pairs")
 
-    def specs(self) -> list[RawPairSpec]:
-        """The valid pairs as :class:`~engine.train.real_pairs.RawPairSpec` (ratios filled in)."""
-        return [p.to_spec() for p in self.valid_pairs]
+    def valid_files(self) -> list[PairFiles]:
+        """The valid pairs as :class:`~engine.train.real_pairs.PairFiles` (ratios filled in)."""
+        return [p.to_files() for p in self.valid_pairs]
 
 
 # --------------------------------------------------------------------------------------------
@@ -287,11 +287,11 @@ def measure_shift(short: RawSummary, long: RawSummary, ratio: float) -> tuple[fl
 
 def check_pair(
     short: RawSummary, long: RawSummary, ratio: float | None, max_shift_px: float = MAX_SHIFT_PX
-) -> PairCandidate:
+) -> CheckedPair:
     """Judge a short/long pair; the first failing check gives the reason."""
 
-    def verdict(reason: str = "", **extra: float | None) -> PairCandidate:
-        return PairCandidate(
+    def verdict(reason: str = "", **extra: float | None) -> CheckedPair:
+        return CheckedPair(
             short=short.path, long=long.path, ratio=ratio, camera=short.camera,
             status=INVALID if reason else VALID, reason=reason,
             clipped_fraction=long.clipped_fraction, **extra,  # type: ignore[arg-type]

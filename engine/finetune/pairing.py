@@ -37,8 +37,8 @@ from engine.errors import DarkroomError
 from engine.finetune.pair_checks import (
     INVALID,
     MAX_SHIFT_PX,
+    CheckedPair,
     FileIssue,
-    PairCandidate,
     PairingReport,
     RawSummary,
     check_pair,
@@ -47,7 +47,7 @@ from engine.finetune.pair_checks import (
 )
 from engine.io.raw import RAW_EXTENSIONS
 from engine.jobs import CancelToken, ProgressCallback, no_progress
-from engine.train.real_pairs import RawPairSpec, is_pair_source, load_pairs
+from engine.train.real_pairs import PairFiles, is_pair_source, load_pairs
 
 #: Default largest gap between capture times of two frames of one scene, seconds.
 MAX_GAP_S = 120.0
@@ -109,7 +109,7 @@ def _groups(items: list[RawSummary], max_gap_s: float) -> list[list[int]]:
 
 def _pair_group(
     items: list[RawSummary], group: list[int], max_shift_px: float
-) -> tuple[list[PairCandidate], list[FileIssue]]:
+) -> tuple[list[CheckedPair], list[FileIssue]]:
     """Split one scene group into shorts and longs and pair them."""
     timed = [i for i in group if items[i].exposure_time]
     unpaired = [
@@ -256,7 +256,7 @@ def pair_files(
     max_shift_px: float = MAX_SHIFT_PX,
     *,
     _cache: _Cache | None = None,
-) -> PairCandidate:
+) -> CheckedPair:
     """Check two files the user picked as a short and a long exposure.
 
     Never raises for bad files: an unreadable file gives an invalid candidate whose reason is
@@ -274,15 +274,15 @@ def pair_files(
         try:
             summaries.append(cache.get(path))
         except DarkroomError as exc:
-            return PairCandidate(short_path, long_path, ratio, "unknown camera", INVALID,
+            return CheckedPair(short_path, long_path, ratio, "unknown camera", INVALID,
                                  reason=f"{path.name}: {_strip_path(str(exc), path)}")  # fmt: skip
     s, lg = summaries
     used = ratio if ratio is not None else summary_ratio(s, lg)
     return check_pair(s, lg, used, max_shift_px)
 
 
-def pairs_from_specs(
-    specs: Sequence[RawPairSpec],
+def check_listed_pairs(
+    specs: Sequence[PairFiles],
     source: Path | None = None,
     max_shift_px: float = MAX_SHIFT_PX,
     progress: ProgressCallback = no_progress,
@@ -319,7 +319,7 @@ def collect_pairs(
     """
     path = Path(source).expanduser()
     if is_pair_source(path):
-        return pairs_from_specs(load_pairs(path), path, max_shift_px, progress, cancel)
+        return check_listed_pairs(load_pairs(path), path, max_shift_px, progress, cancel)
     if path.is_dir():
         return scan_folder(path, max_gap_s, max_shift_px, progress, cancel)
     if not path.exists():

@@ -51,21 +51,21 @@ from engine.files import atomic_write_json
 from engine.finetune.data import (
     SYNTHETIC_FRACTION,
     FinetunePairSource,
-    UserPair,
+    LoadedPair,
     Validation,
-    load_user_pair,
-    pair_specs,
+    load_finetune_pair,
+    pair_files_of,
 )
 from engine.finetune.noise_fit import NoiseFit, fit_noise_profile, load_dark_frames
 from engine.finetune.noise_measure import measure_dark_frame
-from engine.finetune.pair_checks import PairCandidate
+from engine.finetune.pair_checks import CheckedPair
 from engine.finetune.progress import FinetuneProgress, PauseToken, ProgressState
 from engine.io.raw import RawFrame, read_raw
 from engine.jobs import CancelToken
 from engine.models.library import check_name, library_dir, save_to_library, work_dir
 from engine.models.weights import ModelCard, load_model, resolve_model, save_model
 from engine.noise import NoiseProfile
-from engine.train.real_pairs import RawPairSpec
+from engine.train.real_pairs import PairFiles
 from engine.train.trainer import TrainConfig, TrainResult, train
 
 #: Fine-tuning learning rate (half of training from scratch; see the module docstring).
@@ -152,7 +152,7 @@ def _json_float(value: float) -> float | str:
 
 def finetune(
     base: str,
-    pairs: Sequence[PairCandidate | RawPairSpec],
+    pairs: Sequence[CheckedPair | PairFiles],
     name: str,
     *,
     iterations: int = DEFAULT_ITERATIONS,
@@ -181,8 +181,8 @@ def finetune(
 
     Args:
         base: variant name, library model name or ``.safetensors`` path to start from.
-        pairs: valid :class:`~engine.finetune.pair_checks.PairCandidate` (from a scan) or
-            :class:`~engine.train.real_pairs.RawPairSpec`.
+        pairs: valid :class:`~engine.finetune.pair_checks.CheckedPair` (from a scan) or
+            :class:`~engine.train.real_pairs.PairFiles`.
         name: the new model's name (see :func:`engine.models.library.check_name`).
         iterations: training steps of the whole run (also when resuming).
         lr, step_size, gamma: Adam learning rate and StepLR schedule.
@@ -221,7 +221,7 @@ def finetune(
     root = library_dir(library)
     if (root / f"{name}.safetensors").exists() and not overwrite:
         raise ModelError(f"a model named {name!r} already exists in {root}")
-    specs = pair_specs(pairs)
+    specs = pair_files_of(pairs)
     n_val = validation_pairs if validation_pairs is not None else (1 if len(specs) >= 3 else 0)
     if not 0 <= n_val < len(specs):
         raise DarkroomError(
@@ -246,7 +246,7 @@ def finetune(
         if cancel is not None:
             cancel.raise_if_cancelled()
         # Only training pairs need their long frame (for the noise fit and synthetic crops).
-        user_pairs.append(load_user_pair(spec, keep_long=synthetic and i < len(specs) - n_val))
+        user_pairs.append(load_finetune_pair(spec, keep_long=synthetic and i < len(specs) - n_val))
     train_set, val_set = (
         user_pairs[: len(user_pairs) - n_val],
         user_pairs[len(user_pairs) - n_val :],
@@ -386,7 +386,7 @@ def _dark_frames(
 
 
 def _fit_noise(
-    train_set: list[UserPair], darks: list[RawFrame], notes: list[str], state: ProgressState
+    train_set: list[LoadedPair], darks: list[RawFrame], notes: list[str], state: ProgressState
 ) -> NoiseFit | None:
     state.report("fitting noise", "fitting the camera's noise model")
     triples = [(u.pair.dark, u.long, u.pair.ratio) for u in train_set if u.long is not None]

@@ -20,10 +20,12 @@ from torch import nn
 from engine.errors import ModelError
 from engine.files import atomic_write_bytes
 from engine.models import create_model, list_models
-from engine.render.colour import OUTPUT_SPACES
 from engine.resources import bundled_models_dir
 
 CARD_FORMAT_VERSION = 1
+#: Output colour spaces a model card may declare: linear camera RGB (developed by the file's
+#: own colour pipeline) or sRGB (an SID-style network that develops by itself).
+OUTPUT_SPACES = ("linear_camera", "srgb")
 PICKLE_SUFFIXES = {".pth", ".pt", ".ckpt", ".pkl", ".pickle", ".bin", ".tar"}
 
 

@@ -25,9 +25,6 @@ _OPENCV_BAYER = {
     "GBRG": cv2.COLOR_BayerGR2RGB_EA,
 }
 
-#: Output colour spaces a model card may declare.
-OUTPUT_SPACES = ("linear_camera", "srgb")
-
 
 def demosaic(mosaic: np.ndarray, cfa_name: str) -> np.ndarray:
     """Edge-aware demosaic of a normalised mosaic.

@@ -4,8 +4,9 @@ A real pair is two RAW files of one scene from one camera on a tripod: a short (
 and a long (clean) one. Both go through the same code as every other frame in the app:
 :func:`~engine.io.raw.read_raw` decodes them, and the target is the long exposure through
 :func:`~engine.render.colour.classical_linear` at ratio 1, i.e. linear camera RGB made by the exact
-demosaic the classical pipeline uses. The result is a :class:`~engine.train.synthesis.Pair`, so
-training and evaluation treat real and synthetic pairs alike.
+demosaic the classical pipeline uses. The result is a
+:class:`~engine.train.synthesis.TrainingPair`, so training and evaluation treat real and
+synthetic pairs alike.
 
 Two ways to list pairs:
 
@@ -29,11 +30,11 @@ from engine.errors import DarkroomError
 from engine.io.raw import RAW_EXTENSIONS, RawFrame, read_raw
 from engine.jobs import ProgressCallback, no_progress
 from engine.render.colour import classical_linear
-from engine.train.synthesis import Pair, random_crop_and_flip
+from engine.train.synthesis import TrainingPair, random_crop_and_flip
 
 
 @dataclass(frozen=True)
-class RawPairSpec:
+class PairFiles:
     """Where a real pair lives on disk.
 
     Attributes:
@@ -65,7 +66,7 @@ def _raw_files(folder: Path) -> list[Path]:
     )
 
 
-def pairs_from_sid_folder(root: str | Path) -> list[RawPairSpec]:
+def pairs_from_sid_folder(root: str | Path) -> list[PairFiles]:
     """Pair every RAW file in ``root/short/`` with the long exposure of its scene in ``root/long/``.
 
     Several shorts may share one long exposure (SID has 0.1 s, 0.04 s and 0.033 s shots of each
@@ -107,7 +108,7 @@ def pairs_from_sid_folder(root: str | Path) -> list[RawPairSpec]:
         if len(candidates) > 1:
             names = ", ".join(c.name for c in candidates)
             raise DarkroomError(f"{short}: several long exposures of its scene ({names})")
-        specs.append(RawPairSpec(short=short, long=candidates[0]))
+        specs.append(PairFiles(short=short, long=candidates[0]))
     return specs
 
 
@@ -123,7 +124,7 @@ def _parse_ratio(text: str, where: str) -> float | None:
     return ratio
 
 
-def pairs_from_csv(path: str | Path) -> list[RawPairSpec]:
+def pairs_from_csv(path: str | Path) -> list[PairFiles]:
     """Read a pair list: header ``short,long`` or ``short,long,ratio``, one pair per row.
 
     Relative paths are relative to the CSV's folder; an empty ratio cell means "from the EXIF".
@@ -168,7 +169,7 @@ def pairs_from_csv(path: str | Path) -> list[RawPairSpec]:
                 raise DarkroomError(f"{where}: {column} file {cell} not found")
             files.append(file)
         ratio = _parse_ratio(row[2], where) if len(row) == 3 else None
-        specs.append(RawPairSpec(short=files[0], long=files[1], ratio=ratio))
+        specs.append(PairFiles(short=files[0], long=files[1], ratio=ratio))
     if not specs:
         raise DarkroomError(f"{csv_path}: no pairs listed below the header")
     return specs
@@ -182,7 +183,7 @@ def is_pair_source(source: str | Path) -> bool:
     return (path / "short").is_dir() and (path / "long").is_dir()
 
 
-def load_pairs(source: str | Path) -> list[RawPairSpec]:
+def load_pairs(source: str | Path) -> list[PairFiles]:
     """Pairs from a ``.csv`` list or a folder with ``short/`` and ``long/``.
 
     Raises:
@@ -230,11 +231,11 @@ def exif_ratio(short: RawFrame, long: RawFrame) -> float:
     return float(ratio)
 
 
-def load_pair(spec: RawPairSpec) -> Pair:
-    """Decode a real pair into a :class:`~engine.train.synthesis.Pair`.
+def load_pair(spec: PairFiles) -> TrainingPair:
+    """Decode a real pair into a :class:`~engine.train.synthesis.TrainingPair`.
 
     Returns:
-        ``Pair`` named after the short file's stem: ``dark`` is the short exposure as read
+        ``TrainingPair`` named after the short file's stem: ``dark`` is the short exposure as read
         (uint16 DN), ``target`` the long exposure as ``(H, W, 3)`` float32 linear camera RGB in
         [0, 1] (``classical_linear(long, 1.0)``), ``ratio`` the spec's or the EXIF's.
 
@@ -260,7 +261,7 @@ def load_pair(spec: RawPairSpec) -> Pair:
             f"{what}: exposure ratio {ratio:.3g} is below 1 (is the short one the long one?)"
         )
     target = classical_linear(long, 1.0)
-    return Pair(name=Path(spec.short).stem, dark=short, ratio=float(ratio), target=target)
+    return TrainingPair(name=Path(spec.short).stem, dark=short, ratio=float(ratio), target=target)
 
 
 class RealPairSource:
@@ -276,12 +277,12 @@ class RealPairSource:
         crop: crop side in sensor pixels (frames smaller than that are used whole).
     """
 
-    def __init__(self, specs: Sequence[RawPairSpec], crop: int = 512) -> None:
+    def __init__(self, specs: Sequence[PairFiles], crop: int = 512) -> None:
         if not specs:
             raise DarkroomError("no real pairs given")
         self.specs = list(specs)
         self.crop = int(crop)
-        self._pairs: list[Pair] | None = None
+        self._pairs: list[TrainingPair] | None = None
 
     def __len__(self) -> int:
         return len(self.specs)
@@ -299,12 +300,12 @@ class RealPairSource:
         progress(len(self.specs), len(self.specs), "pairs loaded")
         self._pairs = pairs
 
-    def sample(self, rng: np.random.Generator) -> Pair:
+    def sample(self, rng: np.random.Generator) -> TrainingPair:
         """A random pair, randomly cropped and flipped.
 
         Returns:
-            ``Pair`` with a ``crop`` x ``crop`` dark frame (or the whole frame if smaller) and a
-            float32 target; its ``network_input()`` is ``(4, crop/2, crop/2)``.
+            ``TrainingPair`` with a ``crop`` x ``crop`` dark frame (or the whole frame if smaller)
+            and a float32 target; its ``network_input()`` is ``(4, crop/2, crop/2)``.
         """
         self.load()
         assert self._pairs is not None

@@ -1,7 +1,7 @@
 """Training pairs: synthetic (clean photo -> unprocessed RAW -> physics-based noise) and real.
 
-A :class:`Pair` is a dark exposure as a :class:`~engine.io.raw.RawFrame` plus its target, the
-clean long exposure in the model's output space (linear camera RGB, before white balance) on
+A :class:`TrainingPair` is a dark exposure as a :class:`~engine.io.raw.RawFrame` plus its target,
+the clean long exposure in the model's output space (linear camera RGB, before white balance) on
 the same pixel grid. The network's input is always made by :func:`engine.render.packing.pack_rggb`
 from the dark frame, exactly as at inference time; pairs are mirrored into RGGB geometry first
 (:func:`to_rggb`) so input and target share one pixel grid.
@@ -38,7 +38,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True, eq=False)
-class Pair:
+class TrainingPair:
     """A dark exposure and its clean target on the same pixel grid.
 
     Attributes:
@@ -89,7 +89,7 @@ def list_photos(folder: str | Path, held_out: bool | None = None) -> list[Path]:
     return [p for p in paths if is_held_out(p) == held_out]
 
 
-def load_photo(path: str | Path) -> np.ndarray:
+def load_clean_photo(path: str | Path) -> np.ndarray:
     """An 8/16-bit photo as ``(H, W, 3)`` float32 sRGB in [0, 1] (grey is replicated)."""
     import imageio.v3 as iio
 
@@ -110,7 +110,7 @@ def synthesise_pair(
     cfa: str | None = None,
     name: str = "synthetic",
     wide_wb_fraction: float = 0.0,
-) -> Pair:
+) -> TrainingPair:
     """Make a (dark, clean) pair from an sRGB photo.
 
     Unprocess with a random camera, white balance and Bayer layout; draw the ratio (unless
@@ -140,10 +140,10 @@ def synthesise_pair(
         cam_to_srgb=params.camera.cam_to_srgb,
         exif=ExifInfo(make="Synthetic", model=f"{params.camera.name} / {profile.camera}"),
     )
-    return Pair(name=name, dark=frame, ratio=used_ratio, target=clean)
+    return TrainingPair(name=name, dark=frame, ratio=used_ratio, target=clean)
 
 
-def crop_pair(pair: Pair, top: int, left: int, height: int, width: int) -> Pair:
+def crop_pair(pair: TrainingPair, top: int, left: int, height: int, width: int) -> TrainingPair:
     """Crop both halves; offsets and sizes are made even so the CFA phase is kept."""
     top, left = top - top % 2, left - left % 2
     height, width = height - height % 2, width - width % 2
@@ -152,7 +152,9 @@ def crop_pair(pair: Pair, top: int, left: int, height: int, width: int) -> Pair:
     return replace(pair, dark=dark, target=np.ascontiguousarray(target))
 
 
-def flip_pair(pair: Pair, horizontal: bool, vertical: bool, transpose: bool) -> Pair:
+def flip_pair(
+    pair: TrainingPair, horizontal: bool, vertical: bool, transpose: bool
+) -> TrainingPair:
     """Mirror/transpose the dark mosaic and the target together.
 
     The mosaic is flipped pixel by pixel, so the Bayer layout changes (mirroring RGGB
@@ -178,7 +180,7 @@ def flip_pair(pair: Pair, horizontal: bool, vertical: bool, transpose: bool) -> 
     return replace(pair, dark=dark, target=np.ascontiguousarray(tgt))
 
 
-def to_rggb(pair: Pair) -> Pair:
+def to_rggb(pair: TrainingPair) -> TrainingPair:
     """The pair mirrored so its dark frame has RGGB geometry.
 
     See :func:`engine.render.packing.rggb_mirror`; the target is mirrored with it.
@@ -189,7 +191,7 @@ def to_rggb(pair: Pair) -> Pair:
     return flip_pair(pair, horizontal=columns, vertical=rows, transpose=False)
 
 
-def random_crop_and_flip(pair: Pair, crop: int, rng: np.random.Generator) -> Pair:
+def random_crop_and_flip(pair: TrainingPair, crop: int, rng: np.random.Generator) -> TrainingPair:
     """A random ``crop`` x ``crop`` window (smaller frames are used whole) and a random flip."""
     h, w = pair.dark.height, pair.dark.width
     ch, cw = min(crop, h), min(crop, w)
@@ -231,10 +233,12 @@ class SyntheticPairSource:
 
     def _photo(self, index: int) -> np.ndarray:
         if index not in self._cache:
-            self._cache[index] = (load_photo(self.photos[index]) * 255.0 + 0.5).astype(np.uint8)
+            self._cache[index] = (load_clean_photo(self.photos[index]) * 255.0 + 0.5).astype(
+                np.uint8
+            )
         return self._cache[index]
 
-    def sample(self, rng: np.random.Generator) -> Pair:
+    def sample(self, rng: np.random.Generator) -> TrainingPair:
         index = int(rng.integers(len(self.photos)))
         photo = self._photo(index)
         h, w = photo.shape[:2]
@@ -256,14 +260,14 @@ class SyntheticPairSource:
 
 def held_out_pairs(
     photos: Sequence[Path], ratios: Sequence[float], seed: int = 2018, max_side: int | None = 512
-) -> list[Pair]:
+) -> list[TrainingPair]:
     """Deterministic evaluation pairs: every photo at every ratio, same noise on every run.
 
     ``max_side`` centre-crops large photos so a CPU evaluation stays affordable.
     """
     pairs = []
     for i, path in enumerate(photos):
-        photo = load_photo(path)
+        photo = load_clean_photo(path)
         if max_side:
             h, w = photo.shape[:2]
             ch, cw = min(h, max_side), min(w, max_side)

@@ -44,13 +44,13 @@ from engine.files import atomic_file
 from engine.jobs import CancelToken
 from engine.models import UNetDiscriminator, create_model
 from engine.render.colour import develop_batch, highlight_gains, srgb_encode
-from engine.train.synthesis import Pair, crop_pair, to_rggb
+from engine.train.synthesis import TrainingPair, crop_pair, to_rggb
 
 
 class PairSource(Protocol):
     """Anything that hands out random training pairs."""
 
-    def sample(self, rng: np.random.Generator) -> Pair: ...
+    def sample(self, rng: np.random.Generator) -> TrainingPair: ...
 
     def __len__(self) -> int: ...
 
