@@ -16,9 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.models.weights import ModelEntry, model_entries
-from engine.render.pipeline import CLASSICAL
-from engine.render.ratio import MAX_RATIO, MIN_RATIO
+from engine.models import ModelEntry, model_entries
+from engine.render import CLASSICAL, MAX_RATIO, MIN_RATIO
 
 #: The slider covers x1 to x300 (most night shots); the spin box takes up to x1000.
 SLIDER_MAX_RATIO = 300.0

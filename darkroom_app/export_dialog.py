@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.io.export import FORMATS
+from engine.io import FORMATS
 
 from .workers import ExportOptions
 

@@ -17,21 +17,23 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from engine.errors import DarkroomError
-from engine.finetune.pair_checks import CheckedPair, PairingReport
-from engine.finetune.pairing import collect_pairs, pair_files
-from engine.finetune.run import (
+from engine.finetune import (
     CHECKPOINT_NAME,
     RUN_NAME,
+    CheckedPair,
     FinetuneProgress,
     FinetuneResult,
+    PairingReport,
     PauseToken,
+    collect_pairs,
     finetune,
+    pair_files,
 )
-from engine.io.raw import read_raw
+from engine.io import read_raw
 from engine.jobs import CancelToken, ProgressCallback
-from engine.models.library import WORK_FOLDER, check_name, work_dir
-from engine.render.pipeline import CLASSICAL, Enhancer
-from engine.train.real_pairs import PairFiles
+from engine.models import WORK_FOLDER, check_name, work_dir
+from engine.render import CLASSICAL, Enhancer
+from engine.train import PairFiles
 
 from .workers import to_qimage, to_uint8
 

@@ -16,8 +16,8 @@ from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog
 
-from engine.finetune.pair_checks import CheckedPair
-from engine.io.raw import RAW_EXTENSIONS
+from engine.finetune import CheckedPair
+from engine.io import RAW_EXTENSIONS
 from engine.jobs import CancelToken, ProgressCallback
 
 from .finetune_jobs import (

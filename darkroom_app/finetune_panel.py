@@ -21,10 +21,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, QThreadPool, Signal
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox
 
-from engine.finetune.pair_checks import CheckedPair
-from engine.finetune.run import FinetuneProgress, FinetuneResult, PauseToken
-from engine.models.library import check_name, work_dir
-from engine.train.real_pairs import PairFiles
+from engine.finetune import CheckedPair, FinetuneProgress, FinetuneResult, PauseToken
+from engine.models import check_name, work_dir
+from engine.train import PairFiles
 
 from .finetune_jobs import (
     Checkpoint,

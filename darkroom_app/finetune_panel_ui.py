@@ -23,10 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.finetune.pair_checks import CheckedPair
-from engine.finetune.run import DEFAULT_LR, FinetuneProgress
-from engine.models.weights import model_entries
-from engine.train.real_pairs import PairFiles
+from engine.finetune import DEFAULT_LR, CheckedPair, FinetuneProgress
+from engine.models import model_entries
+from engine.train import PairFiles
 
 from .controls import model_tooltip
 from .finetune_jobs import FinetuneRequest, format_duration

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from engine.render.pipeline import preview_factor
+from engine.render import preview_factor
 
 Rect = tuple[int, int, int, int]
 #: Smallest region side (sensor px) worth cropping; smaller views reuse a slightly larger crop.

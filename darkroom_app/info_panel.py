@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 from superqt import QElidingLabel
 
-from engine.io.raw import RawFrame
+from engine.io import RawFrame
 
 from .geometry import oriented_size
 

@@ -15,8 +15,8 @@ from PySide6.QtCore import QThreadPool, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
-from engine.io.raw import RAW_EXTENSIONS, RawFrame
-from engine.render.pipeline import CLASSICAL
+from engine.io import RAW_EXTENSIONS, RawFrame
+from engine.render import CLASSICAL
 from engine.resources import sample_raw_path
 
 from .controls import CLASSICAL_LABEL

@@ -30,16 +30,16 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import DarkroomError
-from engine.models.library import (
+from engine.models import (
     LibraryModel,
     delete_model,
     export_model,
     import_model,
     list_library,
+    model_entries,
     rename_model,
 )
-from engine.models.weights import model_entries
-from engine.render.pipeline import CLASSICAL
+from engine.render import CLASSICAL
 
 from .workers import Job, JobOutcome, error_message
 

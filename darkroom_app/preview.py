@@ -20,9 +20,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
-from engine.io.raw import RawFrame
-from engine.models.weights import model_entries
-from engine.render.pipeline import CLASSICAL
+from engine.io import RawFrame
+from engine.models import model_entries
+from engine.render import CLASSICAL
 
 from .geometry import sensor_region
 from .viewer import BeforeAfterView

@@ -23,10 +23,9 @@ from PySide6.QtCore import QEventLoop, QObject, QRunnable, Qt, Signal
 from PySide6.QtGui import QImage
 
 from engine.errors import Cancelled, DarkroomError
-from engine.io.raw import RawFrame, read_raw
+from engine.io import RawFrame, read_raw
 from engine.jobs import CancelToken, ProgressCallback
-from engine.render.pipeline import CLASSICAL, Enhancer, Rendered
-from engine.render.ratio import estimate_ratio
+from engine.render import CLASSICAL, Enhancer, Rendered, estimate_ratio
 
 from .geometry import Rect, preview_coverage, sensor_to_display
 
@@ -309,7 +308,7 @@ def export_image(
     req: ExportRequest, cache: EnhancerCache, cancel: CancelToken, progress: ProgressCallback
 ) -> Path:
     """Full-resolution render, then an atomic write; nothing is written once cancelled."""
-    from engine.io.export import write_image
+    from engine.io import write_image
 
     progress(0, 100, "Loading model")
     enhancer = cache.get(req.model, req.device, req.model_dirs)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.io.raw import cfa_from_name
+from engine.io import cfa_from_name
 
 LAYOUTS = ("RGGB", "BGGR", "GRBG", "GBRG")
 
@@ -51,7 +51,7 @@ def make_dng(tmp_path: Path) -> Callable[..., Path]:
     The scene is :func:`smooth_scene` in linear camera RGB, divided by ``ratio`` (a dark
     exposure), with optional Gaussian read noise, scaled between black and white level.
     """
-    from engine.io.dng import write_cfa_dng
+    from engine.io import write_cfa_dng
 
     def factory(
         name: str = "frame.dng",

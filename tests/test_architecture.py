@@ -31,3 +31,26 @@ def test_importing_the_engine_loads_no_qt() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_layer_contracts_hold() -> None:
+    """import-linter's contracts in pyproject.toml: the layer order, a Qt-free engine, and a
+    window that imports only the engine's faces."""
+    root = ENGINE.parent
+    result = subprocess.run(
+        [sys.executable, "-c", "from importlinter.cli import lint_imports_command; "
+         "lint_imports_command()", "--no-cache"],
+        capture_output=True, text=True, cwd=root,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "0 broken" in result.stdout
+
+
+def test_engine_root_holds_only_the_foundation() -> None:
+    modules = sorted(p.name for p in ENGINE.glob("*.py"))
+    assert modules == [
+        "__init__.py", "device.py", "errors.py", "files.py", "jobs.py", "resources.py",
+    ]  # fmt: skip
+    for package in sorted(p for p in ENGINE.iterdir() if (p / "__init__.py").is_file()):
+        face = (package / "__init__.py").read_text(encoding="utf-8")
+        assert "__all__" in face, f"engine/{package.name}/__init__.py has no __all__"

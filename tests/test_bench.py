@@ -3,7 +3,7 @@
 import json
 import math
 
-from engine.cli.main import main
+from engine.cli import main
 
 
 def test_bench_runs_and_reports_sane_figures(make_dng, capsys) -> None:

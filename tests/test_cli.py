@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from engine.cli.main import main
+from engine.cli import main
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -68,8 +68,7 @@ def test_enhance_linear_dng_readable(make_dng, tmp_path: Path, capsys) -> None:
 
 
 def test_batch_with_model_file_continues_after_failure(make_dng, tmp_path: Path, capsys) -> None:
-    from engine.models import create_model
-    from engine.models.weights import ModelCard, save_model
+    from engine.models import ModelCard, create_model, save_model
 
     model = create_model("baseline", base_features=4)
     weights = tmp_path / "tiny.safetensors"
@@ -110,7 +109,7 @@ def _bad_inputs(tmp_path: Path, make_dng) -> dict[str, list[str]]:
     junk.write_bytes(np.random.default_rng(0).bytes(20000))
     jpeg = tmp_path / "photo.NEF"
     jpeg.write_bytes(iio.imwrite("<bytes>", np.zeros((32, 32, 3), np.uint8), extension=".jpg"))
-    from engine.io.dng import write_linear_dng
+    from engine.io import write_linear_dng
 
     linear = tmp_path / "linear.dng"
     write_linear_dng(linear, np.full((32, 32, 3), 0.3, np.float32))

@@ -9,8 +9,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from engine.cli.main import main
-from engine.train.synthesis import is_held_out
+from engine.cli import main
+from engine.train import is_held_out
 from tests.conftest import smooth_scene
 
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.io.raw import RawFrame, read_raw
-from engine.render.colour import (
+from engine.io import RawFrame, read_raw
+from engine.render import (
     apply_orientation,
     classical_linear,
     demosaic,

@@ -11,9 +11,8 @@ import pytest
 import rawpy
 import tifffile
 
-from engine.io import dng
+from engine.io import XYZ_TO_SRGB, ExifInfo, cam_to_srgb_from_xyz, dng, read_raw
 from engine.io.dng import DEFAULT_XYZ_TO_CAM, write_cfa_dng, write_linear_dng
-from engine.io.raw import XYZ_TO_SRGB, ExifInfo, cam_to_srgb_from_xyz, read_raw
 
 LAYOUTS = ("RGGB", "BGGR", "GRBG", "GBRG")
 EXIF = ExifInfo(

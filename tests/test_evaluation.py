@@ -15,26 +15,24 @@ import pytest
 import torch
 
 from engine.errors import Cancelled, DarkroomError
-from engine.evaluate import metrics
-from engine.evaluate import table as evaluation
-from engine.evaluate.baselines import estimate_noise
-from engine.evaluate.metrics import psnr, ssim
-from engine.evaluate.table import (
+from engine.evaluate import (
     BASELINE_METHODS,
     EvaluationResult,
     contact_sheet,
     default_eval_pairs,
+    estimate_noise,
     evaluate,
+    metrics,
+    psnr,
     ratio_label,
+    ssim,
     write_report,
 )
+from engine.evaluate import table as evaluation
 from engine.jobs import CancelToken
-from engine.models import create_model
-from engine.models.weights import ModelCard, save_model
-from engine.render.colour import classical_linear, develop
-from engine.render.packing import mirror_image, pack_rggb
-from engine.render.pipeline import Enhancer
-from engine.train.synthesis import TrainingPair, is_held_out, synthesise_pair
+from engine.models import ModelCard, create_model, save_model
+from engine.render import Enhancer, classical_linear, develop, mirror_image, pack_rggb
+from engine.train import TrainingPair, is_held_out, synthesise_pair
 from tests.conftest import smooth_scene
 
 

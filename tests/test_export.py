@@ -15,9 +15,7 @@ import tifffile
 from PIL import Image
 
 from engine.errors import ExportError
-from engine.io import export
-from engine.io.export import FORMATS, output_path_for, write_image
-from engine.io.raw import ExifInfo
+from engine.io import FORMATS, ExifInfo, export, output_path_for, write_image
 
 EXIF = ExifInfo(
     make="Sony",

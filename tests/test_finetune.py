@@ -14,12 +14,15 @@ import torch
 
 from engine.cli.finetune import add_finetune_parser
 from engine.errors import Cancelled, DarkroomError
-from engine.finetune.pairing import collect_pairs
-from engine.finetune.run import FinetuneProgress, PauseToken, card_noise_profile, finetune
+from engine.finetune import (
+    FinetuneProgress,
+    PauseToken,
+    card_noise_profile,
+    collect_pairs,
+    finetune,
+)
 from engine.jobs import CancelToken
-from engine.models import create_model
-from engine.models.library import list_library
-from engine.models.weights import ModelCard, load_model, save_model
+from engine.models import ModelCard, create_model, list_library, load_model, save_model
 from tests.test_pairing import shoot, textured_scene
 
 TINY = {"base_features": 4, "levels": 2}
@@ -233,11 +236,10 @@ def test_validation_scores_what_the_app_renders() -> None:
     """The fine-tuning panel's PSNR is the runner's (borders mirrored), not a bare forward."""
     import numpy as np
 
-    from engine.evaluate.metrics import psnr
+    from engine.evaluate import psnr
     from engine.finetune.data import Validation
-    from engine.render.colour import develop_numpy
-    from engine.render.tiling import TiledRunner
-    from engine.train.synthesis import synthesise_pair
+    from engine.render import TiledRunner, develop_numpy
+    from engine.train import synthesise_pair
     from tests.conftest import smooth_scene
 
     pairs = [synthesise_pair(smooth_scene(96, 96, s), np.random.default_rng(s), ratio=100.0)

@@ -20,10 +20,9 @@ from darkroom_app.finetune_panel import FineTunePanel
 from darkroom_app.finetune_widgets import PROBLEM_COLOUR
 from darkroom_app.main_window import MainWindow
 from darkroom_app.model_library_dialog import ModelLibraryDialog
-from engine.finetune.run import FinetuneProgress, FinetuneResult, PauseToken
+from engine.finetune import FinetuneProgress, FinetuneResult, PauseToken
 from engine.jobs import CancelToken
-from engine.models import create_model
-from engine.models.weights import ModelCard, save_model
+from engine.models import ModelCard, create_model, save_model
 from engine.noise import NoiseParams
 from tests.qt_settings import isolated_settings
 from tests.test_pairing import shoot as pairing_shoot

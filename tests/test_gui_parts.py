@@ -27,8 +27,8 @@ from darkroom_app.info_panel import format_exposure_time
 from darkroom_app.settings import AppSettings
 from darkroom_app.viewer import BeforeAfterView
 from darkroom_app.workers import histogram
-from engine.io.raw import read_raw
-from engine.render.pipeline import Enhancer
+from engine.io import read_raw
+from engine.render import Enhancer
 
 
 @pytest.mark.parametrize("flip", range(8))

@@ -21,7 +21,7 @@ from darkroom_app.controls import ExposureSlider
 from darkroom_app.export_dialog import ExportDialog, ExportOptions
 from darkroom_app.main_window import MainWindow
 from engine.errors import ExportError
-from engine.render.pipeline import Enhancer
+from engine.render import Enhancer
 from engine.resources import sample_raw_path
 from tests.qt_settings import isolated_settings
 
@@ -226,8 +226,7 @@ def test_bad_file_shows_error_and_keeps_previous_photo(
 def test_model_combo_lists_user_model_with_card(
     qtbot, make_window, night_dng: Path, tmp_path: Path
 ) -> None:
-    from engine.models import create_model
-    from engine.models.weights import ModelCard, save_model
+    from engine.models import ModelCard, create_model, save_model
 
     model = create_model("baseline", base_features=4)
     card = ModelCard(name="tiny", architecture="baseline", config=dict(model.config),

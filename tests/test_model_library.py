@@ -10,20 +10,21 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ModelError
-from engine.models import create_model
-from engine.models.library import (
+from engine.models import (
     ENV_VAR,
+    ModelCard,
     check_name,
+    create_model,
     default_library_dir,
     delete_model,
     export_model,
     import_model,
     list_library,
+    load_model,
     rename_model,
     save_to_library,
     work_dir,
 )
-from engine.models.weights import ModelCard, load_model
 
 TINY = {"base_features": 4, "levels": 2}
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.io.raw import cfa_from_name
+from engine.io import cfa_from_name
 from engine.noise import (
     PROFILES,
     SONY_A7S2_ISO_PARAMS,
@@ -18,7 +18,7 @@ from engine.noise import (
     tukey_lambda_quantile,
     tukey_lambda_variance,
 )
-from engine.render.packing import unpack_bayer
+from engine.render import unpack_bayer
 from tests.conftest import LAYOUTS
 
 

@@ -9,11 +9,15 @@ import numpy as np
 import pytest
 
 from engine.errors import DarkroomError
-from engine.finetune.noise_fit import fit_noise_profile, synthesise_extra_pairs
-from engine.finetune.noise_measure import measure_dark_frame, measure_pair
-from engine.io.raw import ExifInfo, RawFrame, cfa_from_name
+from engine.finetune import (
+    fit_noise_profile,
+    measure_dark_frame,
+    measure_pair,
+    synthesise_extra_pairs,
+)
+from engine.io import ExifInfo, RawFrame, cfa_from_name
 from engine.noise import NoiseParams, NoiseProfile, add_noise
-from engine.render.packing import normalise_mosaic
+from engine.render import normalise_mosaic
 from tests.conftest import mosaic_from_rgb, smooth_scene
 
 SIZE = 256

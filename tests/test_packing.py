@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from engine.io.raw import RawFrame, cfa_from_name
-from engine.render.packing import pack_bayer, packed_positions, unpack_bayer
+from engine.io import RawFrame, cfa_from_name
+from engine.render import pack_bayer, packed_positions, unpack_bayer
 from tests.conftest import LAYOUTS
 
 

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from engine.errors import DarkroomError
-from engine.finetune.pairing import collect_pairs, file_number, pair_files, scan_folder
-from engine.io.dng import write_cfa_dng
-from engine.io.raw import ExifInfo
+from engine.finetune import collect_pairs, file_number, pair_files, scan_folder
+from engine.io import ExifInfo, write_cfa_dng
 from engine.noise import NoiseParams, add_noise
 from tests.conftest import mosaic_from_rgb, smooth_scene
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from engine.errors import DarkroomError
-from engine.io.raw import ExifInfo, RawFrame, read_raw
-from engine.render.colour import classical_linear
-from engine.train.real_pairs import (
+from engine.io import ExifInfo, RawFrame, read_raw
+from engine.render import classical_linear
+from engine.train import (
     PairFiles,
     RealPairSource,
     exif_ratio,
@@ -19,8 +19,8 @@ from engine.train.real_pairs import (
     load_pairs,
     pairs_from_csv,
     pairs_from_sid_folder,
+    to_rggb,
 )
-from engine.train.synthesis import to_rggb
 
 H, W = 32, 48
 

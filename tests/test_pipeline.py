@@ -2,11 +2,10 @@ import numpy as np
 import pytest
 
 from engine.errors import Cancelled
-from engine.io.raw import read_raw
+from engine.io import read_raw
 from engine.jobs import CancelToken
-from engine.models import create_model
-from engine.models.weights import ModelCard, save_model
-from engine.render.pipeline import Enhancer, bin_packed, preview_factor
+from engine.models import ModelCard, create_model, save_model
+from engine.render import Enhancer, bin_packed, preview_factor
 
 
 @pytest.fixture
@@ -26,7 +25,6 @@ def test_bin_packed_averages_blocks() -> None:
 
 
 def test_render_orients_and_preview_is_smaller(make_dng, tiny_weights) -> None:
-    from engine.io.dng import write_cfa_dng  # noqa: F401 - make_dng uses it
 
     frame = read_raw(make_dng(height=64, width=96, orientation=6))
     assert frame.orientation == 6

@@ -3,8 +3,8 @@ import math
 import pytest
 
 from engine.errors import DarkroomError
-from engine.io.raw import read_raw
-from engine.render.ratio import estimate_ratio, parse_ratio
+from engine.io import read_raw
+from engine.render import estimate_ratio, parse_ratio
 
 
 @pytest.mark.parametrize("text", ["0", "-5", "nan", "NaN", "inf", "abc", "", "1001", "0.5"])

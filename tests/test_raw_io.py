@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from engine.errors import RawReadError, UnsupportedSensorError
-from engine.io.raw import read_raw
+from engine.io import read_raw
 from tests.conftest import LAYOUTS
 
 
@@ -31,7 +31,7 @@ def test_mosaic_is_a_copy_and_frame_frozen(make_dng) -> None:
 
 
 def test_exif_fields(make_dng) -> None:
-    from engine.io.raw import ExifInfo
+    from engine.io import ExifInfo
 
     exif = ExifInfo(make="Sony", model="ILCE-7S", iso=6400, exposure_time=0.01,
                     datetime="2024:01:02 03:04:05")  # fmt: skip
@@ -76,7 +76,7 @@ def test_truncated_dng(make_dng, tmp_path: Path) -> None:
 
 
 def test_linear_dng_is_unsupported(tmp_path: Path) -> None:
-    from engine.io.dng import write_linear_dng
+    from engine.io import write_linear_dng
 
     path = tmp_path / "linear.dng"
     write_linear_dng(path, np.full((32, 32, 3), 0.5, np.float32))

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from engine.io.raw import RED, RawFrame, cfa_from_name
-from engine.models import EnhanceNet
-from engine.models.weights import ModelCard
-from engine.render.packing import (
+from engine.io import RED, RawFrame, cfa_from_name
+from engine.models import EnhanceNet, ModelCard
+from engine.render import (
+    Enhancer,
+    TiledRunner,
     mirror_frame,
     mirror_image,
     normalise_mosaic,
@@ -19,9 +20,7 @@ from engine.render.packing import (
     rggb_mirror,
     unpack_bayer,
 )
-from engine.render.pipeline import Enhancer
-from engine.render.tiling import TiledRunner
-from engine.train.synthesis import TrainingPair, random_crop_and_flip, synthesise_pair, to_rggb
+from engine.train import TrainingPair, random_crop_and_flip, synthesise_pair, to_rggb
 from tests.conftest import LAYOUTS
 
 RGGB = cfa_from_name("RGGB")

@@ -6,12 +6,7 @@ from engine.device import select_device
 from engine.errors import Cancelled, DarkroomError
 from engine.jobs import CancelToken
 from engine.models import create_model
-from engine.render.tiling import (
-    TiledRunner,
-    TilePlan,
-    crop_frame_border,
-    pad_frame_border,
-)
+from engine.render import TiledRunner, TilePlan, crop_frame_border, pad_frame_border
 
 
 def _model(name: str = "baseline", **cfg: object) -> torch.nn.Module:
@@ -86,7 +81,7 @@ def test_tile_grid_covers_frame_once() -> None:
 
 
 def test_planner_respects_budget_and_prefers_few_margins() -> None:
-    from engine.render.tiling import plan_tiles
+    from engine.render import plan_tiles
 
     plan = plan_tiles(1424, 2128, margin=112, multiple=16, budget_px=1_300_000)
     for t, left, b, r in plan.cores():

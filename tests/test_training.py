@@ -9,11 +9,10 @@ import pytest
 import torch
 
 from engine.errors import Cancelled, DarkroomError
-from engine.io.raw import RawFrame, cfa_from_name
+from engine.io import RawFrame, cfa_from_name
 from engine.jobs import CancelToken
-from engine.render.packing import pack_bayer
-from engine.train.synthesis import TrainingPair, flip_pair, synthesise_pair, to_rggb
-from engine.train.trainer import TrainConfig, train
+from engine.render import pack_bayer
+from engine.train import TrainConfig, TrainingPair, flip_pair, synthesise_pair, to_rggb, train
 from tests.conftest import LAYOUTS, smooth_scene
 
 TINY = {"base_features": 4, "levels": 2}
@@ -59,7 +58,7 @@ def test_flips_keep_colours_on_their_pixels(cfa: str, flips: tuple[int, int, int
     flipped = flip_pair(TrainingPair("t", frame, 1.0, rgb), *map(bool, flips))
     packed = pack_bayer(flipped.dark, clip=False)
     target = flipped.target
-    from engine.render.packing import packed_positions
+    from engine.render import packed_positions
 
     for ch, colour in enumerate((0, 1, 2, 1)):
         dy, dx = packed_positions(flipped.dark.cfa_pattern)[ch]
@@ -97,8 +96,7 @@ def test_checkpoint_resume_continues_the_same_run(tmp_path: Path) -> None:
 
 
 def test_uunet_trains_second_net_only(tmp_path: Path) -> None:
-    from engine.models import create_model
-    from engine.models.weights import ModelCard, save_model
+    from engine.models import ModelCard, create_model, save_model
 
     base = create_model("baseline", **TINY)
     base_path = tmp_path / "base.safetensors"
@@ -119,7 +117,7 @@ def test_gan_step_runs() -> None:
 
 
 def test_srgb_loss_compares_developed_images() -> None:
-    from engine.render.colour import develop_numpy
+    from engine.render import develop_numpy
     from engine.train.trainer import _batch, training_loss
 
     photos = _Photos(2)
@@ -186,9 +184,8 @@ def test_bf16_training_computes_the_loss_outside_autocast(
 
 
 def test_attention_warm_started_from_a_baseline_starts_as_that_baseline(tmp_path: Path) -> None:
-    from engine.models import create_model
-    from engine.models.weights import ModelCard, save_model
-    from engine.train.trainer import warm_start
+    from engine.models import ModelCard, create_model, save_model
+    from engine.train import warm_start
 
     torch.manual_seed(0)
     base = create_model("baseline", **TINY).eval()

@@ -4,9 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from engine.io.raw import cfa_from_name
-from engine.render.colour import classical_linear, develop, develop_numpy, srgb_decode, srgb_encode
-from engine.render.packing import pack_bayer
+from engine.io import cfa_from_name
+from engine.render import (
+    classical_linear,
+    develop,
+    develop_numpy,
+    pack_bayer,
+    srgb_decode,
+    srgb_encode,
+)
 from engine.train.unprocess import (
     BAYER_LAYOUTS,
     CAMERAS,

@@ -5,8 +5,14 @@ import pytest
 import torch
 
 from engine.errors import ModelError
-from engine.models import create_model
-from engine.models.weights import ModelCard, load_model, model_entries, resolve_model, save_model
+from engine.models import (
+    ModelCard,
+    create_model,
+    load_model,
+    model_entries,
+    resolve_model,
+    save_model,
+)
 
 
 def _save(tmp_path: Path, name: str = "tiny", **cfg: object) -> Path:

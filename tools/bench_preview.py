@@ -35,8 +35,7 @@ UNTRAINED = "untrained-baseline"
 def make_untrained(folder: Path) -> None:
     import torch
 
-    from engine.models import create_model
-    from engine.models.weights import ModelCard, save_model
+    from engine.models import ModelCard, create_model, save_model
 
     torch.manual_seed(0)
     model = create_model("baseline")
@@ -137,7 +136,7 @@ def run(work: Path, repeat: int, network_pixels: list[int] | None) -> None:
     import darkroom_app.preview as preview
     from darkroom_app import create_window
     from darkroom_app.settings import AppSettings
-    from engine.io.testdata import write_synthetic_dng
+    from engine.io import write_synthetic_dng
 
     dng = write_synthetic_dng(work / "frame12mp.dng")
     models = work / "models"

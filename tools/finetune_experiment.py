@@ -19,11 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io.dng import write_cfa_dng
-from engine.io.raw import ExifInfo
+from engine.io import ExifInfo, write_cfa_dng
 from engine.noise import add_noise, get_profile
-from engine.train.synthesis import list_photos, load_clean_photo
-from engine.train.unprocess import mosaic, sample_unprocess_params, unprocess
+from engine.train import list_photos, load_clean_photo, mosaic, sample_unprocess_params, unprocess
 
 PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "clean-photos"
 

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io.dng import write_cfa_dng
-from engine.io.raw import SRGB_TO_XYZ, read_raw
+from engine.io import SRGB_TO_XYZ, read_raw, write_cfa_dng
 from engine.noise import get_profile, synthesise_dark
 
 # LibRaw flip code -> TIFF/EXIF Orientation (inverse of dcraw's "50132467" table).

@@ -28,9 +28,8 @@ def main() -> None:
 
     import torch
 
-    from engine.io.testdata import write_synthetic_dng
-    from engine.models import create_model
-    from engine.models.weights import ModelCard, save_model
+    from engine.io import write_synthetic_dng
+    from engine.models import ModelCard, create_model, save_model
 
     work = Path(tempfile.mkdtemp(prefix="darkroom-e2e-"))
     dng = write_synthetic_dng(work / "frame12mp.dng")
@@ -54,9 +53,8 @@ def main() -> None:
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"end-to-end run {i + 1}: {wall:.2f} s wall, peak RSS (max over runs) {rss:.0f} MB")
 
-    from engine.io.export import write_image
-    from engine.io.raw import read_raw
-    from engine.render.pipeline import Enhancer
+    from engine.io import read_raw, write_image
+    from engine.render import Enhancer
 
     enhancer = Enhancer(str(weights), device=args.device)
     for i in range(args.repeat):
@@ -79,7 +77,7 @@ def main() -> None:
               f"{len(plan.cores())} of {plan.core_h}x{plan.core_w}+{plan.margin}")  # fmt: skip
 
     if enhancer.device.type == "cuda":
-        from engine.render.packing import pack_bayer
+        from engine.render import pack_bayer
 
         packed = pack_bayer(read_raw(dng), 100.0)
         x = torch.from_numpy(packed)[None].cuda()

@@ -16,10 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.finetune.noise_fit import darken_frame
-from engine.io.raw import RAW_EXTENSIONS, read_raw
+from engine.finetune import darken_frame
+from engine.io import RAW_EXTENSIONS, read_raw
 from engine.noise import get_profile
-from engine.render.pipeline import Enhancer
+from engine.render import Enhancer
 
 
 def label(image: np.ndarray, text: str) -> np.ndarray:

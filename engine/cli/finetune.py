@@ -25,8 +25,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 def add_finetune_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``finetune`` command to ``darkroom-cli``'s sub-parsers."""
-    from engine.finetune.pairing import MAX_GAP_S
-    from engine.finetune.run import DEFAULT_ITERATIONS, DEFAULT_LR, DEFAULT_PATCH
+    from engine.finetune import DEFAULT_ITERATIONS, DEFAULT_LR, DEFAULT_PATCH, MAX_GAP_S
 
     p = sub.add_parser(
         "finetune",
@@ -69,10 +68,9 @@ def _minutes(seconds: float | None) -> str:
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     """Pair, check, fine-tune and save; see the module docstring."""
-    from engine.finetune.pairing import collect_pairs
-    from engine.finetune.run import FinetuneProgress, finetune
+    from engine.finetune import FinetuneProgress, collect_pairs, finetune
     from engine.jobs import CancelToken
-    from engine.models.library import check_name
+    from engine.models import check_name
 
     if args.iterations < 1:
         raise DarkroomError("--iterations must be at least 1")

@@ -72,7 +72,7 @@ def _expand_inputs(patterns: Sequence[str]) -> list[Path]:
 
 def _plan_outputs(inputs: list[Path], out: str | None, fmt: str | None) -> tuple[list[Path], str]:
     """Output path for every input, and the format."""
-    from engine.io.export import FORMATS, output_path_for
+    from engine.io import FORMATS, output_path_for
 
     target = Path(out) if out else None
     if target is not None and target.suffix.lower() in IMAGE_SUFFIXES and not target.is_dir():
@@ -96,10 +96,8 @@ def _plan_outputs(inputs: list[Path], out: str | None, fmt: str | None) -> tuple
 
 
 def cmd_enhance(args: argparse.Namespace) -> int:
-    from engine.io.export import write_image
-    from engine.io.raw import read_raw
-    from engine.render.pipeline import Enhancer
-    from engine.render.ratio import parse_ratio
+    from engine.io import read_raw, write_image
+    from engine.render import Enhancer, parse_ratio
 
     ratio = parse_ratio(args.ratio)
     if args.bits not in (8, 16):
@@ -112,7 +110,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     outputs, fmt = _plan_outputs(inputs, args.output, args.format)
     if fmt == "jpeg" and args.bits == 16:
         raise DarkroomError("JPEG is 8-bit only; use --format tiff or png for 16 bits")
-    from engine.models.library import library_dir
+    from engine.models import library_dir
 
     enhancer = Enhancer(args.model, device=args.device, tile=args.tile, precision=args.precision,
                         model_dirs=[library_dir()])  # fmt: skip
@@ -184,8 +182,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from engine.models import count_parameters, create_model
-    from engine.models.weights import model_entries
+    from engine.models import count_parameters, create_model, model_entries
 
     rows = []
     for entry in model_entries():

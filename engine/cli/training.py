@@ -25,13 +25,13 @@ def _pair_source(data: str, crop: int, held_out: bool = False):
     path = Path(data)
     if not path.exists():
         raise DarkroomError(f"{data}: no such file or folder")
-    from engine.train.real_pairs import is_pair_source
+    from engine.train import is_pair_source
 
     if is_pair_source(path):
-        from engine.train.real_pairs import RealPairSource, load_pairs
+        from engine.train import RealPairSource, load_pairs
 
         return RealPairSource(load_pairs(path), crop=crop), f"real pairs from {path.name}"
-    from engine.train.synthesis import SyntheticPairSource, list_photos
+    from engine.train import SyntheticPairSource, list_photos
 
     photos = list_photos(path, held_out=held_out)
     if not photos:
@@ -41,9 +41,9 @@ def _pair_source(data: str, crop: int, held_out: bool = False):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from engine.models.weights import ModelCard, save_model
+    from engine.models import ModelCard, save_model
     from engine.noise import PROFILES
-    from engine.train.trainer import TrainConfig, TrainProgress, train
+    from engine.train import TrainConfig, TrainProgress, train
 
     if args.iterations < 1:
         raise DarkroomError("--iterations must be at least 1")
@@ -105,14 +105,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from engine.evaluate.table import default_eval_pairs, evaluate, write_report
-    from engine.models.weights import (
-        card_path_for,
-        model_entries,
-        read_card,
-        resolve_model,
-        write_card,
-    )
+    from engine.evaluate import default_eval_pairs, evaluate, write_report
+    from engine.models import card_path_for, model_entries, read_card, resolve_model, write_card
 
     data = Path(args.data)
     if not data.exists():
@@ -129,7 +123,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         ratios = [float(r) for r in args.ratios.split(",")]
     except ValueError:
         raise DarkroomError(f"--ratios {args.ratios!r}: give numbers like 100,250,300") from None
-    from engine.train.real_pairs import is_pair_source, load_pair, load_pairs
+    from engine.train import is_pair_source, load_pair, load_pairs
 
     if is_pair_source(data):
         pairs = [load_pair(spec) for spec in load_pairs(data)]
@@ -156,7 +150,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from engine.evaluate.bench import format_table, run_bench
+    from engine.evaluate import format_table, run_bench
     from engine.models import list_models
 
     variants = args.variants.split(",") if args.variants else None

@@ -21,9 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.models import create_model, list_models
-from engine.models.weights import ModelCard, model_entries, save_model
-from engine.render.pipeline import Enhancer
+from engine.models import ModelCard, create_model, list_models, model_entries, save_model
+from engine.render import Enhancer
 
 
 def _weights_for(variant: str, work: Path) -> tuple[str, bool]:
@@ -44,9 +43,8 @@ def measure_one(
     variant: str, dng: Path, device: str, precision: str, tile: int | None, repeat: int
 ) -> dict[str, Any]:
     """Time one variant in this process; returns a JSON-able row."""
-    from engine.io.export import write_image
-    from engine.io.raw import read_raw
-    from engine.render.packing import pack_bayer
+    from engine.io import read_raw, write_image
+    from engine.render import pack_bayer
 
     work = Path(tempfile.mkdtemp(prefix="darkroom-bench-"))
     weights, trained = _weights_for(variant, work) if variant != "none" else ("none", True)
@@ -101,7 +99,7 @@ def run_bench(
 ) -> list[dict[str, Any]]:
     """Measure each variant in its own subprocess; generates a 12 MP DNG if none is given."""
     if dng is None:
-        from engine.io.testdata import write_synthetic_dng
+        from engine.io import write_synthetic_dng
 
         dng = write_synthetic_dng(Path(tempfile.mkdtemp(prefix="darkroom-bench-")) / "12mp.dng")
     rows = []

@@ -58,10 +58,16 @@ from engine.evaluate.results import (
 )
 from engine.files import atomic_write_text
 from engine.jobs import CancelToken, ProgressCallback, no_progress
-from engine.render.colour import classical_linear, develop, develop_numpy
-from engine.render.packing import mirror_image, pack_rggb
-from engine.render.pipeline import CLASSICAL, Enhancer
-from engine.train.synthesis import TrainingPair, held_out_pairs, list_photos
+from engine.render import (
+    CLASSICAL,
+    Enhancer,
+    classical_linear,
+    develop,
+    develop_numpy,
+    mirror_image,
+    pack_rggb,
+)
+from engine.train import TrainingPair, held_out_pairs, list_photos
 
 __all__ = [
     "BASELINE_METHODS",

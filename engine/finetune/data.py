@@ -17,15 +17,26 @@ import torch
 from torch import nn
 
 from engine.errors import DarkroomError
-from engine.evaluate.metrics import psnr
+from engine.evaluate import psnr
 from engine.finetune.noise_fit import darken_frame
 from engine.finetune.pair_checks import CheckedPair
-from engine.io.raw import RawFrame, read_raw
+from engine.io import RawFrame, read_raw
 from engine.noise import NoiseProfile
-from engine.render.colour import classical_linear, develop_numpy
-from engine.render.tiling import crop_frame_border, frame_border, pad_frame_border
-from engine.train.real_pairs import PairFiles, load_pair
-from engine.train.synthesis import TrainingPair, crop_pair, random_crop_and_flip, to_rggb
+from engine.render import (
+    classical_linear,
+    crop_frame_border,
+    develop_numpy,
+    frame_border,
+    pad_frame_border,
+)
+from engine.train import (
+    PairFiles,
+    TrainingPair,
+    crop_pair,
+    load_pair,
+    random_crop_and_flip,
+    to_rggb,
+)
 
 #: Share of training crops synthesised from the user's long exposures when ``synthetic``.
 SYNTHETIC_FRACTION = 0.5

@@ -47,11 +47,10 @@ from engine.finetune.noise_measure import (
     measure_dark_frame,
     measure_pair,
 )
-from engine.io.raw import RAW_EXTENSIONS, RawFrame, read_raw
+from engine.io import RAW_EXTENSIONS, RawFrame, read_raw
 from engine.noise import NoiseProfile, synthesise_dark
-from engine.render.colour import classical_linear
-from engine.render.packing import normalise_mosaic
-from engine.train.synthesis import RATIO_RANGE, TrainingPair
+from engine.render import classical_linear, normalise_mosaic
+from engine.train import RATIO_RANGE, TrainingPair
 
 #: Regression slopes used when all measurements share one gain (published profiles:
 #: read 0.46-0.66, row 0.45-0.73).

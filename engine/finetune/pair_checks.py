@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 
 from engine.errors import DarkroomError
-from engine.io.raw import RawFrame, read_raw
-from engine.render.packing import packed_positions
-from engine.train.real_pairs import PairFiles
+from engine.io import RawFrame, read_raw
+from engine.render import packed_positions
+from engine.train import PairFiles
 
 #: Largest acceptable misalignment between short and long exposure, sensor pixels.
 MAX_SHIFT_PX = 3.0

@@ -45,9 +45,9 @@ from engine.finetune.pair_checks import (
     read_summary,
     summary_ratio,
 )
-from engine.io.raw import RAW_EXTENSIONS
+from engine.io import RAW_EXTENSIONS
 from engine.jobs import CancelToken, ProgressCallback, no_progress
-from engine.train.real_pairs import PairFiles, is_pair_source, load_pairs
+from engine.train import PairFiles, is_pair_source, load_pairs
 
 #: Default largest gap between capture times of two frames of one scene, seconds.
 MAX_GAP_S = 120.0

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.jobs import CancelToken
-from engine.train.trainer import TrainProgress
+from engine.train import TrainProgress
 
 
 class PauseToken:

@@ -60,13 +60,20 @@ from engine.finetune.noise_fit import NoiseFit, fit_noise_profile, load_dark_fra
 from engine.finetune.noise_measure import measure_dark_frame
 from engine.finetune.pair_checks import CheckedPair
 from engine.finetune.progress import FinetuneProgress, PauseToken, ProgressState
-from engine.io.raw import RawFrame, read_raw
+from engine.io import RawFrame, read_raw
 from engine.jobs import CancelToken
-from engine.models.library import check_name, library_dir, save_to_library, work_dir
-from engine.models.weights import ModelCard, load_model, resolve_model, save_model
+from engine.models import (
+    ModelCard,
+    check_name,
+    library_dir,
+    load_model,
+    resolve_model,
+    save_model,
+    save_to_library,
+    work_dir,
+)
 from engine.noise import NoiseProfile
-from engine.train.real_pairs import PairFiles
-from engine.train.trainer import TrainConfig, TrainResult, train
+from engine.train import PairFiles, TrainConfig, TrainResult, train
 
 #: Fine-tuning learning rate (half of training from scratch; see the module docstring).
 DEFAULT_LR = 5e-5

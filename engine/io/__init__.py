@@ -1,1 +1,59 @@
-"""(face to be written)"""
+"""Files in and out: RAW decoding, DNG writing, TIFF/EXIF structures, image export.
+
+* :func:`read_raw` -> a frozen :class:`RawFrame` (mosaic, CFA, black/white levels, white
+  balance, colour matrix, orientation, EXIF), copied out of LibRaw inside ``with``;
+* :func:`write_rendered` (a render + :class:`ExportOptions`) and :func:`write_image`: JPEG,
+  TIFF, PNG or linear DNG, atomically; :data:`FORMATS` is the one format/suffix table;
+* :func:`write_cfa_dng`, :func:`write_linear_dng`: DNG writers (tests and tools make RAW files
+  with them); :func:`write_synthetic_dng`: a deterministic dark DNG for benchmarks.
+"""
+
+from __future__ import annotations
+
+from engine.io.dng import MIN_LIBRAW_SIZE, write_cfa_dng, write_linear_dng
+from engine.io.export import (
+    FORMATS,
+    format_for_path,
+    normalise_format,
+    output_path_for,
+    write_image,
+)
+from engine.io.raw import (
+    BLUE,
+    GREEN,
+    RAW_EXTENSIONS,
+    RED,
+    SRGB_TO_XYZ,
+    XYZ_TO_SRGB,
+    ExifInfo,
+    RawFrame,
+    cam_to_srgb_from_xyz,
+    cfa_from_name,
+    read_raw,
+)
+from engine.io.testdata import SONY_12MP, synthetic_scene, write_synthetic_dng
+
+__all__ = [
+    "BLUE",
+    "FORMATS",
+    "GREEN",
+    "MIN_LIBRAW_SIZE",
+    "RAW_EXTENSIONS",
+    "RED",
+    "SONY_12MP",
+    "SRGB_TO_XYZ",
+    "XYZ_TO_SRGB",
+    "ExifInfo",
+    "RawFrame",
+    "cam_to_srgb_from_xyz",
+    "cfa_from_name",
+    "format_for_path",
+    "normalise_format",
+    "output_path_for",
+    "read_raw",
+    "synthetic_scene",
+    "write_cfa_dng",
+    "write_image",
+    "write_linear_dng",
+    "write_synthetic_dng",
+]

@@ -48,7 +48,12 @@ _ALIASES = {"jpg": "jpeg", "tif": "tiff"}
 SOFTWARE = "Darkroom"
 
 
-def _normalise_format(fmt: str) -> str:
+def normalise_format(fmt: str) -> str:
+    """A format name or alias (``"JPG"``, ``".tif"``) as a :data:`FORMATS` key.
+
+    Raises:
+        ExportError: not a known format.
+    """
     name = fmt.strip().lower().lstrip(".")
     name = _ALIASES.get(name, name)
     if name not in FORMATS:
@@ -77,7 +82,7 @@ def output_path_for(
 ) -> Path:
     """``<out_dir>/<input stem><format suffix>``, e.g. ``(a/IMG_1.ARW, out, "jpeg")`` ->
     ``out/IMG_1.jpg``."""
-    return Path(out_dir) / (Path(input_path).stem + FORMATS[_normalise_format(fmt)])
+    return Path(out_dir) / (Path(input_path).stem + FORMATS[normalise_format(fmt)])
 
 
 def _to_uint(srgb: np.ndarray, bits: int) -> np.ndarray:
@@ -214,7 +219,7 @@ def write_image(
         ValueError: arrays of the wrong shape (a programming error, not a user one).
     """
     dest = Path(path)
-    fmt = format_for_path(dest) if fmt is None else _normalise_format(fmt)
+    fmt = format_for_path(dest) if fmt is None else normalise_format(fmt)
     if fmt == "jpeg" and bits != 8:
         raise ExportError(f"JPEG is 8-bit only (got {bits}-bit); use TIFF or PNG for 16-bit")
     if fmt in ("tiff", "png") and bits not in (8, 16):

@@ -5,6 +5,10 @@ in ``[0, 1]``) to ``(N, 3, 2h, 2w)`` linear RGB; see :class:`EnhanceNet`. Build 
 
     model = create_model("baseline", base_features=32)
     same = create_model(model.variant, **model.config)
+
+Weights live as safetensors plus a JSON :class:`ModelCard` (:func:`load_model` is strict and
+never unpickles); the user's own models live in the model library (:func:`list_library`,
+:func:`save_to_library`, :func:`import_model`...).
 """
 
 from __future__ import annotations
@@ -13,20 +17,76 @@ from engine.models import variants as _variants  # noqa: F401 - registers the va
 from engine.models.attention import AttentionGate, AttentionUNet
 from engine.models.base import EnhanceNet, pad_to_multiple
 from engine.models.discriminator import UNetDiscriminator
+from engine.models.library import (
+    ENV_VAR,
+    WORK_FOLDER,
+    LibraryModel,
+    check_name,
+    default_library_dir,
+    delete_model,
+    export_model,
+    get_model,
+    import_model,
+    library_dir,
+    list_library,
+    rename_model,
+    save_to_library,
+    work_dir,
+)
 from engine.models.registry import count_parameters, create_model, list_models, register_model
 from engine.models.unet import UNet
 from engine.models.uunet import UUNet
+from engine.models.weights import (
+    CARD_FORMAT_VERSION,
+    OUTPUT_SPACES,
+    PICKLE_SUFFIXES,
+    ModelCard,
+    ModelEntry,
+    card_path_for,
+    load_model,
+    model_entries,
+    read_card,
+    resolve_model,
+    save_model,
+    write_card,
+)
 
 __all__ = [
+    "CARD_FORMAT_VERSION",
+    "ENV_VAR",
+    "OUTPUT_SPACES",
+    "PICKLE_SUFFIXES",
+    "WORK_FOLDER",
     "AttentionGate",
     "AttentionUNet",
     "EnhanceNet",
+    "LibraryModel",
+    "ModelCard",
+    "ModelEntry",
     "UNet",
     "UNetDiscriminator",
     "UUNet",
+    "card_path_for",
+    "check_name",
     "count_parameters",
     "create_model",
+    "default_library_dir",
+    "delete_model",
+    "export_model",
+    "get_model",
+    "import_model",
+    "library_dir",
+    "list_library",
     "list_models",
+    "load_model",
+    "model_entries",
     "pad_to_multiple",
+    "read_card",
     "register_model",
+    "rename_model",
+    "resolve_model",
+    "save_model",
+    "save_to_library",
+    "work_dir",
+    "write_card",
 ]

@@ -27,7 +27,7 @@ from torch import nn
 
 from engine.errors import ModelError
 from engine.files import install_staged, stage_bytes
-from engine.models import list_models
+from engine.models.registry import list_models
 from engine.models.weights import (
     PICKLE_SUFFIXES,
     ModelCard,

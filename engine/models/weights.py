@@ -19,7 +19,7 @@ from torch import nn
 
 from engine.errors import ModelError
 from engine.files import atomic_write_bytes
-from engine.models import create_model, list_models
+from engine.models.registry import create_model, list_models
 from engine.resources import bundled_models_dir
 
 CARD_FORMAT_VERSION = 1

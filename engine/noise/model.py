@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 
 from engine.files import atomic_write_json
-from engine.io.raw import cfa_from_name
+from engine.io import cfa_from_name
 from engine.noise.tukey_lambda import sample_tukey_lambda, tukey_lambda_variance
-from engine.render.packing import packed_positions
+from engine.render import packed_positions
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,91 @@
-"""(face to be written)"""
+"""RAW frame -> finished image: packing, colour, exposure ratio, tiling, the pipeline.
+
+* :class:`Enhancer` (``Enhancer(model).render(frame, ratio)``) is the one path the CLI, the
+  window, the evaluation and the benchmarks render with; :data:`CLASSICAL` (``"none"``) names
+  the network-free classical pipeline wherever a model name is expected;
+* :func:`pack_rggb` / :func:`pack_bayer`: mosaic -> ``(4, H/2, W/2)`` network input;
+* :func:`develop`, :func:`classical_linear`: the file's own colour pipeline and demosaic;
+* :func:`estimate_ratio`, :func:`parse_ratio`: the exposure ratio;
+* :class:`TiledRunner`: a network over a packed frame in overlapping, blended tiles.
+"""
+
+from __future__ import annotations
+
+from engine.render.colour import (
+    apply_orientation,
+    classical_linear,
+    demosaic,
+    develop,
+    develop_batch,
+    develop_numpy,
+    highlight_gains,
+    leaky_clamp,
+    srgb_decode,
+    srgb_encode,
+)
+from engine.render.packing import (
+    Mirror,
+    mirror_frame,
+    mirror_image,
+    normalise_mosaic,
+    pack_bayer,
+    pack_rggb,
+    packed_positions,
+    rggb_mirror,
+    unpack_bayer,
+)
+from engine.render.pipeline import (
+    CLASSICAL,
+    Enhancer,
+    Rendered,
+    bin_packed,
+    camera_xyz_matrix,
+    preview_factor,
+)
+from engine.render.ratio import MAX_RATIO, MIN_RATIO, estimate_ratio, parse_ratio
+from engine.render.tiling import (
+    TiledRunner,
+    TilePlan,
+    crop_frame_border,
+    frame_border,
+    pad_frame_border,
+    plan_tiles,
+)
+
+__all__ = [
+    "CLASSICAL",
+    "MAX_RATIO",
+    "MIN_RATIO",
+    "Enhancer",
+    "Mirror",
+    "Rendered",
+    "TilePlan",
+    "TiledRunner",
+    "apply_orientation",
+    "bin_packed",
+    "camera_xyz_matrix",
+    "classical_linear",
+    "crop_frame_border",
+    "demosaic",
+    "develop",
+    "develop_batch",
+    "develop_numpy",
+    "estimate_ratio",
+    "frame_border",
+    "highlight_gains",
+    "leaky_clamp",
+    "mirror_frame",
+    "mirror_image",
+    "normalise_mosaic",
+    "pack_bayer",
+    "pack_rggb",
+    "packed_positions",
+    "pad_frame_border",
+    "parse_ratio",
+    "plan_tiles",
+    "preview_factor",
+    "rggb_mirror",
+    "srgb_decode",
+    "srgb_encode",
+    "unpack_bayer",
+]

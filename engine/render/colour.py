@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import torch
 
-from engine.io.raw import RawFrame
+from engine.io import RawFrame
 from engine.render.packing import normalise_mosaic
 
 # OpenCV names Bayer codes after the second row's first two pixels, so RGGB is "BayerBG".

@@ -19,7 +19,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from engine.io.raw import BLUE, GREEN, RED, RawFrame
+from engine.io import BLUE, GREEN, RED, RawFrame
 
 #: Canonical packed channel order, as colour indices.
 PACKED_COLOURS: tuple[int, int, int, int] = (RED, GREEN, BLUE, GREEN)

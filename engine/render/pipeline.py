@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 from engine.device import select_device
-from engine.io.raw import XYZ_TO_SRGB, RawFrame
+from engine.io import XYZ_TO_SRGB, RawFrame
 from engine.jobs import CancelToken, ProgressCallback, no_progress
-from engine.models.weights import ModelCard, load_model, resolve_model
+from engine.models import ModelCard, load_model, resolve_model
 from engine.render.colour import apply_orientation, classical_linear, develop, srgb_decode
 from engine.render.packing import Mirror, mirror_image, pack_rggb
 from engine.render.ratio import estimate_ratio

@@ -1,1 +1,93 @@
-"""(face to be written)"""
+"""Training: clean photos unprocessed into RAW, synthetic and real pairs, the trainer.
+
+* :class:`TrainingPair`: a dark exposure (a :class:`~engine.io.RawFrame`) and its clean
+  linear target on the same grid; :class:`SyntheticPairSource` makes them from clean sRGB
+  photos (:func:`unprocess` + the noise model), :class:`RealPairSource` from short/long RAW
+  files (:class:`PairFiles`, listed by :func:`load_pairs`);
+* :func:`train` with a :class:`TrainConfig`: L1, Adam, StepLR, checkpoints, resume; how a
+  variant trains (plain, adversarial, frozen first net) is its registered strategy.
+"""
+
+from __future__ import annotations
+
+from engine.train.real_pairs import (
+    PairFiles,
+    RealPairSource,
+    exif_ratio,
+    is_pair_source,
+    load_pair,
+    load_pairs,
+    pairs_from_csv,
+    pairs_from_sid_folder,
+)
+from engine.train.synthesis import (
+    RATIO_RANGE,
+    SyntheticPairSource,
+    TrainingPair,
+    crop_pair,
+    flip_pair,
+    held_out_pairs,
+    is_held_out,
+    list_photos,
+    load_clean_photo,
+    random_crop_and_flip,
+    synthesise_pair,
+    to_rggb,
+)
+from engine.train.trainer import (
+    LOSS_SPACES,
+    PairSource,
+    TrainConfig,
+    TrainProgress,
+    TrainResult,
+    train,
+    training_loss,
+    warm_start,
+)
+from engine.train.unprocess import (
+    CAMERAS,
+    CameraColour,
+    UnprocessParams,
+    mosaic,
+    sample_unprocess_params,
+    to_raw_frame,
+    unprocess,
+)
+
+__all__ = [
+    "CAMERAS",
+    "LOSS_SPACES",
+    "RATIO_RANGE",
+    "CameraColour",
+    "PairFiles",
+    "PairSource",
+    "RealPairSource",
+    "SyntheticPairSource",
+    "TrainConfig",
+    "TrainProgress",
+    "TrainResult",
+    "TrainingPair",
+    "UnprocessParams",
+    "crop_pair",
+    "exif_ratio",
+    "flip_pair",
+    "held_out_pairs",
+    "is_held_out",
+    "is_pair_source",
+    "list_photos",
+    "load_clean_photo",
+    "load_pair",
+    "load_pairs",
+    "mosaic",
+    "pairs_from_csv",
+    "pairs_from_sid_folder",
+    "random_crop_and_flip",
+    "sample_unprocess_params",
+    "synthesise_pair",
+    "to_raw_frame",
+    "to_rggb",
+    "train",
+    "training_loss",
+    "unprocess",
+    "warm_start",
+]

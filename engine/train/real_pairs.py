@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import DarkroomError
-from engine.io.raw import RAW_EXTENSIONS, RawFrame, read_raw
+from engine.io import RAW_EXTENSIONS, RawFrame, read_raw
 from engine.jobs import ProgressCallback, no_progress
-from engine.render.colour import classical_linear
+from engine.render import classical_linear
 from engine.train.synthesis import TrainingPair, random_crop_and_flip
 
 

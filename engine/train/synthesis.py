@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io.raw import ExifInfo, RawFrame, cfa_from_name
+from engine.io import ExifInfo, RawFrame, cfa_from_name
 from engine.noise import PROFILES, NoiseProfile, synthesise_dark
-from engine.render.packing import pack_rggb, rggb_mirror
+from engine.render import pack_rggb, rggb_mirror
 from engine.train.unprocess import mosaic, sample_unprocess_params, unprocess
 
 #: Exposure ratios are drawn log-uniformly here most of the time (SID's x100-x300 and around).

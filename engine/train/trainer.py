@@ -43,7 +43,7 @@ from engine.errors import Cancelled, DarkroomError
 from engine.files import atomic_file
 from engine.jobs import CancelToken
 from engine.models import UNetDiscriminator, create_model
-from engine.render.colour import develop_batch, highlight_gains, srgb_encode
+from engine.render import develop_batch, highlight_gains, srgb_encode
 from engine.train.synthesis import TrainingPair, crop_pair, to_rggb
 
 
@@ -217,7 +217,7 @@ def build_model(config: TrainConfig) -> tuple[nn.Module, int]:
     if config.variant == "uunet":
         if not config.base_weights:
             raise DarkroomError("uunet training needs --base weights (a trained baseline)")
-        from engine.models.weights import load_model
+        from engine.models import load_model
 
         base, _ = load_model(config.base_weights)
         model.first.load_state_dict(base.state_dict(), strict=True)  # type: ignore[union-attr]

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.io.raw import ExifInfo, RawFrame, cam_to_srgb_from_xyz, cfa_from_name
-from engine.render.colour import highlight_gains, srgb_decode
+from engine.io import ExifInfo, RawFrame, cam_to_srgb_from_xyz, cfa_from_name
+from engine.render import highlight_gains, srgb_decode
 
 #: Bayer layouts :func:`sample_unprocess_params` picks from.
 BAYER_LAYOUTS: tuple[str, ...] = ("RGGB", "BGGR", "GRBG", "GBRG")
