@@ -20,11 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.io import FORMATS
+from engine.io import FORMATS, ExportOptions
 
-from .workers import ExportOptions
-
-__all__ = ["ExportDialog", "ExportOptions"]
+__all__ = ["ExportDialog"]
 
 FORMAT_LABELS = {"jpeg": "JPEG", "tiff": "TIFF", "png": "PNG", "dng": "DNG (linear RAW)"}
 _FILTERS = {"jpeg": "JPEG (*.jpg *.jpeg)", "tiff": "TIFF (*.tif *.tiff)", "png": "PNG (*.png)",
@@ -112,11 +110,15 @@ class ExportDialog(QDialog):
     def fmt(self) -> str:
         return str(self.format_combo.currentData())
 
+    def path(self) -> Path:
+        """The file to write."""
+        return Path(self.path_edit.text().strip()).expanduser()
+
     def options(self) -> ExportOptions:
-        path = Path(self.path_edit.text().strip()).expanduser()
+        """How to write it (the engine's options, checked by the engine)."""
+        path = self.path()
         fmt = self.fmt()
         return ExportOptions(
-            path=path,
             fmt=fmt,
             bits=16 if fmt == "dng" else int(self.bits_combo.currentData()),
             quality=self.quality_spin.value(),

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from engine.errors import Cancelled, DarkroomError
+from engine.io import ExportOptions
+from engine.render import WRITING
 
-from .export_dialog import ExportDialog, ExportOptions
+from .export_dialog import ExportDialog
 from .workers import (
     EnhancerCache,
     ExportRequest,
@@ -72,18 +74,18 @@ class Exporter(QObject):
         dialog = ExportDialog(Path(w.path), folder, s.export_format, s.export_bits,
                               s.export_quality, s.export_keep_metadata, w)  # fmt: skip
         dialog.finished.connect(dialog.deleteLater)
-        dialog.accepted.connect(lambda: self._accepted(dialog.options()))
+        dialog.accepted.connect(lambda: self._accepted(dialog.path(), dialog.options()))
         dialog.open()  # window-modal but not blocking: the event loop (and tests) keep running
         self.dialog = dialog
 
-    def _accepted(self, options: ExportOptions) -> None:
+    def _accepted(self, path: Path, options: ExportOptions) -> None:
         s = self.window.settings
-        s.export_folder = str(options.path.parent)
+        s.export_folder = str(path.parent)
         s.export_format, s.export_bits = options.fmt, options.bits
         s.export_quality, s.export_keep_metadata = options.quality, options.keep_metadata
-        self.start(options)
+        self.start(path, options)
 
-    def start(self, options: ExportOptions, interactive: bool = True) -> Job | None:
+    def start(self, path: Path, options: ExportOptions, interactive: bool = True) -> Job | None:
         """Render the current photo at full resolution and write it, in the background.
 
         With ``interactive``, a failure is shown in an error dialog; otherwise the caller
@@ -97,11 +99,11 @@ class Exporter(QObject):
             raise RuntimeError("an export is already running")
         request = ExportRequest(
             frame=w.frame, ratio=w.ratio(), model=w.ui.model_combo.current_model(),
-            device=w.device_pref, model_dirs=w.model_dirs, options=options,
+            device=w.device_pref, model_dirs=w.model_dirs, path=path, options=options,
         )  # fmt: skip
         job = Job(
             lambda token, progress: export_image(request, self.cache, token, progress),
-            name=f"export {options.path.name}",
+            name=f"export {path.name}",
         )
         job.payload = request
         job.on_progress(self._progress)
@@ -113,7 +115,7 @@ class Exporter(QObject):
         ui.cancel_button.setEnabled(True)
         ui.cancel_button.show()
         ui.export_action.setEnabled(False)
-        w.statusBar().showMessage(f"Exporting {options.path.name}…")
+        w.statusBar().showMessage(f"Exporting {path.name}…")
         self.pool.start(job)
         return job
 
@@ -132,13 +134,13 @@ class Exporter(QObject):
         wait_for(self.finished)
         return self.last_outcome
 
-    def export_to(self, options: ExportOptions) -> Path:
+    def export_to(self, path: Path, options: ExportOptions) -> Path:
         """Blocking export; returns the written path, raises what stopped it."""
         self.window.wait_for_load()
         if self.window.frame is None:
             raise DarkroomError("no photo is open")
         self.wait()  # one export at a time
-        self.start(options, interactive=False)
+        self.start(path, options, interactive=False)
         outcome = self.wait()
         assert outcome is not None
         if outcome.status == "ok":
@@ -153,7 +155,7 @@ class Exporter(QObject):
     def _progress(self, done: int, total: int, message: str) -> None:
         ui = self.window.ui
         ui.render_progress.setValue(100 * done // max(total, 1))
-        if message == "Writing":  # past the last point where Cancel can stop it
+        if message == WRITING:  # past the last point where Cancel can stop it
             ui.cancel_button.setEnabled(False)
         self.window.statusBar().showMessage(f"Export: {message}…")
         self.progress.emit(done, total, message)

@@ -15,12 +15,11 @@ from PySide6.QtCore import QThreadPool, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
-from engine.io import RAW_EXTENSIONS, RawFrame
+from engine.io import RAW_EXTENSIONS, ExportOptions, RawFrame
 from engine.render import CLASSICAL
 from engine.resources import sample_raw_path
 
 from .controls import CLASSICAL_LABEL
-from .export_dialog import ExportOptions
 from .exporter import Exporter
 from .finetune_panel import FineTunePanel
 from .geometry import oriented_size
@@ -313,9 +312,9 @@ class MainWindow(QMainWindow):
 
     # -- export (see exporter.py) ----------------------------------------------------------
 
-    def start_export(self, options: ExportOptions) -> Job | None:
+    def start_export(self, path: str | Path, options: ExportOptions) -> Job | None:
         """Export in the background with progress and Cancel; errors go to a dialog."""
-        return self.exporter.start(options)
+        return self.exporter.start(Path(path), options)
 
     def cancel_render(self) -> None:
         """Cancel the running export (nothing is written)."""
@@ -333,8 +332,8 @@ class MainWindow(QMainWindow):
             DarkroomError: no photo, or the export failed (nothing partial is left).
             Cancelled: :meth:`cancel_render` was called meanwhile.
         """
-        options = ExportOptions(Path(path), format, bits, quality, keep_metadata, overwrite)
-        return self.exporter.export_to(options)
+        options = ExportOptions(format, bits, quality, keep_metadata, overwrite)
+        return self.exporter.export_to(Path(path), options)
 
     def _export_finished(self, outcome: JobOutcome) -> None:
         self.renderFinished.emit(outcome.status)

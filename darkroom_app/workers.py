@@ -23,9 +23,9 @@ from PySide6.QtCore import QEventLoop, QObject, QRunnable, Qt, Signal
 from PySide6.QtGui import QImage
 
 from engine.errors import Cancelled, DarkroomError
-from engine.io import RawFrame, read_raw
+from engine.io import ExportOptions, RawFrame, read_raw
 from engine.jobs import CancelToken, ProgressCallback
-from engine.render import CLASSICAL, Enhancer, Rendered, estimate_ratio
+from engine.render import CLASSICAL, Enhancer, Rendered, estimate_ratio, export_frame
 
 from .geometry import Rect, preview_coverage, sensor_to_display
 
@@ -277,64 +277,27 @@ def wait_for(signal: Any) -> None:
 
 
 @dataclass(frozen=True)
-class ExportOptions:
-    """What the export dialog (or a script) asks for."""
-
-    path: Path
-    fmt: str = "jpeg"
-    bits: int = 8
-    quality: int = 95
-    keep_metadata: bool = True
-    overwrite: bool = False
-
-
-@dataclass(frozen=True)
 class ExportRequest:
-    """An export job: the photo and model as the window has them, plus the options."""
+    """An export job: the photo and model as the window has them, the file and the options."""
 
     frame: RawFrame
     ratio: float
     model: str
     device: str
     model_dirs: tuple[Path, ...]
+    path: Path
     options: ExportOptions
-
-
-#: Share of the progress bar given to rendering; writing the file takes the rest.
-RENDER_SHARE = 90
 
 
 def export_image(
     req: ExportRequest, cache: EnhancerCache, cancel: CancelToken, progress: ProgressCallback
 ) -> Path:
-    """Full-resolution render, then an atomic write; nothing is written once cancelled."""
-    from engine.io import write_image
-
+    """Full-resolution render, then an atomic write (:func:`engine.render.export_frame`, the
+    CLI's path too); nothing is written once cancelled."""
     progress(0, 100, "Loading model")
     enhancer = cache.get(req.model, req.device, req.model_dirs)
-
-    def render_progress(done: int, total: int, message: str) -> None:
-        progress(RENDER_SHARE * done // max(total, 1), 100, f"Rendering ({message})")
-
-    rendered = enhancer.render(req.frame, req.ratio, render_progress, cancel)
-    cancel.raise_if_cancelled()
-    # From here on the job runs to the end: write_image is atomic, so the file either appears
-    # whole or not at all, and the GUI disables Cancel on this message.
-    progress(RENDER_SHARE, 100, "Writing")
-    opts = req.options
-    return write_image(
-        opts.path,
-        rendered.srgb,
-        fmt=opts.fmt,
-        bits=opts.bits,  # write_image ignores it for DNG (always 16-bit)
-        quality=opts.quality,
-        exif=req.frame.exif if opts.keep_metadata else None,
-        linear=rendered.linear if opts.fmt == "dng" else None,
-        xyz_to_cam=rendered.xyz_to_cam,
-        wb_gains=rendered.wb_gains,
-        overwrite=opts.overwrite,
-        source_path=req.frame.path,
-    )
+    export_frame(enhancer, req.frame, req.ratio, req.path, req.options, progress, cancel)
+    return req.path
 
 
 def error_message(error: BaseException | None) -> str:

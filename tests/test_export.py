@@ -15,7 +15,15 @@ import tifffile
 from PIL import Image
 
 from engine.errors import ExportError
-from engine.io import FORMATS, ExifInfo, export, output_path_for, write_image
+from engine.io import (
+    FORMATS,
+    ExifInfo,
+    ExportOptions,
+    encoders,
+    output_path_for,
+    write_dng,
+    write_image,
+)
 
 EXIF = ExifInfo(
     make="Sony",
@@ -27,6 +35,12 @@ EXIF = ExifInfo(
     focal_length=35.0,
     datetime="2023:12:24 22:10:05",
 )
+
+
+def _opts(name: str | Path, **changes: object) -> ExportOptions:
+    """Options for the format ``name``'s suffix names (``name`` may be just the suffix)."""
+    suffix = str(name) if str(name).startswith(".") else Path(name).suffix
+    return ExportOptions.for_path(f"x{suffix}", **changes)
 
 
 def random_image(height: int = 20, width: int = 28, seed: int = 0) -> np.ndarray:
@@ -67,7 +81,7 @@ def leftovers(folder: Path) -> list[str]:
 @pytest.mark.parametrize("bits", [8, 16])
 def test_lossless_round_trip_within_one_lsb(tmp_path: Path, suffix: str, bits: int) -> None:
     img = random_image()
-    path = write_image(tmp_path / f"out{suffix}", img, bits=bits)
+    path = write_image(tmp_path / f"out{suffix}", img, _opts(suffix, bits=bits))
     back = read_rgb(path)
     dtype = np.uint8 if bits == 8 else np.uint16
     assert back.dtype == dtype and back.shape == img.shape
@@ -76,7 +90,7 @@ def test_lossless_round_trip_within_one_lsb(tmp_path: Path, suffix: str, bits: i
     # Exact code values survive unchanged, and out-of-range input is clipped.
     codes = np.arange(24 * 3, dtype=np.float32).reshape(2, 12, 3) / scale
     codes[0, 0] = [-0.5, 1.5, np.nan]
-    exact = read_rgb(write_image(tmp_path / f"codes{suffix}", codes, bits=bits))
+    exact = read_rgb(write_image(tmp_path / f"codes{suffix}", codes, _opts(suffix, bits=bits)))
     expected = np.round(np.nan_to_num(np.clip(codes, 0, 1)) * scale).astype(dtype)
     np.testing.assert_array_equal(exact, expected)
 
@@ -84,7 +98,7 @@ def test_lossless_round_trip_within_one_lsb(tmp_path: Path, suffix: str, bits: i
 def test_jpeg_is_readable_and_close(tmp_path: Path) -> None:
     yy, xx = np.mgrid[0:48, 0:64].astype(np.float32)
     smooth = np.stack([xx / 63, yy / 47, 1 - xx / 63], axis=-1)
-    path = write_image(tmp_path / "out.jpg", smooth, quality=95)
+    path = write_image(tmp_path / "out.jpg", smooth, ExportOptions(quality=95))
     back = read_rgb(path).astype(np.float64) / 255
     assert back.shape == smooth.shape
     assert np.abs(back - smooth).mean() < 0.01
@@ -95,7 +109,7 @@ def test_jpeg_is_readable_and_close(tmp_path: Path) -> None:
     ("name", "bits"), [("r.jpg", 8), ("r.tif", 8), ("r.tif", 16), ("r.png", 8), ("r.png", 16)]
 )
 def test_pure_red_stays_red(tmp_path: Path, name: str, bits: int) -> None:
-    path = write_image(tmp_path / name, pure_red(), bits=bits)
+    path = write_image(tmp_path / name, pure_red(), _opts(name, bits=bits))
     # Pillow reads every one of these (16-bit reduced to 8), independently of OpenCV's BGR.
     r, g, b = np.asarray(Image.open(path).convert("RGB"))[8, 12]
     assert r >= 250 and g <= 5 and b <= 5
@@ -108,7 +122,7 @@ def test_pure_red_stays_red(tmp_path: Path, name: str, bits: int) -> None:
 def test_dng_export_from_linear(tmp_path: Path) -> None:
     linear = np.zeros((24, 32, 3), np.float32)
     linear[..., 0] = 0.8  # red in linear sRGB primaries
-    path = write_image(tmp_path / "out.dng", None, linear=linear, exif=EXIF)
+    path = write_dng(tmp_path / "out.dng", linear, exif=EXIF)
     with rawpy.imread(str(path)) as raw:
         assert raw.raw_type == rawpy.RawType.Stack
         planes = raw.raw_image
@@ -125,7 +139,7 @@ def test_dng_export_needs_linear(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="linear"):
         write_image(tmp_path / "x.dng", random_image())
     with pytest.raises(ExportError, match="too small"):
-        write_image(tmp_path / "x.dng", None, linear=np.zeros((8, 8, 3), np.float32))
+        write_dng(tmp_path / "x.dng", np.zeros((8, 8, 3), np.float32))
     assert leftovers(tmp_path) == []
 
 
@@ -136,7 +150,7 @@ def test_dng_export_needs_linear(tmp_path: Path) -> None:
     ("name", "bits"), [("e.jpg", 8), ("e.tif", 8), ("e.png", 8), ("e.png", 16)]
 )
 def test_exif_is_carried_over(tmp_path: Path, name: str, bits: int) -> None:
-    path = write_image(tmp_path / name, random_image(), bits=bits, exif=EXIF)
+    path = write_image(tmp_path / name, random_image(), _opts(name, bits=bits), exif=EXIF)
     tags = exif_tags(path)
     assert tags["Image Make"] == "Sony"
     assert tags["Image Model"] == "ILCE-7M3"
@@ -155,7 +169,7 @@ def test_exif_is_carried_over(tmp_path: Path, name: str, bits: int) -> None:
 
 
 def test_tiff_tags_read_by_tifffile(tmp_path: Path) -> None:
-    path = write_image(tmp_path / "t.tif", random_image(), bits=16, exif=EXIF)
+    path = write_image(tmp_path / "t.tif", random_image(), _opts(".tif", bits=16), exif=EXIF)
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
         assert page.tags["Make"].value == "Sony"
@@ -177,11 +191,17 @@ def test_export_without_exif_still_marks_software_and_orientation(tmp_path: Path
 
 
 def test_format_from_suffix_and_explicit(tmp_path: Path) -> None:
-    assert Image.open(write_image(tmp_path / "a.JPEG", random_image())).format == "JPEG"
-    assert Image.open(write_image(tmp_path / "b.tiff", random_image())).format == "TIFF"
+    def image_format(path: Path) -> str:
+        with Image.open(path) as image:
+            return str(image.format)
+
+    assert image_format(write_image(tmp_path / "a.JPEG", random_image())) == "JPEG"
+    assert image_format(write_image(tmp_path / "b.tiff", random_image())) == "TIFF"
     # An explicit format wins over the suffix.
-    assert Image.open(write_image(tmp_path / "c.img", random_image(), fmt="png")).format == "PNG"
-    assert Image.open(write_image(tmp_path / "d.x", random_image(), fmt="jpg")).format == "JPEG"
+    png = ExportOptions(fmt="png")
+    assert image_format(write_image(tmp_path / "c.img", random_image(), png)) == "PNG"
+    jpeg = ExportOptions(fmt="jpg")
+    assert image_format(write_image(tmp_path / "d.x", random_image(), jpeg)) == "JPEG"
 
 
 @pytest.mark.parametrize(
@@ -201,13 +221,13 @@ def test_bad_options_raise_export_error(
     tmp_path: Path, name: str, kwargs: dict[str, object], message: str
 ) -> None:
     with pytest.raises(ExportError, match=message):
-        write_image(tmp_path / name, random_image(), **kwargs)  # type: ignore[arg-type]
+        write_image(tmp_path / name, random_image(), _opts(name, **kwargs))
     assert leftovers(tmp_path) == []
 
 
 def test_quality_bounds_are_accepted(tmp_path: Path) -> None:
-    small = write_image(tmp_path / "q1.jpg", random_image(), quality=1)
-    large = write_image(tmp_path / "q100.jpg", random_image(), quality=100)
+    small = write_image(tmp_path / "q1.jpg", random_image(), ExportOptions(quality=1))
+    large = write_image(tmp_path / "q100.jpg", random_image(), ExportOptions(quality=100))
     assert small.stat().st_size < large.stat().st_size
 
 
@@ -229,7 +249,7 @@ def test_existing_file_is_refused_then_overwritten(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"exists \(use --overwrite\)"):
         write_image(path, random_image())
     assert path.read_bytes() == b"precious"
-    write_image(path, random_image(), overwrite=True)
+    write_image(path, random_image(), _opts(path, overwrite=True))
     assert read_rgb(path).shape == (20, 28, 3)
     assert leftovers(tmp_path) == ["out.png"]
 
@@ -239,12 +259,13 @@ def test_never_writes_onto_the_source(tmp_path: Path) -> None:
     source.write_bytes(b"raw data")
     roundabout = tmp_path / "sub" / ".." / "shot.dng"
     with pytest.raises(ExportError, match="output would overwrite the input"):
-        write_image(roundabout, None, linear=np.zeros((24, 24, 3), np.float32),
-                    overwrite=True, source_path=source)  # fmt: skip
+        write_dng(roundabout, np.zeros((24, 24, 3), np.float32),
+                  ExportOptions(fmt="dng", overwrite=True), source_path=source)  # fmt: skip
     # Another name for the same file (hard link) is caught too.
     os.link(source, tmp_path / "alias.jpg")
     with pytest.raises(ExportError, match="output would overwrite the input"):
-        write_image(tmp_path / "alias.jpg", random_image(), overwrite=True, source_path=source)
+        write_image(tmp_path / "alias.jpg", random_image(), _opts(".jpg", overwrite=True),
+                    source_path=source)  # fmt: skip
     assert source.read_bytes() == b"raw data"
 
 
@@ -281,15 +302,15 @@ def test_read_only_folder_raises_cleanly(tmp_path: Path) -> None:
 def test_a_folder_at_the_destination_is_refused(tmp_path: Path) -> None:
     (tmp_path / "out.jpg").mkdir()
     with pytest.raises(ExportError, match="is a folder"):
-        write_image(tmp_path / "out.jpg", random_image(), overwrite=True)
+        write_image(tmp_path / "out.jpg", random_image(), _opts(".jpg", overwrite=True))
 
 
 @pytest.mark.parametrize(
     ("encoder", "name", "error", "message"),
     [
-        ("_encode_png", "out.png", RuntimeError("encoder crashed\nsecond line"), "encoder crashed"),
-        ("_encode_jpeg", "out.jpg", OSError(28, "No space left on device"), "No space left"),
-        ("_encode_tiff", "out.tif", MemoryError(), "MemoryError"),
+        ("encode_png", "out.png", RuntimeError("encoder crashed\nsecond line"), "encoder crashed"),
+        ("encode_jpeg", "out.jpg", OSError(28, "No space left on device"), "No space left"),
+        ("encode_tiff", "out.tif", MemoryError(), "MemoryError"),
     ],
 )
 def test_failure_mid_write_leaves_nothing(
@@ -304,7 +325,7 @@ def test_failure_mid_write_leaves_nothing(
         fh.write(b"half a file")
         raise error
 
-    monkeypatch.setattr(export, encoder, broken)
+    monkeypatch.setattr(encoders, encoder, broken)
     with pytest.raises(ExportError, match=message) as info:
         write_image(tmp_path / name, random_image(), exif=EXIF)
     assert "\n" not in str(info.value)
@@ -312,7 +333,7 @@ def test_failure_mid_write_leaves_nothing(
     # With overwrite, a failed write keeps the previous file intact.
     (tmp_path / name).write_bytes(b"previous")
     with pytest.raises(ExportError):
-        write_image(tmp_path / name, random_image(), overwrite=True)
+        write_image(tmp_path / name, random_image(), _opts(name, overwrite=True))
     assert (tmp_path / name).read_bytes() == b"previous"
     assert leftovers(tmp_path) == [name]
 
@@ -325,7 +346,7 @@ def test_failed_dng_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(dng, "append_exif_ifd", broken)
     with pytest.raises(ExportError, match="No space left"):
-        write_image(tmp_path / "x.dng", None, linear=np.zeros((24, 24, 3), np.float32))
+        write_dng(tmp_path / "x.dng", np.zeros((24, 24, 3), np.float32))
     assert leftovers(tmp_path) == []
 
 

@@ -18,9 +18,10 @@ from PySide6.QtWidgets import QMessageBox, QProgressBar, QSlider, QWidget
 
 from darkroom_app import create_window
 from darkroom_app.controls import ExposureSlider
-from darkroom_app.export_dialog import ExportDialog, ExportOptions
+from darkroom_app.export_dialog import ExportDialog
 from darkroom_app.main_window import MainWindow
 from engine.errors import ExportError
+from engine.io import ExportOptions
 from engine.render import Enhancer
 from engine.resources import sample_raw_path
 from tests.qt_settings import isolated_settings
@@ -174,7 +175,7 @@ def test_cancel_render_leaves_no_file(
     monkeypatch.setattr(Enhancer, "render", slow_render)
     out_dir = tmp_path / "exports"
     out_dir.mkdir()
-    window.start_export(ExportOptions(out_dir / "night.png", fmt="png", bits=16))
+    window.start_export(out_dir / "night.png", ExportOptions(fmt="png", bits=16))
     qtbot.waitUntil(started.is_set, timeout=TIMEOUT_MS)
     progress = window.findChild(QProgressBar, "renderProgress")
     assert progress.isVisible() and window.ui.cancel_button.isEnabled()
@@ -192,7 +193,7 @@ def test_export_failure_shows_dialog_and_keeps_files(
     existing = tmp_path / "taken.jpg"
     existing.write_bytes(b"precious")
     with qtbot.waitSignal(window.errorShown, timeout=TIMEOUT_MS) as blocker:
-        window.start_export(ExportOptions(existing))
+        window.start_export(existing, ExportOptions())
     assert blocker.args[0] == "Export failed" and "exists" in blocker.args[1]
     assert existing.read_bytes() == b"precious"
     boxes = window.findChildren(QMessageBox, "errorDialog")
@@ -347,15 +348,15 @@ def test_wipe_shows_before_left_and_hold_key(qtbot, make_window, night_dng: Path
 def test_export_dialog_options(qtbot, night_dng: Path, tmp_path: Path) -> None:
     dialog = ExportDialog(night_dng, tmp_path, fmt="tiff", bits=16)
     qtbot.addWidget(dialog)
-    assert dialog.options().path == tmp_path / "night-darkroom.tif"
+    assert dialog.path() == tmp_path / "night-darkroom.tif"
     assert dialog.options().bits == 16 and dialog.bits_combo.isEnabled()
     dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("jpeg"))
     opts = dialog.options()
-    assert opts.fmt == "jpeg" and opts.bits == 8 and opts.path.suffix == ".jpg"
+    assert opts.fmt == "jpeg" and opts.bits == 8 and dialog.path().suffix == ".jpg"
     assert not dialog.bits_combo.isEnabled() and dialog.quality_spin.isEnabled()
     dialog.metadata_check.setChecked(False)
     (tmp_path / "night-darkroom.png").touch()
     dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("png"))
     opts = dialog.options()
-    assert opts.path.name == "night-darkroom-2.png" and not opts.keep_metadata
+    assert dialog.path().name == "night-darkroom-2.png" and not opts.keep_metadata
     assert not opts.overwrite

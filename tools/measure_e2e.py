@@ -53,7 +53,7 @@ def main() -> None:
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"end-to-end run {i + 1}: {wall:.2f} s wall, peak RSS (max over runs) {rss:.0f} MB")
 
-    from engine.io import read_raw, write_image
+    from engine.io import ExportOptions, read_raw, write_rendered
     from engine.render import Enhancer
 
     enhancer = Enhancer(str(weights), device=args.device)
@@ -66,7 +66,7 @@ def main() -> None:
         t1 = time.perf_counter()
         result = enhancer.render(frame, 100.0)
         t2 = time.perf_counter()
-        write_image(work / "inproc.jpg", result.srgb, overwrite=True)
+        write_rendered(result, work / "inproc.jpg", ExportOptions(overwrite=True))
         t3 = time.perf_counter()
         gpu = ""
         if enhancer.device.type == "cuda":

@@ -165,3 +165,61 @@ def cmd_bench(args: argparse.Namespace) -> int:
     rows = run_bench(variants, dng, args.device, args.precision, args.tile, args.repeat)
     print(json.dumps(rows, indent=2) if args.json else format_table(rows))
     return EXIT_FAILED if any("error" in r for r in rows) else EXIT_OK
+
+
+def add_training_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add ``train``, ``evaluate`` and ``bench`` to ``darkroom-cli``'s sub-parsers."""
+    p = sub.add_parser("train", help="train a model variant")
+    p.add_argument("--variant", required=True, help="baseline, attention, gan, uunet or deep")
+    p.add_argument("--data", required=True, help="clean-photo folder, SID-style folder or CSV")
+    p.add_argument("--iterations", type=int, required=True)
+    p.add_argument("--out", required=True, help="output .safetensors (model card beside it)")
+    p.add_argument("--config", help="model hyperparameters as JSON, e.g. '{\"levels\": 5}'")
+    p.add_argument("--disc-config", help="gan: discriminator hyperparameters as JSON")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--crop", type=int, default=512, help="crop side in sensor pixels")
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument(
+        "--loss",
+        choices=("srgb", "linear"),
+        default="srgb",
+        help="L1 on the developed sRGB image (default) or on linear camera RGB",
+    )
+    p.add_argument(
+        "--precision",
+        default="auto",
+        help="auto (bf16 on CUDA and AMX CPUs, else fp32), fp32, bf16 or fp16",
+    )
+    p.add_argument("--epoch-iterations", type=int, default=0, help="steps per StepLR epoch")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--init", help="warm-start from these weights (matching tensors)")
+    p.add_argument("--base", help="uunet: the frozen first U-Net's weights")
+    p.add_argument("--checkpoint", help="checkpoint path (default: OUT with .ckpt); resumes")
+    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--print-every", type=float, default=30.0, help="seconds between reports")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="PSNR/SSIM table (like SID's Table 1) and contact sheet")
+    p.add_argument("--data", required=True, help="clean-photo folder (held-out split), or pairs")
+    p.add_argument("--models", default="all", help="'all' (with weights), 'none' or a,b,c")
+    p.add_argument("--out", default="evaluation", help="folder for table.md, results.json, PNG")
+    p.add_argument("--ratios", default="100,250,300", help="for synthetic pairs")
+    p.add_argument("--max-photos", type=int, help="use at most this many held-out photos")
+    p.add_argument("--max-side", type=int, default=512, help="centre-crop photos (0: full)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--update-cards", action="store_true", help="write each model's row to its card")
+    p.add_argument("--precision", default="auto", help="network precision: auto, fp32, bf16")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("bench", help="time every variant on a 12 MP frame")
+    p.add_argument("input", nargs="?", help="a RAW file (default: a generated 12 MP DNG)")
+    p.add_argument("--variants", help="comma-separated (default: all and 'none')")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16")
+    p.add_argument("--tile", type=int)
+    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)

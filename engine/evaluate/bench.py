@@ -43,8 +43,8 @@ def measure_one(
     variant: str, dng: Path, device: str, precision: str, tile: int | None, repeat: int
 ) -> dict[str, Any]:
     """Time one variant in this process; returns a JSON-able row."""
-    from engine.io import read_raw, write_image
-    from engine.render import pack_bayer
+    from engine.io import ExportOptions, read_raw
+    from engine.render import enhance_file, pack_bayer
 
     work = Path(tempfile.mkdtemp(prefix="darkroom-bench-"))
     weights, trained = _weights_for(variant, work) if variant != "none" else ("none", True)
@@ -65,8 +65,7 @@ def measure_one(
             if i:
                 model_times.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        result = enhancer.render(read_raw(dng), 100.0)
-        write_image(work / "out.jpg", result.srgb, overwrite=True)
+        enhance_file(enhancer, dng, work / "out.jpg", 100.0, ExportOptions(overwrite=True))
         if i:
             e2e_times.append(time.perf_counter() - t0)
     plan = enhancer.runner.plan(*packed.shape[1:]) if enhancer.runner else None

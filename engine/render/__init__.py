@@ -3,6 +3,8 @@
 * :class:`Enhancer` (``Enhancer(model).render(frame, ratio)``) is the one path the CLI, the
   window, the evaluation and the benchmarks render with; :data:`CLASSICAL` (``"none"``) names
   the network-free classical pipeline wherever a model name is expected;
+* :func:`export_frame` (render + write) and :func:`enhance_file` (decode + render + write):
+  the one export path of the window and the CLI;
 * :func:`pack_rggb` / :func:`pack_bayer`: mosaic -> ``(4, H/2, W/2)`` network input;
 * :func:`develop`, :func:`classical_linear`: the file's own colour pipeline and demosaic;
 * :func:`estimate_ratio`, :func:`parse_ratio`: the exposure ratio;
@@ -22,6 +24,13 @@ from engine.render.colour import (
     leaky_clamp,
     srgb_decode,
     srgb_encode,
+)
+from engine.render.enhance import (
+    RENDER_SHARE,
+    WRITING,
+    EnhancedFile,
+    enhance_file,
+    export_frame,
 )
 from engine.render.packing import (
     Mirror,
@@ -56,6 +65,9 @@ __all__ = [
     "CLASSICAL",
     "MAX_RATIO",
     "MIN_RATIO",
+    "RENDER_SHARE",
+    "WRITING",
+    "EnhancedFile",
     "Enhancer",
     "Mirror",
     "Rendered",
@@ -70,7 +82,9 @@ __all__ = [
     "develop",
     "develop_batch",
     "develop_numpy",
+    "enhance_file",
     "estimate_ratio",
+    "export_frame",
     "frame_border",
     "highlight_gains",
     "leaky_clamp",

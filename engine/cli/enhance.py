@@ -1,0 +1,223 @@
+"""``darkroom-cli enhance``: RAW files in, finished images out, one file or a batch.
+
+Each file goes through :func:`engine.render.enhance_file` (decode, render, atomic write), the
+same path the window exports with; this module only plans the outputs, prefetches the next
+decode, shows progress and sums up. A batch keeps going past a bad file and exits non-zero if
+any failed; every error is one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.errors import Cancelled, DarkroomError
+
+if TYPE_CHECKING:  # imported lazily at run time: `darkroom-cli sample` must not load torch
+    from engine.io import ExportOptions
+    from engine.render import Enhancer
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+def err(message: str) -> None:
+    """Print a one-line error as ``darkroom-cli: error: ...`` on stderr."""
+    print(f"darkroom-cli: error: {message}", file=sys.stderr)
+
+
+def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``enhance`` command to ``darkroom-cli``'s sub-parsers."""
+    from engine.io import FORMATS
+
+    p = sub.add_parser("enhance", help="enhance RAW files into JPEG/TIFF/PNG/DNG")
+    p.add_argument("inputs", nargs="+", help="RAW files (globs allowed)")
+    p.add_argument("-o", "--output", help="output file (one input) or folder (created if missing)")
+    p.add_argument("--ratio", default="auto", help="exposure ratio 1-1000 or 'auto' (default)")
+    p.add_argument("--model", default="baseline", help="model name, .safetensors path, or 'none'")
+    p.add_argument("--format", choices=tuple(FORMATS), help="default: jpeg")
+    p.add_argument("--bits", type=int, default=8, help="8 or 16 (TIFF/PNG)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG quality 1-100")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--tile", type=int, help="tile side in packed pixels (default: from memory)")
+    p.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_enhance)
+    return p
+
+
+class _Progress:
+    """A one-line progress bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, total_files: int, quiet: bool) -> None:
+        self.total = total_files
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.index = 0
+        self.name = ""
+
+    def start_file(self, index: int, name: str) -> None:
+        self.index, self.name = index, name
+        if not self.quiet and not self.tty:
+            print(f"[{index + 1}/{self.total}] {name}", file=sys.stderr, flush=True)
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        if self.quiet or not self.tty:
+            return
+        frac = (self.index + (done / total if total else 1.0)) / max(self.total, 1)
+        bar = "#" * int(frac * 30)
+        line = f"\r[{bar:<30}] {frac * 100:5.1f}%  {self.index + 1}/{self.total} {self.name}"
+        print(line[:120].ljust(120), end="", file=sys.stderr, flush=True)
+
+    def finish(self) -> None:
+        if not self.quiet and self.tty:
+            print(file=sys.stderr)
+
+
+def expand_inputs(patterns: Sequence[str]) -> list[Path]:
+    """The input files: each pattern as a path, or its glob matches when it does not exist.
+
+    Raises:
+        DarkroomError: a glob that matches nothing.
+    """
+    paths: list[Path] = []
+    for pattern in patterns:
+        if any(ch in pattern for ch in "*?[") and not Path(pattern).exists():
+            matches = sorted(glob.glob(pattern))
+            if not matches:
+                raise DarkroomError(f"{pattern}: no files match")
+            paths.extend(Path(m) for m in matches)
+        else:
+            paths.append(Path(pattern))
+    return paths
+
+
+def plan_outputs(inputs: list[Path], out: str | None, fmt: str | None) -> tuple[list[Path], str]:
+    """The output path of every input, and the format.
+
+    ``-o`` with an image suffix is a file (one input only); anything else is a folder, and
+    each output is ``<stem>.<suffix>`` there (beside its input without ``-o``).
+
+    Raises:
+        DarkroomError: a file for several inputs, a suffix that contradicts ``--format``, or
+            two inputs that would be written to the same file.
+    """
+    from engine.io import SUFFIX_FORMATS, output_path_for
+
+    target = Path(out) if out else None
+    if target is not None and target.suffix.lower() in SUFFIX_FORMATS and not target.is_dir():
+        if len(inputs) > 1:
+            raise DarkroomError(f"-o {out}: several inputs need an output folder, not a file")
+        file_fmt = SUFFIX_FORMATS[target.suffix.lower()]
+        if fmt is not None and fmt != file_fmt:
+            raise DarkroomError(f"-o {out}: suffix does not match --format {fmt}")
+        return [target], file_fmt
+    fmt = fmt or "jpeg"
+    outputs = [output_path_for(p, target if target else p.parent, fmt) for p in inputs]
+    seen: dict[Path, Path] = {}
+    for src, dst in zip(inputs, outputs, strict=True):
+        key = dst.resolve()
+        if key in seen:
+            raise DarkroomError(f"{src} and {seen[key]} would both be written to {dst}")
+        seen[key] = src
+    return outputs, fmt
+
+
+@dataclass
+class BatchReport:
+    """What a batch did: files written and failures with their one-line reasons."""
+
+    written: int = 0
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def cmd_enhance(args: argparse.Namespace) -> int:
+    """Plan, render and write every input; see the module docstring."""
+    from engine.io import ExportOptions
+    from engine.models import library_dir
+    from engine.render import Enhancer, parse_ratio
+
+    ratio = parse_ratio(args.ratio)
+    if args.tile is not None and args.tile < 16:
+        raise DarkroomError(f"--tile must be at least 16 (packed pixels), not {args.tile}")
+    inputs = expand_inputs(args.inputs)
+    outputs, fmt = plan_outputs(inputs, args.output, args.format)
+    options = ExportOptions(fmt=fmt, bits=args.bits, quality=args.quality,
+                            overwrite=args.overwrite)  # fmt: skip
+    enhancer = Enhancer(args.model, device=args.device, tile=args.tile, precision=args.precision,
+                        model_dirs=[library_dir()])  # fmt: skip
+    batch = len(inputs) > 1
+    started = time.perf_counter()
+    try:
+        report = _run_batch(enhancer, inputs, outputs, ratio, options, args)
+    except (KeyboardInterrupt, Cancelled):
+        err("interrupted; nothing partial was written")
+        return EXIT_INTERRUPTED
+    elapsed = time.perf_counter() - started
+    if batch and (not args.quiet or report.failures):
+        print(
+            f"{report.written} written, {len(report.failures)} failed, {elapsed:.1f} s "
+            f"({enhancer.model_name} on {enhancer.device.type})",
+            file=sys.stderr,
+        )
+    return EXIT_FAILED if report.failures else EXIT_OK
+
+
+def _run_batch(
+    enhancer: Enhancer,
+    inputs: list[Path],
+    outputs: list[Path],
+    ratio: float | None,
+    options: ExportOptions,
+    args: argparse.Namespace,
+) -> BatchReport:
+    """Enhance every input in turn, decoding the next one meanwhile."""
+    from engine.io import read_raw
+    from engine.jobs import CancelToken
+    from engine.render import enhance_file
+
+    batch = len(inputs) > 1
+    # A single file gets just its result or its one-line error; batches get a bar and a summary.
+    progress = _Progress(len(inputs), args.quiet or not batch)
+    cancel, report = CancelToken(), BatchReport()
+    # Decode the next file while the network works on this one (LibRaw runs outside the GIL
+    # for most of a decode, and the network leaves the GIL for its convolutions).
+    prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
+    pending: Future | None = prefetch.submit(read_raw, inputs[0]) if inputs else None
+    try:
+        for i, (src, dst) in enumerate(zip(inputs, outputs, strict=True)):
+            progress.start_file(i, src.name)
+            current: Future = pending  # type: ignore[assignment]
+            pending = prefetch.submit(read_raw, inputs[i + 1]) if i + 1 < len(inputs) else None
+            try:
+                done = enhance_file(enhancer, src, dst, ratio, options, progress, cancel,
+                                    decode=lambda _path, f=current: f.result())  # fmt: skip
+            except DarkroomError as exc:
+                progress.finish()
+                err(str(exc))
+                report.failures.append((src, str(exc)))
+                continue
+            except Cancelled:
+                raise
+            except Exception as exc:
+                if args.debug:
+                    raise
+                progress.finish()
+                err(f"{src}: internal error: {exc.__class__.__name__}: {exc}")
+                report.failures.append((src, str(exc)))
+                continue
+            report.written += 1
+            if not args.quiet and (not progress.tty or not batch):
+                print(f"{src.name} -> {dst} (ratio x{done.ratio:.1f})", file=sys.stderr)
+    finally:
+        progress.finish()
+        prefetch.shutdown(wait=True, cancel_futures=True)
+    return report
