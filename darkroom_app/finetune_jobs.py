@@ -7,7 +7,6 @@ file bookkeeping; nothing touches widgets. Results travel back as plain dataclas
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,24 +15,27 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from engine.errors import DarkroomError
+from engine.errors import DarkroomError, ModelError
 from engine.finetune import (
-    CHECKPOINT_NAME,
-    RUN_NAME,
     CheckedPair,
     FinetuneProgress,
+    FinetuneRequest,
     FinetuneResult,
+    MixedCamerasError,
+    NameTakenError,
+    NoBaseModelError,
+    NoPairsError,
     PairingReport,
     PauseToken,
+    check_start,
     collect_pairs,
     finetune,
     pair_files,
 )
 from engine.io import read_raw
 from engine.jobs import CancelToken, ProgressCallback
-from engine.models import WORK_FOLDER, check_name, work_dir
+from engine.models import check_name
 from engine.render import CLASSICAL, Enhancer
-from engine.train import PairFiles
 
 from .workers import to_qimage, to_uint8
 
@@ -133,63 +135,6 @@ def make_thumbnails(
         emit(str(path), image)
 
 
-# -- checkpoints -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """An interrupted fine-tune in the library's work folder, as its ``run.json`` tells.
-
-    Attributes:
-        name: the model it will become.
-        step: training steps done so far.
-        base: the base model's weights file.
-        pairs: ``(short, long)`` files, in the order the run used.
-    """
-
-    name: str
-    step: int
-    base: str
-    pairs: list[tuple[Path, Path]]
-
-    def specs(self) -> list[PairFiles]:
-        """The run's pairs for :func:`engine.finetune.finetune` (ratios from the EXIF)."""
-        return [PairFiles(short, long) for short, long in self.pairs]
-
-
-def find_checkpoint(name: str, library: Path) -> Checkpoint | None:
-    """The interrupted run of model ``name``, or ``None`` (no run, or an invalid name)."""
-    try:
-        folder = work_dir(name, library)
-    except DarkroomError:
-        return None
-    run_file = folder / RUN_NAME
-    if not (folder / CHECKPOINT_NAME).is_file() or not run_file.is_file():
-        return None
-    try:
-        run = json.loads(run_file.read_text(encoding="utf-8"))
-        step = max(int(run.get("done", 0)), int(run.get("stopped_at", 0)))
-        pairs = [(Path(s), Path(lg)) for s, lg in run["pairs"]]
-        return Checkpoint(folder.name, step, str(run["base"]), pairs)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # a run.json the engine itself would refuse; nothing to offer
-
-
-def list_checkpoints(library: Path) -> list[Checkpoint]:
-    """Every resumable run in ``library``, by name."""
-    root = library / WORK_FOLDER
-    if not root.is_dir():
-        return []
-    found = (find_checkpoint(p.name, library) for p in sorted(root.iterdir()) if p.is_dir())
-    return [c for c in found if c is not None]
-
-
-def same_pairs(checkpoint: Checkpoint, pairs: Sequence[CheckedPair | PairFiles]) -> bool:
-    """Whether ``pairs`` are the checkpoint's, in its order (the engine's resume check)."""
-    mine = [(Path(p.short).resolve(), Path(p.long).resolve()) for p in pairs]
-    return mine == [(s.resolve(), lg.resolve()) for s, lg in checkpoint.pairs]
-
-
 # -- names -----------------------------------------------------------------------------------
 
 
@@ -211,52 +156,36 @@ def default_model_name(camera: str, library: Path) -> str:
     return stem
 
 
-def start_problem(pairs: Sequence[CheckedPair], base: str, name: str,
-                  library: Path) -> tuple[str, str] | None:  # fmt: skip
-    """Why a fine-tune cannot start, as ``(title, message)`` for a dialog; ``None`` if it can."""
-    cameras = sorted({p.camera for p in pairs})
-    if not pairs:
-        return ("No valid pairs", "Add a folder or two files with at least one valid short/long "
-                "pair (red rows in the table say what is wrong).")  # fmt: skip
-    if len(cameras) > 1:
-        # Each camera has its own noise: a mixed set fine-tunes for neither of them.
-        return ("Pairs from several cameras", f"The valid pairs come from {', '.join(cameras)}; "
-                "remove the pairs of the other cameras.")  # fmt: skip
-    if not base:
-        return ("No base model", "Choose a trained model to start from.")
+#: Dialog titles for the engine's reasons a fine-tune cannot start.
+START_PROBLEM_TITLES: dict[type[DarkroomError], str] = {
+    NoPairsError: "No valid pairs",
+    MixedCamerasError: "Pairs from several cameras",
+    NoBaseModelError: "No base model",
+    NameTakenError: "Name taken",
+    ModelError: "Invalid model name",
+}
+
+
+def start_problem(request: FinetuneRequest) -> tuple[str, str] | None:
+    """Why a fine-tune cannot start, as ``(title, message)`` for a dialog; ``None`` if it can.
+
+    The rules are the engine's (:func:`engine.finetune.check_start`, which the CLI obeys
+    too); this only picks a title.
+    """
     try:
-        name = check_name(name)
+        check_start(request)
     except DarkroomError as exc:
-        return ("Invalid model name", str(exc))
-    if (library / f"{name}.safetensors").exists():
-        return ("Name taken", f"Your library already has a model “{name}”; choose another "
-                "name (or delete it in the Model library).")  # fmt: skip
+        title = next((t for kind, t in START_PROBLEM_TITLES.items() if isinstance(exc, kind)),
+                     "Cannot start")  # fmt: skip
+        if isinstance(exc, NoPairsError) and not request.pairs:
+            return title, ("Add a folder or two files with at least one valid short/long pair "
+                           "(red rows in the table say what is wrong).")  # fmt: skip
+        return title, _sentence(str(exc))
     return None
 
 
-# -- the run ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FinetuneRequest:
-    """Everything one :func:`engine.finetune.finetune` call needs, captured in the GUI thread.
-
-    Attributes:
-        validation_pairs: ``None`` lets the engine choose (1 held out from 3 pairs up).
-    """
-
-    base: str
-    pairs: tuple[CheckedPair | PairFiles, ...]
-    name: str
-    iterations: int
-    lr: float
-    step_size: int
-    gamma: float
-    patch: int
-    validation_pairs: int | None
-    synthetic: bool
-    library: Path
-    device: str
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 class FinetuneSignals(QObject):
@@ -277,23 +206,7 @@ def run_finetune(
         DarkroomError: bad settings or pairs, an existing name, a failed write.
         Cancelled: Cancel was pressed (a checkpoint was written first).
     """
-    return finetune(
-        req.base,
-        list(req.pairs),
-        req.name,
-        iterations=req.iterations,
-        lr=req.lr,
-        step_size=req.step_size,
-        gamma=req.gamma,
-        patch=req.patch,
-        validation_pairs=req.validation_pairs,
-        synthetic=req.synthetic,
-        library=req.library,
-        device=req.device,
-        progress=report,
-        cancel=cancel,
-        pause=pause,
-    )
+    return finetune(req, progress=report, cancel=cancel, pause=pause)
 
 
 def format_duration(seconds: float | None) -> str:

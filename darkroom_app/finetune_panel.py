@@ -14,27 +14,32 @@ model library and in the window's model selector at once.
 
 from __future__ import annotations
 
-import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QThreadPool, Signal
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox
 
-from engine.finetune import CheckedPair, FinetuneProgress, FinetuneResult, PauseToken
-from engine.models import check_name, work_dir
+from engine.finetune import (
+    CheckedPair,
+    FinetuneProgress,
+    FinetuneRequest,
+    FinetuneResult,
+    InterruptedRun,
+    PauseToken,
+    discard_interrupted_run,
+    find_interrupted_run,
+    list_interrupted_runs,
+)
+from engine.models import check_name
 from engine.train import PairFiles
 
 from .finetune_jobs import (
-    Checkpoint,
-    FinetuneRequest,
     FinetuneSignals,
     default_model_name,
-    find_checkpoint,
     format_duration,
-    list_checkpoints,
     run_finetune,
-    same_pairs,
     start_problem,
 )
 from .finetune_pairs import PairsController
@@ -78,7 +83,7 @@ class FineTunePanel(QDockWidget):
         self.result: FinetuneResult | None = None
         self.library_dialog: ModelLibraryDialog | None = None
         self.name_edited = False  # a name the user typed is never replaced by the default
-        self.checkpoint: Checkpoint | None = None  # an interrupted run of the name in the box
+        self.checkpoint: InterruptedRun | None = None  # an interrupted run of the name in the box
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self)
         self.hide()
         self.ui.load_form(window.settings.store)
@@ -117,7 +122,7 @@ class FineTunePanel(QDockWidget):
         """Show and raise the panel; offer an interrupted run when nothing is set up yet."""
         self.reload_bases()
         if not self.pairs.rows and not self.ui.name_edit.text().strip():
-            found = list_checkpoints(self.library)
+            found = list_interrupted_runs(self.library)
             if found:
                 self.ui.name_edit.setText(found[0].name)
         self._name_changed()
@@ -136,7 +141,7 @@ class FineTunePanel(QDockWidget):
         pairs = self.pairs.usable_pairs()
         if pairs and not self.name_edited and not self.running:
             # A checkpoint of exactly these pairs is offered by name, so Resume lights up.
-            matching = [c for c in list_checkpoints(self.library) if same_pairs(c, pairs)]
+            matching = [r for r in list_interrupted_runs(self.library) if r.matches(pairs)]
             self.ui.name_edit.setText(
                 matching[0].name if matching else default_model_name(pairs[0].camera, self.library)
             )
@@ -160,7 +165,7 @@ class FineTunePanel(QDockWidget):
         self.name_edited = True
 
     def _name_changed(self) -> None:
-        checkpoint = find_checkpoint(self.ui.name_edit.text().strip(), self.library)
+        checkpoint = find_interrupted_run(self.ui.name_edit.text().strip(), self.library)
         self.checkpoint = None if self.running else checkpoint
         ui = self.ui
         if checkpoint is not None and not self.running:
@@ -192,7 +197,7 @@ class FineTunePanel(QDockWidget):
     def discard_checkpoint(self, name: str) -> None:
         """Delete an interrupted run of ``name`` so that Start begins afresh."""
         if not self.running:
-            shutil.rmtree(work_dir(name, self.library), ignore_errors=True)
+            discard_interrupted_run(name, self.library)
         self._name_changed()
 
     # -- running ---------------------------------------------------------------------------
@@ -206,22 +211,24 @@ class FineTunePanel(QDockWidget):
             return None
         pairs = self.pairs.usable_pairs()
         name, base = self.ui.name_edit.text().strip(), str(self.ui.base_combo.currentData() or "")
-        problem = start_problem(pairs, base, name, self.library)
+        request = self._request(base, tuple(pairs), name)
+        problem = start_problem(request)
         if problem is not None:
             self.ui.status_label.setText(problem[1])
             self.window_.show_error(*problem)
             return None
-        return self._run(self._request(base, tuple(pairs), check_name(name)))
+        return self._run(replace(request, name=check_name(name)))
 
     def resume(self) -> Job | None:
         """Continue the interrupted run named in the name box, with its own base and pairs."""
         if self.running:
             return None
-        checkpoint = find_checkpoint(self.ui.name_edit.text().strip(), self.library)
+        checkpoint = find_interrupted_run(self.ui.name_edit.text().strip(), self.library)
         if checkpoint is None:
             self.ui.status_label.setText("No checkpoint of this name to resume.")
             return None
-        missing = [p for pair in checkpoint.pairs for p in pair if not p.is_file()]
+        missing = [p for pair in checkpoint.pairs for p in (pair.short, pair.long)
+                   if not Path(p).is_file()]  # fmt: skip
         if missing:
             self.window_.show_error(
                 "Cannot resume",
@@ -231,7 +238,7 @@ class FineTunePanel(QDockWidget):
         pairs = self.pairs.usable_pairs()
         # The table's candidates carry the exact ratios; after a restart the table is empty
         # and the checkpoint's own list (ratios from the EXIF, as pairing does) stands in.
-        chosen = tuple(pairs) if same_pairs(checkpoint, pairs) else tuple(checkpoint.specs())
+        chosen = tuple(pairs) if checkpoint.matches(pairs) else tuple(checkpoint.pairs)
         return self._run(self._request(checkpoint.base, chosen, checkpoint.name))
 
     def _request(self, base: str, pairs: tuple[CheckedPair | PairFiles, ...],
@@ -252,8 +259,8 @@ class FineTunePanel(QDockWidget):
             self.ui.curve.clear()  # a resumed run continues its own curve
         self.run_job, self.pause_token, self.request, self.result = job, pause, req, None
         ui = self.ui
-        ui.curve.set_total(req.iterations)
-        ui.progress.setRange(0, req.iterations)
+        ui.curve.set_total(req.settings.iterations)
+        ui.progress.setRange(0, req.settings.iterations)
         ui.status_label.setText(f"Starting “{req.name}”…")
         ui.notes_label.clear()
         ui.use_button.hide()

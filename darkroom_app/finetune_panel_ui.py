@@ -23,12 +23,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.finetune import DEFAULT_LR, CheckedPair, FinetuneProgress
+from engine.finetune import (
+    DEFAULT_LR,
+    CheckedPair,
+    FinetuneProgress,
+    FinetuneRequest,
+    FinetuneSettings,
+)
 from engine.models import model_entries
 from engine.train import PairFiles
 
 from .controls import model_tooltip
-from .finetune_jobs import FinetuneRequest, format_duration
+from .finetune_jobs import format_duration
 from .finetune_widgets import LearningRateBox, LossCurve, PairTable
 from .window_ui import vertical_scroll
 
@@ -304,12 +310,14 @@ class FineTunePanelUi:
     def request(self, base: str, pairs: tuple[CheckedPair | PairFiles, ...], name: str,
                 library: Path, device: str) -> FinetuneRequest:  # fmt: skip
         """A fine-tune of ``pairs`` from ``base`` into ``name`` with the form's settings."""
-        return FinetuneRequest(
-            base=base, pairs=pairs, name=name, iterations=self.iterations.value(),
-            lr=self.lr.value(), step_size=self.step_size.value(), gamma=self.gamma.value(),
+        settings = FinetuneSettings(
+            iterations=self.iterations.value(), lr=self.lr.value(),
+            step_size=self.step_size.value(), gamma=self.gamma.value(),
             patch=self.patch.value(), validation_pairs=self.held_out(),
-            synthetic=self.synthetic.isChecked(), library=library, device=device,
+            synthetic=self.synthetic.isChecked(),
         )  # fmt: skip
+        return FinetuneRequest(base=base, pairs=pairs, name=name, settings=settings,
+                               library=library, device=device)  # fmt: skip
 
     # -- progress --------------------------------------------------------------------------
 
@@ -364,15 +372,16 @@ class FineTunePanelUi:
 
     def save_form(self, store: QSettings, req: FinetuneRequest) -> None:
         """Remember a run's settings (and its base model) for the next session."""
-        held_out = "auto" if req.validation_pairs is None else str(req.validation_pairs)
+        s = req.settings
+        held_out = "auto" if s.validation_pairs is None else str(s.validation_pairs)
         values = {
-            "iterations": req.iterations,
-            "lr": repr(req.lr),
-            "stepSize": req.step_size,
-            "gamma": req.gamma,
-            "patch": req.patch,
+            "iterations": s.iterations,
+            "lr": repr(s.lr),
+            "stepSize": s.step_size,
+            "gamma": s.gamma,
+            "patch": s.patch,
             "base": req.base,
-            "synthetic": "true" if req.synthetic else "false",
+            "synthetic": "true" if s.synthetic else "false",
             "validation": held_out,
         }
         for key, value in values.items():

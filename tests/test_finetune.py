@@ -7,19 +7,33 @@ import errno
 import json
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
 from engine.cli.finetune import add_finetune_parser
-from engine.errors import Cancelled, DarkroomError
+from engine.errors import Cancelled, DarkroomError, ModelError
 from engine.finetune import (
+    RUN_STATE_VERSION,
     FinetuneProgress,
+    FinetuneRequest,
+    FinetuneResult,
+    FinetuneSettings,
+    MixedCamerasError,
+    NameTakenError,
+    NoBaseModelError,
+    NoPairsError,
     PauseToken,
+    RunState,
     card_noise_profile,
+    check_start,
     collect_pairs,
+    discard_interrupted_run,
+    find_interrupted_run,
     finetune,
+    list_interrupted_runs,
 )
 from engine.jobs import CancelToken
 from engine.models import ModelCard, create_model, list_library, load_model, save_model
@@ -27,7 +41,15 @@ from tests.test_pairing import shoot, textured_scene
 
 TINY = {"base_features": 4, "levels": 2}
 #: Fast settings for tiny data: a high learning rate moves a random model within 40 steps.
-FAST = {"lr": 1e-2, "patch": 64, "device": "cpu"}
+FAST = {"lr": 1e-2, "patch": 64}
+
+
+def _run(base: str | Path, pairs: list, name: str, library: Path | None = None, *,
+         progress=None, cancel=None, pause=None, **settings: object) -> FinetuneResult:  # fmt: skip
+    """:func:`finetune` on the CPU with ``settings`` (FinetuneSettings fields) and ``FAST``."""
+    request = FinetuneRequest(str(base), pairs, name, FinetuneSettings(**{**FAST, **settings}),
+                              library=library, device="cpu")  # fmt: skip
+    return finetune(request, progress=progress, cancel=cancel, pause=pause)
 
 
 def _shoot_pairs(folder: Path, n: int = 3) -> Path:
@@ -79,9 +101,8 @@ def test_finetune_raises_validation_psnr_and_saves_a_card(tmp_path: Path, shot) 
             pause.pause()
             threading.Timer(0.2, pause.resume).start()
 
-    result = finetune(str(_base(tmp_path)), pairs, "my camera", iterations=40,
-                      validate_every=20, library=lib, progress=progress, pause=pause,
-                      **FAST)  # fmt: skip
+    result = _run(_base(tmp_path), pairs, "my camera", lib, progress=progress, pause=pause,
+                  iterations=40, validate_every=20)  # fmt: skip
     assert result.psnr_after > result.psnr_before + 1.0, (result.psnr_before, result.psnr_after)
     assert result.train_pairs == 2 and result.validation_pairs == 1
     assert result.validation == "1 held-out pair"
@@ -113,14 +134,14 @@ def test_cancel_then_resume_finishes_the_same_run(tmp_path: Path, shot) -> None:
         if p.phase == "training" and p.iteration == 7:
             cancel.cancel()
 
-    settings = dict(iterations=12, validate_every=6, library=lib, synthetic=False, **FAST)
+    settings = dict(iterations=12, validate_every=6, synthetic=False)
     with pytest.raises(Cancelled):
-        finetune(base, pairs, "resumed", progress=stop_at_7, cancel=cancel, **settings)
+        _run(base, pairs, "resumed", lib, progress=stop_at_7, cancel=cancel, **settings)
     assert (lib / ".work" / "resumed" / "finetune.ckpt").is_file()
     assert list_library(lib) == []
     with pytest.raises(DarkroomError, match="another pairs"):
-        finetune(base, pairs[:2], "resumed", **settings)
-    result = finetune(base, pairs, "resumed", **settings)
+        _run(base, pairs[:2], "resumed", lib, **settings)
+    result = _run(base, pairs, "resumed", lib, **settings)
     assert result.iterations == 12 and len(result.losses) == 12
     assert [i for i, _ in result.history] == [0, 6, 12]
     assert any(note.startswith("resumed from step 7") for note in result.notes)
@@ -133,8 +154,7 @@ def test_disk_full_while_checkpointing_keeps_earlier_models(
     _, pairs = shot
     lib = tmp_path / "lib"
     base = _base(tmp_path)
-    first = finetune(str(base), pairs, "first", iterations=2, library=lib, synthetic=False,
-                     **FAST)  # fmt: skip
+    first = _run(base, pairs, "first", lib, iterations=2, synthetic=False)
     before = {p.name: p.read_bytes() for p in lib.iterdir() if p.is_file()}
 
     def full_disk(*args: object, **kwargs: object) -> None:
@@ -142,14 +162,14 @@ def test_disk_full_while_checkpointing_keeps_earlier_models(
 
     monkeypatch.setattr(torch, "save", full_disk)
     with pytest.raises(DarkroomError, match=r"could not write the checkpoint.*No space") as err:
-        finetune(str(base), pairs, "second", iterations=4, library=lib, synthetic=False, **FAST)
+        _run(base, pairs, "second", lib, iterations=4, synthetic=False)
     assert "\n" not in str(err.value)
     assert {p.name: p.read_bytes() for p in lib.iterdir() if p.is_file()} == before
     assert [m.name for m in list_library(lib)] == ["first"]
     assert not list(lib.rglob("*.part"))
     load_model(first.weights_path)
     with pytest.raises(DarkroomError, match="already exists"):
-        finetune(str(base), pairs, "first", iterations=2, library=lib, **FAST)
+        _run(base, pairs, "first", lib, iterations=2)
     monkeypatch.undo()
 
     # The disk fills up while the finished model is saved: nothing half-saved, and the same
@@ -163,11 +183,10 @@ def test_disk_full_while_checkpointing_keeps_earlier_models(
 
     monkeypatch.setattr(os, "replace", card_fails)
     with pytest.raises(DarkroomError, match=r"could not save model 'third'.*No space"):
-        finetune(str(base), pairs, "third", iterations=3, library=lib, synthetic=False, **FAST)
+        _run(base, pairs, "third", lib, iterations=3, synthetic=False)
     monkeypatch.undo()
     assert {p.name: p.read_bytes() for p in lib.iterdir() if p.is_file()} == before
-    third = finetune(str(base), pairs, "third", iterations=3, library=lib, synthetic=False,
-                     **FAST)  # fmt: skip
+    third = _run(base, pairs, "third", lib, iterations=3, synthetic=False)
     assert third.iterations == 3 and [i for i, _ in third.history] == [0, 1, 2, 3]
     assert "resumed from step 3" in third.notes[0]
     assert [m.name for m in list_library(lib)] == ["first", "third"]
@@ -254,3 +273,103 @@ def test_validation_scores_what_the_app_renders() -> None:
         expected.append(psnr(develop_numpy(np.ascontiguousarray(out), crop.dark), ref))
     score = validation.score(model, torch.device("cpu"))
     assert score == pytest.approx(np.mean(expected), abs=1e-4)  # a bare forward is 3e-3 off
+
+
+def _shoot_two_cameras(folder: Path) -> Path:
+    """Two valid pairs: one shot with a Sony, one with a Nikon, an hour apart."""
+    _shoot_pairs(folder, n=1)
+    scene = textured_scene(seed=40)
+    shoot(folder / "NIK00010.dng", 0.01, scene=scene, make="Nikon", model="Z6",
+          when="2024:05:01 22:00:00")  # fmt: skip
+    shoot(folder / "NIK00011.dng", 1.0, scene=scene, make="Nikon", model="Z6",
+          when="2024:05:01 22:00:05")  # fmt: skip
+    return folder
+
+
+def test_cli_refuses_pairs_from_two_cameras(tmp_path: Path, capsys) -> None:
+    """The one-camera rule is the engine's: the CLI obeys it as the window does."""
+    folder = _shoot_two_cameras(tmp_path / "shoot")
+    assert len(collect_pairs(folder).valid_pairs) == 2  # each pair is fine on its own
+    code = _cli(["finetune", "--base", str(_base(tmp_path)), "--pairs", str(folder),
+                 "--name", "mixed", "--iterations", "1", "--library", str(tmp_path / "lib"),
+                 "--device", "cpu"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert err[-1].startswith("darkroom-cli: error: the pairs come from 2 cameras")
+    assert "Nikon Z6" in err[-1] and "Sony ILCE-7S" in err[-1]
+    assert not (tmp_path / "lib").exists()
+
+
+def test_pair_files_from_two_cameras_are_refused_once_loaded(tmp_path: Path) -> None:
+    """Plain file pairs carry no camera until read: the rule applies after loading them."""
+    folder = _shoot_two_cameras(tmp_path / "shoot")
+    files = [p.to_files() for p in collect_pairs(folder).valid_pairs]
+    with pytest.raises(MixedCamerasError, match="2 cameras"):
+        _run(_base(tmp_path), files, "mixed", tmp_path / "lib", iterations=1)
+    assert not (tmp_path / "lib").exists() or not list((tmp_path / "lib").glob("*.safetensors"))
+
+
+def test_check_start_names_each_problem(tmp_path: Path, shot) -> None:
+    _, pairs = shot
+    lib = tmp_path / "lib"
+    base = str(_base(tmp_path))
+
+    def request(**changes: object) -> FinetuneRequest:
+        return replace(FinetuneRequest(base, pairs, "ok name", library=lib), **changes)
+
+    assert check_start(request()) == "ok name"
+    with pytest.raises(NoPairsError):
+        check_start(request(pairs=[]))
+    with pytest.raises(NoBaseModelError):
+        check_start(request(base=""))
+    with pytest.raises(ModelError, match="invalid model name"):
+        check_start(request(name="../escape"))
+    lib.mkdir()
+    (lib / "ok name.safetensors").write_bytes(b"taken")
+    with pytest.raises(NameTakenError, match="already exists"):
+        check_start(request())
+    assert check_start(request(overwrite=True)) == "ok name"
+
+
+def test_run_state_round_trip_migration_and_refusals(tmp_path: Path) -> None:
+    state = RunState(base="/m/base.safetensors", pairs=[("/a/s.dng", "/a/l.dng")],
+                     variant="uunet", strategy="frozen-first-net", model_config={"levels": 2},
+                     batch_size=1, seed=0, lr=5e-5, step_size=10, gamma=0.8,
+                     epoch_iterations=20, patch=512, validation_pairs=1, done=40,
+                     history=[(0, 20.5), (40, float("nan"))], psnr_before=20.5)  # fmt: skip
+    path = tmp_path / "run.json"
+    state.write(path)
+    back = RunState.read(path)
+    assert back.pairs == state.pairs and back.history[0] == (0, 20.5)
+    assert back.version == RUN_STATE_VERSION and back.step == 40
+    # Version 1: no version key and no strategy; the trainer's variant was stored as run.
+    v1 = {k: v for k, v in state.to_json().items() if k not in ("version", "strategy")}
+    assert RunState.from_json({**v1, "variant": "baseline"}, "v1").strategy == "plain"
+    assert RunState.from_json(v1, "v1").strategy == "frozen-first-net"
+    with pytest.raises(DarkroomError, match="newer Darkroom"):
+        RunState.from_json({**state.to_json(), "version": 99}, "future")
+    with pytest.raises(DarkroomError, match="invalid run state"):
+        RunState.from_json({**state.to_json(), "done": "forty"}, "bad")
+    assert state.resume_conflict(replace(state, pairs=[("/b/s.dng", "/b/l.dng")])) == "pairs"
+    assert state.resume_conflict(replace(state, lr=1.0, done=0)) is None
+
+
+def test_interrupted_runs_are_listed_matched_and_discarded(tmp_path: Path, shot) -> None:
+    _, pairs = shot
+    lib, base = tmp_path / "lib", _base(tmp_path)
+    cancel = CancelToken()
+
+    def stop_at_2(p: FinetuneProgress) -> None:
+        if p.phase == "training" and p.iteration == 2:
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        _run(base, pairs, "later", lib, progress=stop_at_2, cancel=cancel, iterations=6,
+             synthetic=False)  # fmt: skip
+    (run,) = list_interrupted_runs(lib)
+    assert run.name == "later" and run.step == 2 and Path(run.base).name == base.name
+    assert run.matches(pairs) and not run.matches(pairs[::-1])
+    assert find_interrupted_run("later", lib) == run
+    assert find_interrupted_run("other", lib) is None
+    discard_interrupted_run("later", lib)
+    assert list_interrupted_runs(lib) == []

@@ -15,12 +15,11 @@ from PySide6.QtWidgets import QDialog, QDockWidget, QInputDialog, QMessageBox
 
 from darkroom_app import create_window
 from darkroom_app import finetune_panel as panel_module
-from darkroom_app.finetune_jobs import FinetuneRequest
 from darkroom_app.finetune_panel import FineTunePanel
 from darkroom_app.finetune_widgets import PROBLEM_COLOUR
 from darkroom_app.main_window import MainWindow
 from darkroom_app.model_library_dialog import ModelLibraryDialog
-from engine.finetune import FinetuneProgress, FinetuneResult, PauseToken
+from engine.finetune import FinetuneProgress, FinetuneRequest, FinetuneResult, PauseToken
 from engine.jobs import CancelToken
 from engine.models import ModelCard, create_model, save_model
 from engine.noise import NoiseParams

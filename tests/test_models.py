@@ -252,3 +252,30 @@ def test_pad_to_multiple_reflects_and_falls_back_to_replicate() -> None:
     assert tall.shape == (1, 1, 8, 8)  # height 1 cannot reflect: replicate rows
     assert (tall == tall[:, :, :1]).all()
     assert pad_to_multiple(x, 1) is x
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_every_parameter_gets_a_finite_gradient(name: str) -> None:
+    """An L1 step on an odd-sized input reaches every parameter, and nothing turns NaN."""
+    model = create_model(name, **SMALL[name]).train()
+    _randomise_zero_params(model)
+    x = torch.rand(2, 4, 19, 23)
+    y = model(x)
+    assert torch.isfinite(y).all()
+    (y - torch.rand_like(y)).abs().mean().backward()
+    for param_name, param in model.named_parameters():
+        assert param.grad is not None, f"{name}: {param_name} gets no gradient"
+        assert torch.isfinite(param.grad).all(), f"{name}: {param_name} has a NaN gradient"
+        assert param.grad.abs().sum() > 0, f"{name}: {param_name}'s gradient is zero"
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_model_declares_what_the_runner_reads(name: str) -> None:
+    model = create_model(name, **SMALL[name])
+    assert isinstance(model, EnhanceNet) and model.variant == name
+    assert model.size_multiple >= 16 and model.receptive_radius > 0
+    assert model.activation_bytes > 0
+    assert set(model.supported_dtypes) <= {torch.bfloat16, torch.float16}
+    features = SMALL[name]["base_features"]
+    extra = SMALL[name].get("second_base_features", 0)
+    assert model.activation_bytes == 40 * (features + extra)  # the first net's, + the second's

@@ -118,7 +118,7 @@ def test_gan_step_runs() -> None:
 
 def test_srgb_loss_compares_developed_images() -> None:
     from engine.render import develop_numpy
-    from engine.train.trainer import _batch, training_loss
+    from engine.train import make_batch, training_loss
 
     photos = _Photos(2)
     pairs = [photos.sample(np.random.default_rng(seed)) for seed in (1, 2)]
@@ -129,7 +129,7 @@ def test_srgb_loss_compares_developed_images() -> None:
         def sample(self, rng: np.random.Generator) -> TrainingPair:
             return next(feed)
 
-    batch = _batch(_Fixed(), np.random.default_rng(0), 2)
+    batch = make_batch(_Fixed(), np.random.default_rng(0), 2)
     out = batch.targets * 0.8
     loss, shown, wanted = training_loss(out, batch, "srgb")
     # The evaluation's development: each frame's own white balance and colour matrix.
@@ -211,3 +211,73 @@ def test_attention_warm_started_from_a_baseline_starts_as_that_baseline(tmp_path
                          init_weights=str(path))  # fmt: skip
     trained = train(config, _Photos()).model
     assert all(gate.psi.weight.abs().sum() > 0 for gate in trained.gates)
+
+
+def test_each_variant_trains_with_its_registered_strategy() -> None:
+    from engine.models import list_models
+    from engine.train import strategy_class
+
+    names = {v: strategy_class(v).name for v in list_models()}
+    assert names == {"baseline": "plain", "attention": "plain", "gan": "adversarial",
+                     "uunet": "frozen-first-net", "deep": "plain", "lite": "plain"}  # fmt: skip
+    # A fine-tune of the GAN is plain L1; a U-UNet keeps its first net frozen.
+    assert strategy_class("gan").finetune_strategy == "plain"
+    assert strategy_class("uunet").finetune_strategy == "frozen-first-net"
+
+
+def test_gan_checkpoint_carries_the_discriminator_and_resumes(tmp_path: Path) -> None:
+    ckpt = tmp_path / "gan.ckpt"
+    base = dict(variant="gan", model_config=TINY, device="cpu", checkpoint_path=str(ckpt),
+                disc_config={"base_features": 8, "levels": 2})  # fmt: skip
+    straight = train(TrainConfig(iterations=4, **{**base, "checkpoint_path": None}), _Photos())
+    train(TrainConfig(iterations=2, **base), _Photos())
+    state = torch.load(ckpt, weights_only=True)
+    assert {"disc", "disc_opt"} <= set(state) and state["config"]["variant"] == "gan"
+    resumed = train(TrainConfig(iterations=4, **base), _Photos())
+    assert resumed.losses == pytest.approx(straight.losses)
+    assert "discriminator" in resumed.notes[0]
+
+
+def test_plain_strategy_on_a_gan_trains_without_a_discriminator(tmp_path: Path) -> None:
+    ckpt = tmp_path / "plain.ckpt"
+    config = TrainConfig(variant="gan", strategy="plain", model_config=TINY, iterations=2,
+                         device="cpu", checkpoint_path=str(ckpt))  # fmt: skip
+    result = train(config, _Photos())
+    assert "disc" not in torch.load(ckpt, weights_only=True) and result.notes == []
+
+
+def test_uunet_first_net_from_warm_start_or_refused(tmp_path: Path) -> None:
+    from engine.models import ModelCard, create_model, save_model
+
+    cfg = {**TINY, "second_base_features": 4}
+    with pytest.raises(DarkroomError, match="needs --base"):
+        train(TrainConfig(variant="uunet", model_config=cfg, iterations=1, device="cpu"),
+              _Photos())  # fmt: skip
+    whole = create_model("uunet", **cfg)
+    path = tmp_path / "uunet.safetensors"
+    save_model(whole, ModelCard(name="u", architecture="uunet", config=whole.config), path,
+               dtype=torch.float32)  # fmt: skip
+    config = TrainConfig(variant="uunet", model_config=cfg, iterations=2, device="cpu",
+                         init_weights=str(path))  # fmt: skip
+    result = train(config, _Photos())
+    for key, value in whole.first.state_dict().items():
+        torch.testing.assert_close(result.model.first.state_dict()[key], value)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "pickle", "garbage"])
+def test_damaged_checkpoint_is_one_line(tmp_path: Path, damage: str) -> None:
+    ckpt = tmp_path / "run.ckpt"
+    config = TrainConfig(model_config=TINY, iterations=2, device="cpu", checkpoint_path=str(ckpt))
+    train(config, _Photos())
+    if damage == "truncated":
+        ckpt.write_bytes(ckpt.read_bytes()[:2000])
+    elif damage == "pickle":
+        import pickle
+
+        ckpt.write_bytes(pickle.dumps(Path("/"), protocol=2))  # weights_only refuses to build it
+    else:
+        ckpt.write_bytes(b"\x00" * 64)
+    with pytest.raises(DarkroomError, match="checkpoint") as info:
+        train(TrainConfig(model_config=TINY, iterations=4, device="cpu",
+                          checkpoint_path=str(ckpt)), _Photos())  # fmt: skip
+    assert "\n" not in str(info.value)

@@ -105,3 +105,58 @@ def test_five_shipped_variants_load_strictly_fp16_within_80_mb() -> None:
         assert card.architecture == name and card.iterations > 0 and card.hardware
         assert card.metrics.get("psnr"), f"{name}: card has no measured row"
     assert total <= 80e6, f"shipped variants take {total / 1e6:.1f} MB"
+
+
+def _card_json(tmp_path: Path, **changes: object) -> Path:
+    path = _save(tmp_path)
+    card = json.loads(path.with_suffix(".json").read_text())
+    card.update(changes)
+    path.with_suffix(".json").write_text(json.dumps(card))
+    return path
+
+
+def test_version_1_card_is_migrated(tmp_path: Path) -> None:
+    """Format 1 kept a fitted noise profile as a JSON string in ``noise_profile``."""
+    from engine.models import CARD_FORMAT_VERSION, read_card
+
+    fitted = {"camera": "Sony ILCE-7S", "k_range": [0.1, 2.0]}
+    path = _card_json(tmp_path, format_version=1, noise_profile=json.dumps(fitted))
+    card = read_card(path)
+    assert card.format_version == CARD_FORMAT_VERSION == 2
+    assert card.noise_fit == fitted and "Sony ILCE-7S" in card.noise_profile
+    plain = _card_json(tmp_path / "b", noise_profile="ELD calibrations")
+    plain.with_suffix(".json").write_text(
+        json.dumps({k: v for k, v in json.loads(plain.with_suffix(".json").read_text()).items()
+                    if k not in ("format_version", "noise_fit")})
+    )  # fmt: skip
+    card = read_card(plain)
+    assert card.noise_profile == "ELD calibrations" and card.noise_fit is None
+    load_model(plain)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"format_version": 9}, "newer than this Darkroom"),
+        ({"format_version": "2"}, "format_version"),
+        ({"iterations": "many"}, "iterations must be a whole number"),
+        ({"training_time_s": "long"}, "training_time_s must be a number"),
+        ({"metrics": [1, 2]}, "metrics must be an object"),
+        ({"config": "big"}, "config must be an object"),
+        ({"name": 3}, "name must be text"),
+    ],
+)
+def test_bad_cards_are_one_line_model_errors(
+    tmp_path: Path, changes: dict[str, object], message: str
+) -> None:
+    path = _card_json(tmp_path, **changes)
+    with pytest.raises(ModelError, match=message) as info:
+        load_model(path)
+    assert "\n" not in str(info.value)
+
+
+def test_deeply_nested_card_is_a_model_error(tmp_path: Path) -> None:
+    path = _save(tmp_path)
+    path.with_suffix(".json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ModelError, match="unreadable model card"):
+        load_model(path)

@@ -17,8 +17,15 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from engine.errors import Cancelled, DarkroomError
+from engine.errors import Cancelled
+
+if TYPE_CHECKING:
+    from engine.finetune import FinetuneProgress
+    from engine.jobs import CancelToken
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -68,25 +75,50 @@ def _minutes(seconds: float | None) -> str:
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     """Pair, check, fine-tune and save; see the module docstring."""
-    from engine.finetune import FinetuneProgress, collect_pairs, finetune
-    from engine.jobs import CancelToken
+    from engine.finetune import FinetuneRequest, FinetuneSettings, collect_pairs, finetune
     from engine.models import check_name
 
-    if args.iterations < 1:
-        raise DarkroomError("--iterations must be at least 1")
+    settings = FinetuneSettings(
+        iterations=args.iterations, lr=args.lr, patch=args.patch, batch_size=args.batch,
+        validation_pairs=args.validation, validate_every=args.validate_every,
+        synthetic=not args.no_synthetic, seed=args.seed,
+    )  # fmt: skip
     check_name(args.name)  # before minutes of pairing
     err = sys.stderr
     report = collect_pairs(args.pairs, max_gap_s=args.max_gap)
     if not args.quiet:
         for line in report.summary_lines():
             print(line, file=err)
-    if args.skip_invalid:
-        if not report.valid_pairs:
-            report.raise_for_problems()
-    else:
+    if not (args.skip_invalid and report.valid_pairs):
         report.raise_for_problems()
+    request = FinetuneRequest(
+        base=args.base, pairs=report.valid_pairs, name=args.name, settings=settings,
+        dark_frames=args.dark_frames, library=args.library, device=args.device,
+        resume=not args.restart, overwrite=args.overwrite,
+    )  # fmt: skip
+    try:
+        with _ctrl_c_cancels() as cancel:
+            result = finetune(request, progress=_printer(args), cancel=cancel)
+    except Cancelled:
+        print(
+            "darkroom-cli: interrupted; a checkpoint was kept, run the same command to resume",
+            file=err,
+        )
+        return EXIT_INTERRUPTED
+    for note in result.notes:
+        print(f"note: {note}", file=err)
+    print(f"validation ({result.validation}): PSNR before {result.psnr_before:.2f} dB, "
+          f"after {result.psnr_after:.2f} dB (gain only {result.psnr_gain:.2f} dB)")  # fmt: skip
+    print(f"saved {result.name} to {result.weights_path} ({result.iterations} iterations, "
+          f"{_minutes(result.elapsed_s)})")  # fmt: skip
+    print(f"use it with: darkroom-cli enhance --model {result.weights_path} ...", file=err)
+    return EXIT_OK
 
-    last = [0.0]
+
+def _printer(args: argparse.Namespace) -> Callable[[FinetuneProgress], None]:
+    """A progress callback printing phase messages and, every ``--print-every`` seconds, the
+    training step (nothing with ``--quiet``)."""
+    err, last = sys.stderr, [0.0]
 
     def progress(p: FinetuneProgress) -> None:
         if args.quiet:
@@ -104,39 +136,26 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                 file=err, flush=True,
             )  # fmt: skip
 
+    return progress
+
+
+@contextmanager
+def _ctrl_c_cancels() -> Iterator[CancelToken]:
+    """A cancel token the first Ctrl-C sets (the run stops after its step, with a
+    checkpoint); a second Ctrl-C aborts at once. Only the main thread can own SIGINT."""
+    from engine.jobs import CancelToken
+
     cancel = CancelToken()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        # First Ctrl-C: stop after this step with a checkpoint; a second one aborts at once.
-        def on_interrupt(signum: int, frame: object) -> None:
-            cancel.cancel()
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel
+        return
 
-        previous = signal.signal(signal.SIGINT, on_interrupt)
+    def on_interrupt(signum: int, frame: object) -> None:
+        cancel.cancel()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        result = finetune(
-            args.base, report.valid_pairs, args.name, iterations=args.iterations, lr=args.lr,
-            patch=args.patch, batch_size=args.batch, validation_pairs=args.validation,
-            validate_every=args.validate_every, synthetic=not args.no_synthetic,
-            dark_frames=args.dark_frames, library=args.library, device=args.device,
-            seed=args.seed, resume=not args.restart, overwrite=args.overwrite,
-            progress=progress, cancel=cancel,
-        )  # fmt: skip
-    except Cancelled:
-        print(
-            "darkroom-cli: interrupted; a checkpoint was kept, run the same command to resume",
-            file=err,
-        )
-        return EXIT_INTERRUPTED
+        yield cancel
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-
-    for note in result.notes:
-        print(f"note: {note}", file=err)
-    print(f"validation ({result.validation}): PSNR before {result.psnr_before:.2f} dB, "
-          f"after {result.psnr_after:.2f} dB (gain only {result.psnr_gain:.2f} dB)")  # fmt: skip
-    print(f"saved {result.name} to {result.weights_path} ({result.iterations} iterations, "
-          f"{_minutes(result.elapsed_s)})")  # fmt: skip
-    print(f"use it with: darkroom-cli enhance --model {result.weights_path} ...", file=err)
-    return EXIT_OK
+        signal.signal(signal.SIGINT, previous)

@@ -47,8 +47,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         if card:
             summary = f"{card['output_space']}, {card['iterations']} it, {card['training_data']}"
             for key in ("psnr", "ssim"):
-                if key in card["metrics"]:
-                    summary += f", {key.upper()} {card['metrics'][key]:.3f}"
+                value = card["metrics"].get(key)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    summary += f", {key.upper()} {value:.3f}"
         print(f"{row['name']:<12} {row['parameters'] / 1e6:8.2f}M {weights:>10}  {summary}")
     print("none         classical pipeline (no network)")
     return EXIT_OK

@@ -12,10 +12,15 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.errors import DarkroomError
+
+if TYPE_CHECKING:
+    from engine.models import ModelCard
+    from engine.train import TrainConfig, TrainResult
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -41,9 +46,32 @@ def _pair_source(data: str, crop: int, held_out: bool = False):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from engine.models import ModelCard, save_model
-    from engine.noise import PROFILES
-    from engine.train import TrainConfig, TrainProgress, train
+    from engine.models import save_model
+    from engine.train import TrainProgress, train
+
+    config = _train_config(args)
+    out = Path(args.out)
+    source, data_desc = _pair_source(args.data, args.crop)
+    last_print = [0.0]
+
+    def report(p: TrainProgress) -> None:
+        now = time.perf_counter()
+        if now - last_print[0] >= args.print_every or p.iteration == p.iterations:
+            last_print[0] = now
+            print(f"it {p.iteration}/{p.iterations}  L1 {p.loss:.4f}  lr {p.lr:.2e}  "
+                  f"{p.elapsed_s / 60:.1f} min, ETA {p.eta_s / 60:.1f} min",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+    result = train(config, source, progress=report)
+    save_model(result.model, _training_card(args, config, result, data_desc), out)
+    print(f"wrote {out} ({result.iterations} iterations, {result.elapsed_s / 60:.1f} min, "
+          f"final L1 {np.mean(result.losses[-50:]):.4f})", file=sys.stderr)  # fmt: skip
+    return EXIT_OK
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    """The run's :class:`~engine.train.TrainConfig` from ``train``'s arguments (checked)."""
+    from engine.train import TrainConfig
 
     if args.iterations < 1:
         raise DarkroomError("--iterations must be at least 1")
@@ -57,8 +85,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         disc_config = json.loads(args.disc_config) if args.disc_config else {}
     except json.JSONDecodeError as exc:
         raise DarkroomError(f"--config/--disc-config is not valid JSON: {exc.msg}") from None
-    source, data_desc = _pair_source(args.data, args.crop)
-    config = TrainConfig(
+    return TrainConfig(
         variant=args.variant, model_config=model_config, iterations=args.iterations,
         batch_size=args.batch, lr=args.lr, seed=args.seed, device=args.device,
         checkpoint_path=str(args.checkpoint or out.with_suffix(".ckpt")),
@@ -66,40 +93,35 @@ def cmd_train(args: argparse.Namespace) -> int:
         base_weights=args.base, epoch_iterations=args.epoch_iterations, disc_config=disc_config,
         loss_space=args.loss, precision=args.precision,
     )  # fmt: skip
-    last_print = [0.0]
 
-    def report(p: TrainProgress) -> None:
-        now = time.perf_counter()
-        if now - last_print[0] >= args.print_every or p.iteration == p.iterations:
-            last_print[0] = now
-            print(f"it {p.iteration}/{p.iterations}  L1 {p.loss:.4f}  lr {p.lr:.2e}  "
-                  f"{p.elapsed_s / 60:.1f} min, ETA {p.eta_s / 60:.1f} min",
-                  file=sys.stderr, flush=True)  # fmt: skip
 
-    result = train(config, source, progress=report)
-    card = ModelCard(
-        name=out.stem, architecture=args.variant, config=result.model.config,
+def _training_card(
+    args: argparse.Namespace, config: TrainConfig, result: TrainResult, data_desc: str
+) -> ModelCard:
+    """The model card of a finished ``train`` run: data, schedule, hardware and time."""
+    from engine.models import ModelCard
+    from engine.noise import PROFILES
+
+    notes = [
+        f"Adam lr {args.lr:g}, StepLR(10, 0.8) per {config.epoch_iterations or 'epoch'}, "
+        f"L1 on {'developed sRGB' if args.loss == 'srgb' else 'linear camera RGB'}, "
+        f"crop {args.crop}, batch {args.batch}, seed {args.seed}, {result.precision}"
+        + (" autocast" if result.precision != "fp32" else ""),
+        *result.notes,
+    ]
+    if args.init:
+        notes.append(f"warm start from {Path(args.init).name} ({result.warm_started} tensors)")
+    return ModelCard(
+        name=Path(args.out).stem, architecture=args.variant, config=result.model.config,
         output_space="linear_camera", training_data=data_desc,
-        noise_profile="ELD physics-based model, published calibrations: "
-        + ", ".join(PROFILES),
+        noise_profile="ELD physics-based model, published calibrations: " + ", ".join(PROFILES),
         iterations=result.iterations, hardware=result.hardware,
         training_time_s=round(result.elapsed_s, 1),
         licence="weights: MIT; trained on research benchmark photos (Urban100, Sun-Hays80, "
         "BSD68, Set14), see their licences",
-        notes=f"Adam lr {args.lr:g}, StepLR(10, 0.8) per {config.epoch_iterations or 'epoch'}, "
-        f"L1 on {'developed sRGB' if args.loss == 'srgb' else 'linear camera RGB'}, "
-        f"crop {args.crop}, batch {args.batch}, seed {args.seed}, {result.precision}"
-        + (" autocast" if result.precision != "fp32" else "")
-        + (f"; discriminator {json.dumps(disc_config)}" if args.variant == "gan" else "")
-        + (f"; warm start from {Path(args.init).name} ({result.warm_started} tensors)"
-           if args.init else "")
-        + (f"; first U-Net frozen from {Path(args.base).name}" if args.base else ""),
+        notes="; ".join(notes),
         base_model=Path(args.base or args.init).stem if (args.base or args.init) else None,
     )  # fmt: skip
-    save_model(result.model, card, out)
-    print(f"wrote {out} ({result.iterations} iterations, {result.elapsed_s / 60:.1f} min, "
-          f"final L1 {np.mean(result.losses[-50:]):.4f})", file=sys.stderr)  # fmt: skip
-    return EXIT_OK
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -19,7 +19,6 @@ from torch import nn
 from engine.errors import DarkroomError
 from engine.evaluate import psnr
 from engine.finetune.noise_fit import darken_frame
-from engine.finetune.pair_checks import CheckedPair
 from engine.io import RawFrame, read_raw
 from engine.noise import NoiseProfile
 from engine.render import (
@@ -115,22 +114,6 @@ def to_float(target: np.ndarray) -> np.ndarray:
 
 def quantise(target: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(target, 0.0, 1.0) * np.float32(65535.0)).astype(np.uint16)
-
-
-def pair_files_of(pairs: Sequence[CheckedPair | PairFiles]) -> list[PairFiles]:
-    specs = []
-    for item in pairs:
-        if isinstance(item, CheckedPair):
-            if not item.valid:
-                raise DarkroomError(f"{item.short.name} + {item.long.name}: {item.reason}")
-            specs.append(item.to_files())
-        elif isinstance(item, PairFiles):
-            specs.append(item)
-        else:
-            raise TypeError(f"expected CheckedPair or PairFiles, got {type(item).__name__}")
-    if not specs:
-        raise DarkroomError("no pairs to fine-tune on")
-    return specs
 
 
 def load_finetune_pair(spec: PairFiles, keep_long: bool) -> LoadedPair:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from engine.models import variants as _variants  # noqa: F401 - registers the variants
 from engine.models.attention import AttentionGate, AttentionUNet
 from engine.models.base import EnhanceNet, pad_to_multiple
+from engine.models.card import CARD_FORMAT_VERSION, CARD_MIGRATIONS, OUTPUT_SPACES, ModelCard
 from engine.models.discriminator import UNetDiscriminator
 from engine.models.library import (
     ENV_VAR,
@@ -37,10 +38,7 @@ from engine.models.registry import count_parameters, create_model, list_models, 
 from engine.models.unet import UNet
 from engine.models.uunet import UUNet
 from engine.models.weights import (
-    CARD_FORMAT_VERSION,
-    OUTPUT_SPACES,
     PICKLE_SUFFIXES,
-    ModelCard,
     ModelEntry,
     card_path_for,
     load_model,
@@ -53,6 +51,7 @@ from engine.models.weights import (
 
 __all__ = [
     "CARD_FORMAT_VERSION",
+    "CARD_MIGRATIONS",
     "ENV_VAR",
     "OUTPUT_SPACES",
     "PICKLE_SUFFIXES",

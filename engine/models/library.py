@@ -27,11 +27,10 @@ from torch import nn
 
 from engine.errors import ModelError
 from engine.files import install_staged, stage_bytes
+from engine.models.card import ModelCard
 from engine.models.registry import list_models
 from engine.models.weights import (
     PICKLE_SUFFIXES,
-    ModelCard,
-    card_bytes,
     card_path_for,
     load_model,
     read_card,
@@ -198,7 +197,7 @@ def _install_with_card(
 ) -> None:
     """Write the card beside already-written temporary weights, then install both together."""
     try:
-        tmp_card = stage_bytes(card_path_for(final), card_bytes(card))
+        tmp_card = stage_bytes(card_path_for(final), card.to_bytes())
     except BaseException:
         tmp_weights.unlink(missing_ok=True)
         raise
@@ -226,7 +225,7 @@ def rename_model(old: str, new: str, library: str | os.PathLike[str] | None = No
         raise ModelError(f"{entry.weights_path.name}: cannot rename: {entry.problem}")
     card = replace(entry.card, name=new)
     with _library_write(f"could not rename {old!r} to {new!r}"):
-        tmp_c = stage_bytes(card_path_for(target), card_bytes(card))
+        tmp_c = stage_bytes(card_path_for(target), card.to_bytes())
         try:
             os.replace(entry.weights_path, target)
         except BaseException:

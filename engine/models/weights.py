@@ -10,65 +10,19 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
 from engine.errors import ModelError
 from engine.files import atomic_write_bytes
+from engine.models.card import ModelCard
 from engine.models.registry import create_model, list_models
 from engine.resources import bundled_models_dir
 
-CARD_FORMAT_VERSION = 1
-#: Output colour spaces a model card may declare: linear camera RGB (developed by the file's
-#: own colour pipeline) or sRGB (an SID-style network that develops by itself).
-OUTPUT_SPACES = ("linear_camera", "srgb")
 PICKLE_SUFFIXES = {".pth", ".pt", ".ckpt", ".pkl", ".pickle", ".bin", ".tar"}
-
-
-@dataclass
-class ModelCard:
-    """What a weights file is and how it came to be (stored as JSON beside it)."""
-
-    name: str
-    architecture: str
-    config: dict[str, Any] = field(default_factory=dict)
-    output_space: str = "linear_camera"
-    training_data: str = ""
-    noise_profile: str = ""
-    iterations: int = 0
-    hardware: str = ""
-    training_time_s: float = 0.0
-    metrics: dict[str, Any] = field(default_factory=dict)
-    licence: str = ""
-    notes: str = ""
-    base_model: str | None = None
-    format_version: int = CARD_FORMAT_VERSION
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any], source: str) -> ModelCard:
-        known = {f for f in cls.__dataclass_fields__}
-        missing = {"name", "architecture"} - set(data)
-        if missing:
-            raise ModelError(f"{source}: model card lacks {', '.join(sorted(missing))}")
-        card = cls(**{k: v for k, v in data.items() if k in known})
-        if card.architecture not in list_models():
-            raise ModelError(f"{source}: unknown architecture {card.architecture!r}")
-        if card.output_space not in OUTPUT_SPACES:
-            raise ModelError(f"{source}: unknown output space {card.output_space!r}")
-        return card
-
-    def summary(self) -> str:
-        """One line for menus and tooltips."""
-        bits = [self.architecture, f"{self.iterations} iterations" if self.iterations else ""]
-        if "psnr" in self.metrics:
-            bits.append(f"PSNR {self.metrics['psnr']:.2f} dB")
-        if "ssim" in self.metrics:
-            bits.append(f"SSIM {self.metrics['ssim']:.3f}")
-        return ", ".join(b for b in bits if b)
 
 
 @dataclass
@@ -95,7 +49,7 @@ def read_card(weights_path: Path) -> ModelCard:
         raise ModelError(f"{weights_path}: model card {path.name} is missing")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelError(f"{path}: unreadable model card ({exc.__class__.__name__})") from None
     if not isinstance(data, dict):
         raise ModelError(f"{path}: model card is not a JSON object")
@@ -117,14 +71,9 @@ def save_model(
     write_card(weights_path, card)
 
 
-def card_bytes(card: ModelCard) -> bytes:
-    """A card as the UTF-8 JSON stored beside its weights."""
-    return (json.dumps(asdict(card), indent=2) + "\n").encode("utf-8")
-
-
 def write_card(weights_path: Path, card: ModelCard) -> None:
     """Write (or replace) the JSON card beside ``weights_path``, atomically."""
-    atomic_write_bytes(card_path_for(weights_path), card_bytes(card))
+    atomic_write_bytes(card_path_for(weights_path), card.to_bytes())
 
 
 def load_model(weights_path: str | os.PathLike[str]) -> tuple[nn.Module, ModelCard]:

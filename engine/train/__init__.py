@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from engine.train.batches import LOSS_SPACES, Batch, PairSource, make_batch, training_loss
+from engine.train.checkpoint import load_checkpoint
 from engine.train.real_pairs import (
     PairFiles,
     RealPairSource,
@@ -19,6 +21,12 @@ from engine.train.real_pairs import (
     load_pairs,
     pairs_from_csv,
     pairs_from_sid_folder,
+)
+from engine.train.strategies import (
+    TrainingStrategy,
+    register_strategy,
+    strategy_class,
+    strategy_for,
 )
 from engine.train.synthesis import (
     RATIO_RANGE,
@@ -34,16 +42,7 @@ from engine.train.synthesis import (
     synthesise_pair,
     to_rggb,
 )
-from engine.train.trainer import (
-    LOSS_SPACES,
-    PairSource,
-    TrainConfig,
-    TrainProgress,
-    TrainResult,
-    train,
-    training_loss,
-    warm_start,
-)
+from engine.train.trainer import TrainConfig, TrainProgress, TrainResult, train, warm_start
 from engine.train.unprocess import (
     CAMERAS,
     CameraColour,
@@ -58,6 +57,7 @@ __all__ = [
     "CAMERAS",
     "LOSS_SPACES",
     "RATIO_RANGE",
+    "Batch",
     "CameraColour",
     "PairFiles",
     "PairSource",
@@ -67,6 +67,7 @@ __all__ = [
     "TrainProgress",
     "TrainResult",
     "TrainingPair",
+    "TrainingStrategy",
     "UnprocessParams",
     "crop_pair",
     "exif_ratio",
@@ -75,14 +76,19 @@ __all__ = [
     "is_held_out",
     "is_pair_source",
     "list_photos",
+    "load_checkpoint",
     "load_clean_photo",
     "load_pair",
     "load_pairs",
+    "make_batch",
     "mosaic",
     "pairs_from_csv",
     "pairs_from_sid_folder",
     "random_crop_and_flip",
+    "register_strategy",
     "sample_unprocess_params",
+    "strategy_class",
+    "strategy_for",
     "synthesise_pair",
     "to_raw_frame",
     "to_rggb",

@@ -1,0 +1,222 @@
+"""What a fine-tune is asked to do, and the rules a request must pass before it starts.
+
+:class:`FinetuneSettings` (schedule, crops, validation, synthetic pairs) and
+:class:`FinetuneRequest` (base model, pairs, name, library, device) are checked here, once, for
+every front end: :func:`check_start` is what the window asks before enabling a run, and
+:func:`~engine.finetune.finetune` calls the same rules, so ``darkroom-cli finetune`` obeys them
+too. The rules:
+
+* at least one pair, every :class:`~engine.finetune.CheckedPair` valid;
+* **one camera**: each camera has its own noise, so a mixed set fine-tunes for none of them
+  (:class:`MixedCamerasError`); pairs given as plain files are checked once loaded;
+* a base model, and a valid library name not yet taken (unless overwriting).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import DarkroomError, ModelError
+from engine.finetune.data import SYNTHETIC_FRACTION
+from engine.finetune.pair_checks import CheckedPair
+from engine.io import RawFrame
+from engine.models import check_name, library_dir
+from engine.train import PairFiles
+
+#: Fine-tuning learning rate: half of training from scratch (the weights are already good, and
+#: a small set of pairs is easy to overfit).
+DEFAULT_LR = 5e-5
+DEFAULT_ITERATIONS = 1000
+DEFAULT_PATCH = 512
+#: Validation scores centre crops of at most this side (sensor pixels), to bound its cost.
+VALIDATION_CROP = 1024
+#: Validations per run when ``validate_every`` is 0 (besides the one before training).
+VALIDATIONS = 5
+
+
+class FinetuneStartError(DarkroomError):
+    """A fine-tune cannot start; the subclass says why (front ends title their dialogs by it)."""
+
+
+class NoPairsError(FinetuneStartError):
+    """No valid pair to train on."""
+
+
+class MixedCamerasError(FinetuneStartError):
+    """The pairs come from more than one camera."""
+
+
+class NoBaseModelError(FinetuneStartError):
+    """No base model was chosen."""
+
+
+class NameTakenError(FinetuneStartError, ModelError):
+    """The library already has a model of the new model's name."""
+
+
+@dataclass(frozen=True)
+class FinetuneSettings:
+    """How a fine-tune trains and validates (every field checked when made).
+
+    Attributes:
+        iterations: training steps of the whole run (also when resuming).
+        lr, step_size, gamma: Adam learning rate and StepLR schedule.
+        epoch_iterations: steps per StepLR epoch (0: ``max(1, iterations // 50)``).
+        patch: training crop side, sensor pixels.
+        batch_size: crops per step.
+        validation_pairs: pairs held out for validation (``None``: 1 with >= 3 pairs, else 0,
+            scoring the training pairs).
+        validate_every: steps between validations (0: ``iterations / VALIDATIONS``).
+        validation_crop: side of the centre crops scored, sensor pixels.
+        synthetic: add crops synthesised from the long exposures with a fitted noise profile.
+        synthetic_fraction: share of synthetic crops when ``synthetic``.
+        seed: seeds crops, noise and initial state.
+
+    Raises:
+        DarkroomError: a value out of range (one line).
+    """
+
+    iterations: int = DEFAULT_ITERATIONS
+    lr: float = DEFAULT_LR
+    step_size: int = 10
+    gamma: float = 0.8
+    epoch_iterations: int = 0
+    patch: int = DEFAULT_PATCH
+    batch_size: int = 1
+    validation_pairs: int | None = None
+    validate_every: int = 0
+    validation_crop: int = VALIDATION_CROP
+    synthetic: bool = True
+    synthetic_fraction: float = SYNTHETIC_FRACTION
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.iterations < 1:
+            raise DarkroomError("iterations must be at least 1")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise DarkroomError(f"learning rate must be a positive number, not {self.lr}")
+        if self.step_size < 1 or not (0 < self.gamma <= 1):
+            raise DarkroomError("step size must be >= 1 and gamma in (0, 1]")
+        if self.patch < 16 or self.batch_size < 1:
+            raise DarkroomError("patch must be at least 16 pixels and batch size at least 1")
+        if self.validate_every < 0 or self.validation_crop < 16:
+            raise DarkroomError("validate-every must be >= 0 and the validation crop >= 16 pixels")
+        if not 0.0 <= self.synthetic_fraction < 1.0:
+            raise DarkroomError("the synthetic fraction must be in [0, 1)")
+
+    def held_out(self, pairs: int) -> int:
+        """Pairs held out for validation out of ``pairs``.
+
+        Raises:
+            DarkroomError: no training pair would be left.
+        """
+        n_val = self.validation_pairs
+        if n_val is None:
+            n_val = 1 if pairs >= 3 else 0
+        if not 0 <= n_val < pairs:
+            raise DarkroomError(f"{n_val} validation pair(s) leave no training pair out of {pairs}")
+        return n_val
+
+    @property
+    def epoch_length(self) -> int:
+        """Steps per StepLR epoch."""
+        return self.epoch_iterations or max(1, self.iterations // 50)
+
+    @property
+    def validation_interval(self) -> int:
+        """Steps between validations."""
+        return self.validate_every or max(1, math.ceil(self.iterations / VALIDATIONS))
+
+
+@dataclass(frozen=True)
+class FinetuneRequest:
+    """One fine-tune: which model to start from, on which pairs, saved under which name.
+
+    Attributes:
+        base: variant name, library model name or ``.safetensors`` path to start from.
+        pairs: valid :class:`~engine.finetune.CheckedPair` (from a scan) or
+            :class:`~engine.train.PairFiles`.
+        name: the new model's name (see :func:`engine.models.check_name`).
+        settings: how to train and validate.
+        dark_frames: a folder of lens-cap shots, or files or frames (optional).
+        library: model library folder (``None``: :func:`engine.models.library_dir`).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
+        resume: continue an interrupted run of ``name`` (same base and pairs); ``False``
+            discards its checkpoint and starts over.
+        overwrite: replace an existing library model called ``name``.
+    """
+
+    base: str
+    pairs: Sequence[CheckedPair | PairFiles]
+    name: str
+    settings: FinetuneSettings = field(default_factory=FinetuneSettings)
+    dark_frames: str | os.PathLike[str] | Sequence[str | os.PathLike[str] | RawFrame] | None = None
+    library: str | os.PathLike[str] | None = None
+    device: str = "auto"
+    resume: bool = True
+    overwrite: bool = False
+
+    @property
+    def library_dir(self) -> Path:
+        return library_dir(self.library)
+
+
+def check_start(request: FinetuneRequest) -> str:
+    """Check what can be checked before loading anything; returns the valid model name.
+
+    Raises:
+        FinetuneStartError: no valid pairs, several cameras, no base model, or the name is
+            taken (unless ``overwrite``).
+        ModelError: an invalid model name.
+    """
+    pairs = list(request.pairs)
+    if not pairs or any(isinstance(p, CheckedPair) and not p.valid for p in pairs):
+        bad = [p for p in pairs if isinstance(p, CheckedPair) and not p.valid]
+        reason = f"{bad[0].short.name} + {bad[0].long.name}: {bad[0].reason}" if bad else ""
+        raise NoPairsError(reason or "no pairs to fine-tune on")
+    check_one_camera((f"{p.short.name} + {p.long.name}", p.camera) for p in pairs
+                     if isinstance(p, CheckedPair))  # fmt: skip
+    if not request.base:
+        raise NoBaseModelError("choose a trained model to start from")
+    name = check_name(request.name)
+    root = request.library_dir
+    if (root / f"{name}.safetensors").exists() and not request.overwrite:
+        raise NameTakenError(f"a model named {name!r} already exists in {root}")
+    return name
+
+
+def check_one_camera(labelled_cameras: Iterable[tuple[str, str]]) -> None:
+    """Refuse pairs from more than one camera.
+
+    Args:
+        labelled_cameras: ``(pair label, camera)`` for every pair.
+
+    Raises:
+        MixedCamerasError: naming the cameras and a pair of the minority one.
+    """
+    by_camera: dict[str, list[str]] = {}
+    for label, camera in labelled_cameras:
+        by_camera.setdefault(camera, []).append(label)
+    if len(by_camera) > 1:
+        names = sorted(by_camera, key=lambda c: (-len(by_camera[c]), c))
+        raise MixedCamerasError(
+            f"the pairs come from {len(names)} cameras ({', '.join(names)}); a fine-tune learns "
+            f"one camera's noise: remove the pairs of the others (e.g. {by_camera[names[-1]][0]})"
+        )
+
+
+def pair_files_of(pairs: Sequence[CheckedPair | PairFiles]) -> list[PairFiles]:
+    """The pairs as files to load (a checked pair keeps the ratio it measured)."""
+    files = []
+    for item in pairs:
+        if isinstance(item, CheckedPair):
+            files.append(item.to_files())
+        elif isinstance(item, PairFiles):
+            files.append(item)
+        else:
+            raise TypeError(f"expected CheckedPair or PairFiles, got {type(item).__name__}")
+    return files

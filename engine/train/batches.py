@@ -1,0 +1,92 @@
+"""Training batches and the L1 loss the trainer minimises.
+
+A :class:`Batch` stacks random crops from a pair source, each mirrored into RGGB geometry as at
+inference; :func:`training_loss` compares the network's output with the clean target either on
+the developed sRGB image (what the photographer sees and the evaluation scores) or on linear
+camera RGB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812 - the usual alias
+
+from engine.errors import DarkroomError
+from engine.render import develop_batch, highlight_gains
+from engine.train.synthesis import TrainingPair, crop_pair, to_rggb
+
+
+class PairSource(Protocol):
+    """Anything that hands out random training pairs."""
+
+    def sample(self, rng: np.random.Generator) -> TrainingPair: ...
+
+    def __len__(self) -> int: ...
+
+
+#: Spaces the L1 loss can be computed in (see :class:`TrainConfig`).
+LOSS_SPACES = ("srgb", "linear")
+
+
+@dataclass
+class Batch:
+    """One training batch.
+
+    Attributes:
+        inputs: ``(B, 4, h, w)`` packed, amplified, clipped to [0, 1].
+        targets: ``(B, 3, 2h, 2w)`` clean linear camera RGB in [0, 1].
+        wb_gains: ``(B, 3)`` each dark frame's white balance, scaled so the smallest gain is 1.
+        cam_to_srgb: ``(B, 3, 3)`` each dark frame's camera -> sRGB matrix.
+    """
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    wb_gains: torch.Tensor
+    cam_to_srgb: torch.Tensor
+
+    def to(self, device: torch.device) -> Batch:
+        return Batch(*(t.to(device, non_blocking=True) for t in
+                       (self.inputs, self.targets, self.wb_gains, self.cam_to_srgb)))  # fmt: skip
+
+
+def make_batch(source: PairSource, rng: np.random.Generator, size: int) -> Batch:
+    """``size`` random pairs from ``source`` as one :class:`Batch` (cut to their common size)."""
+    # Every layout is mirrored into RGGB geometry, as at inference
+    # (engine.render.packing.pack_rggb).
+    pairs = [to_rggb(source.sample(rng)) for _ in range(size)]
+    # Crops of small photos can be smaller than asked; cut the batch to the common size.
+    h = min(p.dark.height for p in pairs)
+    w = min(p.dark.width for p in pairs)
+    inputs, targets = [], []
+    for p in pairs:
+        if (p.dark.height, p.dark.width) != (h, w):
+            p = crop_pair(p, 0, 0, h, w)
+        inputs.append(torch.from_numpy(p.network_input()))
+        targets.append(torch.from_numpy(np.ascontiguousarray(p.target.transpose(2, 0, 1))))
+    gains = np.stack([highlight_gains(p.dark.wb_gains) for p in pairs])
+    matrices = np.stack([np.asarray(p.dark.cam_to_srgb, np.float32) for p in pairs])
+    return Batch(torch.stack(inputs), torch.stack(targets), torch.from_numpy(gains),
+                 torch.from_numpy(matrices))  # fmt: skip
+
+
+def training_loss(
+    out: torch.Tensor, batch: Batch, loss_space: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(L1 loss, output, target), the two images in the space the loss compares them in.
+
+    ``srgb`` develops both with each frame's own white balance and matrix
+    (:func:`engine.render.colour.develop_batch`), i.e. L1 on what the photographer sees and what the
+    evaluation scores; ``linear`` compares clean linear camera RGB directly.
+    """
+    if loss_space == "srgb":
+        shown = develop_batch(out.float(), batch.wb_gains, batch.cam_to_srgb)
+        wanted = develop_batch(batch.targets, batch.wb_gains, batch.cam_to_srgb)
+    elif loss_space == "linear":
+        shown, wanted = out.float(), batch.targets
+    else:
+        raise DarkroomError(f"unknown loss space {loss_space!r} (choose from srgb, linear)")
+    return F.l1_loss(shown, wanted), shown, wanted
