@@ -3,9 +3,12 @@
 import json
 import math
 
+import pytest
+
 from engine.cli import main
 
 
+@pytest.mark.slow  # starts subprocesses
 def test_bench_runs_and_reports_sane_figures(make_dng, capsys) -> None:
     dng = make_dng(height=64, width=96, ratio=50.0)
     code = main(["bench", str(dng), "--variants", "baseline,none", "--repeat", "1", "--json",

@@ -170,6 +170,7 @@ def test_models_command_lists_variants(capsys) -> None:
     assert code == 0
 
 
+@pytest.mark.slow  # starts subprocesses
 def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "engine.cli", "enhance", str(tmp_path / "no.CR2"), "--model=none"],

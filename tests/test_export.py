@@ -62,7 +62,8 @@ def read_rgb(path: Path) -> np.ndarray:
         # Pillow cannot hold 16-bit RGB, so read PNG with OpenCV and swap BGR -> RGB here; the
         # red-image tests cross-check the channel order with Pillow.
         return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)[..., ::-1]
-    return np.asarray(Image.open(path).convert("RGB"))
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
 
 
 def exif_tags(path: Path) -> dict[str, str]:
@@ -102,7 +103,8 @@ def test_jpeg_is_readable_and_close(tmp_path: Path) -> None:
     back = read_rgb(path).astype(np.float64) / 255
     assert back.shape == smooth.shape
     assert np.abs(back - smooth).mean() < 0.01
-    assert Image.open(path).format == "JPEG"
+    with Image.open(path) as image:
+        assert image.format == "JPEG"
 
 
 @pytest.mark.parametrize(
@@ -111,7 +113,8 @@ def test_jpeg_is_readable_and_close(tmp_path: Path) -> None:
 def test_pure_red_stays_red(tmp_path: Path, name: str, bits: int) -> None:
     path = write_image(tmp_path / name, pure_red(), _opts(name, bits=bits))
     # Pillow reads every one of these (16-bit reduced to 8), independently of OpenCV's BGR.
-    r, g, b = np.asarray(Image.open(path).convert("RGB"))[8, 12]
+    with Image.open(path) as image:
+        r, g, b = np.asarray(image.convert("RGB"))[8, 12]
     assert r >= 250 and g <= 5 and b <= 5
     if name.endswith((".tif", ".png")):
         full = read_rgb(path)
@@ -163,9 +166,10 @@ def test_exif_is_carried_over(tmp_path: Path, name: str, bits: int) -> None:
     assert tags["EXIF LensModel"] == "FE 24-70mm F2.8 GM"
     assert tags["EXIF DateTimeOriginal"] == "2023:12:24 22:10:05"
     # A second, independent reader.
-    exif = Image.open(path).getexif()
-    assert exif[271] == "Sony" and exif[274] == 1 and exif[305] == "Darkroom"
-    assert exif.get_ifd(0x8769)[34855] == 6400
+    with Image.open(path) as image:
+        exif = image.getexif()
+        assert exif[271] == "Sony" and exif[274] == 1 and exif[305] == "Darkroom"
+        assert exif.get_ifd(0x8769)[34855] == 6400
 
 
 def test_tiff_tags_read_by_tifffile(tmp_path: Path) -> None:

@@ -95,6 +95,17 @@ def develop(
 
     Returns:
         Same shape, float32, sRGB-encoded, in [0, 1].
+
+    Examples:
+        Mid grey under a 2x red / 1.5x blue white balance comes out neutral: the gains are
+        applied before the matrix, and 18 % linear is 46 % on the sRGB curve.
+
+        >>> import numpy as np, torch
+        >>> grey = torch.tensor([0.09, 0.18, 0.12]).view(3, 1, 1)
+        >>> develop(grey, np.array([2.0, 1.0, 1.5]), np.eye(3)).flatten().round(decimals=3)
+        tensor([0.4610, 0.4610, 0.4610])
+        >>> develop(torch.full((3, 1, 1), 2.0), np.ones(3), np.eye(3)).flatten().round(decimals=3)
+        tensor([1., 1., 1.])
     """
     dev, dt = linear_camera.device, torch.float32
     gains = torch.as_tensor(highlight_gains(wb_gains), device=dev, dtype=dt).view(3, 1, 1)

@@ -158,6 +158,24 @@ def pack_rggb(frame: RawFrame, ratio: float = 1.0, clip: bool = True) -> tuple[n
         ``(packed, mirror)``: ``(4, H/2, W/2)`` float32 (as :func:`pack_bayer`) and the mirror
         to apply to the network's ``(C, H, W)`` output (:func:`mirror_image`) to put it back on
         the frame's pixel grid.
+
+    Examples:
+        A 2 x 4 GRBG mosaic (green, red / blue, green) with black 0 and white 100: mirroring
+        its columns puts red at the top left, so the packed planes are R, G1, B, G2 in RGGB
+        geometry, read right to left.
+
+        >>> import numpy as np
+        >>> from engine.io import RawFrame, cfa_from_name
+        >>> frame = RawFrame(
+        ...     mosaic=np.array([[10, 20, 30, 40], [50, 60, 70, 80]], np.float32),
+        ...     cfa_pattern=cfa_from_name("GRBG"), black_level=np.zeros((2, 2), np.float32),
+        ...     white_level=100.0, wb_gains=np.ones(3, np.float32),
+        ...     cam_to_srgb=np.eye(3, dtype=np.float32))
+        >>> packed, mirror = pack_rggb(frame, ratio=2.0)
+        >>> mirror
+        (False, True)
+        >>> packed[:, 0].astype(float).round(2).tolist()  # R, G1, B, G2; right block first
+        [[0.8, 0.4], [0.6, 0.2], [1.0, 1.0], [1.0, 1.0]]
     """
     mirror = rggb_mirror(frame.cfa_pattern)
     return pack_bayer(mirror_frame(frame, mirror), ratio, clip), mirror

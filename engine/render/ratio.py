@@ -30,6 +30,16 @@ def parse_ratio(value: str | float) -> float | None:
 
     Raises:
         DarkroomError: text that is not a number, NaN, infinite, <= 0 or outside [1, 1000].
+
+    Examples:
+        >>> parse_ratio("100"), parse_ratio(" x250 "), parse_ratio(2)
+        (100.0, 250.0, 2.0)
+        >>> parse_ratio("Auto") is None
+        True
+        >>> parse_ratio("0.5")
+        Traceback (most recent call last):
+        ...
+        engine.errors.DarkroomError: ratio 0.5 out of range: must be from 1 to 1000
     """
     if isinstance(value, str):
         text = value.strip().lower().lstrip("x")

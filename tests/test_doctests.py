@@ -1,0 +1,21 @@
+"""The examples in the small tensor functions' docstrings run, and say what they do."""
+
+from __future__ import annotations
+
+import doctest
+from types import ModuleType
+
+import pytest
+
+import engine.render.colour
+import engine.render.packing
+import engine.render.ratio
+
+MODULES = [engine.render.packing, engine.render.colour, engine.render.ratio]
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
+def test_docstring_examples(module: ModuleType) -> None:
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert result.attempted > 0, f"{module.__name__} has no examples"
+    assert result.failed == 0
