@@ -18,6 +18,7 @@ from engine.errors import Cancelled, DarkroomError
 from engine.evaluate import (
     BASELINE_METHODS,
     EvaluationResult,
+    EvaluationSettings,
     contact_sheet,
     default_eval_pairs,
     estimate_noise,
@@ -28,12 +29,14 @@ from engine.evaluate import (
     ssim,
     write_report,
 )
-from engine.evaluate import table as evaluation
+from engine.evaluate import results as evaluation
 from engine.jobs import CancelToken
 from engine.models import ModelCard, create_model, save_model
 from engine.render import Enhancer, classical_linear, develop, mirror_image, pack_rggb
 from engine.train import TrainingPair, is_held_out, synthesise_pair
 from tests.conftest import smooth_scene
+
+CPU = EvaluationSettings(device="cpu")
 
 
 def _image(seed: int = 0, shape: tuple[int, int] = (20, 24)) -> np.ndarray:
@@ -135,9 +138,8 @@ def tiny_model(tmp_path: Path) -> Path:
 def test_nlm_beats_plain_gain_and_table_shape(tiny_model: Path) -> None:
     pairs = _synthetic_pairs()
     calls: list[tuple[int, int, str]] = []
-    result = evaluate(
-        pairs, [str(tiny_model)], device="cpu", progress=lambda *a: calls.append(a), sheet_pairs=3
-    )
+    result = evaluate(pairs, [str(tiny_model)], EvaluationSettings(device="cpu", sheet_pairs=3),
+                      progress=lambda *a: calls.append(a))  # fmt: skip
     assert result.methods == [*BASELINE_METHODS, "tiny"]
     assert len(result.scores) == 4 * len(pairs)
     assert calls[-1][:2] == (16, 16) and len(calls) == 16
@@ -167,7 +169,7 @@ def test_identical_output_gives_inf_and_strict_json() -> None:
     (pair,) = _synthetic_pairs((100,))
     # The target is exactly what plain gain produces, so "gain" equals the reference.
     exact = replace(pair, target=classical_linear(pair.dark, pair.ratio))
-    result = evaluate([exact], [], device="cpu")
+    result = evaluate([exact], [], CPU)
     assert result.rows_for("gain")["psnr"] == math.inf
     assert result.rows_for("gain")["ssim"] == pytest.approx(1.0)
     gain_row = next(line for line in result.table_markdown().splitlines() if "| gain |" in line)
@@ -187,7 +189,7 @@ def test_network_output_space_is_honoured(tmp_path: Path, output_space: str) -> 
                      output_space=output_space)  # fmt: skip
     save_model(model, card, path)
     (pair,) = _synthetic_pairs((100,))
-    result = evaluate([pair], [str(path)], device="cpu", include_baselines=False)
+    result = evaluate([pair], [str(path)], EvaluationSettings("cpu", include_baselines=False))
     assert result.methods == ["net"]
 
     packed, mirror = pack_rggb(pair.dark, pair.ratio)
@@ -210,7 +212,7 @@ def test_cancel_and_empty_inputs() -> None:
     with pytest.raises(DarkroomError, match="no pairs"):
         evaluate([], [])
     with pytest.raises(DarkroomError, match="nothing to evaluate"):
-        evaluate(_synthetic_pairs((100,)), [], include_baselines=False)
+        evaluate(_synthetic_pairs((100,)), [], EvaluationSettings(include_baselines=False))
 
 
 def test_ratio_labels_group_exif_ratios() -> None:
@@ -220,7 +222,7 @@ def test_ratio_labels_group_exif_ratios() -> None:
 
 def test_report_files_and_contact_sheet(tmp_path: Path) -> None:
     pairs = _synthetic_pairs((100, 300, 100))
-    result = evaluate(pairs, [], device="cpu", sheet_pairs=2, sheet_crop=47)
+    result = evaluate(pairs, [], EvaluationSettings("cpu", sheet_pairs=2, sheet_crop=47))
     assert len(result.sheet) == 2
     # Odd crop sizes become even (whole CFA periods), the same for every column.
     shapes = {im.shape for row in result.sheet for im in row.images.values()}

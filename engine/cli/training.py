@@ -127,7 +127,7 @@ def _training_card(
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from engine.evaluate import default_eval_pairs, evaluate, write_report
+    from engine.evaluate import EvaluationSettings, default_eval_pairs, evaluate, write_report
     from engine.models import card_path_for, model_entries, read_card, resolve_model, write_card
 
     data = Path(args.data)
@@ -159,7 +159,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"[{done}/{total}] {message}", file=sys.stderr, flush=True)
 
-    result = evaluate(pairs, models, device=args.device, progress=report, precision=args.precision)
+    settings = EvaluationSettings(device=args.device, precision=args.precision)
+    result = evaluate(pairs, models, settings, progress=report)
     table, results_json, sheet = write_report(result, args.out)
     print(result.table_markdown())
     print(f"wrote {table}, {results_json}, {sheet}", file=sys.stderr)

@@ -12,18 +12,14 @@ from __future__ import annotations
 from engine.evaluate.baselines import bilateral_denoise, estimate_noise, nlm_denoise
 from engine.evaluate.bench import format_table, run_bench
 from engine.evaluate.metrics import psnr, ssim
+from engine.evaluate.report import contact_sheet, default_eval_pairs, write_report
 from engine.evaluate.results import EvaluationResult, ratio_label
-from engine.evaluate.table import (
-    BASELINE_METHODS,
-    contact_sheet,
-    default_eval_pairs,
-    evaluate,
-    write_report,
-)
+from engine.evaluate.table import BASELINE_METHODS, EvaluationSettings, evaluate
 
 __all__ = [
     "BASELINE_METHODS",
     "EvaluationResult",
+    "EvaluationSettings",
     "bilateral_denoise",
     "contact_sheet",
     "default_eval_pairs",

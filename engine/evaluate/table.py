@@ -17,16 +17,15 @@ the app's network-free pipeline, ``--model none``):
   developed (or taken as is when its card says the output is already sRGB).
 
 PSNR and SSIM (Wang et al. 2004, Gaussian window 11 / sigma 1.5; :mod:`engine.evaluate.metrics`) are
-computed over the full image with data range 1. :func:`contact_sheet` shows crops of every method
-side by side (drawing helpers in :mod:`engine.evaluate.contact_sheet`). The result types and their
-table/JSON formatting live in :mod:`engine.evaluate.results` and are re-exported here.
+computed over the full image with data range 1. The result types and their table/JSON formatting
+live in :mod:`engine.evaluate.results`; reading pairs and writing reports and the contact sheet in
+:mod:`engine.evaluate.report`.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -50,13 +49,11 @@ from engine.evaluate.baselines import (
 )
 from engine.evaluate.metrics import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW, psnr, ssim
 from engine.evaluate.results import (
-    METRIC_NOTE,
     EvaluationResult,
     PairScore,
     SheetRow,
     ratio_label,
 )
-from engine.files import atomic_write_text
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.render import (
     CLASSICAL,
@@ -67,26 +64,7 @@ from engine.render import (
     mirror_image,
     pack_rggb,
 )
-from engine.train import TrainingPair, held_out_pairs, list_photos
-
-__all__ = [
-    "BASELINE_METHODS",
-    "GAIN",
-    "GAIN_BILATERAL",
-    "GAIN_NLM",
-    "INPUT_COLUMN",
-    "METRIC_NOTE",
-    "REFERENCE_COLUMN",
-    "EvaluationResult",
-    "PairScore",
-    "SheetRow",
-    "contact_sheet",
-    "default_eval_pairs",
-    "evaluate",
-    "ratio_label",
-    "write_report",
-]
-
+from engine.train import TrainingPair
 
 GAIN = "gain"
 GAIN_NLM = "gain + NLM"
@@ -170,18 +148,34 @@ def _describe(pairs: Sequence[TrainingPair]) -> str:
     return f"{synthetic} synthetic, {len(pairs) - synthetic} real"
 
 
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """How :func:`evaluate` runs.
+
+    Attributes:
+        device: for the models: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"``.
+        precision: network precision (:func:`engine.device.autocast_dtype`), e.g. ``"bf16"``
+            to check what reduced precision costs in quality.
+        include_baselines: add ``gain``, ``gain + NLM`` and ``gain + bilateral``.
+        description: where the pairs came from, for the caption (default: synthetic/real).
+        sheet_pairs: how many pairs keep crops for the contact sheet.
+        sheet_crop: side of those crops in pixels (the most detailed window of the reference).
+    """
+
+    device: str = "auto"
+    precision: str = "auto"
+    include_baselines: bool = True
+    description: str | None = None
+    sheet_pairs: int = 6
+    sheet_crop: int = 256
+
+
 def evaluate(
     pairs: list[TrainingPair],
     models: list[str],
-    device: str = "auto",
+    settings: EvaluationSettings | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-    include_baselines: bool = True,
-    *,
-    description: str | None = None,
-    sheet_pairs: int = 6,
-    sheet_crop: int = 256,
-    precision: str = "auto",
 ) -> EvaluationResult:
     """Score the baselines and each model on the same pairs.
 
@@ -189,18 +183,13 @@ def evaluate(
         pairs: evaluation pairs (synthetic or real), any sizes.
         models: variant names, user model names or ``.safetensors`` paths (``"none"`` adds the
             ``gain`` baseline).
-        device: for the models: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"``.
+        settings: device, precision, baselines and contact-sheet crops.
         progress: ``progress(done, total, message)`` after each method on each pair.
         cancel: checked between pairs and methods (and between a model's tiles).
-        include_baselines: add ``gain``, ``gain + NLM`` and ``gain + bilateral``.
-        description: where the pairs came from, for the caption (default: synthetic/real).
-        sheet_pairs: how many pairs keep crops for the contact sheet.
-        sheet_crop: side of those crops in pixels (the most detailed window of the reference).
-        precision: network precision (:func:`engine.device.autocast_dtype`), e.g. ``"bf16"``
-            to check what reduced precision costs in quality.
 
     Returns:
-        The scores; only ``sheet_pairs`` crops of each output are kept, never whole images.
+        The scores; only ``settings.sheet_pairs`` crops of each output are kept, never whole
+        images.
 
     Raises:
         DarkroomError: no pairs, nothing to evaluate, or a model cannot be loaded.
@@ -208,8 +197,35 @@ def evaluate(
     """
     if not pairs:
         raise DarkroomError("no pairs to evaluate")
-    report = progress or no_progress
-    methods: list[str] = list(BASELINE_METHODS) if include_baselines else []
+    settings = settings or EvaluationSettings()
+    methods, aliases, enhancers = _methods(models, settings)
+    keep = set(_sheet_indices(pairs, settings.sheet_pairs))
+    scores: list[PairScore] = []
+    sheet: list[SheetRow] = []
+    counter = _Counter(len(pairs) * len(methods), progress or no_progress)
+    for index, pair in enumerate(pairs):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        row = SheetRow(pair.name, pair.ratio) if index in keep else None
+        scores += _score_pair(pair, methods, enhancers, row, settings.sheet_crop, counter, cancel)
+        if row is not None:
+            sheet.append(row)
+    return EvaluationResult(
+        methods=methods,
+        scores=scores,
+        pair_count=len(pairs),
+        description=_describe(pairs) if settings.description is None else settings.description,
+        sheet=sheet,
+        aliases=aliases,
+        settings=_settings_record(enhancers),
+    )
+
+
+def _methods(
+    models: list[str], settings: EvaluationSettings
+) -> tuple[list[str], dict[str, str], dict[str, Enhancer]]:
+    """Table columns in order, model name -> column, and the loaded model of each column."""
+    methods: list[str] = list(BASELINE_METHODS) if settings.include_baselines else []
     aliases: dict[str, str] = {}
     enhancers: dict[str, Enhancer] = {}
     for model in models:
@@ -218,70 +234,98 @@ def evaluate(
                 methods.insert(0, GAIN)
             aliases[model] = GAIN
             continue
-        enhancer = Enhancer(model, device=device, precision=precision)
+        enhancer = Enhancer(model, device=settings.device, precision=settings.precision)
         label = _unique(_model_label(model, enhancer.card and enhancer.card.name), methods)
         methods.append(label)
         aliases[model] = label
         enhancers[label] = enhancer
     if not methods:
         raise DarkroomError("nothing to evaluate: no models and no baselines")
+    return methods, aliases, enhancers
 
-    keep = set(_sheet_indices(pairs, sheet_pairs))
-    scores: list[PairScore] = []
-    sheet: list[SheetRow] = []
-    total, done = len(pairs) * len(methods), 0
-    for index, pair in enumerate(pairs):
+
+@dataclass
+class _Counter:
+    """Progress over every (pair, method) of a run."""
+
+    total: int
+    report: ProgressCallback
+    done: int = 0
+
+    def step(self, message: str) -> None:
+        self.done += 1
+        self.report(self.done, self.total, message)
+
+
+def _score_pair(
+    pair: TrainingPair,
+    methods: list[str],
+    enhancers: dict[str, Enhancer],
+    row: SheetRow | None,
+    crop: int,
+    counter: _Counter,
+    cancel: CancelToken | None,
+) -> list[PairScore]:
+    """Every method's score on one pair; crops into ``row`` when the sheet keeps this pair."""
+    reference = develop_numpy(pair.target, pair.dark)
+    window = np.s_[:, :]
+    if row is not None:
+        top, left, h, w = _sheet_window(reference, crop)
+        window = np.s_[top : top + h, left : left + w]
+        row.images[INPUT_COLUMN] = develop_numpy(
+            classical_linear(pair.dark.crop(top, left, h, w), 1.0), pair.dark
+        )
+    baselines = _Baselines(pair)
+    scores = []
+    for method in methods:
         if cancel is not None:
             cancel.raise_if_cancelled()
-        reference = develop_numpy(pair.target, pair.dark)
-        row = None
-        if index in keep:
-            top, left, h, w = _sheet_window(reference, sheet_crop)
-            window = np.s_[top : top + h, left : left + w]
-            row = SheetRow(pair.name, pair.ratio)
-            row.images[INPUT_COLUMN] = develop_numpy(
-                classical_linear(pair.dark.crop(top, left, h, w), 1.0), pair.dark
-            )
-            sheet.append(row)
-        gain: np.ndarray | None = None
-        gain_seconds = 0.0
-        for method in methods:
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            start = perf_counter()
-            if method in BASELINE_METHODS:
-                if gain is None:
-                    gain = develop_numpy(classical_linear(pair.dark, pair.ratio), pair.dark)
-                    gain_seconds = perf_counter() - start
-                    start = perf_counter()
-                if method == GAIN:
-                    out = gain
-                elif method == GAIN_NLM:
-                    out = nlm_denoise(gain)
-                else:
-                    out = bilateral_denoise(gain)
-                seconds = perf_counter() - start + gain_seconds
-            else:
-                out = _run_network(enhancers[method], pair, cancel)
-                seconds = perf_counter() - start
-            scores.append(
-                PairScore(
-                    pair=pair.name,
-                    ratio=float(pair.ratio),
-                    method=method,
-                    psnr=psnr(out, reference),
-                    ssim=ssim(out, reference),
-                    seconds=seconds,
-                )
-            )
-            if row is not None:
-                row.images[method] = np.ascontiguousarray(out[window])
-            done += 1
-            report(done, total, f"{method}: {pair.name}")
+        start = perf_counter()
+        if method in BASELINE_METHODS:
+            out, seconds = baselines.output(method)
+        else:
+            out = _run_network(enhancers[method], pair, cancel)
+            seconds = perf_counter() - start
+        scores.append(PairScore(pair=pair.name, ratio=float(pair.ratio), method=method,
+                                psnr=psnr(out, reference), ssim=ssim(out, reference),
+                                seconds=seconds))  # fmt: skip
         if row is not None:
-            row.images[REFERENCE_COLUMN] = np.ascontiguousarray(reference[window])
+            row.images[method] = np.ascontiguousarray(out[window])
+        counter.step(f"{method}: {pair.name}")
+    if row is not None:
+        row.images[REFERENCE_COLUMN] = np.ascontiguousarray(reference[window])
+    return scores
 
-    settings: dict[str, Any] = {
+
+class _Baselines:
+    """The network-free methods on one pair; the gain image they share is made once and its
+    time counted in each of them."""
+
+    def __init__(self, pair: TrainingPair) -> None:
+        self.pair = pair
+        self.gain: np.ndarray | None = None
+        self.gain_seconds = 0.0
+
+    def output(self, method: str) -> tuple[np.ndarray, float]:
+        """``(sRGB image, seconds)`` of ``method`` (one of :data:`BASELINE_METHODS`)."""
+        if self.gain is None:
+            start = perf_counter()
+            self.gain = develop_numpy(classical_linear(self.pair.dark, self.pair.ratio),
+                                      self.pair.dark)  # fmt: skip
+            self.gain_seconds = perf_counter() - start
+        start = perf_counter()
+        if method == GAIN:
+            out = self.gain
+        elif method == GAIN_NLM:
+            out = nlm_denoise(self.gain)
+        else:
+            out = bilateral_denoise(self.gain)
+        return out, perf_counter() - start + self.gain_seconds
+
+
+def _settings_record(enhancers: dict[str, Enhancer]) -> dict[str, Any]:
+    """The baselines' parameters and the device, for the JSON record."""
+    return {
         "nlm": {
             "h": f"{NLM_H_PER_SIGMA:g} x noise sigma (8-bit), clipped to {NLM_H_RANGE}",
             "h_colour": f"{NLM_HCOLOR_PER_SIGMA:g} x noise sigma (8-bit), clipped to {NLM_H_RANGE}",
@@ -297,115 +341,3 @@ def evaluate(
         "ssim": {"window": SSIM_WINDOW, "sigma": SSIM_SIGMA, "k1": SSIM_K1, "k2": SSIM_K2},
         "device": str(next(iter(enhancers.values())).device) if enhancers else "cpu",
     }
-    return EvaluationResult(
-        methods=methods,
-        scores=scores,
-        pair_count=len(pairs),
-        description=_describe(pairs) if description is None else description,
-        sheet=sheet,
-        aliases=aliases,
-        settings=settings,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Data and reports
-
-
-def default_eval_pairs(
-    clean_photos_dir: str | Path,
-    ratios: Sequence[float] = (100, 250, 300),
-    max_photos: int | None = None,
-    max_side: int | None = 512,
-) -> list[TrainingPair]:
-    """Deterministic synthetic evaluation pairs from the held-out split of a photo folder.
-
-    Every held-out photo (see :func:`engine.train.synthesis.is_held_out`; the first ``max_photos``)
-    at every ratio, centre-cropped to ``max_side``, with the same noise on every run.
-
-    Raises:
-        DarkroomError: the folder is missing or has no held-out photos.
-    """
-    folder = Path(clean_photos_dir).expanduser()
-    if not folder.is_dir():
-        raise DarkroomError(f"{folder}: no such folder")
-    photos = list_photos(folder, held_out=True)
-    if max_photos is not None:
-        photos = photos[: max(0, int(max_photos))]
-    if not photos:
-        raise DarkroomError(f"{folder}: no held-out photos (about 1 in 10 photos is held out)")
-    return held_out_pairs(photos, ratios, max_side=max_side)
-
-
-def write_report(result: EvaluationResult, out_dir: str | Path) -> tuple[Path, Path, Path]:
-    """Write ``table.md``, ``results.json`` and ``contact_sheet.png`` into ``out_dir``.
-
-    Each file is written atomically. Returns the three paths in that order.
-    """
-    out = Path(out_dir).expanduser()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        table, data = out / "table.md", out / "results.json"
-        atomic_write_text(table, result.table_markdown())
-        atomic_write_text(data, result.to_json())
-    except OSError as exc:
-        raise DarkroomError(f"{out}: could not write the report ({exc.strerror or exc})") from None
-    sheet = contact_sheet(result, out / "contact_sheet.png")
-    return table, data, sheet
-
-
-def _centre(image: np.ndarray, size: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    ch, cw = min(size, h), min(size, w)
-    top, left = (h - ch) // 2, (w - cw) // 2
-    return image[top : top + ch, left : left + cw]
-
-
-def contact_sheet(
-    result: EvaluationResult, path: str | Path, crop: int = 128, max_pairs: int = 6
-) -> Path:
-    """A PNG grid of crops: a row per pair, columns input, each method, reference.
-
-    The input column is the dark frame developed at x1, i.e. what the camera recorded (near
-    black); every other cell but the reference is captioned with its crop's PSNR against the
-    reference crop. Crops are the centre ``crop`` x ``crop`` of the windows :func:`evaluate`
-    kept. Written atomically.
-
-    Raises:
-        DarkroomError: the result kept no crops, or the file could not be written.
-    """
-    from engine.evaluate.contact_sheet import (
-        ROW_LABEL_WIDTH,
-        Tile,
-        render_grid,
-        wrap_text,
-        write_png,
-    )
-
-    rows = result.sheet[: max(0, int(max_pairs))]
-    if not rows:
-        raise DarkroomError("no crops kept for a contact sheet (evaluate with sheet_pairs > 0)")
-    columns = [INPUT_COLUMN, *result.methods, REFERENCE_COLUMN]
-    grid: list[list[Tile | None]] = []
-    labels: list[list[str]] = []
-    for row in rows:
-        reference = _centre(row.images[REFERENCE_COLUMN], crop)
-        cells: list[Tile | None] = []
-        for column in columns:
-            image = row.images.get(column)
-            if image is None:
-                cells.append(None)
-                continue
-            image = _centre(image, crop)
-            caption = "" if column == REFERENCE_COLUMN else _psnr_caption(image, reference)
-            cells.append(Tile(image, caption))
-        grid.append(cells)
-        # Synthetic names end in "@x100"; the ratio gets its own line anyway.
-        name = re.sub(r"@x[0-9.]+$", "", row.name)
-        labels.append([*wrap_text(name, ROW_LABEL_WIDTH - 8), ratio_label(row.ratio)])
-    return write_png(path, render_grid(columns, labels, grid))
-
-
-def _psnr_caption(image: np.ndarray, reference: np.ndarray) -> str:
-    value = psnr(image, reference)
-    return "inf dB" if math.isinf(value) else f"{value:.2f} dB"
