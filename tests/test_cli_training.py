@@ -43,7 +43,8 @@ def test_train_then_evaluate_with_card_update(photo_folder: Path, tmp_path: Path
     assert out.with_suffix(".ckpt").is_file()
 
     report = tmp_path / "report"
-    argv = ["evaluate", "--data", str(photo_folder), "--models", str(out), "--out", str(report)]
+    models = f"{out},none"  # "none" (the classical gain) beside a weights file
+    argv = ["evaluate", "--data", str(photo_folder), "--models", models, "--out", str(report)]
     code = main([*argv, "--ratios", "100", "--device", "cpu", "-q", "--update-cards"])
     captured = capsys.readouterr()
     assert code == 0, captured.err

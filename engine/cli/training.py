@@ -129,6 +129,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from engine.evaluate import EvaluationSettings, default_eval_pairs, evaluate, write_report
     from engine.models import card_path_for, model_entries, read_card, resolve_model, write_card
+    from engine.render import CLASSICAL
 
     data = Path(args.data)
     if not data.exists():
@@ -140,7 +141,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
     # Resolved up front: fails fast, before minutes of evaluation, and reused for the cards.
-    weights_of = {name: resolve_model(name) for name in models}
+    weights_of = {name: resolve_model(name) for name in models if name != CLASSICAL}
     try:
         ratios = [float(r) for r in args.ratios.split(",")]
     except ValueError:
