@@ -7,11 +7,12 @@ from types import ModuleType
 
 import pytest
 
+import engine.io.framing
 import engine.render.colour
 import engine.render.packing
 import engine.render.ratio
 
-MODULES = [engine.render.packing, engine.render.colour, engine.render.ratio]
+MODULES = [engine.render.packing, engine.render.colour, engine.render.ratio, engine.io.framing]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

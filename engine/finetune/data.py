@@ -119,7 +119,7 @@ def quantise(target: np.ndarray) -> np.ndarray:
 def load_finetune_pair(spec: PairFiles, keep_long: bool) -> LoadedPair:
     pair = load_pair(spec)  # checks cameras, sizes, CFA and ratio with one-line errors
     pair = replace(pair, target=quantise(pair.target))
-    return LoadedPair(pair, read_raw(spec.long) if keep_long else None)
+    return LoadedPair(pair, read_raw(spec.long).visible() if keep_long else None)
 
 
 def centre_crop(pair: TrainingPair, side: int) -> TrainingPair:

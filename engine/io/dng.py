@@ -32,6 +32,7 @@ from dataclasses import replace
 import numpy as np
 
 from engine.files import atomic_file
+from engine.io.framing import DngFraming, Rect, clip_rect
 from engine.io.raw import XYZ_TO_SRGB, ExifInfo, cfa_from_name
 from engine.io.tiff import (
     ASCII,
@@ -140,6 +141,7 @@ def write_cfa_dng(
     exif: ExifInfo | None = None,
     make: str = "Darkroom",
     model: str = "Synthetic",
+    framing: DngFraming | None = None,
 ) -> None:
     """Write a Bayer CFA DNG (uncompressed, one strip) atomically.
 
@@ -162,6 +164,8 @@ def write_cfa_dng(
             ``model``. ISO, exposure time, f-number, focal length, lens and date go into an
             ExifIFD where LibRaw reads them.
         make, model: camera names used when ``exif`` has none.
+        framing: ActiveArea, DefaultCrop and DefaultScale tags to write (``cfa`` is the layout
+            of the stored image's top-left block, not of the active area's).
 
     Raises:
         ValueError: bad shape, values, layout or levels.
@@ -217,7 +221,15 @@ def write_cfa_dng(
     if len(black_values) == 4:
         ifd0.append(TiffTag(50713, SHORT, (2, 2)))  # BlackLevelRepeatDim
     ifd0.append(TiffTag(50714, LONG if integral else RATIONAL, black_values))  # BlackLevel
+    ifd0 += _framing_tags(framing)
     _write_dng(path, arr, 32803, ifd0, exif_ifd, software="Darkroom")
+
+
+def _framing_tags(framing: DngFraming | None) -> list[TiffTag]:
+    if framing is None:
+        return []
+    kinds = {"long": LONG, "rational": RATIONAL}
+    return [TiffTag(code, kinds[kind], values) for code, kind, values in framing.tags()]
 
 
 def write_linear_dng(
@@ -228,6 +240,7 @@ def write_linear_dng(
     orientation: int = 1,
     exif: ExifInfo | None = None,
     software: str = "Darkroom",
+    default_crop: Rect | None = None,
 ) -> None:
     """Write demosaiced linear data as a LinearRaw DNG (3 x 16-bit, uncompressed) atomically.
 
@@ -244,6 +257,9 @@ def write_linear_dng(
         orientation: TIFF Orientation 1..8 (1 for pixels already upright).
         exif: written to Make/Model/UniqueCameraModel and an ExifIFD.
         software: the Software tag.
+        default_crop: the picture within ``rgb`` as stored (``(top, left, height, width)``,
+            before ``orientation``, as DNG defines it), written as DefaultCropOrigin /
+            DefaultCropSize; ``None``: all of it.
 
     Raises:
         ValueError: bad shape or parameters.
@@ -280,4 +296,8 @@ def write_linear_dng(
         TiffTag(50714, LONG, (0, 0, 0)),  # BlackLevel, one per sample
         TiffTag(50717, LONG, (65535, 65535, 65535)),  # WhiteLevel, one per sample
     ]
+    if default_crop is not None:
+        if clip_rect(default_crop, *data.shape[:2]) != tuple(default_crop):
+            raise ValueError(f"default_crop {default_crop} is not inside the image")
+        ifd0 += _framing_tags(DngFraming(crop=tuple(default_crop)))  # type: ignore[arg-type]
     _write_dng(path, data, 34892, ifd0, exif_ifd, software=software or "Darkroom")

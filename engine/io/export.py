@@ -25,6 +25,7 @@ from engine.errors import Cancelled, DarkroomError, ExportError
 from engine.files import atomic_file
 from engine.io import encoders
 from engine.io.dng import MIN_LIBRAW_SIZE, write_linear_dng
+from engine.io.framing import Rect
 from engine.io.raw import ExifInfo
 
 #: Export formats and the suffix used for new files: the one format table.
@@ -125,10 +126,11 @@ class ExportOptions:
 class RenderedImage(Protocol):
     """What :func:`write_rendered` needs of a render (:class:`engine.render.Rendered` is one).
 
-    ``srgb``: ``(H, W, 3)`` float32 sRGB-encoded display image in [0, 1], oriented;
-    ``linear``: ``(H, W, 3)`` float32 linear RGB in [0, 1], oriented, before white balance;
-    ``xyz_to_cam``: ``(3, 3)`` XYZ -> the space of ``linear``; ``wb_gains``: ``(3,)`` white
-    balance still to apply to ``linear``.
+    ``srgb``: ``(H, W, 3)`` float32 sRGB-encoded display image in [0, 1], the picture,
+    oriented; ``linear``: ``(H', W', 3)`` float32 linear RGB in [0, 1], oriented, before white
+    balance, possibly with borders around the picture; ``linear_crop``: where the picture lies
+    in ``linear`` (``None``: all of it); ``xyz_to_cam``: ``(3, 3)`` XYZ -> the space of
+    ``linear``; ``wb_gains``: ``(3,)`` white balance still to apply to ``linear``.
     """
 
     @property
@@ -136,6 +138,9 @@ class RenderedImage(Protocol):
 
     @property
     def linear(self) -> np.ndarray: ...
+
+    @property
+    def linear_crop(self) -> Rect | None: ...
 
     @property
     def xyz_to_cam(self) -> np.ndarray: ...
@@ -157,6 +162,7 @@ def write_rendered(
         return write_dng(
             path, rendered.linear, options, xyz_to_cam=rendered.xyz_to_cam,
             wb_gains=rendered.wb_gains, exif=exif, source_path=source_path,
+            default_crop=rendered.linear_crop,
         )  # fmt: skip
     return write_image(path, rendered.srgb, options, exif=exif, source_path=source_path)
 
@@ -206,6 +212,7 @@ def write_dng(
     wb_gains: tuple[float, float, float] | np.ndarray | None = None,
     exif: ExifInfo | None = None,
     source_path: str | os.PathLike[str] | None = None,
+    default_crop: Rect | None = None,
 ) -> Path:
     """Write linear data as a LinearRaw DNG, atomically, and return its path.
 
@@ -214,6 +221,7 @@ def write_dng(
             white balance (see :func:`engine.io.dng.write_linear_dng`).
         xyz_to_cam: the XYZ->camera matrix of ``linear``; ``None`` = sRGB primaries.
         wb_gains: the white-balance gains still to apply; ``None``: already balanced.
+        default_crop: the picture within ``linear`` (DNG DefaultCrop); ``None``: all of it.
         path, options, exif, source_path: as for :func:`write_image`.
 
     Raises:
@@ -234,7 +242,7 @@ def write_dng(
         write_linear_dng(dest, lin, xyz_to_cam=xyz_to_cam,
                          wb_gains=(1.0, 1.0, 1.0) if wb_gains is None else tuple(wb_gains),
                          orientation=1, exif=exif if options.keep_metadata else None,
-                         software=encoders.SOFTWARE)  # fmt: skip
+                         software=encoders.SOFTWARE, default_crop=default_crop)  # fmt: skip
     return dest
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import RawReadError, UnsupportedSensorError
+from engine.io.framing import Rect, clip_rect, read_dng_framing
 
 #: Extensions offered in file dialogs and accepted by folder scans (LibRaw reads many more).
 RAW_EXTENSIONS: tuple[str, ...] = (
@@ -75,6 +76,10 @@ class RawFrame:
             transpose (applied in that order); 0 means none.
         exif: camera, lens and exposure facts.
         path: the file it came from, if any.
+        default_crop: the part of ``mosaic`` that is the picture, ``(top, left, height,
+            width)`` in mosaic pixels (a DNG's DefaultCrop, see :mod:`engine.io.framing`), or
+            ``None`` for all of it. Renders cover the whole mosaic (context at the edges) and
+            are cropped to it at the end, before the orientation.
     """
 
     mosaic: np.ndarray
@@ -86,14 +91,32 @@ class RawFrame:
     orientation: int = 0
     exif: ExifInfo = field(default_factory=ExifInfo)
     path: str | None = None
+    default_crop: Rect | None = None
 
     @property
     def height(self) -> int:
+        """Rows of the mosaic (the whole active area)."""
         return int(self.mosaic.shape[0])
 
     @property
     def width(self) -> int:
+        """Columns of the mosaic (the whole active area)."""
         return int(self.mosaic.shape[1])
+
+    @property
+    def visible_rect(self) -> Rect:
+        """The picture within the mosaic, ``(top, left, height, width)``: the default crop."""
+        return self.default_crop or (0, 0, self.height, self.width)
+
+    @property
+    def visible_height(self) -> int:
+        """Rows of the picture (before the orientation)."""
+        return self.visible_rect[2]
+
+    @property
+    def visible_width(self) -> int:
+        """Columns of the picture (before the orientation)."""
+        return self.visible_rect[3]
 
     @property
     def cfa_name(self) -> str:
@@ -109,10 +132,41 @@ class RawFrame:
         return replace(self, mosaic=mosaic)
 
     def crop(self, top: int, left: int, height: int, width: int) -> RawFrame:
-        """Crop keeping the CFA phase: ``top``/``left`` are rounded down to even."""
+        """Crop keeping the CFA phase: ``top``/``left`` are rounded down to even.
+
+        The default crop follows: what of it falls inside the new mosaic, in its coordinates.
+        """
         top, left = top - top % 2, left - left % 2
         height, width = height - height % 2, width - width % 2
-        return replace(self, mosaic=self.mosaic[top : top + height, left : left + width].copy())
+        mosaic = self.mosaic[top : top + height, left : left + width].copy()
+        crop = None
+        if self.default_crop is not None:
+            t, lf, h, w = self.default_crop
+            crop = clip_rect((t - top, lf - left, h, w), mosaic.shape[0], mosaic.shape[1])
+            if crop == (0, 0, *mosaic.shape):
+                crop = None
+        return replace(self, mosaic=mosaic, default_crop=crop)
+
+    def visible(self) -> RawFrame:
+        """The picture alone: the mosaic cut to the default crop, at its exact origin.
+
+        An odd origin shifts the CFA phase: the pattern and black levels are rolled with it.
+        The size is cut to whole CFA periods (even), dropping at most the last row and column.
+        For training crops, which must not learn from the borders a camera marks as outside
+        the picture; renders keep the whole mosaic instead (see :attr:`default_crop`).
+        """
+        if self.default_crop is None:
+            return self
+        top, left, height, width = self.default_crop
+        height, width = height - height % 2, width - width % 2
+        shift = (-(top % 2), -(left % 2))
+        return replace(
+            self,
+            mosaic=self.mosaic[top : top + height, left : left + width].copy(),
+            cfa_pattern=np.roll(np.asarray(self.cfa_pattern), shift, axis=(0, 1)),
+            black_level=np.roll(np.asarray(self.black_level), shift, axis=(0, 1)),
+            default_crop=None,
+        )
 
 
 def cfa_from_name(name: str) -> np.ndarray:
@@ -277,6 +331,7 @@ def read_raw(path: str | os.PathLike[str]) -> RawFrame:
     # Keep whole CFA periods only; dropping an odd last row/column changes nothing visible.
     mosaic = mosaic[: h - h % 2, : w - w % 2]
     return RawFrame(
+        default_crop=_default_crop(p, mosaic.shape[0], mosaic.shape[1]),
         mosaic=mosaic,
         cfa_pattern=cfa,
         black_level=black,
@@ -287,3 +342,24 @@ def read_raw(path: str | os.PathLike[str]) -> RawFrame:
         exif=exif,
         path=str(p),
     )
+
+
+def _default_crop(path: Path, height: int, width: int) -> Rect | None:
+    """A DNG's default crop within the ``height`` x ``width`` mosaic, or ``None`` (no crop, or
+    one that is the whole mosaic).
+
+    Raises:
+        UnsupportedSensorError: non-square pixels (a DefaultScale other than 1).
+    """
+    framing = read_dng_framing(path)
+    if framing is None:
+        return None
+    sx, sy = framing.scale
+    if not (math.isclose(sx, 1.0, rel_tol=1e-6) and math.isclose(sy, 1.0, rel_tol=1e-6)):
+        raise UnsupportedSensorError(
+            f"{path}: not supported: non-square pixels (DNG DefaultScale {sx:g} x {sy:g})"
+        )
+    if framing.crop is None:
+        return None
+    crop = clip_rect(framing.crop, height, width)
+    return None if crop in (None, (0, 0, height, width)) else crop

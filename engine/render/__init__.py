@@ -50,6 +50,7 @@ from engine.render.pipeline import (
     bin_packed,
     camera_xyz_matrix,
     preview_factor,
+    preview_frame,
 )
 from engine.render.ratio import MAX_RATIO, MIN_RATIO, estimate_ratio, parse_ratio
 from engine.render.tiling import (
@@ -98,6 +99,7 @@ __all__ = [
     "parse_ratio",
     "plan_tiles",
     "preview_factor",
+    "preview_frame",
     "rggb_mirror",
     "srgb_decode",
     "srgb_encode",

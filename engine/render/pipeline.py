@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from engine.device import select_device
-from engine.io import XYZ_TO_SRGB, RawFrame
+from engine.io import XYZ_TO_SRGB, RawFrame, Rect, clip_rect, orient_rect
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.models import ModelCard, load_model, resolve_model
 from engine.render.colour import apply_orientation, classical_linear, develop, srgb_decode
@@ -26,10 +26,14 @@ class Rendered:
     """A finished image, orientation applied.
 
     Attributes:
-        srgb: ``(H, W, 3)`` float32 sRGB-encoded display image in [0, 1].
-        linear_sensor: ``(H, W, 3)`` float32 linear RGB in [0, 1] on the sensor grid (not yet
-            oriented); camera RGB unless the model outputs sRGB, then linear sRGB.
+        srgb: ``(H, W, 3)`` float32 sRGB-encoded display image in [0, 1]: the picture, i.e.
+            cropped to the frame's default crop, then oriented.
+        linear_sensor: ``(H', W', 3)`` float32 linear RGB in [0, 1] on the sensor grid (not yet
+            oriented), the whole rendered area (a DNG export keeps the borders and says where
+            the picture is); camera RGB unless the model outputs sRGB, then linear sRGB.
         orientation: LibRaw flip code that :attr:`linear` applies.
+        crop: the picture within ``linear_sensor`` (``(top, left, height, width)``), or
+            ``None`` for all of it.
         xyz_to_cam: ``(3, 3)`` XYZ -> the space of ``linear`` (DNG ColorMatrix1).
         wb_gains: ``(3,)`` white balance that neutralises ``linear`` (DNG AsShotNeutral = 1/x).
         ratio: exposure ratio used.
@@ -43,14 +47,23 @@ class Rendered:
     wb_gains: np.ndarray
     ratio: float
     model: str
+    crop: Rect | None = None
 
     @property
     def linear(self) -> np.ndarray:
-        """``(H, W, 3)`` linear RGB, oriented, for DNG export.
+        """``(H', W', 3)`` linear RGB, oriented, for DNG export (the whole rendered area).
 
         Built on demand: only DNG export needs it, and at 12 MP the oriented copy is 144 MB.
         """
         return apply_orientation(self.linear_sensor, self.orientation)
+
+    @property
+    def linear_crop(self) -> Rect | None:
+        """Where the picture lies in :attr:`linear` (a DNG's DefaultCrop), or ``None``."""
+        if self.crop is None:
+            return None
+        height, width = self.linear_sensor.shape[:2]
+        return orient_rect(self.crop, height, width, self.orientation)
 
 
 def camera_xyz_matrix(frame: RawFrame) -> np.ndarray:
@@ -82,6 +95,42 @@ def preview_factor(height: int, width: int, max_side: int) -> int:
     """Binning factor so a ``height`` x ``width`` frame renders at most ``max_side`` px."""
     longest = max(height, width)
     return max(1, int(np.ceil(longest / max(max_side, 16))))
+
+
+def preview_frame(frame: RawFrame, region: Rect | None) -> RawFrame:
+    """The part of ``frame`` a preview of ``region`` renders.
+
+    Args:
+        region: ``(top, left, height, width)`` in pixels of the picture (the default crop,
+            unrotated); ``None``: the whole picture.
+
+    Returns:
+        The mosaic cut to whole CFA periods around the region, with its ``default_crop`` set
+        to exactly the region (so odd edges cost no misregistration); ``frame`` itself when
+        that is all of it.
+    """
+    v_top, v_left, v_height, v_width = wanted = frame.visible_rect
+    inside = clip_rect(region, v_height, v_width) if region is not None else None
+    if inside is not None:
+        wanted = (v_top + inside[0], v_left + inside[1], inside[2], inside[3])
+    t0, l0 = wanted[0] - wanted[0] % 2, wanted[1] - wanted[1] % 2
+    t1 = min(frame.height, -(-(wanted[0] + wanted[2]) // 2) * 2)
+    l1 = min(frame.width, -(-(wanted[1] + wanted[3]) // 2) * 2)
+    if (t0, l0, t1, l1) == (0, 0, frame.height, frame.width) and frame.default_crop is None:
+        return frame
+    sub = frame.crop(t0, l0, t1 - t0, l1 - l0)
+    exact = (wanted[0] - t0, wanted[1] - l0, wanted[2], wanted[3])
+    return replace(sub, default_crop=None if exact == (0, 0, sub.height, sub.width) else exact)
+
+
+def _scaled(crop: Rect | None, factor: int, height: int, width: int) -> Rect | None:
+    """``crop`` on a grid ``factor`` times coarser (a binned preview's output), covering it."""
+    if crop is None:
+        return None
+    top, left, h, w = crop
+    t0, l0 = top // factor, left // factor
+    t1, l1 = -(-(top + h) // factor), -(-(left + w) // factor)
+    return clip_rect((t0, l0, t1 - t0, l1 - l0), height, width)
 
 
 class Enhancer:
@@ -122,13 +171,14 @@ class Enhancer:
     ) -> Rendered:
         """A fast proxy of :meth:`render` for live previews.
 
-        The visible ``region`` (``top, left, height, width`` in sensor pixels of the unrotated
-        frame; ``None`` = whole frame) is cropped, then its packed form is binned so the output's
-        longer side is at most ``max_side``. Binning averages noise away, so the proxy looks a
-        little cleaner than the full render; it is for judging exposure and colour live.
+        The visible ``region`` (``top, left, height, width`` in pixels of the picture, i.e. of
+        the frame's default crop, unrotated; ``None`` = the whole picture) is cut out of the
+        mosaic on whole CFA periods, then its packed form is binned so the output's longer side
+        is at most ``max_side``, and the output is cropped to exactly the region. Binning
+        averages noise away, so the proxy looks a little cleaner than the full render; it is
+        for judging exposure and colour live.
         """
-        if region is not None:
-            frame = frame.crop(*region)
+        frame = preview_frame(frame, region)
         used = estimate_ratio(frame) if ratio is None else float(ratio)
         factor = max(1, preview_factor(frame.height, frame.width, max_side))
         if factor == 1:
@@ -139,7 +189,9 @@ class Enhancer:
         h, w = frame.height - frame.height % bins, frame.width - frame.width % bins
         frame = frame.crop(0, 0, h, w)
         packed, mirror = pack_rggb(frame, used)
-        return self._finish(frame, used, bin_packed(packed, factor), mirror, progress, cancel)
+        crop = _scaled(frame.default_crop, factor, h // factor, w // factor)
+        return self._finish(frame, used, bin_packed(packed, factor), mirror, progress, cancel,
+                            crop)  # fmt: skip
 
     def render(
         self,
@@ -156,9 +208,9 @@ class Enhancer:
             progress(0, 1, "demosaic")
             linear = torch.from_numpy(classical_linear(frame, used)).permute(2, 0, 1)
             progress(1, 1, "done")
-            return self._package(frame, used, linear, camera_space=True, cancel=cancel)
+            return self._package(frame, used, linear, True, cancel, frame.default_crop)
         packed, mirror = pack_rggb(frame, used)
-        return self._finish(frame, used, packed, mirror, progress, cancel)
+        return self._finish(frame, used, packed, mirror, progress, cancel, frame.default_crop)
 
     def _finish(
         self,
@@ -168,20 +220,20 @@ class Enhancer:
         mirror: Mirror,
         progress: ProgressCallback,
         cancel: CancelToken | None,
+        crop: Rect | None,
     ) -> Rendered:
         """Packed ``(4, h, w)`` in RGGB geometry (:func:`~engine.render.packing.pack_rggb`) ->
-        finished image at ``(2h, 2w)`` on the frame's own grid (``mirror`` undone)."""
+        finished image at ``(2h, 2w)`` on the frame's own grid (``mirror`` undone), ``crop``
+        (on that grid) the picture."""
         if self.runner is None:  # classical proxy: nearest-neighbour "demosaic" of the bins
             r, g1, b, g2 = (torch.from_numpy(c) for c in packed)
             rgb = torch.stack([r, (g1 + g2) / 2, b])
             linear = rgb.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)
             linear = mirror_image(linear, mirror)
-            return self._package(frame, ratio, linear, camera_space=True, cancel=cancel)
+            return self._package(frame, ratio, linear, True, cancel, crop)
         out = mirror_image(torch.from_numpy(self.runner.run(packed, progress, cancel)), mirror)
         assert self.card is not None
-        return self._package(
-            frame, ratio, out, camera_space=self.card.output_space != "srgb", cancel=cancel
-        )
+        return self._package(frame, ratio, out, self.card.output_space != "srgb", cancel, crop)
 
     def _package(
         self,
@@ -190,8 +242,10 @@ class Enhancer:
         out: torch.Tensor,
         camera_space: bool,
         cancel: CancelToken | None,
+        crop: Rect | None,
     ) -> Rendered:
-        """Model/classical output ``(3, H, W)`` -> :class:`Rendered` (colour, orientation)."""
+        """Model/classical output ``(3, H, W)`` -> :class:`Rendered`: colour, then the picture
+        cut out (``crop``, on the output grid), then the orientation."""
         xyz_to_cam, gains = camera_xyz_matrix(frame), frame.wb_gains
         if camera_space:
             out = out.clamp_(0.0, 1.0)
@@ -204,6 +258,9 @@ class Enhancer:
         if cancel is not None:
             cancel.raise_if_cancelled()
         srgb_hwc = srgb.permute(1, 2, 0).numpy()
+        if crop is not None:
+            top, left, height, width = crop
+            srgb_hwc = srgb_hwc[top : top + height, left : left + width]
         return Rendered(
             srgb=apply_orientation(srgb_hwc, frame.orientation),
             linear_sensor=linear_hwc,
@@ -212,4 +269,5 @@ class Enhancer:
             wb_gains=np.asarray(gains, dtype=np.float32),
             ratio=ratio,
             model=self.model_name,
+            crop=crop,
         )

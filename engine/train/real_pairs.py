@@ -236,8 +236,10 @@ def load_pair(spec: PairFiles) -> TrainingPair:
 
     Returns:
         ``TrainingPair`` named after the short file's stem: ``dark`` is the short exposure as read
-        (uint16 DN), ``target`` the long exposure as ``(H, W, 3)`` float32 linear camera RGB in
-        [0, 1] (``classical_linear(long, 1.0)``), ``ratio`` the spec's or the EXIF's.
+        (uint16 DN) and cut to the picture (:meth:`~engine.io.RawFrame.visible`: a camera's
+        masked-off borders teach nothing), ``target`` the long exposure as ``(H, W, 3)`` float32
+        linear camera RGB in [0, 1] (``classical_linear(long, 1.0)``, demosaiced with its
+        borders for context, then cut the same way), ``ratio`` the spec's or the EXIF's.
 
     Raises:
         DarkroomError: unreadable files, different cameras, sizes or CFA layouts, missing
@@ -260,8 +262,11 @@ def load_pair(spec: PairFiles) -> TrainingPair:
         raise DarkroomError(
             f"{what}: exposure ratio {ratio:.3g} is below 1 (is the short one the long one?)"
         )
-    target = classical_linear(long, 1.0)
-    return TrainingPair(name=Path(spec.short).stem, dark=short, ratio=float(ratio), target=target)
+    dark = short.visible()
+    top, left, _, _ = long.visible_rect
+    target = classical_linear(long, 1.0)[top : top + dark.height, left : left + dark.width]
+    return TrainingPair(name=Path(spec.short).stem, dark=dark, ratio=float(ratio),
+                        target=np.ascontiguousarray(target))  # fmt: skip
 
 
 class RealPairSource:
