@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage
@@ -31,10 +31,9 @@ from .finetune_jobs import (
     scan_folder_rows,
 )
 from .finetune_panel_ui import FineTunePanelUi
+from .session import Session
+from .settings import AppSettings
 from .workers import Job, JobOutcome, error_message
-
-if TYPE_CHECKING:
-    from .main_window import MainWindow
 
 RAW_FILES = "RAW photos ({});;All files (*)".format(
     " ".join(f"*{e} *{e.upper()}" for e in RAW_EXTENSIONS)
@@ -43,6 +42,8 @@ RAW_FILES = "RAW photos ({});;All files (*)".format(
 
 class PairsController(QObject):
     """Owns the list of pair rows shown in the panel's table.
+
+    It remembers the last folder in ``settings`` and reports errors through the session.
 
     Signals:
         changed(int): the rows changed; the number of valid pairs.
@@ -53,10 +54,15 @@ class PairsController(QObject):
     scanFinished = Signal(str)
 
     def __init__(
-        self, ui: FineTunePanelUi, window: MainWindow, pool: QThreadPool, parent: QObject
+        self,
+        ui: FineTunePanelUi,
+        session: Session,
+        settings: AppSettings,
+        pool: QThreadPool,
+        parent: QObject,
     ) -> None:
         super().__init__(parent)
-        self.ui, self.window, self.pool = ui, window, pool
+        self.ui, self.session, self.settings, self.pool = ui, session, settings, pool
         self.rows: list[PairTableRow] = []
         self.thumbs: dict[str, QImage] = {}
         self.jobs: list[Job] = []  # scans and thumbnails in flight
@@ -74,7 +80,7 @@ class PairsController(QObject):
     def add_folder(self, folder: str | Path) -> Job | None:
         """Pair the RAW files of ``folder`` (or a CSV pair list) and add them to the table."""
         name = Path(folder).name or str(folder)
-        self.window.settings.store.setValue("fineTune/folder", str(folder))
+        self.settings.store.setValue("fineTune/folder", str(folder))
         return self._scan(
             lambda t, p: scan_folder_rows(Path(folder), t, p),
             f"Reading {name}…",
@@ -106,7 +112,7 @@ class PairsController(QObject):
         ui.scan_progress.show()
         ui.cancel_scan_button.show()
         ui.pair_summary.setText(message)
-        self.pool.start(job)
+        job.start(self.pool)
         return job
 
     def cancel_scan(self) -> None:
@@ -131,7 +137,7 @@ class PairsController(QObject):
             if outcome.status == "error":
                 message = error_message(outcome.error)
                 self.ui.pair_summary.setText(f"{job.payload}: {message}")
-                self.window.show_error(str(job.payload), message)
+                self.session.tell(str(job.payload), message)
         self.scanFinished.emit(outcome.status)
 
     def _add_rows(self, rows: list[PairTableRow]) -> None:
@@ -152,7 +158,7 @@ class PairsController(QObject):
         job.payload = signals  # keeps the signal object alive as long as the job
         job.on_done(self._forget)
         self.jobs.append(job)
-        self.pool.start(job)
+        job.start(self.pool)
 
     def _thumb_ready(self, path: str, image: QImage) -> None:
         self.thumbs[path] = image
@@ -220,8 +226,8 @@ class PairsController(QObject):
     # -- file dialogs ----------------------------------------------------------------------
 
     def _start_folder(self) -> str:
-        value = self.window.settings.store.value("fineTune/folder", "")
-        return value if isinstance(value, str) and value else self.window.settings.last_folder
+        value = self.settings.store.value("fineTune/folder", "")
+        return value if isinstance(value, str) and value else self.settings.last_folder
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(
@@ -240,7 +246,7 @@ class PairsController(QObject):
         if len(files) == 2:
             self.add_pair(*files)
         elif files:
-            self.window.show_error(
+            self.session.tell(
                 "Pick two files",
                 "Select exactly two RAW files: the short and the long exposure of the same scene.",
             )

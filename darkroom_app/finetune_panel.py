@@ -9,17 +9,19 @@ between two steps (:class:`~engine.finetune.PauseToken`); Cancel makes it write 
 and stop; Resume calls the engine again with the same name, base and pairs, and the engine
 continues from that checkpoint (also after a crash or a restart of the app: the checkpoint's
 ``run.json`` names the base model and the pairs). The finished model lands in the user's
-model library and in the window's model selector at once.
+model library (the session's user models folder) and, through
+:meth:`Session.models_edited <darkroom_app.session.Session.models_edited>`, in the window's
+model selector at once. The panel never sees the window: the window docks it and connects its
+Tools menu to :meth:`FineTunePanel.open_panel` and :meth:`FineTunePanel.open_library`.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QThreadPool, Signal
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox, QWidget
 
 from engine.finetune import (
     CheckedPair,
@@ -44,11 +46,10 @@ from .finetune_jobs import (
 )
 from .finetune_pairs import PairsController
 from .finetune_panel_ui import FineTunePanelUi
-from .model_library_dialog import ModelLibraryDialog, refresh_models
+from .model_library_dialog import ModelLibraryDialog
+from .session import Session
+from .settings import AppSettings
 from .workers import Job, JobOutcome, error_message
-
-if TYPE_CHECKING:
-    from .main_window import MainWindow
 
 
 class FineTunePanel(QDockWidget):
@@ -63,19 +64,22 @@ class FineTunePanel(QDockWidget):
     scanFinished = Signal(str)
     runFinished = Signal(str)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__("Fine-tune on my camera", window)
+    def __init__(
+        self, session: Session, settings: AppSettings, parent: QWidget | None = None
+    ) -> None:
+        super().__init__("Fine-tune on my camera", parent)
         self.setObjectName("fineTunePanel")
         self.setAllowedAreas(
             Qt.DockWidgetArea.LeftDockWidgetArea | Qt.DockWidgetArea.RightDockWidgetArea
         )
-        self.window_ = window  # not "window": QWidget.window() is a method
+        self.session = session
+        self.settings = settings  # the form's last values live in its store
         self.ui = FineTunePanelUi(self)
         self.pool = QThreadPool(self)  # scans, thumbnails, library copies: one at a time
         self.pool.setMaxThreadCount(1)
         self.train_pool = QThreadPool(self)  # apart, so pairs can be added while training
         self.train_pool.setMaxThreadCount(1)
-        self.pairs = PairsController(self.ui, window, self.pool, self)
+        self.pairs = PairsController(self.ui, session, settings, self.pool, self)
         self.run_job: Job | None = None
         self.pause_token: PauseToken | None = None
         self.request: FinetuneRequest | None = None
@@ -84,16 +88,13 @@ class FineTunePanel(QDockWidget):
         self.library_dialog: ModelLibraryDialog | None = None
         self.name_edited = False  # a name the user typed is never replaced by the default
         self.checkpoint: InterruptedRun | None = None  # an interrupted run of the name in the box
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self)
-        self.hide()
-        self.ui.load_form(window.settings.store)
+        self.hide()  # until Tools ▸ Fine-tune (an explicit hide survives being docked)
+        self.ui.load_form(settings.store)
         self._connect()
         self._update_buttons()
 
     def _connect(self) -> None:
-        ui, wui = self.ui, self.window_.ui
-        wui.fine_tune_action.triggered.connect(self.open_panel)
-        wui.model_library_action.triggered.connect(self.open_library)
+        ui = self.ui
         self.pairs.changed.connect(self._pairs_changed)
         self.pairs.changed.connect(self.pairsChanged)
         self.pairs.scanFinished.connect(self.scanFinished)
@@ -111,8 +112,8 @@ class FineTunePanel(QDockWidget):
 
     @property
     def library(self) -> Path:
-        """The user's model library: the Preferences' user models folder, read each time."""
-        return self.window_.settings.user_models_dir
+        """The user's model library: the session's user models folder, read each time."""
+        return self.session.user_models_dir
 
     @property
     def running(self) -> bool:
@@ -151,7 +152,7 @@ class FineTunePanel(QDockWidget):
 
     def reload_bases(self) -> None:
         """List every model with weights (bundled or in the library) as a possible base."""
-        stored = self.window_.settings.store.value("fineTune/base", "")
+        stored = self.settings.store.value("fineTune/base", "")
         self.ui.list_bases(self.library, stored if isinstance(stored, str) else "")
         self._update_buttons()
 
@@ -215,7 +216,7 @@ class FineTunePanel(QDockWidget):
         problem = start_problem(request)
         if problem is not None:
             self.ui.status_label.setText(problem[1])
-            self.window_.show_error(*problem)
+            self.session.tell(*problem)
             return None
         return self._run(replace(request, name=check_name(name)))
 
@@ -230,7 +231,7 @@ class FineTunePanel(QDockWidget):
         missing = [p for pair in checkpoint.pairs for p in (pair.short, pair.long)
                    if not Path(p).is_file()]  # fmt: skip
         if missing:
-            self.window_.show_error(
+            self.session.tell(
                 "Cannot resume",
                 f"{missing[0]}: the file is gone; bring it back or Discard the checkpoint.",
             )
@@ -243,10 +244,10 @@ class FineTunePanel(QDockWidget):
 
     def _request(self, base: str, pairs: tuple[CheckedPair | PairFiles, ...],
                  name: str) -> FinetuneRequest:  # fmt: skip
-        return self.ui.request(base, pairs, name, self.library, self.window_.device_pref)
+        return self.ui.request(base, pairs, name, self.library, self.session.device_pref)
 
     def _run(self, req: FinetuneRequest) -> Job:
-        self.ui.save_form(self.window_.settings.store, req)
+        self.ui.save_form(self.settings.store, req)
         pause, signals = PauseToken(), FinetuneSignals()
         signals.progress.connect(self._run_progress, Qt.ConnectionType.QueuedConnection)
         job = Job(
@@ -266,8 +267,8 @@ class FineTunePanel(QDockWidget):
         ui.use_button.hide()
         ui.pause_button.setText("Pause")
         self._name_changed()
-        self.window_.statusBar().showMessage(f"Fine-tuning “{req.name}” in the background…", 5000)
-        self.train_pool.start(job)
+        self.session.say(f"Fine-tuning “{req.name}” in the background…", 5000)
+        job.start(self.train_pool)
         return job
 
     def toggle_pause(self) -> None:
@@ -307,16 +308,16 @@ class FineTunePanel(QDockWidget):
             ui.notes_label.setText("\n".join(f"• {n}" for n in result.notes))
             ui.use_button.show()
             ui.eta_label.setText(f"took {format_duration(result.elapsed_s)}")
-            refresh_models(self.window_)  # in the model selector at once
+            self.session.models_edited()  # in the window's model selector at once
             if self.library_dialog is not None:
                 self.library_dialog.reload(result.name)
             self.reload_bases()
             self.name_edited = False
-            self.window_.statusBar().showMessage(f"Fine-tuned model “{result.name}” saved", 8000)
+            self.session.say(f"Fine-tuned model “{result.name}” saved", 8000)
         elif outcome.status == "error":
             message = error_message(outcome.error)
             ui.status_label.setText(f"Fine-tuning “{name}” failed: {message}")
-            self.window_.show_error("Fine-tuning failed", message)
+            self.session.tell("Fine-tuning failed", message)
         ui.pause_button.setText("Pause")
         self._name_changed()
         if outcome.status == "cancelled":
@@ -334,7 +335,7 @@ class FineTunePanel(QDockWidget):
     def use_model(self) -> None:
         """Show the current photo with the model just made."""
         if self.result is not None:
-            self.window_.set_model(self.result.name)
+            self.session.set_model(self.result.name)  # the window selects it
 
     def _update_buttons(self) -> None:
         ui, running = self.ui, self.running
@@ -360,7 +361,7 @@ class FineTunePanel(QDockWidget):
     def open_library(self) -> ModelLibraryDialog:
         """Tools ▸ Model library (non-modal: training and previews go on meanwhile)."""
         if self.library_dialog is None:
-            dialog = ModelLibraryDialog(self.window_, self.pool)
+            dialog = ModelLibraryDialog(self.session, self.pool, self)
             dialog.changed.connect(self.reload_bases)
             dialog.changed.connect(self._name_changed)
             # Kept (hidden) when closed, never deleted: an export may still report back to it.

@@ -1,28 +1,48 @@
-"""Decoding RAW files in the background, newest request wins."""
+"""Opening photos: the file dialog, the bundled sample, and decoding in the background.
+
+Decoding runs as a :class:`~darkroom_app.workers.Job`; the newest request wins.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from pathlib import Path
 
-from .workers import Job, JobOutcome, error_message, load_photo, wait_for
+from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from engine.io import RAW_EXTENSIONS
+from engine.resources import sample_raw_path
+
+from .session import Session, open_photo
+from .workers import Job, JobOutcome, error_message, wait_for
+
+RAW_FILTER = "RAW photos ({})".format(
+    " ".join(f"*{e} *{e.upper()}" for e in RAW_EXTENSIONS)
+)  # upper case too: file dialogs match case-sensitively on Linux
+
+
+def ask_for_raw_file(parent: QWidget, folder: str) -> str:
+    """File ▸ Open: the RAW file the user picked in ``folder``, or "" if cancelled."""
+    name, _ = QFileDialog.getOpenFileName(parent, "Open RAW photo", folder, RAW_FILTER)
+    return name
 
 
 class PhotoLoader(QObject):
     """Loads one photo at a time on ``pool``; a newer :meth:`open` cancels an older one.
 
+    A loaded photo becomes the session's current photo; a file that cannot be opened is
+    reported through the session, and the current photo stays.
+
     Signals:
-        loaded(object): a :class:`~darkroom_app.workers.LoadedPhoto` is ready.
-        failed(str, str): path and the one-line reason it could not be opened.
         finished(bool): the newest load ended (success or not).
     """
 
-    loaded = Signal(object)
-    failed = Signal(str, str)
     finished = Signal(bool)
 
-    def __init__(self, pool: QThreadPool, parent: QObject | None = None) -> None:
+    def __init__(self, pool: QThreadPool, session: Session, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.pool = pool
+        self.session = session
         self.job: Job | None = None
 
     @property
@@ -32,12 +52,21 @@ class PhotoLoader(QObject):
     def open(self, path: str) -> Job:
         if self.job is not None:
             self.job.cancel()  # skipped if still queued; its result is ignored otherwise
-        job = Job(lambda token, _progress: load_photo(path, token), name=f"load {path}")
+        job = Job(lambda token, _progress: open_photo(path, token), name=f"load {path}")
         job.payload = path
         job.on_done(self._done)
         self.job = job
-        self.pool.start(job)
+        self.session.say(f"Opening {Path(path).name}…", 0)
+        job.start(self.pool)
         return job
+
+    def open_sample(self) -> Job | None:
+        """Open the bundled low-light sample (None, and the user told, if it is missing)."""
+        try:
+            return self.open(str(sample_raw_path()))
+        except FileNotFoundError as exc:
+            self.session.tell("Sample missing", str(exc))
+            return None
 
     def cancel(self) -> None:
         if self.job is not None:
@@ -54,7 +83,8 @@ class PhotoLoader(QObject):
             return  # superseded by a newer open()
         self.job = None
         if outcome.status == "ok":
-            self.loaded.emit(outcome.result)
+            self.session.set_photo(outcome.result)
         elif outcome.status == "error":
-            self.failed.emit(str(job.payload), error_message(outcome.error))
+            self.session.say("", 0)
+            self.session.tell("Cannot open photo", error_message(outcome.error))
         self.finished.emit(outcome.status == "ok")

@@ -5,41 +5,39 @@ Long work never runs on the GUI thread: decoding, previews and exports are engin
 loading share one, exports have their own so a long export never stalls the live preview).
 ``export_to`` and ``open_path(..., wait=True)`` are the blocking scripting calls; they wait in a
 local event loop, so the window keeps painting meanwhile.
+
+What the user works on (photo, ratio, model, device, the user's models) lives in a Qt-free
+:class:`~darkroom_app.session.Session`. The window's parts (exporter, fine-tune panel, model
+library) take the session, never the window; this class is the only place where session
+signals meet widgets (see :meth:`MainWindow._connect_session`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QThreadPool, Signal
+from PySide6.QtCore import Qt, QThreadPool, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QMainWindow, QMessageBox
 
-from engine.io import RAW_EXTENSIONS, ExportOptions, RawFrame
+from engine.io import ExportOptions, RawFrame
 from engine.render import CLASSICAL
-from engine.resources import sample_raw_path
 
 from .controls import CLASSICAL_LABEL
+from .export_controls import ExportControls
 from .exporter import Exporter
 from .finetune_panel import FineTunePanel
 from .geometry import oriented_size
-from .loader import PhotoLoader
-from .preferences import PreferencesDialog, describe_device
-from .preview import PreviewController, PreviewState, preview_model_for
+from .loader import PhotoLoader, ask_for_raw_file
+from .message_boxes import ErrorBoxes, show_about
+from .preferences import ask_preferences
+from .preview import PreviewController, PreviewState, viewer_labels
+from .session import LoadedPhoto, Session
 from .settings import AppSettings
+from .view_controls import ViewControls
 from .viewer import BEFORE_KEYS
 from .window_ui import WindowUi
-from .workers import EnhancerCache, Job, JobOutcome, LoadedPhoto, PreviewResult
-
-RAW_FILTER = "RAW photos ({})".format(
-    " ".join(f"*{e} *{e.upper()}" for e in RAW_EXTENSIONS)
-)  # upper case too: file dialogs match case-sensitively on Linux
-
-
-ABOUT_TEXT = (
-    "<b>Darkroom</b><br>Rescue underexposed and night RAW photos with learned enhancement, "
-    "after <i>Learning to See in the Dark</i> (Chen et al., CVPR 2018)."
-)
+from .workers import Job, PreviewResult
 
 
 class MainWindow(QMainWindow):
@@ -60,51 +58,49 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: AppSettings | None = None) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
-        self.settings = settings or AppSettings()
+        self.settings = s = settings or AppSettings()
+        self.session = session = Session(s.user_models_dir, s.device)
         self.ui = ui = WindowUi(self)
         self.viewer = ui.viewer
         self.preview_pool = QThreadPool(self)
         self.preview_pool.setMaxThreadCount(1)  # newest wins; two renders would halve speed
         self.export_pool = QThreadPool(self)
         self.export_pool.setMaxThreadCount(1)
-        self.cache = EnhancerCache()
-        self.frame: RawFrame | None = None
-        self.path: str | None = None
-        self.auto_ratio: float | None = None
         self.last_preview: PreviewResult | None = None  # what the viewer shows
-        self.error_dialogs: list[QMessageBox] = []
-        self.device_pref, self.device_label, self.device_is_cpu = describe_device(
-            self.settings.device
-        )
-        self.model_dirs = tuple(self.settings.model_dirs())
+        self.error_boxes = ErrorBoxes(self)
 
         self.preview = PreviewController(
-            self.viewer, self.preview_pool, self.cache, self._preview_state, self
+            self.viewer, self.preview_pool, session.cache, self._preview_state, self
         )
-        self.exporter = Exporter(self, self.export_pool, self.cache)
-        self.loader = PhotoLoader(self.preview_pool, self)  # one pool: decode, then preview
-        self.finetune = FineTunePanel(self)  # Tools menu; before restoreState, which places it
+        self.exporter = Exporter(session, s, self.export_pool, self)
+        self.export_controls = ExportControls(
+            self.exporter, session, ui.export_action, ui.render_progress, ui.cancel_button
+        )
+        self.loader = PhotoLoader(self.preview_pool, session, self)  # decode, then preview
+        self.view_controls = ViewControls(ui, s, self)
+        self.finetune = FineTunePanel(session, s, self)
+        # Docked before restoreState, which places it; hidden until Tools ▸ Fine-tune.
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.finetune)
         self._restore_settings()
         self._connect()
+        self._connect_session()
         self.setAcceptDrops(True)
         self._update_title()
 
     # -- setup -----------------------------------------------------------------------------
 
     def _restore_settings(self) -> None:
-        s, ui = self.settings, self.ui
-        ui.model_combo.reload(list(self.model_dirs))
+        s, ui, session = self.settings, self.ui, self.session
+        # Nothing listens yet: the session simply takes what the widgets can show.
+        ui.model_combo.reload(list(session.model_dirs))
         ui.model_combo.select(s.model)
-        ui.exposure.set_ratio(s.ratio, notify=False)
-        ui.split_combo.setCurrentIndex(max(0, ui.split_combo.findData(s.split_mode)))
-        ui.mode_actions[s.split_mode].setChecked(True)
-        self.viewer.set_mode(s.split_mode)
-        ui.before_combo.setCurrentIndex(max(0, ui.before_combo.findData(s.before_mode)))
+        session.set_model(ui.model_combo.current_model())
+        session.set_ratio(ui.exposure.set_ratio(s.ratio, notify=False))
         if s.geometry is None or not self.restoreGeometry(s.geometry):
             self.resize(1280, 800)
         if s.window_state is not None:
             self.restoreState(s.window_state)
-        ui.device_label.setText(f"Device: {self.device_label}")
+        ui.device_label.setText(f"Device: {session.device_label}")
         ui.recent_menu.set_paths(s.recent_files)
         self._update_labels()
 
@@ -112,35 +108,43 @@ class MainWindow(QMainWindow):
         ui = self.ui
         ui.open_action.triggered.connect(self._choose_file)
         ui.quit_action.triggered.connect(self.close)
-        ui.preferences_action.triggered.connect(self._open_preferences)
+        ui.preferences_action.triggered.connect(
+            lambda: ask_preferences(self.session, self, self.apply_preferences)
+        )
         ui.sample_action.triggered.connect(self.open_sample)
-        ui.about_action.triggered.connect(self._about)
+        ui.about_action.triggered.connect(lambda: show_about(self))
         ui.recent_menu.openRequested.connect(self.open_path)
         ui.recent_menu.clearRequested.connect(self._clear_recent)
-        ui.fit_action.triggered.connect(self.viewer.zoom_fit)
-        ui.actual_action.triggered.connect(lambda: self.viewer.zoom_actual())
-        ui.zoom_in_action.triggered.connect(lambda: self.viewer.set_zoom(self.viewer.scale * 1.25))
-        ui.zoom_out_action.triggered.connect(lambda: self.viewer.set_zoom(self.viewer.scale / 1.25))
-        ui.fit_button.clicked.connect(self.viewer.zoom_fit)
-        ui.actual_button.clicked.connect(lambda: self.viewer.zoom_actual())
-        for key, action in ui.mode_actions.items():
-            action.triggered.connect(lambda _=False, k=key: self.set_split_mode(k))
-        ui.split_combo.currentIndexChanged.connect(
-            lambda _: self.set_split_mode(str(ui.split_combo.currentData()))
-        )
-        ui.before_combo.currentIndexChanged.connect(self._before_mode_changed)
-        ui.exposure.ratioChanged.connect(self._ratio_changed)
+        self.view_controls.beforeModeChanged.connect(self._before_mode_changed)
         ui.exposure.autoRequested.connect(self.auto_ratio_clicked)
-        ui.model_combo.currentIndexChanged.connect(self._model_changed)
+        ui.fine_tune_action.triggered.connect(self.finetune.open_panel)
+        ui.model_library_action.triggered.connect(self.finetune.open_library)
         self.viewer.viewChanged.connect(self.preview.schedule)
-        self.viewer.zoomChanged.connect(self._zoom_changed)
         self.preview.busyChanged.connect(ui.preview_busy.setVisible)
         self.preview.shown.connect(self._preview_shown)
         self.preview.failed.connect(self._preview_failed)
-        self.exporter.finished.connect(self._export_finished)
-        self.loader.loaded.connect(self._set_photo)
-        self.loader.failed.connect(self._load_failed)
+        self.exporter.finished.connect(lambda outcome: self.renderFinished.emit(outcome.status))
         self.loader.finished.connect(self.loadFinished)
+
+    def _connect_session(self) -> None:
+        """Tie the session to the widgets, both ways; nothing else connects to its signals.
+
+        A user change in the exposure control or model selector sets the session; a session
+        change (from here or from a part, e.g. the fine-tune panel) updates widgets, settings
+        and preview. Setters emit only on a real change, so the round trip ends after a lap.
+        """
+        ui, session = self.ui, self.session
+        ui.exposure.ratioChanged.connect(session.set_ratio)
+        ui.model_combo.currentIndexChanged.connect(
+            lambda _: session.set_model(ui.model_combo.current_model())
+        )
+        session.photo_changed.connect(self._photo_changed)
+        session.ratio_changed.connect(self._ratio_changed)
+        session.model_changed.connect(self._model_changed)
+        session.device_changed.connect(self._device_changed)
+        session.models_changed.connect(self._models_changed)
+        session.problem.connect(self.show_error)
+        session.status.connect(self._show_status)
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -155,10 +159,7 @@ class MainWindow(QMainWindow):
             self.open_sample()
 
     def open_sample(self) -> None:
-        try:
-            self.open_path(str(sample_raw_path()))
-        except FileNotFoundError as exc:
-            self.show_error("Sample missing", str(exc))
+        self.loader.open_sample()
 
     def open_path(self, path: str | Path, wait: bool = False) -> bool:
         """Load a RAW file in the background; the current photo stays until it succeeds.
@@ -169,43 +170,41 @@ class MainWindow(QMainWindow):
         Returns:
             With ``wait``, whether the photo is now current; else True (loading started).
         """
-        self.statusBar().showMessage(f"Opening {Path(path).name}…")
         job = self.loader.open(str(path))
         if not wait:
             return True
         self.wait_for_load()
-        return job.outcome is not None and job.outcome.status == "ok" and self.path == str(path)
+        ok = job.outcome is not None and job.outcome.status == "ok"
+        return ok and self.session.path == str(path)
 
     def wait_for_load(self) -> None:
         """Block in a local event loop while a photo is loading."""
         self.loader.wait()
 
-    def _load_failed(self, path: str, message: str) -> None:
-        self.statusBar().clearMessage()
-        self.show_error("Cannot open photo", message)
-
-    def _set_photo(self, loaded: LoadedPhoto) -> None:
-        frame = loaded.frame
-        self.frame, self.path, self.auto_ratio = frame, loaded.path, loaded.auto_ratio
+    def _photo_changed(self, photo: LoadedPhoto | None) -> None:
         self.preview.reset()
         self.last_preview = None
         self.ui.histogram.set_counts(None)
+        self._update_title()
+        self._update_labels()
+        self.export_controls.update_action()
+        if photo is None:
+            self.viewer.clear()
+            self.ui.info.clear()
+            return
+        frame = photo.frame
         height, width = oriented_size(frame.height, frame.width, frame.orientation)
         self.viewer.set_image_size(width, height)
-        self.ui.info.show_frame(frame, loaded.path)
-        self._update_labels()
-        self.ui.export_action.setEnabled(True)
+        self.ui.info.show_frame(frame, photo.path)
         s = self.settings
-        s.last_file, s.last_folder = loaded.path, str(Path(loaded.path).parent)
-        self.ui.recent_menu.set_paths(s.add_recent(loaded.path))
-        self._update_title()
-        self.statusBar().showMessage(f"Opened {Path(loaded.path).name}", 4000)
+        s.last_file, s.last_folder = photo.path, str(Path(photo.path).parent)
+        self.ui.recent_menu.set_paths(s.add_recent(photo.path))
+        self.statusBar().showMessage(f"Opened {Path(photo.path).name}", 4000)
         self.preview.render_now()
-        self.photoLoaded.emit(loaded.path)
+        self.photoLoaded.emit(photo.path)
 
     def _choose_file(self) -> None:
-        folder = self.settings.last_folder or str(Path.home())
-        name, _ = QFileDialog.getOpenFileName(self, "Open RAW photo", folder, RAW_FILTER)
+        name = ask_for_raw_file(self, self.settings.last_folder or str(Path.home()))
         if name:
             self.open_path(name)
 
@@ -225,75 +224,111 @@ class MainWindow(QMainWindow):
 
     # -- adjustments -----------------------------------------------------------------------
 
+    @property
+    def frame(self) -> RawFrame | None:
+        return self.session.frame
+
+    @property
+    def path(self) -> str | None:
+        return self.session.path
+
+    @property
+    def auto_ratio(self) -> float | None:
+        return self.session.auto_ratio
+
+    @property
+    def device_label(self) -> str:
+        return self.session.device_label
+
     def ratio(self) -> float:
-        return self.ui.exposure.ratio()
+        return self.session.ratio
 
     def set_ratio(self, ratio: float) -> float:
         """Set the exposure ratio (x1..x1000) as if typed; returns the value used."""
         return self.ui.exposure.set_ratio(ratio)
 
     def auto_ratio_clicked(self) -> None:
-        if self.auto_ratio is not None:
-            self.set_ratio(self.auto_ratio)
+        if self.session.auto_ratio is not None:
+            self.set_ratio(self.session.auto_ratio)
 
     def set_model(self, name: str) -> bool:
-        """Select a listed model by name (``"none"`` = classical); False if not listed."""
-        return self.ui.model_combo.select(name)
+        """Select a listed model by name (``"none"`` = classical); False (and the selection
+        unchanged) if the selector does not list it."""
+        self.session.set_model(name)
+        return self.session.model == (name or CLASSICAL)
 
     def set_split_mode(self, mode: str) -> None:
-        """``"wipe"``, ``"side"`` or ``"after"``; keeps combo, menu and viewer in step."""
-        ui = self.ui
-        if ui.split_combo.currentData() != mode:
-            ui.split_combo.setCurrentIndex(ui.split_combo.findData(mode))
-            return  # the combo's signal comes back here
-        ui.mode_actions[mode].setChecked(True)
-        self.viewer.set_mode(mode)
-        self.settings.split_mode = mode
+        """``"wipe"``, ``"side"`` or ``"after"`` (see :class:`ViewControls`)."""
+        self.view_controls.set_split_mode(mode)
 
     def set_before_mode(self, mode: str) -> None:
         """``"same"`` (classical at the same ratio) or ``"x1"`` (as the camera recorded)."""
-        self.ui.before_combo.setCurrentIndex(self.ui.before_combo.findData(mode))
+        self.view_controls.set_before_mode(mode)
 
     def _ratio_changed(self, ratio: float) -> None:
+        shown = self.ui.exposure.set_ratio(ratio, notify=False)
+        if shown != ratio:  # the control keeps one decimal: the session takes what it shows
+            self.session.set_ratio(shown)
+            return
         self.settings.ratio = ratio
         self._update_labels()
         self.preview.schedule()
 
-    def _model_changed(self) -> None:
-        self.settings.model = self.ui.model_combo.current_model()
+    def _model_changed(self, name: str) -> None:
+        combo = self.ui.model_combo
+        index = combo.findData(name)
+        if index < 0:  # no weights under that name: the session goes back to what is shown
+            self.session.set_model(combo.current_model())
+            return
+        combo.setCurrentIndex(index)  # its signal comes back as a no-op: same name
+        self.settings.model = name
         self._update_labels()
         self.preview.schedule()
 
-    def _before_mode_changed(self) -> None:
-        self.settings.before_mode = str(self.ui.before_combo.currentData())
+    def _models_changed(self, renamed: dict[str, str]) -> None:
+        """Re-list the model selector. It reloads quietly, so a vanished current model leaves
+        it on classical while the session still names it: the session then moves to the new
+        name of a renamed model, else to classical, the usual way (saved, re-rendered). The
+        preview is redrawn anyway: a name may now stand for other weights."""
+        combo, current = self.ui.model_combo, self.session.model
+        combo.reload(list(self.session.model_dirs))
+        if combo.current_model() != current:
+            new_name = renamed.get(current, CLASSICAL)
+            self.session.set_model(new_name if new_name in combo.models() else CLASSICAL)
+        self.preview.reset()
+        self.preview.schedule()
+
+    def _device_changed(self, _pref: str) -> None:
+        self.ui.device_label.setText(f"Device: {self.session.device_label}")
+        self._update_labels()  # the CPU preview note may come or go
+        self.preview.reset()
+        self.preview.schedule()
+
+    def _before_mode_changed(self, _mode: str) -> None:
         self._update_labels()
         self.preview.schedule()
 
     def _update_labels(self) -> None:
-        ratio, model = self.ratio(), self.ui.model_combo.current_model()
-        before_x1 = self.ui.before_combo.currentData() == "x1"
-        self.viewer.before_label = (
-            "Before · as recorded ×1" if before_x1 else (f"Before · classical ×{ratio:g}")
+        session, ratio, model = self.session, self.session.ratio, self.session.model
+        self.viewer.before_label, self.viewer.after_label = viewer_labels(
+            ratio, model, self.view_controls.before_x1, session.device_is_cpu
         )
-        name = "classical" if model == CLASSICAL else model
-        drawn_by = preview_model_for(model, self.device_is_cpu)
-        preview_note = f" (preview: {drawn_by})" if drawn_by != model else ""
-        self.viewer.after_label = f"After · {name} ×{ratio:g}{preview_note}"
         self.viewer.update()
-        self.ui.info.set_ratio(ratio, self.auto_ratio)
+        self.ui.info.set_ratio(ratio, session.auto_ratio)
         self.ui.info.set_model(CLASSICAL_LABEL if model == CLASSICAL else model)
 
     def _preview_state(self) -> PreviewState | None:
-        if self.frame is None:
+        session = self.session
+        if session.frame is None:
             return None
         return PreviewState(
-            frame=self.frame,
-            ratio=self.ratio(),
-            model=self.ui.model_combo.current_model(),
-            device=self.device_pref,
-            device_is_cpu=self.device_is_cpu,
-            model_dirs=self.model_dirs,
-            before_ratio=1.0 if self.ui.before_combo.currentData() == "x1" else None,
+            frame=session.frame,
+            ratio=session.ratio,
+            model=session.model,
+            device=session.device_pref,
+            device_is_cpu=session.device_is_cpu,
+            model_dirs=session.model_dirs,
+            before_ratio=1.0 if self.view_controls.before_x1 else None,
         )
 
     def _preview_shown(self, result: PreviewResult) -> None:
@@ -302,15 +337,10 @@ class MainWindow(QMainWindow):
         self.previewReady.emit(result.request.ratio)
 
     def _preview_failed(self, message: str) -> None:
-        if self.ui.model_combo.current_model() != CLASSICAL:
-            self.ui.model_combo.select(CLASSICAL)  # fall back to something that always works
+        self.session.set_model(CLASSICAL)  # fall back to something that always works
         self.show_error("Preview failed", message)
 
-    def _zoom_changed(self, zoom: float) -> None:
-        prefix = "Fit " if self.viewer.is_fit else ""
-        self.ui.zoom_label.setText(f"{prefix}{zoom * 100:.0f} %")
-
-    # -- export (see exporter.py) ----------------------------------------------------------
+    # -- export (exporter.py does the work, export_controls.py shows it) --------------------
 
     def start_export(self, path: str | Path, options: ExportOptions) -> Job | None:
         """Export in the background with progress and Cancel; errors go to a dialog."""
@@ -333,54 +363,26 @@ class MainWindow(QMainWindow):
             Cancelled: :meth:`cancel_render` was called meanwhile.
         """
         options = ExportOptions(format, bits, quality, keep_metadata, overwrite)
+        self.wait_for_load()  # export what the script just opened, not the photo before it
         return self.exporter.export_to(Path(path), options)
-
-    def _export_finished(self, outcome: JobOutcome) -> None:
-        self.renderFinished.emit(outcome.status)
 
     # -- preferences, errors, close --------------------------------------------------------
 
-    def _open_preferences(self) -> None:
-        dialog = PreferencesDialog(self.device_pref, self.settings.user_models_dir, self)
-        dialog.accepted.connect(
-            lambda: self.apply_preferences(dialog.device(), dialog.models_dir())
-        )
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()
-        self.preferences_dialog = dialog
-
     def apply_preferences(self, device: str, models_dir: Path) -> None:
-        """Switch compute device and user models folder, then re-render."""
+        """Switch compute device and user models folder (each re-renders if it changed)."""
         self.settings.device = device
         self.settings.user_models_dir = models_dir
-        self.device_pref, self.device_label, self.device_is_cpu = describe_device(device)
-        self.ui.device_label.setText(f"Device: {self.device_label}")
-        self.model_dirs = tuple(self.settings.model_dirs())
-        self.cache.clear()
-        self.ui.model_combo.reload(list(self.model_dirs))
-        self.preview.reset()
-        self.preview.schedule()
+        self.session.set_device(device)
+        self.session.set_user_models_dir(models_dir)
 
     def show_error(self, title: str, text: str) -> QMessageBox:
         """Tell the user what went wrong, without blocking (tests find and close these)."""
-        box = QMessageBox(
-            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self
-        )
-        box.setObjectName("errorDialog")
-        box.finished.connect(
-            lambda _: self.error_dialogs.remove(box) if box in self.error_dialogs else None
-        )
-        self.error_dialogs.append(box)
-        box.open()
+        box = self.error_boxes.show(title, text)
         self.errorShown.emit(title, text)
         return box
 
-    def _about(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.NoIcon, "About Darkroom", ABOUT_TEXT,
-                          QMessageBox.StandardButton.Ok, self)  # fmt: skip
-        box.setIconPixmap(self.windowIcon().pixmap(64, 64))
-        box.finished.connect(box.deleteLater)
-        box.open()
+    def _show_status(self, message: str, ms: int) -> None:
+        self.statusBar().showMessage(message, ms)
 
     def _update_title(self) -> None:
         name = Path(self.path).name if self.path else None
@@ -411,9 +413,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         s = self.settings
         s.geometry, s.window_state = self.saveGeometry(), self.saveState()
-        s.ratio = self.ratio()
+        s.ratio = self.session.ratio
         s.sync()
         self.shutdown()
-        for box in list(self.error_dialogs):
-            box.close()
+        self.error_boxes.close_all()
         super().closeEvent(event)

@@ -2,15 +2,16 @@
 
 Rename and delete are a file rename or two and run on the GUI thread; export and import copy
 (and, for import, fully validate) weights files that may be tens of megabytes, so they run as
-:class:`~darkroom_app.workers.Job` on the pool the window lends. Every change re-lists the
-window's model selector (:func:`refresh_models`). Errors go to the window's ``show_error``.
+:class:`~darkroom_app.workers.Job` on the pool the owner lends. Every change is announced with
+:meth:`Session.models_edited <darkroom_app.session.Session.models_edited>` (the window re-lists
+its model selector from it); errors go through
+:meth:`Session.tell <darkroom_app.session.Session.tell>`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QThreadPool, Signal
 from PySide6.QtWidgets import (
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
+    QWidget,
 )
 
 from engine.errors import DarkroomError
@@ -36,39 +38,11 @@ from engine.models import (
     export_model,
     import_model,
     list_library,
-    model_entries,
     rename_model,
 )
-from engine.render import CLASSICAL
 
+from .session import Session
 from .workers import Job, JobOutcome, error_message
-
-if TYPE_CHECKING:
-    from .main_window import MainWindow
-
-
-def refresh_models(window: MainWindow, renamed: dict[str, str] | None = None) -> None:
-    """Re-list the window's model selector after the library changed.
-
-    The selector reloads with its signals blocked, so a model that vanished from under the
-    current selection is switched away from *before* the reload, through the window (which
-    then saves the choice and re-renders); a renamed current model is selected again under its
-    new name. Cached enhancers are dropped: a name may now stand for other weights.
-
-    Args:
-        renamed: old name -> new name of models just renamed.
-    """
-    combo = window.ui.model_combo
-    current = combo.current_model()
-    window.model_dirs = tuple(window.settings.model_dirs())
-    window.cache.clear()
-    names = {e.name for e in model_entries(list(window.model_dirs)) if e.has_weights}
-    gone = current != CLASSICAL and current not in names
-    if gone:
-        window.set_model(CLASSICAL)
-    combo.reload(list(window.model_dirs))
-    if gone and renamed and renamed.get(current) in names:
-        window.set_model(renamed[current])
 
 
 def _size(n: int) -> str:
@@ -76,10 +50,10 @@ def _size(n: int) -> str:
 
 
 class ModelLibraryDialog(QDialog):
-    """Lists the models in the user's library (the Preferences' user models folder).
+    """Lists the models in the user's library (the session's user models folder).
 
     Signals:
-        changed(): a model was added, renamed or removed (the selector is already refreshed).
+        changed(): a model was added, renamed or removed (the session was already told).
         jobFinished(str): an export or import ended: ``"ok"``, ``"cancelled"`` or ``"error"``.
     """
 
@@ -88,9 +62,9 @@ class ModelLibraryDialog(QDialog):
 
     COLUMNS = ("Name", "Based on", "Iterations", "Validation PSNR", "Size")
 
-    def __init__(self, window: MainWindow, pool: QThreadPool) -> None:
-        super().__init__(window)
-        self.window_ = window  # not "window": QWidget.window() is a method
+    def __init__(self, session: Session, pool: QThreadPool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
         self.pool = pool
         self.jobs: list[Job] = []
         self.entries: list[LibraryModel] = []
@@ -148,8 +122,8 @@ class ModelLibraryDialog(QDialog):
 
     @property
     def library(self) -> Path:
-        """Read each time: Preferences may point the window at another folder meanwhile."""
-        return self.window_.settings.user_models_dir
+        """Read each time: Preferences may point the session at another folder meanwhile."""
+        return self.session.user_models_dir
 
     # -- listing ---------------------------------------------------------------------------
 
@@ -205,7 +179,7 @@ class ModelLibraryDialog(QDialog):
 
     def _changed(self, select: str | None = None, renamed: dict[str, str] | None = None) -> None:
         self.reload(select)
-        refresh_models(self.window_, renamed)
+        self.session.models_edited(renamed)  # the window re-lists its model selector
         self.changed.emit()
 
     # -- operations (also the scripting and test interface) --------------------------------
@@ -215,7 +189,7 @@ class ModelLibraryDialog(QDialog):
         try:
             entry = rename_model(old, new.strip(), self.library)
         except DarkroomError as exc:
-            self.window_.show_error("Cannot rename model", str(exc))
+            self.session.tell("Cannot rename model", str(exc))
             return False
         self.status_label.setText(f"Renamed {old!r} to {entry.name!r}")
         self._changed(entry.name, {old: entry.name})
@@ -226,7 +200,7 @@ class ModelLibraryDialog(QDialog):
         try:
             delete_model(name, self.library)
         except DarkroomError as exc:
-            self.window_.show_error("Cannot delete model", str(exc))
+            self.session.tell("Cannot delete model", str(exc))
             return False
         self.status_label.setText(f"Deleted {name!r}")
         self._changed()
@@ -257,7 +231,7 @@ class ModelLibraryDialog(QDialog):
         self.jobs.append(job)
         self.status_label.setText(message)
         self.import_button.setEnabled(False)
-        self.pool.start(job)
+        job.start(self.pool)
         return job
 
     def _job_done(self, job: Job, outcome: JobOutcome) -> None:
@@ -272,7 +246,7 @@ class ModelLibraryDialog(QDialog):
             self.status_label.setText(f"Exported to {result}")
         elif outcome.status == "error":
             self.status_label.setText("")
-            self.window_.show_error(str(job.payload), error_message(outcome.error))
+            self.session.tell(str(job.payload), error_message(outcome.error))
         self.jobFinished.emit(outcome.status)
 
     # -- asking the user (non-blocking dialogs, so the window keeps working) ----------------

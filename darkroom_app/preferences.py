@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 from engine.device import device_name, select_device
 from engine.errors import DarkroomError
 
+from .session import Session
 from .settings import DEVICES
 
 _DEVICE_LABELS = {"auto": "Automatic (best available)", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)",
@@ -36,18 +38,6 @@ def available_devices() -> dict[str, str]:
         except DarkroomError:
             continue
     return found
-
-
-def describe_device(pref: str) -> tuple[str, str, bool]:
-    """``(effective preference, human name, is CPU)``; an unavailable one falls back to auto.
-
-    A settings file copied from a machine with a GPU must not stop the app from starting.
-    """
-    try:
-        device = select_device(pref)
-    except DarkroomError:
-        pref, device = "auto", select_device("auto")
-    return pref, device_name(device), device.type == "cpu"
 
 
 class PreferencesDialog(QDialog):
@@ -107,3 +97,15 @@ class PreferencesDialog(QDialog):
         )
         if folder:
             self.models_edit.setText(folder)
+
+
+def ask_preferences(
+    session: Session, parent: QWidget, apply: Callable[[str, Path], None]
+) -> PreferencesDialog:
+    """Open the dialog on the session's device and folder without blocking; on OK it calls
+    ``apply(device, models_dir)``."""
+    dialog = PreferencesDialog(session.device_pref, session.user_models_dir, parent)
+    dialog.accepted.connect(lambda: apply(dialog.device(), dialog.models_dir()))
+    dialog.finished.connect(dialog.deleteLater)
+    dialog.open()
+    return dialog

@@ -25,9 +25,9 @@ from engine.models import model_entries
 from engine.render import CLASSICAL
 
 from .geometry import sensor_region
+from .session import EnhancerCache
 from .viewer import BeforeAfterView
 from .workers import (
-    EnhancerCache,
     Job,
     JobOutcome,
     PreviewRequest,
@@ -68,6 +68,18 @@ def preview_model_for(model: str, device_is_cpu: bool) -> str:
         if cpu_preview_model_available():
             return CPU_PREVIEW_MODEL
     return model
+
+
+def viewer_labels(
+    ratio: float, model: str, before_x1: bool, device_is_cpu: bool
+) -> tuple[str, str]:
+    """The viewer's "before" and "after" captions; "after" names a preview stand-in, so a
+    softer CPU proxy is not mistaken for what the export will look like."""
+    before = "Before · as recorded ×1" if before_x1 else f"Before · classical ×{ratio:g}"
+    name = "classical" if model == CLASSICAL else model
+    drawn_by = preview_model_for(model, device_is_cpu)
+    note = f" (preview: {drawn_by})" if drawn_by != model else ""
+    return before, f"After · {name} ×{ratio:g}{note}"
 
 
 @dataclass(frozen=True)
@@ -148,7 +160,7 @@ class PreviewController(QObject):
         job.on_done(self._done)
         self.jobs.append(job)
         self._set_busy(True)
-        self.pool.start(job)
+        job.start(self.pool)
 
     def cancel_all(self) -> None:
         """Cancel every pending or running preview (they report back as cancelled)."""

@@ -178,11 +178,6 @@ class AppSettings:
     def user_models_dir(self, folder: Path | str) -> None:
         self.store.setValue("compute/userModelsDir", str(folder))
 
-    def model_dirs(self) -> list[Path]:
-        """Folders scanned for user models (only those that exist)."""
-        folder = self.user_models_dir
-        return [folder] if folder.is_dir() else []
-
     # -- export ----------------------------------------------------------------------------
 
     @property

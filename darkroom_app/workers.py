@@ -1,9 +1,9 @@
-"""Engine jobs wrapped for Qt: a cancellable QRunnable plus the three jobs the window runs.
+"""Engine jobs wrapped for Qt: a cancellable QRunnable plus the preview and export jobs.
 
 Each :class:`Job` owns a :class:`~engine.jobs.CancelToken` and reports back through a
 :class:`JobSignals` object created in the GUI thread. Its signals are connected with
 ``Qt.QueuedConnection`` (see :meth:`Job.on_done`), so callbacks always run in the GUI thread no
-matter which thread emits. The job functions themselves (:func:`load_photo`,
+matter which thread emits. The job functions (:func:`~darkroom_app.session.open_photo`,
 :func:`render_preview_layers`, :func:`export_image`) are plain engine calls: QImage is the only
 Qt type they touch, and QImage is safe to build off the GUI thread (QPixmap is not).
 """
@@ -12,22 +12,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEventLoop, QObject, QRunnable, Qt, Signal
+from PySide6.QtCore import QEventLoop, QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from engine.errors import Cancelled, DarkroomError
-from engine.io import ExportOptions, RawFrame, read_raw
+from engine.io import ExportOptions, RawFrame
 from engine.jobs import CancelToken, ProgressCallback
-from engine.render import CLASSICAL, Enhancer, Rendered, estimate_ratio, export_frame
+from engine.render import CLASSICAL, Rendered, export_frame
 
 from .geometry import Rect, preview_coverage, sensor_to_display
+from .session import EnhancerCache
 
 
 @dataclass
@@ -46,24 +46,57 @@ class JobSignals(QObject):
     done = Signal(object)  # JobOutcome
 
 
-#: Finished jobs kept referenced for a while (see :meth:`Job.on_done`).
-_RECENTLY_DONE: deque[Job] = deque(maxlen=4)
+#: Jobs started and not yet finished on both sides (see :meth:`Job.start`).
+_LIVE_JOBS: set[Job] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def live_jobs() -> int:
+    """How many jobs are started and not yet finished on both sides (tests check it is 0)."""
+    with _LIVE_LOCK:
+        return len(_LIVE_JOBS)
 
 
 class Job(QRunnable):
-    """``work(cancel, progress)`` run in a thread pool, reporting a :class:`JobOutcome`."""
+    """``work(cancel, progress)`` run in a thread pool, reporting a :class:`JobOutcome`.
+
+    Lifetime: two sides use a started job, the pool's worker thread (inside :meth:`run`) and
+    the GUI thread (the queued ``done`` delivery to each :meth:`on_done` slot). Qt must not
+    delete the runnable while either still needs it, so auto-delete is off, and Python must
+    not collect it either, which would delete it too: an owner may drop its reference as soon
+    as its slot has run, while the worker is still returning from :meth:`run`, or before a
+    queued delivery has arrived. So :meth:`start` puts the job in a module-level set of live
+    jobs, and it leaves that set only when :meth:`run` has finished *and* every ``done``
+    delivery has run, whichever comes last (a count of holds under a lock).
+    """
 
     def __init__(self, work: Callable[[CancelToken, ProgressCallback], Any], name: str) -> None:
         super().__init__()
-        # The owner keeps a Python reference until ``done`` is handled; Qt must not delete the
-        # runnable under it.
-        self.setAutoDelete(False)
+        self.setAutoDelete(False)  # Python owns the runnable; see the class docstring
         self.name = name
         self.work = work
         self.token = CancelToken()
         self.signals = JobSignals()
         self.outcome: JobOutcome | None = None
         self.payload: Any = None  # the owner's note of what this job is for
+        self._holds = 1  # run() itself; each on_done slot adds one
+        self._started = False
+
+    def start(self, pool: QThreadPool) -> None:
+        """Queue the job on ``pool``, keeping it alive until both sides are done with it."""
+        with _LIVE_LOCK:
+            if self._started:
+                raise RuntimeError(f"job {self.name!r} was already started")
+            self._started = True
+            _LIVE_JOBS.add(self)
+        pool.start(self)
+
+    def _release(self) -> None:
+        """One side is done with the job; the last one lets it go."""
+        with _LIVE_LOCK:
+            self._holds -= 1
+            if self._holds == 0:
+                _LIVE_JOBS.discard(self)
 
     def cancel(self) -> None:
         self.token.cancel()
@@ -73,13 +106,18 @@ class Job(QRunnable):
         return self.token.cancelled
 
     def on_done(self, slot: Callable[[Job, JobOutcome], None]) -> None:
-        """Call ``slot(job, outcome)`` in the GUI thread when the job ends."""
+        """Call ``slot(job, outcome)`` in the GUI thread when the job ends (connect it before
+        :meth:`start`, so the job is kept alive until the slot has run)."""
+        with _LIVE_LOCK:
+            if self._started:
+                raise RuntimeError(f"connect on_done before starting job {self.name!r}")
+            self._holds += 1
 
         def deliver(outcome: JobOutcome) -> None:
-            # The worker may still be unwinding out of run() when this arrives; keep the
-            # runnable alive a little longer than its owner does.
-            _RECENTLY_DONE.append(self)
-            slot(self, outcome)
+            try:
+                slot(self, outcome)
+            finally:
+                self._release()
 
         self.signals.done.connect(deliver, Qt.ConnectionType.QueuedConnection)
 
@@ -102,50 +140,7 @@ class Job(QRunnable):
             outcome = JobOutcome("error", error=exc)
         self.outcome = outcome
         self.signals.done.emit(outcome)
-
-
-class EnhancerCache:
-    """Loaded models shared by preview and export jobs (loading weights is not free).
-
-    Thread-safe: jobs in different pools may ask for the same model at once.
-    """
-
-    def __init__(self, keep: int = 3) -> None:
-        self._lock = threading.Lock()
-        self._cache: dict[tuple[str, str, tuple[str, ...]], Enhancer] = {}
-        self._keep = keep
-
-    def get(self, model: str, device: str, model_dirs: tuple[Path, ...] = ()) -> Enhancer:
-        key = (model, "cpu" if model == CLASSICAL else device, tuple(map(str, model_dirs)))
-        with self._lock:
-            enhancer = self._cache.pop(key, None)
-            if enhancer is None:
-                enhancer = Enhancer(model, device=key[1], model_dirs=list(model_dirs))
-            self._cache[key] = enhancer  # most recently used last
-            while len(self._cache) > self._keep:
-                del self._cache[next(iter(self._cache))]
-            return enhancer
-
-    def clear(self) -> None:
-        with self._lock:
-            self._cache.clear()
-
-
-# -- loading ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LoadedPhoto:
-    frame: RawFrame
-    path: str
-    auto_ratio: float
-
-
-def load_photo(path: str, cancel: CancelToken) -> LoadedPhoto:
-    """Decode a RAW file and estimate its exposure ratio."""
-    frame = read_raw(path)
-    cancel.raise_if_cancelled()
-    return LoadedPhoto(frame, str(path), estimate_ratio(frame))
+        self._release()  # last: the frame's own reference keeps the job alive until it returns
 
 
 # -- previews --------------------------------------------------------------------------------

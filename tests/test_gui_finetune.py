@@ -23,7 +23,7 @@ from engine.finetune import FinetuneProgress, FinetuneRequest, FinetuneResult, P
 from engine.jobs import CancelToken
 from engine.models import ModelCard, create_model, save_model
 from engine.noise import NoiseParams
-from tests.qt_settings import isolated_settings
+from tests.qt_settings import assert_no_live_jobs, isolated_settings
 from tests.test_pairing import shoot as pairing_shoot
 from tests.test_pairing import textured_scene
 
@@ -93,7 +93,7 @@ def library(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_window(qtbot, settings: QSettings) -> Iterator[Callable[[], MainWindow]]:
-    """Factory for shown windows; teardown closes them and checks no thread is left."""
+    """Factory for shown windows; teardown closes them and checks no thread or job is left."""
     windows: list[MainWindow] = []
 
     def factory() -> MainWindow:
@@ -112,6 +112,7 @@ def make_window(qtbot, settings: QSettings) -> Iterator[Callable[[], MainWindow]
             assert pool.activeThreadCount() == 0
     QThreadPool.globalInstance().waitForDone(5000)
     assert QThreadPool.globalInstance().activeThreadCount() == 0
+    assert_no_live_jobs(qtbot)
 
 
 def open_panel(window: MainWindow) -> FineTunePanel:

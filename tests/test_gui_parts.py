@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QObject, QPoint, QPointF, QSettings, Qt, Signal
+from PySide6.QtCore import QObject, QPoint, QPointF, QSettings, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
@@ -26,7 +27,7 @@ from darkroom_app.histogram import HistogramView
 from darkroom_app.info_panel import format_exposure_time
 from darkroom_app.settings import AppSettings
 from darkroom_app.viewer import BeforeAfterView
-from darkroom_app.workers import histogram
+from darkroom_app.workers import Job, histogram, live_jobs
 from engine.io import read_raw
 from engine.render import Enhancer
 
@@ -210,3 +211,22 @@ def test_preferences_offer_only_available_devices(qtbot, tmp_path: Path) -> None
     assert enabled["auto"] and enabled["cpu"]
     expected = "cuda" if enabled["cuda"] else "auto"  # an unavailable choice falls back
     assert dialog.device() == expected and dialog.models_dir() == tmp_path
+
+
+def test_a_job_stays_live_until_its_run_and_its_report_are_both_over(qtbot) -> None:
+    pool = QThreadPool()
+    go_on, reports = threading.Event(), []
+    job = Job(lambda _token, _progress: go_on.wait(5), name="held")
+    job.on_done(lambda _job, outcome: reports.append(outcome.status))
+    before = live_jobs()
+    job.start(pool)
+    assert live_jobs() == before + 1
+    go_on.set()
+    pool.waitForDone()
+    assert live_jobs() == before + 1  # run() is over; its report is still queued
+    qtbot.waitUntil(lambda: reports == ["ok"], timeout=5000)
+    assert live_jobs() == before
+    with pytest.raises(RuntimeError, match="already started"):
+        job.start(pool)
+    with pytest.raises(RuntimeError, match="before starting"):
+        job.on_done(lambda _job, _outcome: None)

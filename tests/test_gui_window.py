@@ -24,7 +24,7 @@ from engine.errors import ExportError
 from engine.io import ExportOptions
 from engine.render import Enhancer
 from engine.resources import sample_raw_path
-from tests.qt_settings import isolated_settings
+from tests.qt_settings import assert_no_live_jobs, isolated_settings
 
 TIMEOUT_MS = 15_000
 
@@ -39,7 +39,7 @@ def settings(tmp_path: Path) -> Iterator[QSettings]:
 
 @pytest.fixture
 def make_window(qtbot, settings: QSettings) -> Iterator[Callable[..., MainWindow]]:
-    """Factory for shown windows; teardown closes them and checks no thread is left."""
+    """Factory for shown windows; teardown closes them and checks no thread or job is left."""
     windows: list[MainWindow] = []
 
     def factory(*files: Path | str, wait_preview: bool = True) -> MainWindow:
@@ -60,6 +60,7 @@ def make_window(qtbot, settings: QSettings) -> Iterator[Callable[..., MainWindow
         assert window.export_pool.activeThreadCount() == 0
     QThreadPool.globalInstance().waitForDone(5000)
     assert QThreadPool.globalInstance().activeThreadCount() == 0
+    assert_no_live_jobs(qtbot)
 
 
 @pytest.fixture
@@ -246,6 +247,24 @@ def test_model_combo_lists_user_model_with_card(
     assert window.last_preview.request.model == "tiny"
     assert combo.toolTip() == tooltip
     assert window.ui.device_label.text() == "Device: CPU"
+
+
+def test_the_session_drives_the_window(qtbot, make_window, night_dng: Path) -> None:
+    window = make_window(night_dng)
+    session = window.session
+    with qtbot.waitSignal(window.previewReady, timeout=TIMEOUT_MS) as blocker:
+        session.set_ratio(33.33)  # as a part of the window would: the control keeps 1 decimal
+    assert blocker.args == [pytest.approx(33.3)]
+    assert session.ratio == window.ui.exposure.ratio() == pytest.approx(33.3)
+    assert window.settings.ratio == pytest.approx(33.3)
+    assert not window.set_model("no such model")  # not listed: the session goes back
+    assert session.model == window.ui.model_combo.current_model() == "none"
+    session.say("Working…", 0)
+    assert window.statusBar().currentMessage() == "Working…"
+    with qtbot.waitSignal(window.errorShown) as blocker:
+        session.tell("Something failed", "in one line")
+    assert blocker.args == ["Something failed", "in one line"]
+    assert window.findChildren(QMessageBox, "errorDialog")[-1].text() == "in one line"
 
 
 def test_settings_round_trip(qtbot, make_window, night_dng: Path, settings: QSettings) -> None:
