@@ -1,20 +1,19 @@
 """Rectangles between the displayed (oriented) image and the unrotated sensor frame.
 
-The viewer works in *display* coordinates: pixels of the full-resolution image with the file's
+The viewer works in *display* coordinates: pixels of the full-resolution picture with the file's
 orientation applied, which is what the engine returns. ``Enhancer.render_preview`` crops in
-*sensor* coordinates of the unrotated mosaic. LibRaw's ``flip`` code mirrors columns (bit 0),
-then rows (bit 1), then transposes (bit 2); mirrors are their own inverse, so mapping a
-rectangle back is the same steps in reverse order. Rectangles are ``(top, left, height, width)``.
-Qt-free so the arithmetic is trivially testable.
+*sensor* coordinates of the unrotated picture (the frame's default crop: ``visible_height`` x
+``visible_width``). The mapping is the engine's (:func:`engine.io.orient_rect`); this module
+adds what the viewer needs on top: fractional view rectangles widened to whole CFA periods.
+Rectangles are ``(top, left, height, width)``. Qt-free so the arithmetic is trivially testable.
 """
 
 from __future__ import annotations
 
 import math
 
-from engine.render import preview_factor
+from engine.io import Rect, orient_rect, unorient_rect
 
-Rect = tuple[int, int, int, int]
 #: Smallest region side (sensor px) worth cropping; smaller views reuse a slightly larger crop.
 MIN_REGION = 32
 
@@ -26,26 +25,12 @@ def oriented_size(sensor_h: int, sensor_w: int, flip: int) -> tuple[int, int]:
 
 def display_to_sensor(rect: Rect, sensor_h: int, sensor_w: int, flip: int) -> Rect:
     """A display rectangle -> the sensor rectangle holding the same pixels."""
-    top, left, height, width = rect
-    if flip & 4:
-        top, left, height, width = left, top, width, height
-    if flip & 2:
-        top = sensor_h - (top + height)
-    if flip & 1:
-        left = sensor_w - (left + width)
-    return top, left, height, width
+    return unorient_rect(rect, sensor_h, sensor_w, flip)
 
 
 def sensor_to_display(rect: Rect, sensor_h: int, sensor_w: int, flip: int) -> Rect:
     """A sensor rectangle -> where its pixels appear in the displayed image."""
-    top, left, height, width = rect
-    if flip & 1:
-        left = sensor_w - (left + width)
-    if flip & 2:
-        top = sensor_h - (top + height)
-    if flip & 4:
-        top, left, height, width = left, top, width, height
-    return top, left, height, width
+    return orient_rect(rect, sensor_h, sensor_w, flip)
 
 
 def _even_span(start: float, stop: float, limit: int) -> tuple[int, int]:
@@ -71,15 +56,3 @@ def sensor_region(
     t0, t1 = _even_span(s_top, s_top + s_h, sensor_h)
     l0, l1 = _even_span(s_left, s_left + s_w, sensor_w)
     return t0, l0, t1 - t0, l1 - l0
-
-
-def preview_coverage(region: Rect, max_side: int) -> Rect:
-    """The sensor rectangle a ``render_preview(region=region, max_side=max_side)`` output spans.
-
-    The engine bins packed pixels ``f`` x ``f`` and drops the remainder, so the output can stop a
-    few pixels short of the region's far edges; drawing it over exactly what it covers keeps the
-    preview registered with the rest of the image.
-    """
-    top, left, height, width = region
-    factor = preview_factor(height, width, max_side)
-    return top, left, (height // 2 // factor) * 2 * factor, (width // 2 // factor) * 2 * factor

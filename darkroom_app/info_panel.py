@@ -14,7 +14,7 @@ from engine.io import RawFrame
 from .geometry import oriented_size
 
 FIELDS = ("File", "Camera", "Lens", "ISO", "Exposure", "Aperture", "Focal length", "Taken",
-          "Dimensions", "Ratio used", "Model")  # fmt: skip
+          "Dimensions", "Sensor area", "Ratio used", "Model")  # fmt: skip
 
 
 def format_exposure_time(seconds: float | None) -> str:
@@ -33,7 +33,9 @@ def _num(value: float | None, fmt: str) -> str:
 class InfoPanel(QWidget):
     """A form of labels; :meth:`show_frame` fills it, :meth:`set_ratio` updates the ratio.
 
-    The lens row only appears when the file names a lens (many compacts and phones do not).
+    The lens row only appears when the file names a lens (many compacts and phones do not);
+    the sensor area row only when the file crops its picture out of a larger area (a DNG's
+    default crop): the dimensions are always the picture's, what an export has.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -54,7 +56,9 @@ class InfoPanel(QWidget):
 
     def show_frame(self, frame: RawFrame, path: str) -> None:
         exif = frame.exif
-        h, w = oriented_size(frame.height, frame.width, frame.orientation)
+        h, w = oriented_size(frame.visible_height, frame.visible_width, frame.orientation)
+        # The sensor's active area, when the file frames a smaller picture in it (DNG crop).
+        sh, sw = oriented_size(frame.height, frame.width, frame.orientation)
         values = {
             "File": Path(path).name,
             "Camera": exif.camera,
@@ -65,10 +69,12 @@ class InfoPanel(QWidget):
             "Focal length": _num(exif.focal_length, "{:g} mm"),
             "Taken": exif.datetime or "unknown",
             "Dimensions": f"{w} × {h} ({w * h / 1e6:.1f} MP, {frame.cfa_name})",
+            "Sensor area": f"{sw} × {sh} (the file crops it)",
         }
         for name, value in values.items():
             self.labels[name].setText(value)
         self.form.setRowVisible(self.labels["Lens"], bool(exif.lens))
+        self.form.setRowVisible(self.labels["Sensor area"], frame.default_crop is not None)
         self.labels["File"].setToolTip(path)
 
     def set_ratio(self, ratio: float, auto_ratio: float | None = None) -> None:

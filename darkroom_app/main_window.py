@@ -193,7 +193,7 @@ class MainWindow(QMainWindow):
             self.ui.info.clear()
             return
         frame = photo.frame
-        height, width = oriented_size(frame.height, frame.width, frame.orientation)
+        height, width = oriented_size(frame.visible_height, frame.visible_width, frame.orientation)
         self.viewer.set_image_size(width, height)
         self.ui.info.show_frame(frame, photo.path)
         s = self.settings

@@ -181,8 +181,10 @@ class PreviewController(QObject):
         if not self.viewer.shows_whole_image():
             seen = self.viewer.visible_image_rect()
             rect = (seen.top(), seen.left(), seen.height(), seen.width())
-            region = sensor_region(rect, frame.height, frame.width, frame.orientation)
-        area = region or (0, 0, frame.height, frame.width)
+            region = sensor_region(
+                rect, frame.visible_height, frame.visible_width, frame.orientation
+            )
+        area = region or (0, 0, frame.visible_height, frame.visible_width)
         # The rendered area's size on screen in device pixels: no point rendering more (and
         # never more than one pixel per sensor pixel, which is all the data there is).
         device_scale = self.viewer.scale * self.viewer.devicePixelRatioF()

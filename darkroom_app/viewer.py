@@ -104,6 +104,11 @@ class BeforeAfterView(QWidget):
         self.update()
 
     @property
+    def image_size(self) -> tuple[int, int] | None:
+        """``(width, height)`` of the whole picture in display pixels, or ``None``."""
+        return None if self._size is None else (self._size.width(), self._size.height())
+
+    @property
     def has_image(self) -> bool:
         return self._size is not None
 

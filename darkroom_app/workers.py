@@ -26,7 +26,7 @@ from engine.io import ExportOptions, RawFrame
 from engine.jobs import CancelToken, ProgressCallback
 from engine.render import CLASSICAL, Rendered, export_frame
 
-from .geometry import Rect, preview_coverage, sensor_to_display
+from .geometry import Rect, sensor_to_display
 from .session import EnhancerCache
 
 
@@ -237,8 +237,11 @@ def render_preview_layers(
             before = classical.render_preview(frame, before_ratio, max_side, region, cancel=cancel)
             before_img = to_qimage(to_uint8(before.srgb))
         cancel.raise_if_cancelled()
-        covered = preview_coverage(region or (0, 0, frame.height, frame.width), max_side)
-        rect = sensor_to_display(covered, frame.height, frame.width, frame.orientation)
+        # Drawn over exactly what it shows: binning may stop a few pixels short of the region.
+        covered = after.covers or (0, 0, frame.visible_height, frame.visible_width)
+        rect = sensor_to_display(
+            covered, frame.visible_height, frame.visible_width, frame.orientation
+        )
         return PreviewLayer(before_img, after_img, rect), after_px
 
     detail = base = None

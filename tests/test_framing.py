@@ -159,12 +159,21 @@ def test_preview_regions_are_in_picture_coordinates(tmp_path: Path) -> None:
     region = (3, 5, 21, 33)  # odd: cut on whole CFA periods, then exactly
     part = enhancer.render_preview(frame, 1.0, max_side=4096, region=region)
     assert part.srgb.shape[:2] == region[2:]
-    sub = preview_frame(frame, region)
+    assert part.covers == region
+    # At 100 % (max_side = the region's side) an odd region is not binned for its extra
+    # edge pixels: one output pixel per sensor pixel.
+    actual = enhancer.render_preview(frame, 1.0, max_side=max(region[2:]), region=region)
+    assert actual.srgb.shape[:2] == region[2:]
+    sub, picture = preview_frame(frame, region)
+    assert picture == region
     assert sub.default_crop is not None and sub.visible_rect[2:] == region[2:]
     # Binned previews stay within a pixel of the region's size.
     small = enhancer.render_preview(frame, 1.0, max_side=16)
     h, w = small.srgb.shape[:2]
     assert abs(h / w - crop[2] / crop[3]) < 0.1
+    assert small.covers is not None and small.covers[:2] == (0, 0)
+    # One binning factor for both axes: the rows and columns covered per output pixel agree.
+    assert abs(small.covers[2] / h - small.covers[3] / w) < 0.5
 
 
 def test_training_pairs_use_the_picture(tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ from darkroom_app.controls import ExposurePanel, ExposureSlider
 from darkroom_app.geometry import (
     display_to_sensor,
     oriented_size,
-    preview_coverage,
     sensor_region,
     sensor_to_display,
 )
@@ -50,10 +49,10 @@ def test_region_preview_matches_the_full_render(make_dng, orientation: int) -> N
     wanted = (21.5, 13.2, 37.0, 29.0)  # fractional display rect, as a zoomed view gives
     region = sensor_region(wanted, frame.height, frame.width, frame.orientation)
     assert all(v % 2 == 0 for v in region)
-    out = enhancer.render_preview(frame, 4.0, max_side=4096, region=region).srgb
-    top, left, h, w = sensor_to_display(
-        preview_coverage(region, 4096), frame.height, frame.width, frame.orientation
-    )
+    preview = enhancer.render_preview(frame, 4.0, max_side=4096, region=region)
+    out = preview.srgb
+    assert preview.covers == region
+    top, left, h, w = sensor_to_display(region, frame.height, frame.width, frame.orientation)
     assert out.shape[:2] == (h, w)
     assert top <= 21.5 and left <= 13.2 and top + h >= 58.5 and left + w >= 42.2
     inner = (slice(3, -3), slice(3, -3))  # demosaicking differs at the crop's own border
@@ -63,9 +62,9 @@ def test_region_preview_matches_the_full_render(make_dng, orientation: int) -> N
 def test_preview_coverage_matches_binned_output(make_dng) -> None:
     frame = read_raw(make_dng("b.dng", height=100, width=150))
     out = Enhancer("none").render_preview(frame, 1.0, max_side=40, region=(2, 4, 90, 130))
-    _, _, h, w = preview_coverage((2, 4, 90, 130), 40)
-    factor = 4  # ceil(130 / 40)
-    assert out.srgb.shape[:2] == (h // factor, w // factor)
+    factor = 4  # ceil(130 / 40); bins of 8 sensor pixels keep 88 x 128 of the region
+    assert out.covers == (2, 4, 88, 128)
+    assert out.srgb.shape[:2] == (88 // factor, 128 // factor)
 
 
 def test_exposure_slider_is_logarithmic(qtbot) -> None:

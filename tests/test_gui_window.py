@@ -12,6 +12,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
 import pytest
+from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QThreadPool, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox, QProgressBar, QSlider, QWidget
@@ -84,6 +85,7 @@ def test_opens_a_generated_dng(make_window, night_dng: Path) -> None:
     info = window.ui.info
     assert info.text("Camera") == "Darkroom Synthetic"
     assert info.text("Dimensions").startswith("192 × 128")
+    assert not info.form.isRowVisible(info.labels["Sensor area"])  # no crop in this file
     base = window.viewer.base_layer
     assert base is not None and base.rect.width() == 192 and base.rect.height() == 128
     assert window.ui.histogram.counts is not None
@@ -93,6 +95,25 @@ def test_opens_a_generated_dng(make_window, night_dng: Path) -> None:
              "beforeAfterView", "splitModeCombo", "renderProgress", "histogramView")  # fmt: skip
     for name in names:
         assert window.findChild(QWidget, name) is not None, name
+
+
+def test_a_cropped_dng_shows_and_exports_its_picture(qtbot, make_window, tmp_path: Path) -> None:
+    """A DNG's default crop frames the view, the info panel and the export (rotated 90°)."""
+    from tests.test_framing import CASES, _write
+
+    path = _write(tmp_path / "cropped.dng", "GRBG", "active area + odd crop", orientation=6)
+    crop = CASES["active area + odd crop"][3]  # (top, left, 51 rows, 77 columns) of 60 x 88
+    window = make_window(path)
+    assert window.ui.info.text("Dimensions").startswith(f"{crop[2]} × {crop[3]}")
+    assert window.ui.info.text("Sensor area").startswith("60 × 88")
+    assert window.viewer.image_size == (crop[2], crop[3])  # rotated: 51 wide, 77 high
+    base = window.viewer.base_layer  # a binned preview: up to a bin short at the far edges
+    assert base is not None and base.rect.topLeft().toTuple() == (0, 0)
+    assert crop[2] - 4 <= base.rect.width() <= crop[2]
+    assert crop[3] - 4 <= base.rect.height() <= crop[3]
+    jpeg = window.export_to(tmp_path / "out" / "cropped.jpg")
+    with Image.open(jpeg) as img:
+        assert img.size == (crop[2], crop[3])
 
 
 def test_slider_drives_live_preview_brighter(qtbot, make_window, night_dng: Path) -> None:
@@ -140,7 +161,6 @@ def test_auto_button_uses_estimate(qtbot, make_window, night_dng: Path) -> None:
 
 def test_export_jpeg_and_16bit_tiff(qtbot, make_window, night_dng: Path, tmp_path: Path) -> None:
     import tifffile
-    from PIL import Image
 
     window = make_window(night_dng)
     window.set_ratio(50)

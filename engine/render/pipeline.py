@@ -34,6 +34,9 @@ class Rendered:
         orientation: LibRaw flip code that :attr:`linear` applies.
         crop: the picture within ``linear_sensor`` (``(top, left, height, width)``), or
             ``None`` for all of it.
+        covers: the part of the picture (the frame's default crop, unrotated coordinates)
+            that ``srgb`` shows: all of it for :meth:`Enhancer.render`, a region for previews
+            (at ``srgb``'s size times the preview's binning factor).
         xyz_to_cam: ``(3, 3)`` XYZ -> the space of ``linear`` (DNG ColorMatrix1).
         wb_gains: ``(3,)`` white balance that neutralises ``linear`` (DNG AsShotNeutral = 1/x).
         ratio: exposure ratio used.
@@ -48,6 +51,7 @@ class Rendered:
     ratio: float
     model: str
     crop: Rect | None = None
+    covers: Rect | None = None
 
     @property
     def linear(self) -> np.ndarray:
@@ -97,7 +101,7 @@ def preview_factor(height: int, width: int, max_side: int) -> int:
     return max(1, int(np.ceil(longest / max(max_side, 16))))
 
 
-def preview_frame(frame: RawFrame, region: Rect | None) -> RawFrame:
+def preview_frame(frame: RawFrame, region: Rect | None) -> tuple[RawFrame, Rect]:
     """The part of ``frame`` a preview of ``region`` renders.
 
     Args:
@@ -105,22 +109,24 @@ def preview_frame(frame: RawFrame, region: Rect | None) -> RawFrame:
             unrotated); ``None``: the whole picture.
 
     Returns:
-        The mosaic cut to whole CFA periods around the region, with its ``default_crop`` set
-        to exactly the region (so odd edges cost no misregistration); ``frame`` itself when
-        that is all of it.
+        ``(sub_frame, picture_rect)``: the mosaic cut to whole CFA periods around the region,
+        with its ``default_crop`` set to exactly the region (so odd edges cost no
+        misregistration; ``frame`` itself when that is all of it), and the region clipped to
+        the picture, in picture coordinates.
     """
     v_top, v_left, v_height, v_width = wanted = frame.visible_rect
     inside = clip_rect(region, v_height, v_width) if region is not None else None
-    if inside is not None:
-        wanted = (v_top + inside[0], v_left + inside[1], inside[2], inside[3])
+    inside = inside or (0, 0, v_height, v_width)
+    wanted = (v_top + inside[0], v_left + inside[1], inside[2], inside[3])
     t0, l0 = wanted[0] - wanted[0] % 2, wanted[1] - wanted[1] % 2
     t1 = min(frame.height, -(-(wanted[0] + wanted[2]) // 2) * 2)
     l1 = min(frame.width, -(-(wanted[1] + wanted[3]) // 2) * 2)
     if (t0, l0, t1, l1) == (0, 0, frame.height, frame.width) and frame.default_crop is None:
-        return frame
+        return frame, inside
     sub = frame.crop(t0, l0, t1 - t0, l1 - l0)
     exact = (wanted[0] - t0, wanted[1] - l0, wanted[2], wanted[3])
-    return replace(sub, default_crop=None if exact == (0, 0, sub.height, sub.width) else exact)
+    sub = replace(sub, default_crop=None if exact == (0, 0, sub.height, sub.width) else exact)
+    return sub, inside
 
 
 def _scaled(crop: Rect | None, factor: int, height: int, width: int) -> Rect | None:
@@ -178,20 +184,24 @@ class Enhancer:
         averages noise away, so the proxy looks a little cleaner than the full render; it is
         for judging exposure and colour live.
         """
-        frame = preview_frame(frame, region)
+        frame, picture = preview_frame(frame, region)
         used = estimate_ratio(frame) if ratio is None else float(ratio)
-        factor = max(1, preview_factor(frame.height, frame.width, max_side))
+        # The region's own size sets the binning: the sub-frame's extra edge pixels (whole
+        # CFA periods around an odd region) must not push a 100 % view into binning by 2.
+        factor = max(1, preview_factor(picture[2], picture[3], max_side))
         if factor == 1:
-            return self.render(frame, used, progress, cancel)
+            return replace(self.render(frame, used, progress, cancel), covers=picture)
         # Crop to whole bins first: binning drops the remainder at the mirrored frame's bottom
         # and right, which would be the top and left once the output is mirrored back.
         bins = 2 * factor
         h, w = frame.height - frame.height % bins, frame.width - frame.width % bins
         frame = frame.crop(0, 0, h, w)
         packed, mirror = pack_rggb(frame, used)
+        kept = frame.visible_rect  # the region, less what the bins dropped
         crop = _scaled(frame.default_crop, factor, h // factor, w // factor)
-        return self._finish(frame, used, bin_packed(packed, factor), mirror, progress, cancel,
-                            crop)  # fmt: skip
+        rendered = self._finish(frame, used, bin_packed(packed, factor), mirror, progress,
+                                cancel, crop)  # fmt: skip
+        return replace(rendered, covers=(picture[0], picture[1], kept[2], kept[3]))
 
     def render(
         self,
@@ -261,6 +271,7 @@ class Enhancer:
         if crop is not None:
             top, left, height, width = crop
             srgb_hwc = srgb_hwc[top : top + height, left : left + width]
+        covers = (0, 0, frame.visible_height, frame.visible_width)
         return Rendered(
             srgb=apply_orientation(srgb_hwc, frame.orientation),
             linear_sensor=linear_hwc,
@@ -270,4 +281,5 @@ class Enhancer:
             ratio=ratio,
             model=self.model_name,
             crop=crop,
+            covers=covers,
         )
