@@ -4,6 +4,7 @@ orientation and CFA phase, checked against rawpy/LibRaw's own reading of the sam
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -194,3 +195,21 @@ def test_training_pairs_use_the_picture(tmp_path: Path) -> None:
     assert pair.dark.default_crop is None
     assert pair.dark.cfa_pattern.tolist() == np.roll(cfa_from_name("RGGB"), (-1, -1),
                                                      axis=(0, 1)).tolist()  # fmt: skip
+
+
+def test_auto_ratio_looks_at_the_picture_only(tmp_path: Path) -> None:
+    """A black stripe outside the default crop must not make Auto brighten the picture."""
+    from engine.render import estimate_ratio
+
+    path = _write(tmp_path / "a.dng", "RGGB", "odd crop")
+    frame = read_raw(path)
+    dark = BLACK + (frame.mosaic.astype(np.float32) - BLACK) / 50  # a dark exposure
+    stored = np.rint(dark).astype(np.uint16)
+    stored[:, frame.width // 2 :] = BLACK  # half the active area black, all outside the crop
+    crop = (3, 5, 41, frame.width // 2 - 5)
+    write_cfa_dng(path, stored, "RGGB", black_level=BLACK, white_level=WHITE,
+                  framing=DngFraming(crop=crop))  # fmt: skip
+    cropped = read_raw(path)
+    assert estimate_ratio(cropped) == pytest.approx(estimate_ratio(cropped.visible()))
+    whole = cropped.crop(0, 0, cropped.height, cropped.width)
+    assert estimate_ratio(replace(whole, default_crop=None)) > 1.5 * estimate_ratio(cropped)

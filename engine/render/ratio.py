@@ -67,7 +67,11 @@ def estimate_ratio(frame: RawFrame, target_mean: float = TARGET_MEAN, step: int 
 
     Returns:
         A ratio in [1, 1000].
+
+    Only the picture counts (:meth:`~engine.io.RawFrame.visible`): borders a file crops away
+    may be black or masked.
     """
+    frame = frame.visible()
     values = []
     for dy in (0, 1):
         for dx in (0, 1):
