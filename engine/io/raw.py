@@ -272,6 +272,39 @@ def check_readable_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def _bayer_layout(raw: object, p: Path) -> tuple[np.ndarray, np.ndarray]:
+    """LibRaw's ``(2, 2)`` colour indices and Darkroom's CFA pattern (0 = R, 1 = G, 2 = B).
+
+    Raises:
+        UnsupportedSensorError: a linear or multi-layer file, a monochrome, X-Trans, 4-colour
+            or otherwise unusual sensor.
+    """
+    import rawpy
+
+    if raw.raw_type != rawpy.RawType.Flat:  # type: ignore[attr-defined]
+        raise UnsupportedSensorError(
+            f"{p}: not supported: already demosaiced (linear) or multi-layer RAW"
+        )
+    pattern = raw.raw_pattern  # type: ignore[attr-defined]
+    desc = raw.color_desc.decode("ascii", "replace")  # type: ignore[attr-defined]
+    if pattern is None or raw.num_colors < 3:  # type: ignore[attr-defined]
+        raise UnsupportedSensorError(f"{p}: not supported: monochrome sensor")
+    pattern = np.asarray(pattern)
+    if pattern.shape != (2, 2):
+        raise UnsupportedSensorError(
+            f"{p}: not supported: non-Bayer sensor ({pattern.shape[0]}x"
+            f"{pattern.shape[1]} CFA, e.g. Fuji X-Trans)"
+        )
+    if desc[:3] != "RGB":
+        raise UnsupportedSensorError(f"{p}: not supported: {desc} colour filter array")
+    # LibRaw's colour indices: 0=R 1=G 2=B 3=second G (desc "RGBG").
+    cfa = np.array([[("RGBG"[i]) for i in row] for row in pattern.tolist()])
+    cfa = np.vectorize("RGB".index)(cfa).astype(np.int8)
+    if not _is_bayer(cfa):
+        raise UnsupportedSensorError(f"{p}: not supported: unusual CFA layout {desc}")
+    return pattern, cfa
+
+
 def read_raw(path: str | os.PathLike[str]) -> RawFrame:
     """Decode a Bayer RAW file into a :class:`RawFrame`.
 
@@ -285,27 +318,7 @@ def read_raw(path: str | os.PathLike[str]) -> RawFrame:
     p = check_readable_file(path)
     try:
         with rawpy.imread(str(p)) as raw:
-            if raw.raw_type != rawpy.RawType.Flat:
-                raise UnsupportedSensorError(
-                    f"{p}: not supported: already demosaiced (linear) or multi-layer RAW"
-                )
-            pattern = raw.raw_pattern
-            desc = raw.color_desc.decode("ascii", "replace")
-            if pattern is None or raw.num_colors < 3:
-                raise UnsupportedSensorError(f"{p}: not supported: monochrome sensor")
-            pattern = np.asarray(pattern)
-            if pattern.shape != (2, 2):
-                raise UnsupportedSensorError(
-                    f"{p}: not supported: non-Bayer sensor ({pattern.shape[0]}x"
-                    f"{pattern.shape[1]} CFA, e.g. Fuji X-Trans)"
-                )
-            if desc[:3] != "RGB":
-                raise UnsupportedSensorError(f"{p}: not supported: {desc} colour filter array")
-            # LibRaw's colour indices: 0=R 1=G 2=B 3=second G (desc "RGBG").
-            cfa = np.array([[("RGBG"[i]) for i in row] for row in pattern.tolist()])
-            cfa = np.vectorize("RGB".index)(cfa).astype(np.int8)
-            if not _is_bayer(cfa):
-                raise UnsupportedSensorError(f"{p}: not supported: unusual CFA layout {desc}")
+            pattern, cfa = _bayer_layout(raw, p)
             mosaic = np.array(raw.raw_image_visible, copy=True)
             black_per_colour = np.asarray(raw.black_level_per_channel, dtype=np.float32)
             black = black_per_colour[np.asarray(pattern)].astype(np.float32)
