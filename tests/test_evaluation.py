@@ -236,7 +236,7 @@ def test_report_files_and_contact_sheet(tmp_path: Path) -> None:
     assert image is not None
     cols = 2 + len(result.methods)  # input, methods, reference
     assert image.shape[1] > cols * 46 and image.shape[0] > 2 * 46
-    assert not list((tmp_path / "report").glob("*.part"))
+    assert not list((tmp_path / "report").glob("*part"))
 
     # Smaller crops, one row: the sheet shrinks accordingly; the input column is near black
     # and the reference is not.

@@ -361,3 +361,22 @@ def test_written_file_gets_normal_permissions(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_an_output_that_appears_meanwhile_is_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs writing one name without --overwrite: one wins, the other says so."""
+    target = tmp_path / "race.jpg"
+    real = encoders.encode_jpeg
+
+    def slow(fh: BinaryIO, *args: object) -> None:
+        real(fh, *args)
+        target.write_bytes(b"the other run's file")  # it finished first
+
+    monkeypatch.setattr(encoders, "encode_jpeg", slow)
+    with pytest.raises(ExportError, match="file exists") as info:
+        write_image(target, random_image())
+    assert "\n" not in str(info.value)
+    assert target.read_bytes() == b"the other run's file"
+    assert leftovers(tmp_path) == ["race.jpg"]

@@ -166,7 +166,7 @@ def test_disk_full_while_checkpointing_keeps_earlier_models(
     assert "\n" not in str(err.value)
     assert {p.name: p.read_bytes() for p in lib.iterdir() if p.is_file()} == before
     assert [m.name for m in list_library(lib)] == ["first"]
-    assert not list(lib.rglob("*.part"))
+    assert not list(lib.rglob("*part"))
     load_model(first.weights_path)
     with pytest.raises(DarkroomError, match="already exists"):
         _run(base, pairs, "first", lib, iterations=2)
@@ -174,14 +174,16 @@ def test_disk_full_while_checkpointing_keeps_earlier_models(
 
     # The disk fills up while the finished model is saved: nothing half-saved, and the same
     # call afterwards saves it from the kept checkpoint without training again.
-    real_replace = os.replace
+    import engine.files as files
 
-    def card_fails(src: str, dst: str) -> None:
-        if str(dst).endswith("third.json"):
+    real_publish = files._publish
+
+    def card_fails(tmp: Path, final: Path, overwrite: bool) -> None:
+        if final.name.endswith("third.json"):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real_replace(src, dst)
+        real_publish(tmp, final, overwrite)
 
-    monkeypatch.setattr(os, "replace", card_fails)
+    monkeypatch.setattr(files, "_publish", card_fails)
     with pytest.raises(DarkroomError, match=r"could not save model 'third'.*No space"):
         _run(base, pairs, "third", lib, iterations=3, synthetic=False)
     monkeypatch.undo()

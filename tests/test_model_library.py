@@ -168,14 +168,16 @@ def test_disk_full_during_import_leaves_the_library_as_it_was(tmp_path: Path, mo
     _add(lib, "keep")
     src = _add(tmp_path / "src", "new")
     before = _files(lib)
-    real_replace = os.replace
+    import engine.files as files
 
-    def card_fails(src_path, dst):
-        if str(dst).endswith("new.json"):
+    real_publish = files._publish
+
+    def card_fails(tmp: Path, final: Path, overwrite: bool) -> None:  # a full disk
+        if final.name.endswith("new.json"):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real_replace(src_path, dst)
+        real_publish(tmp, final, overwrite)
 
-    monkeypatch.setattr(os, "replace", card_fails)
+    monkeypatch.setattr(files, "_publish", card_fails)
     with pytest.raises(ModelError, match=r"could not import new\.safetensors.*No space left"):
         import_model(src, lib)
     monkeypatch.undo()

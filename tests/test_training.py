@@ -87,7 +87,7 @@ def test_checkpoint_resume_continues_the_same_run(tmp_path: Path) -> None:
     with pytest.raises(Cancelled):
         train(TrainConfig(iterations=8, checkpoint_path=str(ckpt), **base), _Photos(),
               progress=stop_at_5, cancel=token)  # fmt: skip
-    assert ckpt.is_file() and not list(tmp_path.glob("*.part"))
+    assert ckpt.is_file() and not list(tmp_path.glob("*part"))
     resumed = train(TrainConfig(iterations=8, checkpoint_path=str(ckpt), **base), _Photos())
     assert resumed.iterations == 8
     np.testing.assert_allclose(resumed.losses, straight.losses, rtol=1e-4)

@@ -32,7 +32,7 @@ def test_round_trip_is_strict_and_fp16(tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
     assert all(t.dtype == torch.float16 for t in load_file(str(path)).values())
-    assert not list(tmp_path.glob("*.part"))
+    assert not list(tmp_path.glob("*part"))
 
 
 def test_mismatched_weights_rejected(tmp_path: Path) -> None:

@@ -102,10 +102,11 @@ def _write_dng(
     ifd0: list[TiffTag],
     exif_ifd: list[TiffTag],
     software: str,
+    overwrite: bool = True,
 ) -> None:
     import tifffile  # lazy: only writers need it
 
-    with atomic_file(path) as fh:
+    with atomic_file(path, overwrite=overwrite) as fh:
         tifffile.imwrite(
             fh,
             data,
@@ -241,6 +242,7 @@ def write_linear_dng(
     exif: ExifInfo | None = None,
     software: str = "Darkroom",
     default_crop: Rect | None = None,
+    overwrite: bool = True,
 ) -> None:
     """Write demosaiced linear data as a LinearRaw DNG (3 x 16-bit, uncompressed) atomically.
 
@@ -260,6 +262,8 @@ def write_linear_dng(
         default_crop: the picture within ``rgb`` as stored (``(top, left, height, width)``,
             before ``orientation``, as DNG defines it), written as DefaultCropOrigin /
             DefaultCropSize; ``None``: all of it.
+        overwrite: replace an existing ``path``; ``False`` raises :class:`FileExistsError`
+            if it exists when the file is complete (nothing is left behind).
 
     Raises:
         ValueError: bad shape or parameters.
@@ -300,4 +304,5 @@ def write_linear_dng(
         if clip_rect(default_crop, *data.shape[:2]) != tuple(default_crop):
             raise ValueError(f"default_crop {default_crop} is not inside the image")
         ifd0 += _framing_tags(DngFraming(crop=tuple(default_crop)))  # type: ignore[arg-type]
-    _write_dng(path, data, 34892, ifd0, exif_ifd, software=software or "Darkroom")
+    _write_dng(path, data, 34892, ifd0, exif_ifd, software=software or "Darkroom",
+               overwrite=overwrite)  # fmt: skip

@@ -197,7 +197,7 @@ def write_image(
     dest = check_destination(path, options, source_path)
     pixels = encoders.to_uint(srgb, options.bits)
     _make_folder(dest)
-    with _writing(dest, options.fmt), atomic_file(dest) as fh:
+    with _writing(dest, options.fmt), atomic_file(dest, overwrite=options.overwrite) as fh:
         encoders.encode_display(fh, options.fmt, pixels, int(options.quality),
                                 exif if options.keep_metadata else None)  # fmt: skip
     return dest
@@ -242,7 +242,8 @@ def write_dng(
         write_linear_dng(dest, lin, xyz_to_cam=xyz_to_cam,
                          wb_gains=(1.0, 1.0, 1.0) if wb_gains is None else tuple(wb_gains),
                          orientation=1, exif=exif if options.keep_metadata else None,
-                         software=encoders.SOFTWARE, default_crop=default_crop)  # fmt: skip
+                         software=encoders.SOFTWARE, default_crop=default_crop,
+                         overwrite=options.overwrite)  # fmt: skip
     return dest
 
 
@@ -289,6 +290,8 @@ def _writing(dest: Path, fmt: str) -> Iterator[None]:
         yield
     except (DarkroomError, Cancelled):
         raise
+    except FileExistsError:  # appeared while we wrote (another run): theirs stays
+        raise ExportError(f"{dest}: file exists (use --overwrite)") from None
     except PermissionError:
         raise ExportError(f"{dest.parent}: folder is not writable (permission denied)") from None
     except OSError as exc:

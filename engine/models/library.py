@@ -14,9 +14,11 @@ validated by :func:`engine.models.weights.load_model` (strict keys and shapes, n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -26,7 +28,7 @@ import torch
 from torch import nn
 
 from engine.errors import ModelError
-from engine.files import install_staged, stage_bytes
+from engine.files import install_staged, rename_noreplace, stage_bytes
 from engine.models.card import ModelCard
 from engine.models.registry import list_models
 from engine.models.weights import (
@@ -106,6 +108,8 @@ class LibraryModel:
 
 
 def _weights_path(name: str, library: Path) -> Path:
+    """The weights file of a model name that :func:`check_name` has passed (the only way a
+    user's name becomes a path: no separators, no ``..``, no control characters)."""
     return library / f"{name}.safetensors"
 
 
@@ -123,8 +127,26 @@ def list_library(library: str | os.PathLike[str] | None = None) -> list[LibraryM
     root = library_dir(library)
     if not root.is_dir():
         return []
+    _remove_orphan_cards(root)
     paths = sorted(root.glob("*.safetensors"), key=lambda p: p.stem.lower())
     return [_entry(p) for p in paths if not p.name.startswith(".")]
+
+
+#: A card without weights older than this is an install that never finished, seconds.
+_ORPHAN_AGE_S = 600
+
+
+def _remove_orphan_cards(root: Path) -> None:
+    """Delete cards whose weights never arrived (an install killed between its two files:
+    the card goes first, so a listing never shows half a model). Young ones are left alone,
+    in case another process is between the two steps right now."""
+    now = time.time()
+    for card in root.glob("*.json"):
+        if card.name.startswith(".") or card.with_suffix(".safetensors").exists():
+            continue
+        with contextlib.suppress(OSError):
+            if now - card.stat().st_mtime > _ORPHAN_AGE_S:
+                card.unlink()
 
 
 def get_model(name: str, library: str | os.PathLike[str] | None = None) -> LibraryModel:
@@ -133,7 +155,7 @@ def get_model(name: str, library: str | os.PathLike[str] | None = None) -> Libra
     Raises:
         ModelError: no model of that name.
     """
-    path = _weights_path(str(name).strip(), library_dir(library))
+    path = _weights_path(check_name(name), library_dir(library))
     if not path.is_file():
         raise ModelError(f"no model named {name!r} in {library_dir(library)}")
     return _entry(path)
@@ -195,13 +217,14 @@ def save_to_library(
 def _install_with_card(
     root: Path, final: Path, tmp_weights: Path, card: ModelCard, overwrite: bool
 ) -> None:
-    """Write the card beside already-written temporary weights, then install both together."""
+    """Write the card beside already-written temporary weights, then install both: the card
+    first, the weights last, so the model is listed only once both are there."""
     try:
         tmp_card = stage_bytes(card_path_for(final), card.to_bytes())
     except BaseException:
         tmp_weights.unlink(missing_ok=True)
         raise
-    install_staged([(tmp_weights, final), (tmp_card, card_path_for(final))], overwrite=overwrite)
+    install_staged([(tmp_card, card_path_for(final)), (tmp_weights, final)], overwrite=overwrite)
 
 
 def rename_model(old: str, new: str, library: str | os.PathLike[str] | None = None) -> LibraryModel:
@@ -224,18 +247,26 @@ def rename_model(old: str, new: str, library: str | os.PathLike[str] | None = No
     if entry.card is None:
         raise ModelError(f"{entry.weights_path.name}: cannot rename: {entry.problem}")
     card = replace(entry.card, name=new)
+    case_only = _same_file(target, entry.weights_path)
     with _library_write(f"could not rename {old!r} to {new!r}"):
+        # The new card first (listed only once its weights arrive), then the weights in one
+        # step that never replaces another model, then the old card.
         tmp_c = stage_bytes(card_path_for(target), card.to_bytes())
         try:
-            os.replace(entry.weights_path, target)
+            os.replace(tmp_c, card_path_for(target))
         except BaseException:
             tmp_c.unlink(missing_ok=True)
             raise
         try:
-            os.replace(tmp_c, card_path_for(target))
+            if case_only:
+                os.replace(entry.weights_path, target)
+            else:
+                rename_noreplace(entry.weights_path, target)
         except BaseException:
-            os.replace(target, entry.weights_path)  # put the weights back under the old name
-            tmp_c.unlink(missing_ok=True)
+            if not _same_file(card_path_for(target), entry.card_path):
+                card_path_for(target).unlink(missing_ok=True)
+            else:  # case-only: the card's old content back
+                entry.card_path.write_bytes(entry.card.to_bytes())
             raise
         if not _same_file(card_path_for(target), entry.card_path):
             entry.card_path.unlink(missing_ok=True)
@@ -302,7 +333,7 @@ def export_model(
         except BaseException:
             tmp_w.unlink(missing_ok=True)
             raise
-        install_staged([(tmp_w, final), (tmp_c, card_path_for(final))], overwrite=overwrite)
+        install_staged([(tmp_c, card_path_for(final)), (tmp_w, final)], overwrite=overwrite)
     return final
 
 
