@@ -181,6 +181,9 @@ class ModelCombo(QComboBox):
             self.addItem(CLASSICAL_LABEL, CLASSICAL)
             self.setItemData(0, CLASSICAL_TOOLTIP, Qt.ItemDataRole.ToolTipRole)
             for entry in model_entries(model_dirs):
+                if entry.problem is not None:  # listed, greyed out, with the reason
+                    self._add_disabled(entry.name, entry.problem)
+                    continue
                 if not entry.has_weights:
                     continue  # registered variants still training: nothing to run yet
                 self.addItem(entry.name, entry.name)
@@ -190,8 +193,18 @@ class ModelCombo(QComboBox):
             self.select(current)
         self._update_tooltip()
 
+    def _add_disabled(self, name: str, problem: str) -> None:
+        """A model whose card is damaged: shown so the user learns why it cannot be chosen."""
+        self.addItem(f"{name} (disabled)", None)
+        index = self.count() - 1
+        self.setItemData(index, f"<b>{name}</b> cannot be used: {problem}",
+                         Qt.ItemDataRole.ToolTipRole)  # fmt: skip
+        item = self.model().item(index)  # type: ignore[attr-defined]
+        item.setEnabled(False)
+
     def models(self) -> list[str]:
-        return [str(self.itemData(i)) for i in range(self.count())]
+        """The names that can be chosen (disabled entries are not among them)."""
+        return [str(self.itemData(i)) for i in range(self.count()) if self.itemData(i)]
 
     def current_model(self) -> str:
         data = self.currentData()

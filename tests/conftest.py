@@ -13,6 +13,14 @@ from engine.io import cfa_from_name
 LAYOUTS = ("RGGB", "BGGR", "GRBG", "GBRG")
 
 
+@pytest.fixture(autouse=True)
+def private_model_library(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> Path:
+    """No test reads or writes the developer's own model library."""
+    folder = tmp_path_factory.mktemp("library")
+    monkeypatch.setenv("DARKROOM_MODELS_DIR", str(folder))
+    return folder
+
+
 def smooth_scene(height: int, width: int, seed: int = 0) -> np.ndarray:
     """A photo-like linear RGB scene: gradients plus soft coloured blobs.
 

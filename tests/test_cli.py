@@ -170,6 +170,32 @@ def test_models_command_lists_variants(capsys) -> None:
     assert code == 0
 
 
+def test_models_lists_the_library_and_says_why_a_model_is_disabled(
+    capsys, private_model_library: Path
+) -> None:
+    """A damaged card in the user's library disables that model only, with its reason."""
+    import json
+
+    import torch
+
+    from engine.models import ModelCard, create_model, save_model
+
+    model = create_model("baseline", base_features=4)
+    for name in ("mine", "broken"):
+        save_model(model, ModelCard(name=name, architecture="baseline", config=model.config),
+                   private_model_library / f"{name}.safetensors", dtype=torch.float32)  # fmt: skip
+    card = private_model_library / "broken.json"
+    card.write_text(json.dumps({**json.loads(card.read_text()), "metrics": [1, 2]}))
+    assert main(["models"]) == 0
+    table = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "disabled: " in table["broken"] and "metrics must be an object" in table["broken"]
+    assert "disabled" not in table["mine"]
+    assert main(["models", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["mine"]["parameters"] and rows["mine"]["problem"] is None
+    assert "metrics must be an object" in rows["broken"]["problem"]
+
+
 @pytest.mark.slow  # starts subprocesses
 def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     result = subprocess.run(

@@ -269,6 +269,33 @@ def test_model_combo_lists_user_model_with_card(
     assert window.ui.device_label.text() == "Device: CPU"
 
 
+def test_a_damaged_card_disables_one_model_not_the_app(
+    qtbot, make_window, night_dng: Path, tmp_path: Path
+) -> None:
+    """A card with text where numbers belong: the window starts, lists the model greyed out
+    with the reason, and the other models work."""
+    import json
+
+    from engine.models import ModelCard, create_model, save_model
+
+    model = create_model("baseline", base_features=4)
+    for name in ("tiny", "broken"):
+        save_model(model, ModelCard(name=name, architecture="baseline", config=model.config),
+                   tmp_path / "models" / f"{name}.safetensors")  # fmt: skip
+    card = tmp_path / "models" / "broken.json"
+    card.write_text(json.dumps({**json.loads(card.read_text()), "iterations": "many",
+                                "metrics": {"psnr": "high"}}))  # fmt: skip
+    window = make_window(night_dng)
+    combo = window.ui.model_combo
+    assert "tiny" in combo.models() and "broken" not in combo.models()
+    index = combo.findText("broken (disabled)")
+    assert index >= 0 and not combo.model().item(index).isEnabled()
+    assert "iterations must be a whole number" in combo.itemData(index, Qt.ItemDataRole.ToolTipRole)
+    assert not window.set_model("broken")
+    with qtbot.waitSignal(window.previewReady, timeout=TIMEOUT_MS):
+        assert window.set_model("tiny")
+
+
 def test_the_session_drives_the_window(qtbot, make_window, night_dng: Path) -> None:
     window = make_window(night_dng)
     session = window.session

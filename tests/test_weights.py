@@ -158,5 +158,48 @@ def test_bad_cards_are_one_line_model_errors(
 def test_deeply_nested_card_is_a_model_error(tmp_path: Path) -> None:
     path = _save(tmp_path)
     path.with_suffix(".json").write_text("[" * 100_000 + "]" * 100_000)
-    with pytest.raises(ModelError, match="unreadable model card"):
+    with pytest.raises(ModelError, match="not a model card"):
         load_model(path)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"base_features": 2048}, "parameters; refusing"),
+        ({"levels": 60}, "parameters|invalid config|do not match"),
+        ({"base_features": 8}, "do not match"),
+    ],
+)
+def test_a_card_cannot_make_the_app_build_a_giant_network(
+    tmp_path: Path, config: dict[str, object], message: str
+) -> None:
+    """Checked on the meta device against the file's header: nothing big is allocated."""
+    import resource
+    import time
+
+    path = _card_json(tmp_path, config={**json.loads(_save(tmp_path / "ok").with_suffix(
+        ".json").read_text())["config"], **config})  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    with pytest.raises(ModelError, match=message) as info:
+        load_model(path)
+    assert "\n" not in str(info.value)
+    assert time.perf_counter() - start < 10
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 200  # a 2048-feature U-Net would take gigabytes
+
+
+def test_damaged_cards_are_listed_disabled_with_their_reason(tmp_path: Path) -> None:
+    good = _save(tmp_path, "good")
+    bad = _save(tmp_path, "bad")
+    bad.with_suffix(".json").write_text(json.dumps({"name": "bad", "architecture": "baseline",
+                                                    "iterations": "many"}))  # fmt: skip
+    (tmp_path / "nocard.safetensors").write_bytes(good.read_bytes())
+    entries = {e.name: e for e in model_entries([tmp_path])}
+    assert entries["good"].has_weights and entries["good"].problem is None
+    assert not entries["bad"].has_weights and "iterations" in (entries["bad"].problem or "")
+    assert not entries["nocard"].has_weights and "missing" in (entries["nocard"].problem or "")
+    # Other models still resolve and load.
+    load_model(resolve_model("good", [tmp_path]))
+    with pytest.raises(ModelError, match="no trained weights"):
+        resolve_model("bad", [tmp_path])

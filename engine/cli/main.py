@@ -11,31 +11,24 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from engine.cli.enhance import add_enhance_parser, err
 from engine.cli.finetune import add_finetune_parser
 from engine.cli.training import add_training_parsers
 from engine.errors import DarkroomError
 
+if TYPE_CHECKING:
+    from engine.models import ModelEntry
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
+    """The bundled variants and the user's library: weights, cards, and why any is disabled."""
+    from engine.models import library_dir, model_entries
 
-    from engine.models import count_parameters, create_model, model_entries
-
-    rows = []
-    for entry in model_entries():
-        params = count_parameters(
-            create_model(entry.architecture, **(entry.card.config if entry.card else {}))
-        )
-        size = entry.weights_path.stat().st_size if entry.weights_path else None
-        rows.append({
-            "name": entry.name, "architecture": entry.architecture, "parameters": params,
-            "weights": str(entry.weights_path) if entry.weights_path else None,
-            "weights_bytes": size, "card": asdict(entry.card) if entry.card else None,
-        })  # fmt: skip
+    rows = [_model_row(entry) for entry in model_entries([library_dir()])]
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
@@ -44,15 +37,44 @@ def cmd_models(args: argparse.Namespace) -> int:
         card = row["card"]
         weights = f"{row['weights_bytes'] / 1e6:.1f} MB" if row["weights_bytes"] else "not yet"
         summary = "-"
-        if card:
+        if row["problem"]:
+            summary = f"disabled: {row['problem']}"
+        elif card:
             summary = f"{card['output_space']}, {card['iterations']} it, {card['training_data']}"
             for key in ("psnr", "ssim"):
                 value = card["metrics"].get(key)
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     summary += f", {key.upper()} {value:.3f}"
-        print(f"{row['name']:<12} {row['parameters'] / 1e6:8.2f}M {weights:>10}  {summary}")
+        params = f"{row['parameters'] / 1e6:8.2f}M" if row["parameters"] else f"{'-':>9}"
+        print(f"{row['name']:<12} {params} {weights:>10}  {summary}")
     print("none         classical pipeline (no network)")
     return EXIT_OK
+
+
+def _model_row(entry: ModelEntry) -> dict[str, Any]:
+    """One model's facts for ``models``; parameters counted on the meta device (no memory)."""
+    from dataclasses import asdict
+
+    import torch
+
+    from engine.errors import ModelError
+    from engine.models import count_parameters, create_model
+
+    params, problem = None, entry.problem
+    if entry.architecture != "unknown":
+        config = entry.card.config if entry.card else {}
+        try:
+            with torch.device("meta"):
+                params = count_parameters(create_model(entry.architecture, **config))
+        except (ModelError, RuntimeError, OverflowError) as exc:
+            problem = problem or str(exc)
+    path = entry.weights_path
+    return {
+        "name": entry.name, "architecture": entry.architecture, "parameters": params,
+        "weights": str(path) if path else None,
+        "weights_bytes": path.stat().st_size if path else None,
+        "card": asdict(entry.card) if entry.card else None, "problem": problem,
+    }  # fmt: skip
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

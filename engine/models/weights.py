@@ -23,16 +23,24 @@ from engine.models.registry import create_model, list_models
 from engine.resources import bundled_models_dir
 
 PICKLE_SUFFIXES = {".pth", ".pt", ".ckpt", ".pkl", ".pickle", ".bin", ".tar"}
+#: A model card larger than this is not a model card, bytes.
+MAX_CARD_BYTES = 1 << 20
+#: Deepest nesting of lists and objects a card may have.
+MAX_CARD_DEPTH = 16
+#: Largest network a card may ask for (the biggest shipped variant has 31 M).
+MAX_PARAMETERS = 200_000_000
 
 
 @dataclass
 class ModelEntry:
-    """A model the app can offer: a registered variant, with weights or not yet."""
+    """A model the app can offer: a registered variant, with weights or not yet, or a model
+    whose card is damaged (``problem`` says why; it is listed, disabled, never loaded)."""
 
     name: str
     architecture: str
     weights_path: Path | None
     card: ModelCard | None
+    problem: str | None = None
 
     @property
     def has_weights(self) -> bool:
@@ -44,11 +52,21 @@ def card_path_for(weights_path: Path) -> Path:
 
 
 def read_card(weights_path: Path) -> ModelCard:
+    """The card beside ``weights_path``, migrated and checked (see :class:`ModelCard`).
+
+    Raises:
+        ModelError: missing, too large, too deeply nested, not JSON, or invalid (one line).
+    """
     path = card_path_for(weights_path)
     if not path.is_file():
         raise ModelError(f"{weights_path}: model card {path.name} is missing")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_CARD_BYTES:
+            raise ModelError(f"{path}: not a model card (over {MAX_CARD_BYTES >> 20} MB)")
+        text = path.read_text(encoding="utf-8")
+        if _nesting(text) > MAX_CARD_DEPTH:
+            raise ModelError(f"{path}: not a model card (nested over {MAX_CARD_DEPTH} deep)")
+        data = json.loads(text)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelError(f"{path}: unreadable model card ({exc.__class__.__name__})") from None
     if not isinstance(data, dict):
@@ -96,6 +114,7 @@ def load_model(weights_path: str | os.PathLike[str]) -> tuple[nn.Module, ModelCa
     if not path.is_file():
         raise ModelError(f"{path}: no such weights file")
     card = read_card(path)
+    check_weights_fit(path, card)  # before building: a card may ask for a giant network
     try:
         state = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
@@ -111,26 +130,92 @@ def load_model(weights_path: str | os.PathLike[str]) -> tuple[nn.Module, ModelCa
 
 
 def model_entries(extra_dirs: list[Path] | None = None) -> list[ModelEntry]:
-    """Every registered variant (with its bundled weights if shipped), then user models."""
+    """Every registered variant (with its bundled weights if shipped), then user models.
+
+    A model whose card cannot be read is still listed, with ``problem`` set and no weights, so
+    the front ends can say why it is disabled; nothing here raises for a bad file.
+    """
     entries: list[ModelEntry] = []
     bundled = bundled_models_dir()
     for variant in list_models():
         path = bundled / f"{variant}.safetensors"
-        card = None
-        if path.is_file():
-            try:
-                card = read_card(path)
-            except ModelError:
-                card = None
-        entries.append(ModelEntry(variant, variant, path if card else None, card))
+        card, problem = _card_or_problem(path) if path.is_file() else (None, None)
+        entries.append(ModelEntry(variant, variant, path if card else None, card, problem))
     for folder in extra_dirs or []:
         for path in sorted(folder.glob("*.safetensors")):
-            try:
-                card = read_card(path)
-            except ModelError:
+            if path.name.startswith("."):
                 continue
-            entries.append(ModelEntry(path.stem, card.architecture, path, card))
+            card, problem = _card_or_problem(path)
+            architecture = card.architecture if card else "unknown"
+            entries.append(ModelEntry(path.stem, architecture, path if card else None, card,
+                                      problem))  # fmt: skip
     return entries
+
+
+def _card_or_problem(path: Path) -> tuple[ModelCard | None, str | None]:
+    try:
+        return read_card(path), None
+    except ModelError as exc:
+        return None, str(exc)
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` in JSON text (strings skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def check_weights_fit(path: Path, card: ModelCard) -> int:
+    """Check that the card's network matches the file's tensors, without allocating either:
+    the network is built on the meta device, the file's header read for names and shapes.
+
+    Returns:
+        The network's parameter count.
+
+    Raises:
+        ModelError: an invalid or oversized config, unreadable weights, or tensors that do
+            not match the card's architecture (one line).
+    """
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with torch.device("meta"):
+            model = create_model(card.architecture, **card.config)
+    except (RuntimeError, OverflowError, MemoryError) as exc:
+        reason = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+        raise ModelError(f"{path}: invalid config for {card.architecture}: {reason}") from None
+    params = sum(p.numel() for p in model.parameters())
+    if params > MAX_PARAMETERS:
+        raise ModelError(f"{path}: card asks for {params:,} parameters; refusing to build it")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            shapes = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(f"{path}: unreadable weights ({exc.__class__.__name__})") from None
+    wanted = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if shapes != wanted:
+        odd = sorted(set(shapes) ^ set(wanted)) or [k for k in wanted if shapes[k] != wanted[k]]
+        raise ModelError(
+            f"{path}: weights do not match {card.architecture} as the card configures it "
+            f"(first difference: {odd[0]})"
+        )
+    return params
 
 
 def resolve_model(name_or_path: str, extra_dirs: list[Path] | None = None) -> Path:
