@@ -14,7 +14,7 @@ from engine.io import RawFrame
 from .geometry import oriented_size
 
 FIELDS = ("File", "Camera", "Lens", "ISO", "Exposure", "Aperture", "Focal length", "Taken",
-          "Dimensions", "Sensor area", "Ratio used", "Model")  # fmt: skip
+          "Dimensions", "Sensor area", "Ratio used", "Model", "Warnings")  # fmt: skip
 
 
 def format_exposure_time(seconds: float | None) -> str:
@@ -75,6 +75,10 @@ class InfoPanel(QWidget):
             self.labels[name].setText(value)
         self.form.setRowVisible(self.labels["Lens"], bool(exif.lens))
         self.form.setRowVisible(self.labels["Sensor area"], frame.default_crop is not None)
+        # Damaged metadata the reader replaced by defaults (the image itself is fine).
+        self.labels["Warnings"].setText("\n".join(frame.warnings))
+        self.labels["Warnings"].setWordWrap(True)
+        self.form.setRowVisible(self.labels["Warnings"], bool(frame.warnings))
         self.labels["File"].setToolTip(path)
 
     def set_ratio(self, ratio: float, auto_ratio: float | None = None) -> None:

@@ -199,7 +199,10 @@ class MainWindow(QMainWindow):
         s = self.settings
         s.last_file, s.last_folder = photo.path, str(Path(photo.path).parent)
         self.ui.recent_menu.set_paths(s.add_recent(photo.path))
-        self.statusBar().showMessage(f"Opened {Path(photo.path).name}", 4000)
+        opened = f"Opened {Path(photo.path).name}"
+        if frame.warnings:  # damaged metadata replaced by defaults; the info panel lists it
+            opened += f" — note: {frame.warnings[0]}"
+        self.statusBar().showMessage(opened, 10000 if frame.warnings else 4000)
         self.preview.render_now()
         self.photoLoaded.emit(photo.path)
 
@@ -337,7 +340,13 @@ class MainWindow(QMainWindow):
         self.previewReady.emit(result.request.ratio)
 
     def _preview_failed(self, message: str) -> None:
-        self.session.set_model(CLASSICAL)  # fall back to something that always works
+        model = self.session.model
+        if model != CLASSICAL:
+            # Show something that always works, say so, and keep the user's saved choice.
+            chosen = self.settings.model
+            self.session.set_model(CLASSICAL)
+            self.settings.model = chosen
+            message = f"{message} (showing the classical render instead of {model})"
         self.show_error("Preview failed", message)
 
     # -- export (exporter.py does the work, export_controls.py shows it) --------------------

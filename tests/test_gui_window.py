@@ -116,6 +116,19 @@ def test_a_cropped_dng_shows_and_exports_its_picture(qtbot, make_window, tmp_pat
         assert img.size == (crop[2], crop[3])
 
 
+def test_a_singular_colour_matrix_is_shown_with_a_note(
+    qtbot, make_window, make_dng, tmp_path: Path
+) -> None:
+    """Damaged metadata the picture does not need: it opens and renders, and says so."""
+    bad = make_dng("singular.dng", xyz_to_cam=np.ones((3, 3)))
+    window = make_window(bad)
+    info = window.ui.info
+    assert info.form.isRowVisible(info.labels["Warnings"])
+    assert "colour matrix is unusable" in info.text("Warnings")
+    assert window.last_preview is not None and window.last_preview.after_mean > 0.01
+    assert "colour matrix" in window.statusBar().currentMessage()
+
+
 def test_slider_drives_live_preview_brighter(qtbot, make_window, night_dng: Path) -> None:
     window = make_window(night_dng)
     dark = preview_at(qtbot, window, 1.0)

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +83,76 @@ def test_linear_dng_is_unsupported(tmp_path: Path) -> None:
     write_linear_dng(path, np.full((32, 32, 3), 0.5, np.float32))
     with pytest.raises(UnsupportedSensorError, match="not supported"):
         read_raw(path)
+
+
+# --- damaged metadata: a default and a warning when the picture is fine ----------------------
+
+
+@pytest.mark.parametrize(
+    ("matrix", "warned"),
+    [(np.ones((3, 3)), True), (np.full((3, 3), 1e6), True), (np.zeros((3, 3)), False)],
+)
+def test_unusable_colour_matrix_falls_back_to_srgb(
+    make_dng, matrix: np.ndarray, warned: bool
+) -> None:
+    frame = read_raw(make_dng(xyz_to_cam=matrix))
+    np.testing.assert_allclose(frame.cam_to_srgb, np.eye(3))
+    assert any("colour matrix" in w for w in frame.warnings) == warned  # none: old cameras
+
+
+def test_impossible_white_balance_falls_back_to_none(make_dng) -> None:
+    frame = read_raw(make_dng(wb_gains=(1000.0, 1.0, 0.0001)))
+    assert 1.0 < frame.wb_gains[0] < 4.0 and 1.0 < frame.wb_gains[2] < 4.0  # LibRaw's daylight
+    assert frame.warnings == ("the file's white balance is unusable; daylight white balance used",)
+
+
+def test_a_date_that_is_not_a_date_is_dropped(make_dng) -> None:
+    from engine.io import ExifInfo
+
+    frame = read_raw(make_dng(exif=ExifInfo(make="X", model="Y", iso=100,
+                                            datetime="9999:99:99 99:99:99")))  # fmt: skip
+    assert frame.exif.datetime is None and frame.exif.iso == 100
+    assert frame.warnings == ("EXIF date '9999:99:99 99:99:99' is not a date; ignored",)
+
+
+def test_a_flat_black_frame_is_refused(tmp_path: Path) -> None:
+    """What a damaged compressed DNG decodes to; a lens-cap shot still has noise."""
+    from engine.io import write_cfa_dng
+
+    path = tmp_path / "black.dng"
+    write_cfa_dng(path, np.full((64, 96), 512, np.uint16), "RGGB", black_level=512,
+                  white_level=4095)  # fmt: skip
+    with pytest.raises(RawReadError, match="no image data"):
+        read_raw(path)
+
+
+def test_a_saturated_frame_reads_and_asks_for_no_gain(tmp_path: Path) -> None:
+    from engine.io import write_cfa_dng
+    from engine.render import estimate_ratio
+
+    path = tmp_path / "white.dng"
+    write_cfa_dng(path, np.full((64, 96), 4095, np.uint16), "RGGB", black_level=512,
+                  white_level=4095)  # fmt: skip
+    assert estimate_ratio(read_raw(path)) == 1.0  # no RuntimeWarning either: they are errors
+
+
+def test_truncated_file_is_one_line_with_libraw_s_reason(make_dng, tmp_path: Path, capfd) -> None:
+    path = tmp_path / "cut.dng"
+    path.write_bytes(make_dng(height=64, width=96).read_bytes()[:6000])
+    with pytest.raises(RawReadError, match=r"could not read the file \(.*\)") as info:
+        read_raw(path)
+    assert "\n" not in str(info.value)
+    assert capfd.readouterr().err == ""  # LibRaw's own line is in the error, not on stderr
+
+
+def test_names_the_os_gives(make_dng, tmp_path: Path) -> None:
+    """A file name that is not UTF-8, and one near the 255-byte limit."""
+    source = make_dng(height=32, width=48).read_bytes()
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.dng"))
+    odd.write_bytes(source)
+    assert read_raw(odd).mosaic.shape == (32, 48)
+    long = tmp_path / ("a" * 251 + ".dng")
+    long.write_bytes(source)
+    assert read_raw(long).mosaic.shape == (32, 48)
+    with pytest.raises(RawReadError, match=r"no such file|name too long"):
+        read_raw(tmp_path / ("x/" * 2100 + "a.dng"))

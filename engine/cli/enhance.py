@@ -32,6 +32,11 @@ def err(message: str) -> None:
     print(f"darkroom-cli: error: {message}", file=sys.stderr)
 
 
+def warn(message: str) -> None:
+    """Print a one-line warning as ``darkroom-cli: warning: ...`` on stderr."""
+    print(f"darkroom-cli: warning: {message}", file=sys.stderr)
+
+
 def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``enhance`` command to ``darkroom-cli``'s sub-parsers."""
     from engine.io import FORMATS
@@ -215,6 +220,8 @@ def _run_batch(
                 report.failures.append((src, str(exc)))
                 continue
             report.written += 1
+            for message in done.warnings:
+                warn(f"{src}: {message}")
             if not args.quiet and (not progress.tty or not batch):
                 print(f"{src.name} -> {dst} (ratio x{done.ratio:.1f})", file=sys.stderr)
     finally:

@@ -33,7 +33,8 @@ import numpy as np
 
 from engine.files import atomic_file
 from engine.io.framing import DngFraming, Rect, clip_rect
-from engine.io.raw import XYZ_TO_SRGB, ExifInfo, cfa_from_name
+from engine.io.raw import cfa_from_name
+from engine.io.raw_metadata import XYZ_TO_SRGB, ExifInfo
 from engine.io.tiff import (
     ASCII,
     BYTE,

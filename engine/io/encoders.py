@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from engine.io.raw import ExifInfo
+from engine.io.raw_metadata import ExifInfo
 from engine.io.tiff import SHORT, TiffTag, append_exif_ifd, exif_tags, exif_tiff_blob
 
 SOFTWARE = "Darkroom"

@@ -26,7 +26,7 @@ from engine.files import atomic_file
 from engine.io import encoders
 from engine.io.dng import MIN_LIBRAW_SIZE, write_linear_dng
 from engine.io.framing import Rect
-from engine.io.raw import ExifInfo
+from engine.io.raw_metadata import ExifInfo
 
 #: Export formats and the suffix used for new files: the one format table.
 FORMATS: dict[str, str] = {"jpeg": ".jpg", "tiff": ".tif", "png": ".png", "dng": ".dng"}

@@ -16,6 +16,13 @@ import numpy as np
 
 from engine.errors import RawReadError, UnsupportedSensorError
 from engine.io.framing import Rect, clip_rect, read_dng_framing
+from engine.io.libraw import libraw_session, open_raw
+from engine.io.raw_metadata import (
+    ExifInfo,
+    colour_matrix,
+    read_exif,
+    wb_gains,
+)
 
 #: Extensions offered in file dialogs and accepted by folder scans (LibRaw reads many more).
 RAW_EXTENSIONS: tuple[str, ...] = (
@@ -26,35 +33,6 @@ RAW_EXTENSIONS: tuple[str, ...] = (
 
 #: Colour indices used in :attr:`RawFrame.cfa_pattern`.
 RED, GREEN, BLUE = 0, 1, 2
-
-# XYZ (D65) -> linear sRGB, used to turn a camera's XYZ->camera matrix into camera->sRGB.
-XYZ_TO_SRGB = np.array(
-    [[3.2404542, -1.5371385, -0.4985314], [-0.9692660, 1.8760108, 0.0415560],
-     [0.0556434, -0.2040259, 1.0572252]], dtype=np.float64,
-)  # fmt: skip
-SRGB_TO_XYZ = np.linalg.inv(XYZ_TO_SRGB)
-
-
-@dataclass(frozen=True)
-class ExifInfo:
-    """The few EXIF facts the app shows, carries into exports and uses for pairing."""
-
-    make: str | None = None
-    model: str | None = None
-    lens: str | None = None
-    iso: float | None = None
-    exposure_time: float | None = None  # seconds
-    f_number: float | None = None
-    focal_length: float | None = None  # mm
-    datetime: str | None = None  # "YYYY:MM:DD HH:MM:SS", EXIF style
-
-    @property
-    def camera(self) -> str:
-        """ "Make Model" without repeating the make, or "unknown camera"."""
-        make, model = (self.make or "").strip(), (self.model or "").strip()
-        if model.lower().startswith(make.lower()):
-            make = ""
-        return " ".join(p for p in (make, model) if p) or "unknown camera"
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,6 +70,7 @@ class RawFrame:
     exif: ExifInfo = field(default_factory=ExifInfo)
     path: str | None = None
     default_crop: Rect | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def height(self) -> int:
@@ -182,90 +161,18 @@ def _is_bayer(pattern: np.ndarray) -> bool:
     return pattern.shape == (2, 2) and values == [0, 1, 1, 2]
 
 
-def cam_to_srgb_from_xyz(xyz_to_cam: np.ndarray) -> np.ndarray:
-    """Camera->sRGB from an XYZ->camera matrix (DNG ColorMatrix / dcraw ``cam_xyz``).
-
-    Follows dcraw: camera<-sRGB is normalised so each row sums to 1 (white maps to white after
-    white balance), then inverted.
-    """
-    cam_rgb = xyz_to_cam.astype(np.float64) @ SRGB_TO_XYZ
-    cam_rgb = cam_rgb / cam_rgb.sum(axis=1, keepdims=True)
-    return np.linalg.inv(cam_rgb).astype(np.float32)
-
-
-def _colour_matrix(raw: object) -> np.ndarray:
-    rgb_cam = np.asarray(raw.color_matrix, dtype=np.float64)[:3, :3]  # type: ignore[attr-defined]
-    if np.abs(rgb_cam).sum() > 1e-6 and np.isfinite(rgb_cam).all():
-        return rgb_cam.astype(np.float32)
-    xyz_cam = np.asarray(raw.rgb_xyz_matrix, dtype=np.float64)[:3, :3]  # type: ignore[attr-defined]
-    if np.abs(xyz_cam).sum() > 1e-6 and np.isfinite(xyz_cam).all():
-        try:
-            return cam_to_srgb_from_xyz(xyz_cam)
-        except np.linalg.LinAlgError:
-            pass
-    # No colour data at all (some very old cameras): treat camera RGB as sRGB.
-    return np.eye(3, dtype=np.float32)
-
-
-def _wb_gains(raw: object) -> np.ndarray:
-    for source in ("camera_whitebalance", "daylight_whitebalance"):
-        gains = np.asarray(getattr(raw, source), dtype=np.float64)
-        if gains.shape[0] >= 3 and np.all(gains[:3] > 0) and np.isfinite(gains[:3]).all():
-            rgb = np.array([gains[0], gains[1], gains[2]])
-            return (rgb / rgb[1]).astype(np.float32)
-    return np.ones(3, dtype=np.float32)
-
-
-def _read_exif(path: Path, raw: object) -> ExifInfo:
-    other = raw.other  # type: ignore[attr-defined]
-    lens = raw.lens  # type: ignore[attr-defined]
-    make = model = date = lens_name = None
-    try:
-        import exifread  # lazy: only needed for the make/model LibRaw does not expose
-
-        with open(path, "rb") as fh:
-            tags = exifread.process_file(fh, details=False)
-        make = str(tags["Image Make"]).strip() if "Image Make" in tags else None
-        model = str(tags["Image Model"]).strip() if "Image Model" in tags else None
-        for key in ("EXIF DateTimeOriginal", "Image DateTime"):
-            if key in tags:
-                date = str(tags[key]).strip()
-                break
-        if "EXIF LensModel" in tags:
-            lens_name = str(tags["EXIF LensModel"]).strip() or None
-    except Exception:  # noqa: BLE001 - EXIF is best effort; pixels are what matter
-        pass
-    if not lens_name:
-        lens_name = " ".join(p for p in (lens.make, lens.model) if p).strip() or None
-    if date is None and other.timestamp is not None:
-        try:
-            date = other.timestamp.strftime("%Y:%m:%d %H:%M:%S")
-        except (AttributeError, ValueError, OSError):
-            date = None
-
-    def positive(value: float) -> float | None:
-        return float(value) if value and math.isfinite(value) and value > 0 else None
-
-    return ExifInfo(
-        make=make or None,
-        model=model or None,
-        lens=lens_name,
-        iso=positive(other.iso_speed),
-        exposure_time=positive(other.shutter_speed),
-        f_number=positive(other.aperture),
-        focal_length=positive(other.focal_length),
-        datetime=date,
-    )
-
-
 def check_readable_file(path: str | os.PathLike[str]) -> Path:
     """Common checks before decoding, each with a one-line reason."""
     p = Path(path)
-    if not p.exists():
-        raise RawReadError(f"{p}: no such file")
-    if p.is_dir():
-        raise RawReadError(f"{p}: is a folder, not a RAW file")
-    if p.stat().st_size == 0:
+    try:
+        if not p.exists():
+            raise RawReadError(f"{p}: no such file")
+        if p.is_dir():
+            raise RawReadError(f"{p}: is a folder, not a RAW file")
+        size = p.stat().st_size
+    except OSError as exc:  # a name or path too long for the system, say
+        raise RawReadError(f"{p}: {exc.strerror or type(exc).__name__}") from None
+    if size == 0:
         raise RawReadError(f"{p}: file is empty")
     if not os.access(p, os.R_OK):
         raise RawReadError(f"{p}: permission denied")
@@ -308,53 +215,78 @@ def _bayer_layout(raw: object, p: Path) -> tuple[np.ndarray, np.ndarray]:
 def read_raw(path: str | os.PathLike[str]) -> RawFrame:
     """Decode a Bayer RAW file into a :class:`RawFrame`.
 
+    Damaged metadata the image does not need (a singular colour matrix, an impossible white
+    balance or date) is replaced by a documented default and listed in
+    :attr:`RawFrame.warnings` (see :mod:`engine.io.raw_metadata`).
+
     Raises:
-        RawReadError: missing, empty, corrupt, truncated or not a RAW file.
+        RawReadError: missing, empty, corrupt, truncated or not a RAW file, or no image data.
         UnsupportedSensorError: X-Trans, Foveon, monochrome, 4-colour or already-demosaiced
-            (linear) RAW files.
+            (linear) RAW files, or non-square pixels.
     """
     import rawpy
 
     p = check_readable_file(path)
     try:
-        with rawpy.imread(str(p)) as raw:
-            pattern, cfa = _bayer_layout(raw, p)
-            mosaic = np.array(raw.raw_image_visible, copy=True)
-            black_per_colour = np.asarray(raw.black_level_per_channel, dtype=np.float32)
-            black = black_per_colour[np.asarray(pattern)].astype(np.float32)
-            white = float(raw.white_level)
-            orientation = int(raw.sizes.flip)
-            wb = _wb_gains(raw)
-            matrix = _colour_matrix(raw)
-            exif = _read_exif(p, raw)
+        with libraw_session(p) as libraw_says, open_raw(p) as raw:
+            frame = _frame(raw, p)
     except rawpy.LibRawFileUnsupportedError:
         raise RawReadError(f"{p}: not a RAW file LibRaw can read") from None
     except rawpy.LibRawIOError:
-        raise RawReadError(f"{p}: could not read the file (truncated or I/O error)") from None
+        reason = "; ".join(libraw_says) or "truncated or I/O error"
+        raise RawReadError(f"{p}: could not read the file ({reason})") from None
     except rawpy.LibRawError as exc:
-        raise RawReadError(f"{p}: corrupt RAW file ({type(exc).__name__})") from None
+        reason = "; ".join(libraw_says) or type(exc).__name__
+        raise RawReadError(f"{p}: corrupt RAW file ({reason})") from None
     except (OSError, MemoryError) as exc:
         raise RawReadError(f"{p}: could not read the file ({exc.__class__.__name__})") from None
+    _check_pixels(frame, p)
+    if libraw_says:  # LibRaw read it but complained: the user should know
+        frame = replace(frame, warnings=(*frame.warnings, *libraw_says))
+    return replace(frame, default_crop=_default_crop(p, frame.height, frame.width))
 
+
+def _frame(raw: object, p: Path) -> RawFrame:
+    """Everything a :class:`RawFrame` holds, copied out of an open rawpy handle."""
+    pattern, cfa = _bayer_layout(raw, p)
+    mosaic = np.array(raw.raw_image_visible, copy=True)  # type: ignore[attr-defined]
+    black_per_colour = np.asarray(raw.black_level_per_channel, dtype=np.float32)  # type: ignore[attr-defined]
+    black = black_per_colour[np.asarray(pattern)].astype(np.float32)
+    wb, wb_warnings = wb_gains(raw)
+    matrix, matrix_warnings = colour_matrix(raw)
+    exif, exif_warnings = read_exif(p, raw)
     h, w = mosaic.shape
-    if h < 4 or w < 4:
-        raise RawReadError(f"{p}: image is too small ({w}x{h})")
-    if not (white > float(black.max())):
-        raise RawReadError(f"{p}: invalid levels (white {white:g} <= black {black.max():g})")
-    # Keep whole CFA periods only; dropping an odd last row/column changes nothing visible.
-    mosaic = mosaic[: h - h % 2, : w - w % 2]
     return RawFrame(
-        default_crop=_default_crop(p, mosaic.shape[0], mosaic.shape[1]),
-        mosaic=mosaic,
+        # Keep whole CFA periods only; dropping an odd last row/column changes nothing visible.
+        mosaic=mosaic[: h - h % 2, : w - w % 2],
         cfa_pattern=cfa,
         black_level=black,
-        white_level=white,
+        white_level=float(raw.white_level),  # type: ignore[attr-defined]
         wb_gains=wb,
         cam_to_srgb=matrix,
-        orientation=orientation,
+        orientation=int(raw.sizes.flip),  # type: ignore[attr-defined]
         exif=exif,
         path=str(p),
+        warnings=tuple(matrix_warnings + wb_warnings + exif_warnings),
     )
+
+
+def _check_pixels(frame: RawFrame, p: Path) -> None:
+    """Refuse what cannot be a photo: too small, inverted levels, or no signal at all."""
+    h, w = frame.mosaic.shape
+    if h < 4 or w < 4:
+        raise RawReadError(f"{p}: image is too small ({w}x{h})")
+    black = float(np.max(frame.black_level))
+    if not (math.isfinite(frame.white_level) and frame.white_level > black):
+        raise RawReadError(f"{p}: invalid levels (white {frame.white_level:g} <= black {black:g})")
+    low, high = int(frame.mosaic.min()), int(frame.mosaic.max())
+    if low == high and high <= black:
+        # A real exposure, even with the lens cap on, has noise; a damaged compressed DNG
+        # decodes to one flat value.
+        raise RawReadError(
+            f"{p}: no image data (every pixel is {low}, at or below black); the file's image "
+            "data may be damaged"
+        )
 
 
 def _default_crop(path: Path, height: int, width: int) -> Rect | None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import BinaryIO
 
-from engine.io.raw import ExifInfo
+from engine.io.raw_metadata import ExifInfo
 
 # TIFF field types used here.
 BYTE, ASCII, SHORT, LONG, RATIONAL, UNDEFINED, SRATIONAL = 1, 2, 3, 4, 5, 7, 10

@@ -26,11 +26,13 @@ WRITING = "Writing"
 
 @dataclass(frozen=True)
 class EnhancedFile:
-    """One file an :func:`enhance_file` call wrote: its input, its output, the ratio used."""
+    """One file an :func:`enhance_file` call wrote: its input, its output, the ratio used,
+    and the input's warnings (damaged metadata replaced by defaults, see ``RawFrame``)."""
 
     source: Path
     output: Path
     ratio: float
+    warnings: tuple[str, ...] = ()
 
 
 def export_frame(
@@ -86,5 +88,6 @@ def enhance_file(
     """
     source, dest = Path(source), Path(dest)
     check_destination(dest, options, source)
-    rendered = export_frame(enhancer, decode(source), ratio, dest, options, progress, cancel)
-    return EnhancedFile(source, dest, rendered.ratio)
+    frame = decode(source)
+    rendered = export_frame(enhancer, frame, ratio, dest, options, progress, cancel)
+    return EnhancedFile(source, dest, rendered.ratio, frame.warnings)

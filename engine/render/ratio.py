@@ -79,7 +79,10 @@ def estimate_ratio(frame: RawFrame, target_mean: float = TARGET_MEAN, step: int 
             black = np.float32(frame.black_level[dy, dx])
             v = (plane - black) / (np.float32(frame.white_level) - black)
             values.append(v[v < 0.95].reshape(-1))
-    level = float(np.concatenate(values).mean()) if values else 0.0
+    unclipped = np.concatenate(values) if values else np.empty(0, np.float32)
+    if unclipped.size == 0:  # every sample clipped: it is overexposed, not dark
+        return MIN_RATIO
+    level = float(unclipped.mean())
     if not math.isfinite(level) or level <= target_mean / MAX_RATIO:
         return MAX_RATIO
     return float(min(MAX_RATIO, max(MIN_RATIO, target_mean / level)))

@@ -1,0 +1,70 @@
+"""Opening a file with LibRaw (through rawpy): any name the OS gives, and LibRaw's own voice.
+
+* Names: rawpy encodes a path as UTF-8, which fails for names that are not (a byte name from
+  an old camera card, say); those files are read into memory and handed over as a buffer.
+* LibRaw prints its complaints about damaged data ("Unexpected end of file", "Corrupt data
+  near ...") straight to the process's stderr, which would add a second line to Darkroom's own
+  one-line error. :func:`libraw_session` routes file descriptor 2 into a temporary file while
+  LibRaw works; LibRaw's lines become the reason of the error, anything else written meanwhile
+  is passed on afterwards. Decodes take turns for that (one lock), which costs little: LibRaw
+  spends most of a decode reading and unpacking, and callers decode one file at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+_stderr_lock = threading.Lock()
+
+
+def open_raw(path: Path) -> Any:
+    """``rawpy.imread`` for any path the OS can open (a context manager, as rawpy's)."""
+    import rawpy
+
+    try:
+        os.fsencode(str(path)).decode("utf-8")
+    except UnicodeDecodeError:
+        with open(path, "rb") as fh:
+            return rawpy.imread(fh)
+    return rawpy.imread(str(path))
+
+
+@contextlib.contextmanager
+def libraw_session(path: Path) -> Iterator[list[str]]:
+    """Run a LibRaw decode with its stderr messages caught; yields the list they land in
+    (filled when the block ends, also when it raises)."""
+    messages: list[str] = []
+    with _stderr_lock:
+        sys.stderr.flush()
+        with tempfile.TemporaryFile() as capture:
+            saved = os.dup(2)
+            os.dup2(capture.fileno(), 2)
+            try:
+                yield messages
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                capture.seek(0)
+                text = capture.read().decode("utf-8", "replace")
+                _sort(text, path, messages)
+
+
+def _sort(text: str, path: Path, messages: list[str]) -> None:
+    """LibRaw's lines (they start with the file's name, or ":" for a buffer) into
+    ``messages``; any other output of the process in the meantime back onto stderr."""
+    names = (f"{path}:", f"{path.name}:", ":")
+    other = []
+    for line in text.splitlines():
+        if line.startswith(names):
+            messages.append(line.split(":", 1)[1].strip() if ":" in line else line.strip())
+        elif line.strip():
+            other.append(line)
+    if other:
+        print("\n".join(other), file=sys.stderr, flush=True)
