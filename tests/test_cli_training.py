@@ -67,3 +67,17 @@ def test_train_bad_arguments(photo_folder: Path, tmp_path: Path, capsys) -> None
         err = capsys.readouterr().err
         assert code != 0 and "Traceback" not in err and err.count("\n") == 1, err
     assert not (tmp_path / "m.safetensors").exists()
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_train_refuses_bad_warm_start_files_in_one_line(
+    photo_folder: Path, tmp_path: Path, capsys, suffix: str
+) -> None:
+    evil = tmp_path / f"evil{suffix}"
+    evil.write_bytes(b"\x80\x04not what it claims")
+    code = main(["train", "--variant", "baseline", "--data", str(photo_folder), "--iterations",
+                 "1", "--out", str(tmp_path / "m.safetensors"), "--init", str(evil),
+                 "--config", '{"base_features": 4, "levels": 2}', "--device", "cpu"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code != 0 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "pickle" in err if suffix == ".pth" else "unreadable weights" in err

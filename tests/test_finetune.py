@@ -375,3 +375,62 @@ def test_interrupted_runs_are_listed_matched_and_discarded(tmp_path: Path, shot)
     assert find_interrupted_run("other", lib) is None
     discard_interrupted_run("later", lib)
     assert list_interrupted_runs(lib) == []
+
+
+@pytest.mark.parametrize("damage", ["truncated", "pickle"])
+def test_a_damaged_checkpoint_is_one_line_with_a_fresh_start(
+    tmp_path: Path, shot, damage: str
+) -> None:
+    _, pairs = shot
+    lib, base = tmp_path / "lib", _base(tmp_path)
+    cancel = CancelToken()
+
+    def stop_at_2(p: FinetuneProgress) -> None:
+        if p.phase == "training" and p.iteration == 2:
+            cancel.cancel()
+
+    settings = dict(iterations=4, synthetic=False)
+    with pytest.raises(Cancelled):
+        _run(base, pairs, "hurt", lib, progress=stop_at_2, cancel=cancel, **settings)
+    ckpt = lib / ".work" / "hurt" / "finetune.ckpt"
+    if damage == "truncated":
+        ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    else:
+        import pickle
+
+        ckpt.write_bytes(pickle.dumps(Path("/"), protocol=2))
+    with pytest.raises(DarkroomError, match="--restart") as info:
+        _run(base, pairs, "hurt", lib, **settings)
+    assert "\n" not in str(info.value) and "checkpoint" in str(info.value)
+    request = FinetuneRequest(str(base), pairs, "hurt", FinetuneSettings(**{**FAST, **settings}),
+                              library=lib, device="cpu", resume=False)  # fmt: skip
+    assert finetune(request).iterations == 4  # the fresh start it offered
+
+
+def test_a_run_killed_after_saving_finishes_when_run_again(
+    tmp_path: Path, shot, monkeypatch
+) -> None:
+    """Killed between installing the model and clearing its work folder: the same command
+    finishes instead of refusing the name it took itself."""
+    import engine.finetune.run as run_module
+
+    _, pairs = shot
+    lib, base = tmp_path / "lib", _base(tmp_path)
+
+    real_save = run_module.save_to_library
+
+    def killed(*args: object, **kwargs: object) -> None:
+        real_save(*args, **kwargs)
+        raise KeyboardInterrupt  # stands for kill -9 right after the install
+
+    monkeypatch.setattr(run_module, "save_to_library", killed)
+    with pytest.raises(KeyboardInterrupt):
+        _run(base, pairs, "twice", lib, iterations=3, synthetic=False)
+    monkeypatch.undo()
+    assert [m.name for m in list_library(lib)] == ["twice"] and (lib / ".work" / "twice").is_dir()
+    again = _run(base, pairs, "twice", lib, iterations=3, synthetic=False)
+    assert again.iterations == 3 and [m.name for m in list_library(lib)] == ["twice"]
+    assert not (lib / ".work" / "twice").exists()
+    # A model of that name that is not this run's stays protected.
+    with pytest.raises(NameTakenError):
+        _run(base, pairs, "twice", lib, iterations=3, synthetic=False)

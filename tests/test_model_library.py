@@ -18,6 +18,7 @@ from engine.models import (
     default_library_dir,
     delete_model,
     export_model,
+    get_model,
     import_model,
     list_library,
     load_model,
@@ -182,3 +183,21 @@ def test_disk_full_during_import_leaves_the_library_as_it_was(tmp_path: Path, mo
         import_model(src, lib)
     monkeypatch.undo()
     assert _files(lib) == before  # no new weights, no .part files
+
+
+@pytest.mark.parametrize("name", ["../../outside", "..", "sub/model", "a\x00b", "x" * 200, ""])
+def test_names_never_escape_the_library(tmp_path: Path, name: str) -> None:
+    lib = tmp_path / "lib"
+    _add(lib, "keep")
+    victim = tmp_path / "outside.safetensors"
+    victim.write_bytes(b"not yours")
+    for act in (
+        lambda: get_model(name, lib),
+        lambda: delete_model(name, lib),
+        lambda: rename_model("keep", name, lib),
+        lambda: export_model(name, tmp_path / "export", lib),
+    ):
+        with pytest.raises(ModelError):
+            act()
+    assert victim.read_bytes() == b"not yours"
+    assert [m.name for m in list_library(lib)] == ["keep"]

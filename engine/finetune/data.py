@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,7 +19,8 @@ from torch import nn
 
 from engine.errors import DarkroomError
 from engine.evaluate import psnr
-from engine.finetune.noise_fit import darken_frame
+from engine.finetune.noise_fit import darken_frame, load_dark_frames
+from engine.finetune.noise_measure import measure_dark_frame
 from engine.io import RawFrame, read_raw
 from engine.noise import NoiseProfile
 from engine.render import (
@@ -168,3 +170,25 @@ class Validation:
             for c, ref in zip(self.crops, self.references, strict=True)
         ]
         return float(np.mean(scores))
+
+
+def load_dark_list(
+    dark_frames: str | Path | Sequence[str | Path | RawFrame] | None,
+) -> list[RawFrame]:
+    """Dark frames (lens-cap shots) for the noise fit, each checked to be dark.
+
+    Args:
+        dark_frames: a folder, or files and frames; ``None``: none.
+
+    Raises:
+        DarkroomError: an unreadable file, or a frame with light in it.
+    """
+    if dark_frames is None:
+        return []
+    if isinstance(dark_frames, str | Path):
+        frames = load_dark_frames(dark_frames)
+    else:
+        frames = [f if isinstance(f, RawFrame) else read_raw(f) for f in dark_frames]
+    for frame in frames:
+        measure_dark_frame(frame)  # a lit frame is the user's mistake: say so now
+    return frames

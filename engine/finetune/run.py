@@ -37,29 +37,53 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.device import select_device
 from engine.errors import Cancelled, DarkroomError
-from engine.finetune.data import FinetunePairSource, LoadedPair, Validation, load_finetune_pair
-from engine.finetune.noise_fit import NoiseFit, fit_noise_profile, load_dark_frames
-from engine.finetune.noise_measure import measure_dark_frame
+from engine.finetune.data import (
+    FinetunePairSource,
+    LoadedPair,
+    Validation,
+    load_dark_list,
+    load_finetune_pair,
+)
+from engine.finetune.noise_fit import NoiseFit, fit_noise_profile
 from engine.finetune.progress import FinetuneProgress, PauseToken, ProgressState
 from engine.finetune.request import (
     FinetuneRequest,
+    NameTakenError,
     check_one_camera,
     check_start,
     pair_files_of,
 )
-from engine.finetune.run_state import CHECKPOINT_NAME, RUN_NAME, RunState
-from engine.io import RawFrame, read_raw
+from engine.finetune.run_state import (
+    CHECKPOINT_NAME,
+    RUN_NAME,
+    RunState,
+    installed_by_interrupted_run,
+    resume_or_reset,
+)
 from engine.jobs import CancelToken
-from engine.models import EnhanceNet, ModelCard, load_model, resolve_model, save_to_library
+from engine.models import (
+    EnhanceNet,
+    ModelCard,
+    load_model,
+    resolve_model,
+    save_to_library,
+)
 from engine.models import work_dir as model_work_dir
 from engine.noise import NoiseProfile
-from engine.train import PairFiles, TrainConfig, TrainResult, strategy_class, train
+from engine.train import (
+    CheckpointError,
+    PairFiles,
+    TrainConfig,
+    TrainResult,
+    strategy_class,
+    train,
+)
 
 
 @dataclass
@@ -157,7 +181,13 @@ class _FinetuneRun:
     def __init__(self, request: FinetuneRequest, state: ProgressState) -> None:
         self.request, self.settings, self.progress = request, request.settings, state
         self.cancel = state.cancel
-        self.name = check_start(request)
+        self.replace_own = False  # a model this very run installed before being killed
+        try:
+            self.name = check_start(request)
+        except NameTakenError:
+            if not installed_by_interrupted_run(request):
+                raise
+            self.name, self.replace_own = request.name.strip(), True
         self.files = pair_files_of(request.pairs)
         self.n_val = self.settings.held_out(len(self.files))
         self.device = select_device(request.device)
@@ -167,7 +197,7 @@ class _FinetuneRun:
         self.base_model, self.base_card = load_model(self.base_path)
         self.strategy = strategy_class(self.base_card.architecture)
         self.notes: list[str] = [self.strategy.finetune_note] if self.strategy.finetune_note else []
-        self.darks = _dark_frames(request.dark_frames)
+        self.darks = load_dark_list(request.dark_frames)
         self.work = model_work_dir(self.name, self.root)
         self.ckpt, self.run_file = self.work / CHECKPOINT_NAME, self.work / RUN_NAME
 
@@ -222,25 +252,9 @@ class _FinetuneRun:
             lr=s.lr, step_size=s.step_size, gamma=s.gamma, epoch_iterations=s.epoch_length,
             patch=s.patch, validation_pairs=self.n_val,
         )  # fmt: skip
-        self.run = self._resume_or_reset(fresh)
-
-    def _resume_or_reset(self, fresh: RunState) -> RunState:
-        if not self.request.resume or not self.ckpt.is_file() or not self.run_file.is_file():
-            # Restarting, or leftovers of a run that never started.
-            shutil.rmtree(self.work, ignore_errors=True)
-            return fresh
-        saved = RunState.read(self.run_file)
-        conflict = saved.resume_conflict(fresh)
-        if conflict is not None:
-            raise DarkroomError(
-                f"an interrupted fine-tune of this name used another "
-                f"{conflict.replace('_', ' ')}; use the same settings to resume, or start over "
-                "(restart)"
-            )
-        self.notes.append(
-            f"resumed from step {saved.step} (learning-rate settings of the interrupted run kept)"
-        )
-        return saved
+        self.run, resumed = resume_or_reset(fresh, self.work, self.request.resume)
+        if resumed:
+            self.notes.append(resumed)
 
     def _write_state(self) -> None:
         try:
@@ -308,6 +322,10 @@ class _FinetuneRun:
             raise
         except OSError as exc:
             raise _disk_error(f"could not write the checkpoint {self.ckpt}", exc) from None
+        except CheckpointError as exc:
+            raise DarkroomError(
+                f"{exc}; start over: run again with --restart (in the window: Discard)"
+            ) from None
         run.train_seconds += time.perf_counter() - chunk_start - progress.take_paused()
         return result
 
@@ -323,8 +341,8 @@ class _FinetuneRun:
             )
         card = self._card(result)
         self.progress.report("saving", f"saving {self.name}")
-        weights_path = save_to_library(result.model, card, self.root,
-                                       overwrite=self.request.overwrite)  # fmt: skip
+        overwrite = self.request.overwrite or self.replace_own
+        weights_path = save_to_library(result.model, card, self.root, overwrite=overwrite)
         shutil.rmtree(self.work, ignore_errors=True)  # the checkpoint is of no use once saved
         self.progress.report("done", f"saved {weights_path}")
         return FinetuneResult(
@@ -383,17 +401,3 @@ def _finite(value: object) -> object:
 def _disk_error(what: str, exc: OSError) -> DarkroomError:
     reason = exc.strerror or exc.__class__.__name__
     return DarkroomError(f"{what}: {reason}; earlier models are untouched")
-
-
-def _dark_frames(
-    dark_frames: str | Path | Sequence[str | Path | RawFrame] | None,
-) -> list[RawFrame]:
-    if dark_frames is None:
-        return []
-    if isinstance(dark_frames, str | Path):
-        frames = load_dark_frames(dark_frames)
-    else:
-        frames = [f if isinstance(f, RawFrame) else read_raw(f) for f in dark_frames]
-    for frame in frames:
-        measure_dark_frame(frame)  # a lit frame is the user's mistake: say so now
-    return frames

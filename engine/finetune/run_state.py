@@ -22,6 +22,7 @@ from typing import Any
 from engine.errors import DarkroomError
 from engine.files import atomic_write_json
 from engine.finetune.pair_checks import CheckedPair
+from engine.finetune.request import FinetuneRequest, pair_files_of
 from engine.models import WORK_FOLDER, library_dir, work_dir
 from engine.train import PairFiles, strategy_class
 
@@ -213,3 +214,51 @@ def discard_interrupted_run(name: str, library: str | Path | None = None) -> Non
     except DarkroomError:
         return
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def resume_or_reset(fresh: RunState, work: Path, resume: bool) -> tuple[RunState, str | None]:
+    """The state a run goes on with: the interrupted one in ``work`` when resuming is asked
+    and possible, else ``fresh`` (the folder cleared); with a note when it resumed.
+
+    Raises:
+        DarkroomError: the interrupted run used other settings (:data:`RESUME_KEYS`), or its
+            state is unreadable.
+    """
+    import shutil
+
+    ckpt, run_file = work / CHECKPOINT_NAME, work / RUN_NAME
+    if not resume or not ckpt.is_file() or not run_file.is_file():
+        # Restarting, or leftovers of a run that never started.
+        shutil.rmtree(work, ignore_errors=True)
+        return fresh, None
+    saved = RunState.read(run_file)
+    conflict = saved.resume_conflict(fresh)
+    if conflict is not None:
+        raise DarkroomError(
+            f"an interrupted fine-tune of this name used another "
+            f"{conflict.replace('_', ' ')}; use the same settings to resume, or start over "
+            "(restart)"
+        )
+    return saved, (
+        f"resumed from step {saved.step} (learning-rate settings of the interrupted run kept)"
+    )
+
+
+def installed_by_interrupted_run(request: FinetuneRequest) -> bool:
+    """Whether the library model named ``request.name`` is the one an interrupted run of the
+    same base and pairs saved before it could clear its work folder (killed in between): its
+    state is still there and the model's card names the same base. Such a run may finish.
+    """
+    from engine.models import read_card, resolve_model
+
+    name = request.name.strip()
+    run = find_interrupted_run(name, request.library_dir)
+    if run is None or not run.matches(pair_files_of(request.pairs)):
+        return False
+    try:
+        card = read_card(request.library_dir / f"{name}.safetensors")
+        base = resolve_model(request.base, [request.library_dir])
+        base_card = read_card(base)
+    except DarkroomError:
+        return False
+    return Path(run.base) == Path(base).resolve() and card.base_model == base_card.name

@@ -100,9 +100,27 @@ def load_model(weights_path: str | os.PathLike[str]) -> tuple[nn.Module, ModelCa
     Returns:
         The model in eval mode, float32, on the CPU (the runner moves it), and its card.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    path = check_weights_path(weights_path)
+    card = read_card(path)
+    check_weights_fit(path, card)  # before building: a card may ask for a giant network
+    state = read_tensors(path)
+    model = create_model(card.architecture, **card.config)
+    state = {k: v.float() for k, v in state.items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "mismatch"
+        raise ModelError(f"{path}: weights do not match {card.architecture}: {first}") from None
+    return model.eval(), card
 
+
+def check_weights_path(weights_path: str | os.PathLike[str]) -> Path:
+    """``weights_path`` if it names an existing ``.safetensors`` file.
+
+    Raises:
+        ModelError: a pickle-based checkpoint (refused unopened: loading one can run code),
+            another kind of file, or no file at all.
+    """
     path = Path(weights_path)
     if path.suffix.lower() in PICKLE_SUFFIXES:
         raise ModelError(
@@ -113,20 +131,23 @@ def load_model(weights_path: str | os.PathLike[str]) -> tuple[nn.Module, ModelCa
         raise ModelError(f"{path}: weights must be a .safetensors file")
     if not path.is_file():
         raise ModelError(f"{path}: no such weights file")
-    card = read_card(path)
-    check_weights_fit(path, card)  # before building: a card may ask for a giant network
+    return path
+
+
+def read_tensors(weights_path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Every tensor of a safetensors file, on the CPU (no card needed: warm starts).
+
+    Raises:
+        ModelError: see :func:`check_weights_path`, or a file that is not valid safetensors.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = check_weights_path(weights_path)
     try:
-        state = load_file(str(path), device="cpu")
+        return load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelError(f"{path}: unreadable weights ({exc.__class__.__name__})") from None
-    model = create_model(card.architecture, **card.config)
-    state = {k: v.float() for k, v in state.items()}
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "mismatch"
-        raise ModelError(f"{path}: weights do not match {card.architecture}: {first}") from None
-    return model.eval(), card
 
 
 def model_entries(extra_dirs: list[Path] | None = None) -> list[ModelEntry]:

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from engine.train.batches import LOSS_SPACES, Batch, PairSource, make_batch, training_loss
-from engine.train.checkpoint import load_checkpoint
+from engine.train.checkpoint import CheckpointError, load_checkpoint
 from engine.train.real_pairs import (
     PairFiles,
     RealPairSource,
@@ -59,6 +59,7 @@ __all__ = [
     "RATIO_RANGE",
     "Batch",
     "CameraColour",
+    "CheckpointError",
     "PairFiles",
     "PairSource",
     "RealPairSource",

@@ -50,20 +50,26 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         torch.save(state, fh)
 
 
+class CheckpointError(DarkroomError):
+    """A checkpoint that cannot be resumed from (truncated, corrupt, not ours)."""
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint`.
 
     Raises:
-        DarkroomError: the file is truncated, corrupt, or not one of ours (a pickle that
+        CheckpointError: the file is truncated, corrupt, or not one of ours (a pickle that
             ``weights_only`` refuses); one line.
     """
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:  # weights_only refused what the file asked to build
-        raise DarkroomError(f"{path}: not a Darkroom checkpoint (refused to unpickle it)") from None
+        raise CheckpointError(
+            f"{path}: not a Darkroom checkpoint (refused to unpickle it)"
+        ) from None
     except (OSError, RuntimeError, ValueError, EOFError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DarkroomError(f"{path}: unreadable checkpoint ({first[:120]})") from None
+        raise CheckpointError(f"{path}: unreadable checkpoint ({first[:120]})") from None
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
-        raise DarkroomError(f"{path}: not a Darkroom checkpoint")
+        raise CheckpointError(f"{path}: not a Darkroom checkpoint")
     return state

@@ -28,7 +28,7 @@ import torch.nn.functional as F  # noqa: N812 - the usual alias
 from torch import nn
 
 from engine.errors import DarkroomError
-from engine.models import EnhanceNet, UNetDiscriminator, load_model
+from engine.models import EnhanceNet, UNetDiscriminator, load_model, read_tensors
 
 if TYPE_CHECKING:
     from engine.train.trainer import TrainConfig
@@ -190,10 +190,7 @@ def _covers(weights: str | None, prefix: str, model: nn.Module) -> bool:
     """Whether the safetensors file ``weights`` holds every ``prefix`` tensor of ``model``."""
     if not weights:
         return False
-    from safetensors import safe_open
-
-    with safe_open(str(weights), framework="pt") as fh:
-        keys = set(fh.keys())
+    keys = set(read_tensors(weights))
     wanted = {k for k in model.state_dict() if k.startswith(prefix)}
     return bool(wanted) and wanted <= keys
 

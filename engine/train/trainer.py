@@ -33,7 +33,7 @@ from engine.device import (
 )
 from engine.errors import Cancelled, DarkroomError
 from engine.jobs import CancelToken
-from engine.models import EnhanceNet, create_model
+from engine.models import EnhanceNet, create_model, read_tensors
 from engine.train.batches import LOSS_SPACES, PairSource, make_batch, training_loss
 from engine.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from engine.train.strategies import TrainingStrategy, strategy_for
@@ -100,9 +100,7 @@ def warm_start(model: nn.Module, weights: str | Path) -> int:
     open gates (:meth:`~engine.models.attention.AttentionUNet.open_gates`), so it starts as
     the network it was copied from instead of one whose skips are randomly halved.
     """
-    from safetensors.torch import load_file
-
-    source = load_file(str(weights), device="cpu")
+    source = read_tensors(weights)  # refuses pickles; a bad file is one line
     state = model.state_dict()
     matched = {k: v.float() for k, v in source.items() if k in state and state[k].shape == v.shape}
     state.update(matched)
