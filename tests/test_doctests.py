@@ -7,12 +7,19 @@ from types import ModuleType
 
 import pytest
 
+import engine.io.export
 import engine.io.framing
 import engine.render.colour
 import engine.render.packing
 import engine.render.ratio
 
-MODULES = [engine.render.packing, engine.render.colour, engine.render.ratio, engine.io.framing]
+MODULES = [
+    engine.render.packing,
+    engine.render.colour,
+    engine.render.ratio,
+    engine.io.framing,
+    engine.io.export,
+]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

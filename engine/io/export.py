@@ -66,12 +66,40 @@ def format_for_path(path: str | os.PathLike[str]) -> str:
     return SUFFIX_FORMATS[suffix]
 
 
+#: Longest file name most file systems take, bytes.
+NAME_MAX = 255
+
+
+def fit_file_name(stem: str, suffix: str, limit: int = NAME_MAX) -> str:
+    """``stem + suffix``, the stem shortened (whole characters, with ``~`` and a hash of the
+    whole stem, so two long names stay apart) when the name would exceed ``limit`` bytes.
+
+    Examples:
+        >>> fit_file_name("IMG_0001", ".jpg")
+        'IMG_0001.jpg'
+        >>> name = fit_file_name("é" * 200, ".jpg")
+        >>> len(name.encode()) <= 255 and name.endswith(".jpg") and "~" in name
+        True
+    """
+    name = stem + suffix
+    raw = os.fsencode(name)
+    if len(raw) <= limit:
+        return name
+    import hashlib
+
+    tag = "~" + hashlib.sha1(os.fsencode(stem)).hexdigest()[:8]
+    room = limit - len(os.fsencode(tag + suffix))
+    short = os.fsencode(stem)[:room].decode("utf-8", "ignore")
+    return short + tag + suffix
+
+
 def output_path_for(
     input_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], fmt: str
 ) -> Path:
     """``<out_dir>/<input stem><format suffix>``, e.g. ``(a/IMG_1.ARW, out, "jpeg")`` ->
-    ``out/IMG_1.jpg``."""
-    return Path(out_dir) / (Path(input_path).stem + FORMATS[normalise_format(fmt)])
+    ``out/IMG_1.jpg`` (a name over 255 bytes is shortened by :func:`fit_file_name`)."""
+    suffix = FORMATS[normalise_format(fmt)]
+    return Path(out_dir) / fit_file_name(Path(input_path).stem, suffix)
 
 
 @dataclass(frozen=True)
