@@ -21,6 +21,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from engine.io.libraw import quiet_logs
+
 Rect = tuple[int, int, int, int]
 
 _DEFAULT_SCALE, _DEFAULT_CROP_ORIGIN, _DEFAULT_CROP_SIZE = 50718, 50719, 50720
@@ -71,7 +73,7 @@ def read_dng_framing(path: str | os.PathLike[str]) -> DngFraming | None:
     import tifffile
 
     try:
-        with tifffile.TiffFile(path) as tf:
+        with quiet_logs("tifffile"), tifffile.TiffFile(path) as tf:
             if not tf.pages or 50706 not in tf.pages[0].tags:  # DNGVersion marks a DNG
                 return None
             for page in _all_pages(tf.pages):

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import tempfile
@@ -68,3 +69,22 @@ def _sort(text: str, path: Path, messages: list[str]) -> None:
             other.append(line)
     if other:
         print("\n".join(other), file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def quiet_logs(*names: str) -> Iterator[None]:
+    """Silence the named libraries' loggers while the block runs.
+
+    tifffile and exifread log what they dislike in a damaged file (``logging`` then prints it
+    on stderr, a second line beside Darkroom's own); Darkroom reads those files only for
+    optional facts (crop, EXIF) and says itself what matters.
+    """
+    loggers = [logging.getLogger(name) for name in names]
+    before = [lg.disabled for lg in loggers]
+    for lg in loggers:
+        lg.disabled = True
+    try:
+        yield
+    finally:
+        for lg, was in zip(loggers, before, strict=True):
+            lg.disabled = was

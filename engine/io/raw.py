@@ -192,7 +192,10 @@ def _bayer_layout(raw: object, p: Path) -> tuple[np.ndarray, np.ndarray]:
         raise UnsupportedSensorError(
             f"{p}: not supported: already demosaiced (linear) or multi-layer RAW"
         )
-    pattern = raw.raw_pattern  # type: ignore[attr-defined]
+    try:
+        pattern = raw.raw_pattern  # type: ignore[attr-defined]
+    except NotImplementedError:  # rawpy meets a filter code it cannot describe
+        raise UnsupportedSensorError(f"{p}: not supported: unusual colour filter array") from None
     desc = raw.color_desc.decode("ascii", "replace")  # type: ignore[attr-defined]
     if pattern is None or raw.num_colors < 3:  # type: ignore[attr-defined]
         raise UnsupportedSensorError(f"{p}: not supported: monochrome sensor")

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.io.libraw import quiet_logs
+
 #: A colour matrix whose condition number exceeds this is not a camera's.
 MAX_CONDITION = 1e4
 #: White-balance gains outside [1/x, x] relative to green are not a camera's.
@@ -176,7 +178,7 @@ def _exif_tags(path: Path) -> dict[str, object]:
     try:
         import exifread  # lazy: only needed for the facts LibRaw does not expose
 
-        with open(path, "rb") as fh:
+        with quiet_logs("exifread"), open(path, "rb") as fh:
             return dict(exifread.process_file(fh, details=False))
     except Exception:  # noqa: BLE001 - EXIF is best effort; pixels are what matter
         return {}
