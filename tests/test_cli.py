@@ -134,6 +134,13 @@ def _bad_inputs(tmp_path: Path, make_dng) -> dict[str, list[str]]:
         "pickle": ["enhance", str(good), "--model", str(tmp_path / "x.pth")],
         "bad-device": ["enhance", str(good), "--device", "tpu", *none],
         "jpeg-16": ["enhance", str(good), "--bits", "16", *none],
+        "path-too-long": [
+            "enhance",
+            str(good),
+            "-o",
+            str(tmp_path / ("x" * 260 + ".jpg")),
+            *none,
+        ],
     }
 
 
@@ -141,7 +148,7 @@ def _bad_inputs(tmp_path: Path, make_dng) -> dict[str, list[str]]:
     "case",
     ["missing", "folder", "zero-byte", "truncated", "random", "jpeg-renamed", "unsupported",
      "ratio-zero", "ratio-negative", "ratio-nan", "ratio-text", "unwritable", "same-as-input",
-     "no-weights", "pickle", "bad-device", "jpeg-16"],
+     "no-weights", "pickle", "bad-device", "jpeg-16", "path-too-long"],
 )  # fmt: skip
 def test_bad_input_one_line_error_nothing_written(
     case, make_dng, tmp_path: Path, capsys, monkeypatch
@@ -157,6 +164,14 @@ def test_bad_input_one_line_error_nothing_written(
     _assert_one_line_error(err)
     after = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
     assert after == before, f"files changed: {set(after) ^ set(before)}"
+
+
+def test_the_input_problem_is_named_before_the_output_one(tmp_path: Path, capsys) -> None:
+    """A missing input with an existing output says the input is missing, not --overwrite."""
+    (tmp_path / "gone.jpg").write_bytes(b"keep")
+    code, err = _run(capsys, "enhance", str(tmp_path / "gone.dng"), "--model", "none")
+    assert code == 1 and "no such file" in err and "--overwrite" not in err
+    assert (tmp_path / "gone.jpg").read_bytes() == b"keep"
 
 
 def test_models_command_lists_variants(capsys) -> None:

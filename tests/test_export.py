@@ -19,6 +19,7 @@ from engine.io import (
     FORMATS,
     ExifInfo,
     ExportOptions,
+    check_destination,
     encoders,
     output_path_for,
     write_dng,
@@ -307,6 +308,14 @@ def test_a_folder_at_the_destination_is_refused(tmp_path: Path) -> None:
     (tmp_path / "out.jpg").mkdir()
     with pytest.raises(ExportError, match="is a folder"):
         write_image(tmp_path / "out.jpg", random_image(), _opts(".jpg", overwrite=True))
+
+
+def test_a_path_the_system_cannot_take_is_one_line(tmp_path: Path) -> None:
+    """A destination path longer than PATH_MAX fails as an ExportError, not an OSError."""
+    dest = tmp_path.joinpath(*["x" * 200] * 25, "out.jpg")
+    with pytest.raises(ExportError, match=r"cannot write there|name too long") as caught:
+        check_destination(dest, _opts(".jpg"))
+    assert "\n" not in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import argparse
 import glob
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +87,15 @@ class _Progress:
             print(file=sys.stderr)
 
 
+def _looks_up(path: Path, test: Callable[[Path], bool]) -> bool:
+    """``test(path)``, False when the system cannot look the path up (a name too long, say):
+    the reader or the writer then reports why in one line."""
+    try:
+        return test(path)
+    except OSError:
+        return False
+
+
 def expand_inputs(patterns: Sequence[str]) -> list[Path]:
     """The input files: each pattern as a path, or its glob matches when it does not exist.
 
@@ -95,7 +104,7 @@ def expand_inputs(patterns: Sequence[str]) -> list[Path]:
     """
     paths: list[Path] = []
     for pattern in patterns:
-        if any(ch in pattern for ch in "*?[") and not Path(pattern).exists():
+        if any(ch in pattern for ch in "*?[") and not _looks_up(Path(pattern), Path.exists):
             matches = sorted(glob.glob(pattern))
             if not matches:
                 raise DarkroomError(f"{pattern}: no files match")
@@ -118,7 +127,8 @@ def plan_outputs(inputs: list[Path], out: str | None, fmt: str | None) -> tuple[
     from engine.io import SUFFIX_FORMATS, output_path_for
 
     target = Path(out) if out else None
-    if target is not None and target.suffix.lower() in SUFFIX_FORMATS and not target.is_dir():
+    names_a_file = target is not None and target.suffix.lower() in SUFFIX_FORMATS
+    if target is not None and names_a_file and not _looks_up(target, Path.is_dir):
         if len(inputs) > 1:
             raise DarkroomError(f"-o {out}: several inputs need an output folder, not a file")
         file_fmt = SUFFIX_FORMATS[target.suffix.lower()]

@@ -32,7 +32,16 @@ from engine.io.framing import (
     read_dng_framing,
     unorient_rect,
 )
-from engine.io.raw import BLUE, GREEN, RAW_EXTENSIONS, RED, RawFrame, cfa_from_name, read_raw
+from engine.io.raw import (
+    BLUE,
+    GREEN,
+    RAW_EXTENSIONS,
+    RED,
+    RawFrame,
+    cfa_from_name,
+    check_readable_file,
+    read_raw,
+)
 from engine.io.raw_metadata import SRGB_TO_XYZ, XYZ_TO_SRGB, ExifInfo, cam_to_srgb_from_xyz
 from engine.io.testdata import SONY_12MP, synthetic_scene, write_synthetic_dng
 
@@ -56,6 +65,7 @@ __all__ = [
     "cam_to_srgb_from_xyz",
     "cfa_from_name",
     "check_destination",
+    "check_readable_file",
     "clip_rect",
     "format_for_path",
     "normalise_format",

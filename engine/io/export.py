@@ -287,12 +287,15 @@ def check_destination(
         ExportError: with a one-line reason.
     """
     dest = Path(path)
-    if source_path is not None and _same_file(Path(source_path), dest):
-        raise ExportError(f"{dest}: output would overwrite the input")
-    if dest.is_dir():
-        raise ExportError(f"{dest}: is a folder")
-    if (dest.exists() or dest.is_symlink()) and not options.overwrite:
-        raise ExportError(f"{dest}: file exists (use --overwrite)")
+    try:
+        if source_path is not None and _same_file(Path(source_path), dest):
+            raise ExportError(f"{dest}: output would overwrite the input")
+        if dest.is_dir():
+            raise ExportError(f"{dest}: is a folder")
+        if (dest.exists() or dest.is_symlink()) and not options.overwrite:
+            raise ExportError(f"{dest}: file exists (use --overwrite)")
+    except OSError as exc:  # a name or path too long for the system, say
+        raise ExportError(f"{dest}: cannot write there ({_reason(exc)})") from None
     return dest
 
 

@@ -13,7 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.io import ExportOptions, RawFrame, check_destination, read_raw, write_rendered
+from engine.io import (
+    ExportOptions,
+    RawFrame,
+    check_destination,
+    check_readable_file,
+    read_raw,
+    write_rendered,
+)
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.render.pipeline import Enhancer, Rendered
 
@@ -87,6 +94,7 @@ def enhance_file(
         Cancelled: as :func:`export_frame`.
     """
     source, dest = Path(source), Path(dest)
+    check_readable_file(source)  # the input's problem first, then the output's
     check_destination(dest, options, source)
     frame = decode(source)
     rendered = export_frame(enhancer, frame, ratio, dest, options, progress, cancel)
