@@ -20,7 +20,7 @@ from PySide6.QtCore import Qt, QThreadPool, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox
 
-from engine.io import ExportOptions, RawFrame
+from engine.io import ExportOptions
 from engine.render import CLASSICAL
 
 from .controls import CLASSICAL_LABEL
@@ -28,8 +28,9 @@ from .export_controls import ExportControls
 from .exporter import Exporter
 from .finetune_panel import FineTunePanel
 from .geometry import oriented_size
-from .loader import PhotoLoader, ask_for_raw_file
+from .loader import PhotoLoader
 from .message_boxes import ErrorBoxes, show_about
+from .open_controls import OpenControls, dropped_files
 from .preferences import ask_preferences
 from .preview import PreviewController, PreviewState, viewer_labels
 from .session import LoadedPhoto, Session
@@ -77,6 +78,7 @@ class MainWindow(QMainWindow):
             self.exporter, session, ui.export_action, ui.render_progress, ui.cancel_button
         )
         self.loader = PhotoLoader(self.preview_pool, session, self)  # decode, then preview
+        self.open_controls = OpenControls(self.loader, ui, s, self)
         self.view_controls = ViewControls(ui, s, self)
         self.finetune = FineTunePanel(session, s, self)
         # Docked before restoreState, which places it; hidden until Tools ▸ Fine-tune.
@@ -101,22 +103,17 @@ class MainWindow(QMainWindow):
         if s.window_state is not None:
             self.restoreState(s.window_state)
         ui.device_label.setText(f"Device: {session.device_label}")
-        ui.recent_menu.set_paths(s.recent_files)
         self._update_labels()
 
     def _connect(self) -> None:
         ui = self.ui
-        ui.open_action.triggered.connect(self._choose_file)
         ui.quit_action.triggered.connect(self.close)
         ui.preferences_action.triggered.connect(
             lambda: ask_preferences(self.session, self, self.apply_preferences)
         )
-        ui.sample_action.triggered.connect(self.open_sample)
         ui.about_action.triggered.connect(lambda: show_about(self))
-        ui.recent_menu.openRequested.connect(self.open_path)
-        ui.recent_menu.clearRequested.connect(self._clear_recent)
         self.view_controls.beforeModeChanged.connect(self._before_mode_changed)
-        ui.exposure.autoRequested.connect(self.auto_ratio_clicked)
+        ui.exposure.autoRequested.connect(self._auto_ratio_clicked)
         ui.fine_tune_action.triggered.connect(self.finetune.open_panel)
         ui.model_library_action.triggered.connect(self.finetune.open_library)
         self.viewer.viewChanged.connect(self.preview.schedule)
@@ -150,13 +147,7 @@ class MainWindow(QMainWindow):
 
     def start(self, path: str | None = None) -> None:
         """First photo: ``path``, else the previous session's, else (first run) the sample."""
-        last = self.settings.last_file
-        if path:
-            self.open_path(path)
-        elif last and Path(last).is_file():
-            self.open_path(last)
-        elif not self.settings.has_session:
-            self.open_sample()
+        self.open_controls.start(path)
 
     def open_sample(self) -> None:
         self.loader.open_sample()
@@ -196,9 +187,7 @@ class MainWindow(QMainWindow):
         height, width = oriented_size(frame.visible_height, frame.visible_width, frame.orientation)
         self.viewer.set_image_size(width, height)
         self.ui.info.show_frame(frame, photo.path)
-        s = self.settings
-        s.last_file, s.last_folder = photo.path, str(Path(photo.path).parent)
-        self.ui.recent_menu.set_paths(s.add_recent(photo.path))
+        self.open_controls.remember(photo.path)
         opened = f"Opened {Path(photo.path).name}"
         if frame.warnings:  # damaged metadata replaced by defaults; the info panel lists it
             opened += f" — note: {frame.warnings[0]}"
@@ -206,51 +195,23 @@ class MainWindow(QMainWindow):
         self.preview.render_now()
         self.photoLoaded.emit(photo.path)
 
-    def _choose_file(self) -> None:
-        name = ask_for_raw_file(self, self.settings.last_folder or str(Path.home()))
-        if name:
-            self.open_path(name)
-
-    def _clear_recent(self) -> None:
-        self.settings.recent_files = []
-        self.ui.recent_menu.set_paths([])
-
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if any(url.isLocalFile() for url in event.mimeData().urls()):
+        if dropped_files(event.mimeData()):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        files = dropped_files(event.mimeData())
         if files:
             event.acceptProposedAction()
             self.open_path(files[0])
 
     # -- adjustments -----------------------------------------------------------------------
 
-    @property
-    def frame(self) -> RawFrame | None:
-        return self.session.frame
-
-    @property
-    def path(self) -> str | None:
-        return self.session.path
-
-    @property
-    def auto_ratio(self) -> float | None:
-        return self.session.auto_ratio
-
-    @property
-    def device_label(self) -> str:
-        return self.session.device_label
-
-    def ratio(self) -> float:
-        return self.session.ratio
-
     def set_ratio(self, ratio: float) -> float:
         """Set the exposure ratio (x1..x1000) as if typed; returns the value used."""
         return self.ui.exposure.set_ratio(ratio)
 
-    def auto_ratio_clicked(self) -> None:
+    def _auto_ratio_clicked(self) -> None:
         if self.session.auto_ratio is not None:
             self.set_ratio(self.session.auto_ratio)
 
@@ -394,7 +355,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, ms)
 
     def _update_title(self) -> None:
-        name = Path(self.path).name if self.path else None
+        path = self.session.path
+        name = Path(path).name if path else None
         self.setWindowTitle(f"{name} — Darkroom" if name else "Darkroom")
 
     def keyPressEvent(self, event: QKeyEvent) -> None:

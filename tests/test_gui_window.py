@@ -80,7 +80,7 @@ def preview_at(qtbot, window: MainWindow, ratio: float) -> float:
 
 def test_opens_a_generated_dng(make_window, night_dng: Path) -> None:
     window = make_window(night_dng)
-    assert window.path == str(night_dng)
+    assert window.session.path == str(night_dng)
     assert window.windowTitle().startswith("night.dng")
     info = window.ui.info
     assert info.text("Camera") == "Darkroom Synthetic"
@@ -168,8 +168,8 @@ def test_auto_button_uses_estimate(qtbot, make_window, night_dng: Path) -> None:
     window = make_window(night_dng)
     with qtbot.waitSignal(window.previewReady, timeout=TIMEOUT_MS):
         qtbot.mouseClick(window.ui.exposure.auto_button, Qt.MouseButton.LeftButton)
-    assert window.auto_ratio is not None and 10 < window.auto_ratio < 200
-    assert window.ratio() == pytest.approx(round(window.auto_ratio, 1))
+    assert window.session.auto_ratio is not None and 10 < window.session.auto_ratio < 200
+    assert window.session.ratio == pytest.approx(round(window.session.auto_ratio, 1))
 
 
 def test_export_jpeg_and_16bit_tiff(qtbot, make_window, night_dng: Path, tmp_path: Path) -> None:
@@ -254,7 +254,7 @@ def test_bad_file_shows_error_and_keeps_previous_photo(
     box = window.findChildren(QMessageBox, "errorDialog")[-1]
     assert box.isVisible() and box.text() == message  # shown without blocking the event loop
     box.close()
-    assert window.path == str(night_dng) and window.frame is not None
+    assert window.session.path == str(night_dng) and window.session.frame is not None
     assert preview_at(qtbot, window, 30.0) > 0.05  # still working on the previous photo
 
 
@@ -337,8 +337,8 @@ def test_settings_round_trip(qtbot, make_window, night_dng: Path, settings: QSet
     window.close()
 
     again = make_window()  # no file given: reopens the last session's photo
-    assert again.path == str(night_dng)
-    assert again.ratio() == 42.0
+    assert again.session.path == str(night_dng)
+    assert again.session.ratio == 42.0
     assert again.ui.split_combo.currentData() == "side" and again.viewer.mode == "side"
     assert again.ui.before_combo.currentData() == "x1"
     assert again.ui.model_combo.current_model() == "none"
@@ -350,7 +350,7 @@ def test_settings_round_trip(qtbot, make_window, night_dng: Path, settings: QSet
 
 def test_first_launch_opens_sample_and_help_reopens_it(qtbot, make_window, night_dng) -> None:
     window = make_window()
-    assert window.path == str(sample_raw_path())
+    assert window.session.path == str(sample_raw_path())
     window.open_path(night_dng, wait=True)
     with qtbot.waitSignal(window.photoLoaded, timeout=TIMEOUT_MS) as blocker:
         window.ui.sample_action.trigger()

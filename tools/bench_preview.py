@@ -92,7 +92,7 @@ def measure(window, model: str, repeat: int) -> tuple[list[float], list[float], 
     window.previewReady.connect(lambda ratio: shown.append((time.perf_counter(), ratio)))
 
     def drag_to(target: float) -> float:
-        start = window.ratio()
+        start = window.session.ratio
         for i in range(1, 6):  # five slider ticks, like a short drag
             window.set_ratio(start + (target - start) * i / 5)
             t_last = time.perf_counter()
@@ -150,7 +150,7 @@ def run(work: Path, repeat: int, network_pixels: list[int] | None) -> None:
     wait_until(lambda: window.last_preview is not None)
 
     viewer = f"{window.viewer.width()}x{window.viewer.height()}"
-    print(f"viewer {viewer} px (fit view), image 4256x2848, device {window.device_label}, "
+    print(f"viewer {viewer} px (fit view), image 4256x2848, device {window.session.device_label}, "
           f"debounce {preview.DEBOUNCE_MS} ms")  # fmt: skip
     print(f"'{UNTRAINED}' is an UNTRAINED baseline U-Net: used for timing only.\n")
     header = f"{'model':<22}{'max_side':>9}{'proxy px':>11}{'median s':>10}{'min s':>8}"

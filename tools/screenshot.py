@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--ratio", type=float, default=100.0)
     parser.add_argument("--before", default="x1", help="before mode: x1 or same")
     parser.add_argument("--file", type=Path, help="a RAW file instead of the bundled sample")
-    parser.add_argument("--actual", action="store_true", help="100 % zoom instead of fit")
+    parser.add_argument("--actual", action="store_true", help="100 %% zoom instead of fit")
     corners = ("top-left", "top-right", "bottom-left", "bottom-right")
     parser.add_argument("--corner", choices=corners, help="pan to this corner of the picture")
     args = parser.parse_args()
