@@ -16,24 +16,23 @@ from dataclasses import dataclass
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
-    QFont,
     QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
     QPaintEvent,
-    QPen,
     QResizeEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from .viewer_paint import BACKGROUND, paint_images, paint_label, paint_split_line
 
 MODES = ("wipe", "side", "after")
 BEFORE_KEYS = (Qt.Key.Key_Backslash, Qt.Key.Key_B)
 _GRAB = 8  # px either side of the split line that grab it instead of panning
 _GAP = 4  # px between side-by-side panes
 _MAX_SCALE = 32.0
-_BACKGROUND = QColor(30, 30, 32)
 
 
 @dataclass
@@ -261,7 +260,7 @@ class BeforeAfterView(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
-        p.fillRect(self.rect(), _BACKGROUND)
+        p.fillRect(self.rect(), BACKGROUND)
         if self._size is None or (self._base is None and self._detail is None):
             p.setPen(QColor(170, 170, 170))
             text = self.placeholder if self._size is None else "Rendering preview…"
@@ -273,63 +272,26 @@ class BeforeAfterView(QWidget):
             self._paint_pane(p, pane, shown)
             if self._mode != "wipe" or self._show_before:
                 label = self.before_label if shown == "before" else self.after_label
-                self._paint_label(p, pane, label, left=True)
+                paint_label(p, self.font(), pane, label, left=True)
         if self._mode == "wipe" and not self._show_before:
             x = self.width() * self._split
             pane = self.panes()[0][0]
             left = QRectF(pane.left(), pane.top(), x - pane.left(), pane.height())
             self._paint_pane(p, pane, "before", clip=left)
-            self._paint_split(p, x)
-            self._paint_label(p, pane, self.before_label, left=True)
-            self._paint_label(p, pane, self.after_label, left=False)
+            paint_split_line(p, x, self.height())
+            paint_label(p, self.font(), pane, self.before_label, left=True)
+            paint_label(p, self.font(), pane, self.after_label, left=False)
         p.end()
 
     def _paint_pane(
         self, p: QPainter, pane: QRectF, which: str, clip: QRectF | None = None
     ) -> None:
         """Draw the ``which`` ("before"/"after") images through ``pane``'s view transform."""
-        p.save()
-        p.setClipRect(clip or pane)
-        p.translate(pane.center())
-        p.scale(self._scale, self._scale)
-        p.translate(-self._center)
-        for layer in (self._base, self._detail):
-            if layer is None:
-                continue
-            image = layer.before if which == "before" else layer.after
-            # Magnified past 2x, show real pixels (nearest) so pixel-peeping is honest.
-            magnification = self._scale * layer.rect.width() / max(1, image.width())
-            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, magnification < 2.0)
-            p.drawImage(layer.rect, image)
-        p.restore()
-
-    def _paint_split(self, p: QPainter, x: float) -> None:
-        p.save()
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setPen(QPen(QColor(0, 0, 0, 120), 3))
-        p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
-        p.setPen(QPen(QColor(255, 255, 255, 220), 1))
-        p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
-        p.setBrush(QColor(255, 255, 255, 230))
-        p.setPen(QPen(QColor(0, 0, 0, 140), 1))
-        p.drawEllipse(QPointF(x, self.height() / 2), 9, 9)
-        p.restore()
-
-    def _paint_label(self, p: QPainter, pane: QRectF, text: str, left: bool) -> None:
-        p.save()
-        font = QFont(self.font())
-        font.setPointSizeF(max(8.0, font.pointSizeF() * 0.95))
-        p.setFont(font)
-        metrics = p.fontMetrics()
-        w, h = metrics.horizontalAdvance(text) + 14, metrics.height() + 6
-        x = pane.left() + 10 if left else pane.right() - 10 - w
-        box = QRectF(x, pane.top() + 10, w, h)
-        p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(QColor(0, 0, 0, 150))
-        p.drawRoundedRect(box, 4, 4)
-        p.setPen(QColor(235, 235, 235))
-        p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
-        p.restore()
+        layers = [layer for layer in (self._base, self._detail) if layer is not None]
+        images = [
+            (layer.before if which == "before" else layer.after, layer.rect) for layer in layers
+        ]
+        paint_images(p, pane, images, self._scale, self._center, clip)
 
     # -- interaction -----------------------------------------------------------------------
 
