@@ -43,7 +43,8 @@ from engine.finetune.request import (
     check_one_camera,
     check_start,
 )
-from engine.finetune.run import FinetuneResult, card_noise_profile, finetune
+from engine.finetune.result import FinetuneResult, card_noise_profile
+from engine.finetune.run import finetune
 from engine.finetune.run_state import (
     RUN_STATE_VERSION,
     InterruptedRun,

@@ -38,7 +38,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from engine.device import select_device
@@ -59,6 +59,7 @@ from engine.finetune.request import (
     check_start,
     pair_files_of,
 )
+from engine.finetune.result import FinetuneResult
 from engine.finetune.run_state import (
     CHECKPOINT_NAME,
     RUN_NAME,
@@ -75,7 +76,6 @@ from engine.models import (
     save_to_library,
 )
 from engine.models import work_dir as model_work_dir
-from engine.noise import NoiseProfile
 from engine.train import (
     CheckpointError,
     PairFiles,
@@ -84,51 +84,6 @@ from engine.train import (
     strategy_class,
     train,
 )
-
-
-@dataclass
-class FinetuneResult:
-    """What a finished fine-tune produced.
-
-    Attributes:
-        name: the model's name in the library.
-        weights_path: its ``.safetensors`` file (card beside it).
-        card: its model card.
-        psnr_before, psnr_after: validation PSNR of the base and the fine-tuned model, dB.
-        psnr_gain: validation PSNR of plain amplification (the classical pipeline), dB.
-        validation: what was scored, e.g. ``"1 held-out pair"``.
-        iterations: training steps done.
-        elapsed_s: training time over all sessions, seconds.
-        train_pairs, validation_pairs: pair counts (validation 0: scored on training pairs).
-        noise_fit: the fitted noise model (``None`` without synthetic pairs).
-        history: ``(iteration, psnr)`` of every validation, the base model's at iteration 0.
-        losses: L1 of every step.
-        notes: assumptions and warnings, one line each.
-    """
-
-    name: str
-    weights_path: Path
-    card: ModelCard
-    psnr_before: float
-    psnr_after: float
-    psnr_gain: float
-    validation: str
-    iterations: int
-    elapsed_s: float
-    train_pairs: int
-    validation_pairs: int
-    noise_fit: NoiseFit | None
-    history: list[tuple[int, float]] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-def card_noise_profile(card: ModelCard) -> NoiseProfile | None:
-    """The fitted noise profile a fine-tuned model's card carries (JSON), else ``None``."""
-    try:
-        return NoiseProfile.from_dict(card.noise_fit) if card.noise_fit else None
-    except (ValueError, TypeError):
-        return None
 
 
 def finetune(

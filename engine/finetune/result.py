@@ -1,0 +1,55 @@
+"""What a fine-tune leaves behind: :class:`FinetuneResult`, and the noise fit its card carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.finetune.noise_fit import NoiseFit
+from engine.models import ModelCard
+from engine.noise import NoiseProfile
+
+
+@dataclass
+class FinetuneResult:
+    """What a finished fine-tune produced.
+
+    Attributes:
+        name: the model's name in the library.
+        weights_path: its ``.safetensors`` file (card beside it).
+        card: its model card.
+        psnr_before, psnr_after: validation PSNR of the base and the fine-tuned model, dB.
+        psnr_gain: validation PSNR of plain amplification (the classical pipeline), dB.
+        validation: what was scored, e.g. ``"1 held-out pair"``.
+        iterations: training steps done.
+        elapsed_s: training time over all sessions, seconds.
+        train_pairs, validation_pairs: pair counts (validation 0: scored on training pairs).
+        noise_fit: the fitted noise model (``None`` without synthetic pairs).
+        history: ``(iteration, psnr)`` of every validation, the base model's at iteration 0.
+        losses: L1 of every step.
+        notes: assumptions and warnings, one line each.
+    """
+
+    name: str
+    weights_path: Path
+    card: ModelCard
+    psnr_before: float
+    psnr_after: float
+    psnr_gain: float
+    validation: str
+    iterations: int
+    elapsed_s: float
+    train_pairs: int
+    validation_pairs: int
+    noise_fit: NoiseFit | None
+    history: list[tuple[int, float]] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def card_noise_profile(card: ModelCard) -> NoiseProfile | None:
+    """The fitted noise profile a fine-tuned model's card carries (JSON), else ``None``."""
+    try:
+        return NoiseProfile.from_dict(card.noise_fit) if card.noise_fit else None
+    except (ValueError, TypeError):
+        return None
