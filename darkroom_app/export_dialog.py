@@ -57,7 +57,18 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Export")
         self._stem = f"{source.stem}-darkroom"
         self._overwrite_confirmed: Path | None = None
+        self._make_widgets(quality, keep_metadata)
+        self._lay_out()
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setMinimumWidth(480)
 
+        self.path_edit.setText(str(unused_path(folder, self._stem, FORMATS[fmt])))
+        self.format_combo.currentIndexChanged.connect(self._format_changed)
+        self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(fmt)))
+        self.bits_combo.setCurrentIndex(1 if bits == 16 else 0)
+        self._format_changed()
+
+    def _make_widgets(self, quality: int, keep_metadata: bool) -> None:
         self.format_combo = QComboBox(self)
         self.format_combo.setObjectName("exportFormatCombo")
         for key, label in FORMAT_LABELS.items():
@@ -72,8 +83,8 @@ class ExportDialog(QDialog):
         self.quality_spin.setValue(quality)
         self.path_edit = QLineEdit(self)
         self.path_edit.setObjectName("exportPathEdit")
-        browse = QPushButton("Browse…", self)
-        browse.clicked.connect(self._browse)
+        self.browse_button = QPushButton("Browse…", self)
+        self.browse_button.clicked.connect(self._browse)
         self.metadata_check = QCheckBox("Keep camera metadata (EXIF)", self)
         self.metadata_check.setObjectName("keepMetadataCheck")
         self.metadata_check.setChecked(keep_metadata)
@@ -81,9 +92,10 @@ class ExportDialog(QDialog):
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: palette(mid);")
 
+    def _lay_out(self) -> None:
         row = QHBoxLayout()
         row.addWidget(self.path_edit, 1)
-        row.addWidget(browse)
+        row.addWidget(self.browse_button)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
@@ -98,14 +110,6 @@ class ExportDialog(QDialog):
         form.addRow("", self.metadata_check)
         form.addRow(self.note)
         form.addRow(buttons)
-        self.setWindowModality(Qt.WindowModality.WindowModal)
-        self.setMinimumWidth(480)
-
-        self.path_edit.setText(str(unused_path(folder, self._stem, FORMATS[fmt])))
-        self.format_combo.currentIndexChanged.connect(self._format_changed)
-        self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(fmt)))
-        self.bits_combo.setCurrentIndex(1 if bits == 16 else 0)
-        self._format_changed()
 
     def fmt(self) -> str:
         return str(self.format_combo.currentData())

@@ -68,6 +68,16 @@ def _label(name: str, wrap: bool = True) -> QLabel:
     return label
 
 
+def _int_spin(name: str, low: int, high: int, value: int, tip: str, step: int = 1) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setObjectName(name)
+    spin.setRange(low, high)
+    spin.setSingleStep(step)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    return spin
+
+
 def _group(title: str, layout: QLayout) -> QGroupBox:
     box = QGroupBox(title)
     box.setLayout(layout)
@@ -127,7 +137,7 @@ class FineTunePanelUi:
         layout.addWidget(self.pair_summary)
         return layout
 
-    def _settings(self) -> QFormLayout:
+    def _base_row(self) -> QHBoxLayout:
         self.base_combo = QComboBox()
         self.base_combo.setObjectName("baseModelCombo")
         self.base_combo.setToolTip("The trained model to start from")
@@ -140,12 +150,14 @@ class FineTunePanelUi:
         self.base_hint = _label("baseHintLabel")
         self.base_hint.setText("No trained model yet: train or import one, or Browse… for a file.")
         self.base_hint.hide()
-        self.iterations = QSpinBox()
-        self.iterations.setObjectName("iterationsSpin")
-        self.iterations.setRange(1, 1_000_000)
-        self.iterations.setSingleStep(100)
-        self.iterations.setValue(DEFAULT_ITERATIONS)
-        self.iterations.setToolTip("Training steps; a few hundred suit a handful of pairs")
+        return base_row
+
+    def _settings(self) -> QFormLayout:
+        base_row = self._base_row()
+        self.iterations = _int_spin(
+            "iterationsSpin", 1, 1_000_000, DEFAULT_ITERATIONS,
+            "Training steps; a few hundred suit a handful of pairs", step=100,
+        )  # fmt: skip
         self.lr = LearningRateBox()
         self.lr.setObjectName("learningRateSpin")
         self.lr.setValue(DEFAULT_LR)
@@ -153,11 +165,10 @@ class FineTunePanelUi:
             "Adam learning rate; half of training from scratch, to keep what "
             "the base model knows (arrows halve or double it)"
         )
-        self.step_size = QSpinBox()
-        self.step_size.setObjectName("stepSizeSpin")
-        self.step_size.setRange(1, 10_000)
-        self.step_size.setValue(DEFAULT_STEP_SIZE)
-        self.step_size.setToolTip("StepLR: epochs between decays (an epoch is 1/50 of the run)")
+        self.step_size = _int_spin(
+            "stepSizeSpin", 1, 10_000, DEFAULT_STEP_SIZE,
+            "StepLR: epochs between decays (an epoch is 1/50 of the run)",
+        )  # fmt: skip
         self.gamma = QDoubleSpinBox()
         self.gamma.setObjectName("gammaSpin")
         self.gamma.setRange(0.01, 1.0)
@@ -165,13 +176,11 @@ class FineTunePanelUi:
         self.gamma.setDecimals(2)
         self.gamma.setValue(DEFAULT_GAMMA)
         self.gamma.setToolTip("StepLR: the learning rate is multiplied by this at each decay")
-        self.patch = QSpinBox()
-        self.patch.setObjectName("patchSpin")
-        self.patch.setRange(16, 4096)
-        self.patch.setSingleStep(64)
-        self.patch.setValue(DEFAULT_PATCH)
+        self.patch = _int_spin(
+            "patchSpin", 16, 4096, DEFAULT_PATCH,
+            "Side of the random training crops, sensor pixels", step=64,
+        )  # fmt: skip
         self.patch.setSuffix(" px")
-        self.patch.setToolTip("Side of the random training crops, sensor pixels")
         self.validation = QComboBox()
         self.validation.setObjectName("validationCombo")
         for label, value in VALIDATION_CHOICES:
@@ -201,14 +210,7 @@ class FineTunePanelUi:
         form.addRow("Model name:", self.name_edit)
         return form
 
-    def _run(self) -> QVBoxLayout:
-        self.checkpoint_label = _label("checkpointLabel")
-        self.discard_button = _button(
-            "Discard", "discardCheckpointButton", "Delete the checkpoint and start over"
-        )
-        ck_row = QHBoxLayout()
-        ck_row.addWidget(self.checkpoint_label, 1)
-        ck_row.addWidget(self.discard_button)
+    def _run_buttons(self) -> QHBoxLayout:
         self.start_button = _button(
             "Start", "startFineTuneButton", "Fine-tune in the background; the window stays usable"
         )
@@ -227,6 +229,17 @@ class FineTunePanelUi:
         for b in (self.start_button, self.pause_button, self.cancel_button, self.resume_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        return buttons
+
+    def _run(self) -> QVBoxLayout:
+        self.checkpoint_label = _label("checkpointLabel")
+        self.discard_button = _button(
+            "Discard", "discardCheckpointButton", "Delete the checkpoint and start over"
+        )
+        ck_row = QHBoxLayout()
+        ck_row.addWidget(self.checkpoint_label, 1)
+        ck_row.addWidget(self.discard_button)
+        buttons = self._run_buttons()
         self.progress = QProgressBar()
         self.progress.setObjectName("fineTuneProgress")
         self.progress.setFormat("Step %v / %m")

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +111,22 @@ def _log_fit(
     return slope, intercept, max(spread, MIN_LOG_STD)
 
 
+def _with_pair_gains(
+    darks: list[NoiseMeasurement], k_per_iso: float | None, median_k: float, notes: list[str]
+) -> list[NoiseMeasurement]:
+    """Dark frames carry no signal to measure gain on: each gets ``k_per_iso x ISO`` from the
+    pairs, or the pairs' median gain (noted) when either ISO is unknown."""
+    filled = []
+    for dark in darks:
+        if k_per_iso is not None and dark.iso:
+            k = k_per_iso * dark.iso
+        else:
+            k = median_k
+            notes.append(f"{dark.source}: no ISO to relate it to the pairs; assumed their gain")
+        filled.append(replace(dark, k=k))
+    return filled
+
+
 def fit_noise_profile(
     pairs: Sequence[tuple[RawFrame, RawFrame, float]],
     dark_frames: Sequence[RawFrame] = (),
@@ -141,20 +157,7 @@ def fit_noise_profile(
     gains = [m.k for m in pair_ms if m.k]
     per_iso = [m.k / m.iso for m in pair_ms if m.k and m.iso]
     k_per_iso = float(np.median(per_iso)) if per_iso else None
-    median_k = float(np.median(gains))
-    filled = []
-    for d in darks:
-        if k_per_iso is not None and d.iso:
-            k = k_per_iso * d.iso
-        else:
-            k = median_k
-            notes.append(f"{d.source}: no ISO to relate it to the pairs; assumed their gain")
-        filled.append(
-            NoiseMeasurement(
-                d.source, d.kind, d.iso, k, d.read_std, d.lam, d.sigma_read, d.sigma_row, d.bias
-            )
-        )
-    darks = filled
+    darks = _with_pair_gains(darks, k_per_iso, float(np.median(gains)), notes)
 
     noise_points = darks or pair_ms
     ks = [m.k for m in noise_points if m.k]

@@ -184,6 +184,22 @@ def _robust_var(values: np.ndarray) -> float:
     return float(kept.var(ddof=1)) if kept.size > 1 else math.nan
 
 
+def _binned_variance(signal: np.ndarray, residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean signal and robust residual variance in up to :data:`GAIN_BINS` equal-count bins of
+    the signal (bins with too few pixels or no finite variance are left out)."""
+    edges = np.unique(np.quantile(signal, np.linspace(0.0, 1.0, GAIN_BINS + 1)))
+    index = np.clip(np.searchsorted(edges, signal, side="right") - 1, 0, len(edges) - 2)
+    means, variances = [], []
+    for b in range(len(edges) - 1):
+        chosen = index == b
+        if int(chosen.sum()) >= MIN_BIN_PIXELS:
+            var = _robust_var(residual[chosen])
+            if math.isfinite(var):
+                means.append(float(signal[chosen].mean()))
+                variances.append(var)
+    return np.asarray(means), np.asarray(variances)
+
+
 def measure_pair(
     short: RawFrame, long: RawFrame, ratio: float, lam: float = DEFAULT_LAMBDA
 ) -> NoiseMeasurement:
@@ -223,20 +239,10 @@ def measure_pair(
     row_means[rows_ok] = r[rows_ok].sum(axis=1) / counts[rows_ok]
     r -= row_means[:, None]
 
-    sig, res = expected[valid & rows_ok[:, None]], r[valid & rows_ok[:, None]]
-    edges = np.unique(np.quantile(sig, np.linspace(0.0, 1.0, GAIN_BINS + 1)))
-    index = np.clip(np.searchsorted(edges, sig, side="right") - 1, 0, len(edges) - 2)
-    means, variances = [], []
-    for b in range(len(edges) - 1):
-        chosen = index == b
-        if int(chosen.sum()) >= MIN_BIN_PIXELS:
-            var = _robust_var(res[chosen])
-            if math.isfinite(var):
-                means.append(float(sig[chosen].mean()))
-                variances.append(var)
-    if len(means) < 3 or max(means) - min(means) <= 0:
+    used = valid & rows_ok[:, None]
+    mu, var = _binned_variance(expected[used], r[used])
+    if len(mu) < 3 or mu.max() - mu.min() <= 0:
         raise DarkroomError(f"{what}: the long exposure has too little tonal range to fit")
-    mu, var = np.asarray(means), np.asarray(variances)
     # A bin's variance estimate is uncertain in proportion to itself; weight accordingly.
     slope, intercept = np.polyfit(mu, var, 1, w=1.0 / np.maximum(var, 1e-6))
     # The long exposure's noise, scaled by 1/ratio, adds K*S/ratio and read_var/ratio**2.
