@@ -52,6 +52,19 @@ def _run(base: str | Path, pairs: list, name: str, library: Path | None = None, 
     return finetune(request, progress=progress, cancel=cancel, pause=pause)
 
 
+def _interrupt(base: str | Path, pairs: list, name: str, library: Path, step: int,
+               **settings: object) -> None:  # fmt: skip
+    """Start a fine-tune and cancel it at training step ``step``, as the window's Cancel does."""
+    cancel = CancelToken()
+
+    def stop(p: FinetuneProgress) -> None:
+        if p.phase == "training" and p.iteration == step:
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        _run(base, pairs, name, library, progress=stop, cancel=cancel, **settings)
+
+
 def _shoot_pairs(folder: Path, n: int = 3) -> Path:
     """``n`` scenes, each a x100 short (0.01 s) and a long (1 s) exposure, ten minutes apart."""
     for i in range(n):
@@ -128,15 +141,8 @@ def test_finetune_raises_validation_psnr_and_saves_a_card(tmp_path: Path, shot) 
 def test_cancel_then_resume_finishes_the_same_run(tmp_path: Path, shot) -> None:
     _, pairs = shot
     lib, base = tmp_path / "lib", str(_base(tmp_path))
-    cancel = CancelToken()
-
-    def stop_at_7(p: FinetuneProgress) -> None:
-        if p.phase == "training" and p.iteration == 7:
-            cancel.cancel()
-
     settings = dict(iterations=12, validate_every=6, synthetic=False)
-    with pytest.raises(Cancelled):
-        _run(base, pairs, "resumed", lib, progress=stop_at_7, cancel=cancel, **settings)
+    _interrupt(base, pairs, "resumed", lib, 7, **settings)
     assert (lib / ".work" / "resumed" / "finetune.ckpt").is_file()
     assert list_library(lib) == []
     with pytest.raises(DarkroomError, match="another pairs"):
@@ -359,15 +365,7 @@ def test_run_state_round_trip_migration_and_refusals(tmp_path: Path) -> None:
 def test_interrupted_runs_are_listed_matched_and_discarded(tmp_path: Path, shot) -> None:
     _, pairs = shot
     lib, base = tmp_path / "lib", _base(tmp_path)
-    cancel = CancelToken()
-
-    def stop_at_2(p: FinetuneProgress) -> None:
-        if p.phase == "training" and p.iteration == 2:
-            cancel.cancel()
-
-    with pytest.raises(Cancelled):
-        _run(base, pairs, "later", lib, progress=stop_at_2, cancel=cancel, iterations=6,
-             synthetic=False)  # fmt: skip
+    _interrupt(base, pairs, "later", lib, 2, iterations=6, synthetic=False)
     (run,) = list_interrupted_runs(lib)
     assert run.name == "later" and run.step == 2 and Path(run.base).name == base.name
     assert run.matches(pairs) and not run.matches(pairs[::-1])
@@ -383,15 +381,8 @@ def test_a_damaged_checkpoint_is_one_line_with_a_fresh_start(
 ) -> None:
     _, pairs = shot
     lib, base = tmp_path / "lib", _base(tmp_path)
-    cancel = CancelToken()
-
-    def stop_at_2(p: FinetuneProgress) -> None:
-        if p.phase == "training" and p.iteration == 2:
-            cancel.cancel()
-
     settings = dict(iterations=4, synthetic=False)
-    with pytest.raises(Cancelled):
-        _run(base, pairs, "hurt", lib, progress=stop_at_2, cancel=cancel, **settings)
+    _interrupt(base, pairs, "hurt", lib, 2, **settings)
     ckpt = lib / ".work" / "hurt" / "finetune.ckpt"
     if damage == "truncated":
         ckpt.write_bytes(ckpt.read_bytes()[:1000])

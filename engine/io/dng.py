@@ -69,6 +69,28 @@ _D65 = 21  # EXIF LightSource / DNG CalibrationIlluminant code for D65
 # DNG writers
 
 
+def _identity_tags(
+    exif: ExifInfo | None,
+    make: str | None,
+    model: str | None,
+    *,
+    default_model: str,
+    orientation: int,
+) -> tuple[list[TiffTag], list[TiffTag], str]:
+    """IFD0 and EXIF tags naming the camera, and the DNG UniqueCameraModel.
+
+    The EXIF make and model win over ``make``/``model``; a file always names some camera
+    (``Darkroom`` / ``default_model``), as DNG readers expect.
+    """
+    exif = exif or ExifInfo()
+    cam_make = (exif.make or make or "").strip() or "Darkroom"
+    cam_model = (exif.model or model or "").strip() or default_model
+    ifd0, exif_ifd = exif_tags(
+        replace(exif, make=cam_make, model=cam_model), orientation=_check_orientation(orientation)
+    )
+    return ifd0, exif_ifd, f"{cam_make} {cam_model}"
+
+
 def _dng_common_tags(
     *,
     unique_model: str,
@@ -201,14 +223,11 @@ def write_cfa_dng(
     black_values = tuple(float(v) for v in black.reshape(-1))
     integral = all(v.is_integer() for v in black_values)
 
-    exif = exif or ExifInfo()
-    cam_make = (exif.make or make or "").strip() or "Darkroom"
-    cam_model = (exif.model or model or "").strip() or "Synthetic"
-    ifd0, exif_ifd = exif_tags(
-        replace(exif, make=cam_make, model=cam_model), orientation=_check_orientation(orientation)
+    ifd0, exif_ifd, unique_model = _identity_tags(
+        exif, make, model, default_model="Synthetic", orientation=orientation
     )
     ifd0 += _dng_common_tags(
-        unique_model=f"{cam_make} {cam_model}",
+        unique_model=unique_model,
         xyz_to_cam=xyz_to_cam,
         default_matrix=DEFAULT_XYZ_TO_CAM,
         wb_gains=wb_gains,
@@ -285,14 +304,11 @@ def write_linear_dng(
     data = np.nan_to_num(arr.astype(np.float32, copy=False), nan=0.0, posinf=1.0, neginf=0.0)
     data = (np.clip(data, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
 
-    exif = exif or ExifInfo()
-    cam_make = (exif.make or "").strip() or "Darkroom"
-    cam_model = (exif.model or "").strip() or "Linear"
-    ifd0, exif_ifd = exif_tags(
-        replace(exif, make=cam_make, model=cam_model), orientation=_check_orientation(orientation)
+    ifd0, exif_ifd, unique_model = _identity_tags(
+        exif, None, None, default_model="Linear", orientation=orientation
     )
     ifd0 += _dng_common_tags(
-        unique_model=f"{cam_make} {cam_model}",
+        unique_model=unique_model,
         xyz_to_cam=xyz_to_cam,
         default_matrix=XYZ_TO_SRGB,
         wb_gains=wb_gains,
