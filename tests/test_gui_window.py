@@ -282,6 +282,34 @@ def test_model_combo_lists_user_model_with_card(
     assert window.ui.device_label.text() == "Device: CPU"
 
 
+def test_a_failed_preview_shows_classical_and_keeps_the_saved_model(
+    qtbot, make_window, night_dng: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Weights damaged after the selector listed them: the preview says why, falls back to
+    the classical render, and the model the user chose stays their saved choice."""
+    from darkroom_app import preview
+    from engine.models import ModelCard, create_model, save_model
+
+    monkeypatch.setattr(preview, "cpu_preview_model_available", lambda: False)  # draw "tiny"
+
+    model = create_model("baseline", base_features=4)
+    weights = tmp_path / "models" / "tiny.safetensors"
+    save_model(model, ModelCard(name="tiny", architecture="baseline", config=model.config),
+               weights)  # fmt: skip
+    window = make_window(night_dng)
+    assert "tiny" in window.ui.model_combo.models()
+    weights.write_bytes(weights.read_bytes()[:100])  # the disk, not the user, did this
+    with qtbot.waitSignal(window.errorShown, timeout=TIMEOUT_MS) as blocker:
+        window.set_model("tiny")
+    title, message = blocker.args
+    assert title == "Preview failed" and "classical render instead of tiny" in message
+    assert "\n" not in message
+    qtbot.waitUntil(lambda: window.session.model == "none", timeout=TIMEOUT_MS)
+    assert window.settings.model == "tiny"
+    assert preview_at(qtbot, window, 30.0) > 0.05
+    window.error_boxes.close_all()
+
+
 def test_a_damaged_card_disables_one_model_not_the_app(
     qtbot, make_window, night_dng: Path, tmp_path: Path
 ) -> None:
