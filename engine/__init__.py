@@ -7,8 +7,9 @@ Layers, top to bottom; a layer imports only from layers below it (held by import
 * ``finetune``: pairing the photographer's own shots, fitting their camera's noise, the run;
 * ``evaluate``: metrics, the network-free baselines, Table 1, contact sheet, benchmarks;
 * ``train``: unprocessing, synthetic and real training pairs, the trainer and its strategies;
-* ``noise``: the physics-based sensor noise model and published calibrations;
 * ``render``: packing, colour, exposure ratio, tiling, and the :class:`Enhancer` pipeline;
+* ``noise``: the physics-based sensor noise model, published calibrations, and a frame's
+  noise level (the networks' noise input);
 * ``models`` | ``io``: networks, weights and the user's model library | RAW reading, DNG,
   TIFF/EXIF and image export (neither imports the other);
 * foundation modules: ``errors``, ``jobs`` (cancel tokens, progress), ``resources`` (bundled

@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import DarkroomError
-from engine.io import RawFrame
+from engine.io import RawFrame, packed_positions
 from engine.noise import tukey_lambda_quantile, tukey_lambda_variance
-from engine.render import packed_positions
 
 #: Read-noise shape assumed without dark frames (0 = logistic, close to Gaussian).
 DEFAULT_LAMBDA = 0.0

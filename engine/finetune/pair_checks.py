@@ -17,8 +17,7 @@ import cv2
 import numpy as np
 
 from engine.errors import DarkroomError
-from engine.io import RawFrame, read_raw
-from engine.render import packed_positions
+from engine.io import RawFrame, packed_positions, read_raw
 from engine.train import PairFiles
 
 #: Largest acceptable misalignment between short and long exposure, sensor pixels.

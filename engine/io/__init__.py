@@ -40,6 +40,7 @@ from engine.io.raw import (
     RawFrame,
     cfa_from_name,
     check_readable_file,
+    packed_positions,
     read_raw,
 )
 from engine.io.raw_metadata import SRGB_TO_XYZ, XYZ_TO_SRGB, ExifInfo, cam_to_srgb_from_xyz
@@ -71,6 +72,7 @@ __all__ = [
     "normalise_format",
     "orient_rect",
     "output_path_for",
+    "packed_positions",
     "read_dng_framing",
     "read_raw",
     "synthetic_scene",

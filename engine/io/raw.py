@@ -156,6 +156,22 @@ def cfa_from_name(name: str) -> np.ndarray:
     return np.array(["RGB".index(c) for c in name], dtype=np.int8).reshape(2, 2)
 
 
+def packed_positions(cfa_pattern: np.ndarray) -> list[tuple[int, int]]:
+    """Offsets ``(dy, dx)`` inside the 2x2 CFA block of R, G1, B, G2, in that order.
+
+    Args:
+        cfa_pattern: ``(2, 2)`` colour indices (0 = R, 1 = G, 2 = B).
+    """
+    cfa = np.asarray(cfa_pattern)
+    (ry, rx), (by, bx) = (tuple(np.argwhere(cfa == c)[0]) for c in (RED, BLUE))
+    # Greens sit diagonally to each other; the one sharing the red's row is G1.
+    g1 = (int(ry), int(1 - rx))
+    g2 = (int(by), int(1 - bx))
+    if cfa[g1] != GREEN or cfa[g2] != GREEN:
+        raise ValueError(f"not a Bayer pattern: {cfa.tolist()}")
+    return [(int(ry), int(rx)), g1, (int(by), int(bx)), g2]
+
+
 def _is_bayer(pattern: np.ndarray) -> bool:
     values = sorted(pattern.reshape(-1).tolist())
     return pattern.shape == (2, 2) and values == [0, 1, 1, 2]

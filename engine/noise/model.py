@@ -33,9 +33,8 @@ from typing import Any
 import numpy as np
 
 from engine.files import atomic_write_json
-from engine.io import cfa_from_name
+from engine.io import cfa_from_name, packed_positions
 from engine.noise.tukey_lambda import sample_tukey_lambda, tukey_lambda_variance
-from engine.render import packed_positions
 
 
 @dataclass(frozen=True)

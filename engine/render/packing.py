@@ -19,26 +19,10 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from engine.io import BLUE, GREEN, RED, RawFrame
+from engine.io import BLUE, GREEN, RED, RawFrame, packed_positions
 
 #: Canonical packed channel order, as colour indices.
 PACKED_COLOURS: tuple[int, int, int, int] = (RED, GREEN, BLUE, GREEN)
-
-
-def packed_positions(cfa_pattern: np.ndarray) -> list[tuple[int, int]]:
-    """Offsets ``(dy, dx)`` inside the 2x2 CFA block of R, G1, B, G2, in that order.
-
-    Args:
-        cfa_pattern: ``(2, 2)`` colour indices (0 = R, 1 = G, 2 = B).
-    """
-    cfa = np.asarray(cfa_pattern)
-    (ry, rx), (by, bx) = (tuple(np.argwhere(cfa == c)[0]) for c in (RED, BLUE))
-    # Greens sit diagonally to each other; the one sharing the red's row is G1.
-    g1 = (int(ry), int(1 - rx))
-    g2 = (int(by), int(1 - bx))
-    if cfa[g1] != GREEN or cfa[g2] != GREEN:
-        raise ValueError(f"not a Bayer pattern: {cfa.tolist()}")
-    return [(int(ry), int(rx)), g1, (int(by), int(bx)), g2]
 
 
 def normalise_mosaic(frame: RawFrame, ratio: float = 1.0, clip: bool = True) -> np.ndarray:
