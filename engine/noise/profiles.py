@@ -72,6 +72,22 @@ SONY_A7S2_ISO_PARAMS: dict[int, NoiseParams] = {
 }
 
 
+#: EXIF model names of the cameras the shipped profiles were calibrated on (LibRaw's spelling),
+#: so a file from one of them finds its profile.
+EXIF_MODELS: dict[str, tuple[str, ...]] = {
+    "SonyA7S2": ("ILCE-7SM2",),
+    "NikonD850": ("D850",),
+    "CanonEOS5D4": ("EOS 5D Mark IV",),
+    "CanonEOS70D": ("EOS 70D",),
+    "CanonEOS700D": ("EOS 700D", "EOS Rebel T5i", "EOS Kiss X7i"),
+}
+
+
+def exif_models(profile: NoiseProfile) -> tuple[str, ...]:
+    """EXIF model names that :data:`EXIF_MODELS` knows for ``profile`` (none for others)."""
+    return EXIF_MODELS.get(profile.camera, ())
+
+
 def _key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
