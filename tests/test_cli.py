@@ -181,7 +181,15 @@ def test_models_command_lists_variants(capsys) -> None:
 
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in rows] == ["baseline", "attention", "gan", "uunet", "deep", "lite"]
+    assert [r["name"] for r in rows] == [
+        "baseline",
+        "attention",
+        "gan",
+        "uunet",
+        "deep",
+        "lite",
+        "fast",
+    ]
     assert code == 0
 
 

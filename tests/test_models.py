@@ -20,7 +20,7 @@ from engine.models import (
     pad_to_multiple,
 )
 
-VARIANTS = ["baseline", "attention", "gan", "uunet", "deep", "lite"]
+VARIANTS = ["baseline", "attention", "gan", "uunet", "deep", "lite", "fast"]
 
 #: Small but non-trivial configs so every variant runs in milliseconds on a CPU.
 SMALL: dict[str, dict[str, Any]] = {
@@ -30,11 +30,13 @@ SMALL: dict[str, dict[str, Any]] = {
     "uunet": {"base_features": 8, "second_base_features": 4},
     "deep": {"base_features": 4, "max_features": 32},
     "lite": {"base_features": 4},
+    "fast": {"widths": (4, 6, 8, 10, 12)},
 }
 
 #: Analytic radii at the default number of levels (they do not depend on widths).
 DEFAULT_RADIUS = {
     "baseline": 107, "attention": 122, "gan": 107, "uunet": 214, "deep": 219, "lite": 107,
+    "fast": 194,
 }  # fmt: skip
 
 #: Parameter counts at defaults, as documented in engine/models/registry.py.
@@ -45,6 +47,7 @@ DEFAULT_PARAMS = {
     "uunet": 15_611_320,
     "deep": 31_095_148,
     "lite": 1_941_436,
+    "fast": 1_392_800,
 }
 
 
@@ -70,6 +73,7 @@ def test_list_models_in_registration_order() -> None:
 @pytest.mark.parametrize("shape", [(1, 4, 13, 21), (2, 4, 7, 9), (1, 4, 1, 1), (2, 4, 32, 48)])
 def test_forward_shape_on_any_size(name: str, shape: tuple[int, int, int, int]) -> None:
     model = create_model(name, **SMALL[name]).eval()
+    shape = (shape[0], model.in_channels, *shape[2:])
     with torch.no_grad():
         y = model(torch.rand(shape))
     n, _, h, w = shape
@@ -85,10 +89,13 @@ def test_defaults(name: str) -> None:
     assert model.variant == name
     assert model.receptive_radius == DEFAULT_RADIUS[name]
     assert count_parameters(model) == DEFAULT_PARAMS[name]
-    assert model.size_multiple == (32 if name == "deep" else 16)
+    assert model.size_multiple == (32 if name in ("deep", "fast") else 16)
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    assert model.noise_input == (name == "fast") and model.in_channels == 4 * (
+        1 + model.noise_input
+    )
     with torch.no_grad():
-        y = model(torch.rand(1, 4, 3, 5))
+        y = model(torch.rand(1, model.in_channels, 3, 5))
     assert y.shape == (1, 3, 6, 10)
     assert torch.isfinite(y).all()
 
@@ -126,7 +133,7 @@ def test_config_round_trip(name: str) -> None:
         k: v.shape for k, v in model.state_dict().items()
     }
     again.load_state_dict(model.state_dict(), strict=True)
-    x = torch.rand(1, 4, 5, 11)
+    x = torch.rand(1, model.in_channels, 5, 11)
     with torch.no_grad():
         assert torch.equal(again(x), model(x))
 
@@ -134,7 +141,7 @@ def test_config_round_trip(name: str) -> None:
 @pytest.mark.parametrize("name", VARIANTS)
 def test_receptive_radius_is_an_upper_bound(name: str) -> None:
     # Radius depends on levels only, so default levels with tiny widths keep this fast.
-    cfg: dict[str, Any] = {"base_features": 4}
+    cfg: dict[str, Any] = {"base_features": 4} if name != "fast" else dict(SMALL[name])
     if name == "uunet":
         cfg["second_base_features"] = 4
     model = create_model(name, **cfg)
@@ -142,7 +149,7 @@ def test_receptive_radius_is_an_upper_bound(name: str) -> None:
     radius = model.receptive_radius
     assert radius == DEFAULT_RADIUS[name]
     size = 2 * radius + 9  # odd, so padding is exercised, and room beyond the radius
-    x = torch.rand(1, 4, size, size, requires_grad=True)
+    x = torch.rand(1, model.in_channels, size, size, requires_grad=True)
     y = model(x)
     # One probe in the centre and one at the padded bottom-right border.
     probes = [(size // 2, size // 2), (size - 2, size - 1)]
@@ -161,8 +168,8 @@ def test_receptive_radius_is_an_upper_bound(name: str) -> None:
 def test_output_does_not_depend_on_batch(name: str) -> None:
     model = create_model(name, **SMALL[name]).double().eval()
     _randomise_zero_params(model)
-    a = torch.rand(1, 4, 9, 13, dtype=torch.float64)
-    b = torch.rand(1, 4, 9, 13, dtype=torch.float64) * 10
+    a = torch.rand(1, model.in_channels, 9, 13, dtype=torch.float64)
+    b = torch.rand(1, model.in_channels, 9, 13, dtype=torch.float64) * 10
     with torch.no_grad():
         alone = model(a)
         batched = model(torch.cat([b, a]))
@@ -259,7 +266,7 @@ def test_every_parameter_gets_a_finite_gradient(name: str) -> None:
     """An L1 step on an odd-sized input reaches every parameter, and nothing turns NaN."""
     model = create_model(name, **SMALL[name]).train()
     _randomise_zero_params(model)
-    x = torch.rand(2, 4, 19, 23)
+    x = torch.rand(2, model.in_channels, 19, 23)
     y = model(x)
     assert torch.isfinite(y).all()
     (y - torch.rand_like(y)).abs().mean().backward()
@@ -276,6 +283,9 @@ def test_model_declares_what_the_runner_reads(name: str) -> None:
     assert model.size_multiple >= 16 and model.receptive_radius > 0
     assert model.activation_bytes > 0
     assert set(model.supported_dtypes) <= {torch.bfloat16, torch.float16}
+    if name == "fast":  # its widest level runs at a quarter of the packed positions
+        assert model.activation_bytes == 12 * SMALL[name]["widths"][0]
+        return
     features = SMALL[name]["base_features"]
     extra = SMALL[name].get("second_base_features", 0)
     assert model.activation_bytes == 40 * (features + extra)  # the first net's, + the second's

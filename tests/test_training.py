@@ -219,7 +219,8 @@ def test_each_variant_trains_with_its_registered_strategy() -> None:
 
     names = {v: strategy_class(v).name for v in list_models()}
     assert names == {"baseline": "plain", "attention": "plain", "gan": "adversarial",
-                     "uunet": "frozen-first-net", "deep": "plain", "lite": "plain"}  # fmt: skip
+                     "uunet": "frozen-first-net", "deep": "plain", "lite": "plain",
+                     "fast": "plain"}  # fmt: skip
     # A fine-tune of the GAN is plain L1; a U-UNet keeps its first net frozen.
     assert strategy_class("gan").finetune_strategy == "plain"
     assert strategy_class("uunet").finetune_strategy == "frozen-first-net"

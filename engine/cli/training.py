@@ -25,7 +25,20 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
-def _pair_source(data: str, crop: int, held_out: bool = False):
+def _ratio_range(text: str | None) -> tuple[float, float] | None:
+    """``--ratios LO:HI`` as numbers (checked), or ``None``."""
+    if not text:
+        return None
+    try:
+        lo, hi = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise DarkroomError(f"--ratios {text!r}: give LO:HI, e.g. 1:300") from None
+    if not (1.0 <= lo <= hi <= 10000.0):
+        raise DarkroomError(f"--ratios {text!r}: need 1 <= LO <= HI <= 10000")
+    return lo, hi
+
+
+def _pair_source(data: str, crop: int, args: argparse.Namespace | None = None):
     """A training source for ``--data``: real pairs (CSV / SID folder) or clean photos."""
     path = Path(data)
     if not path.exists():
@@ -38,11 +51,21 @@ def _pair_source(data: str, crop: int, held_out: bool = False):
         return RealPairSource(load_pairs(path), crop=crop), f"real pairs from {path.name}"
     from engine.train import SyntheticPairSource, list_photos
 
-    photos = list_photos(path, held_out=held_out)
+    photos = list_photos(path, held_out=False)
     if not photos:
         raise DarkroomError(f"{data}: no photos (PNG/JPEG/TIFF) or short/ + long/ pairs found")
-    source = SyntheticPairSource(photos, crop=crop)
-    return source, f"{len(photos)} clean photos from {path.name} (train split), unprocessed"
+    ratios = _ratio_range(getattr(args, "ratios", None))
+    clean = float(getattr(args, "clean_fraction", 0.0) or 0.0)
+    if not 0.0 <= clean < 1.0:
+        raise DarkroomError("--clean-fraction must be in [0, 1)")
+    source = SyntheticPairSource(photos, crop=crop, ratio_range=ratios, clean_fraction=clean)
+    recipe = ""
+    if ratios is not None:
+        recipe += f", ratios x{ratios[0]:g}-x{ratios[1]:g} log-uniform"
+    if clean:
+        recipe += f", {clean:.0%} near-clean (x1, lowest gain)"
+    return source, (f"{len(photos)} clean photos from {path.name} (train split), "
+                    f"unprocessed{recipe}")  # fmt: skip
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -51,7 +74,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = _train_config(args)
     out = Path(args.out)
-    source, data_desc = _pair_source(args.data, args.crop)
+    source, data_desc = _pair_source(args.data, args.crop, args)
     last_print = [0.0]
 
     def report(p: TrainProgress) -> None:
@@ -215,6 +238,17 @@ def add_training_parsers(sub: argparse._SubParsersAction) -> None:
         help="auto (bf16 on CUDA and AMX CPUs, else fp32), fp32, bf16 or fp16",
     )
     p.add_argument("--epoch-iterations", type=int, default=0, help="steps per StepLR epoch")
+    p.add_argument(
+        "--ratios",
+        help="synthetic pairs: exposure ratios LO:HI, log-uniform "
+        "(default: the seed variants' x50-x300 with 10 %% at x2-x1000)",
+    )
+    p.add_argument(
+        "--clean-fraction",
+        type=float,
+        default=0.0,
+        help="synthetic pairs: share of near-clean x1 pairs at the lowest gain",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--init", help="warm-start from these weights (matching tensors)")

@@ -31,7 +31,6 @@ from time import perf_counter
 from typing import Any
 
 import numpy as np
-import torch
 
 from engine.errors import DarkroomError
 from engine.evaluate.baselines import (
@@ -59,10 +58,7 @@ from engine.render import (
     CLASSICAL,
     Enhancer,
     classical_linear,
-    develop,
     develop_numpy,
-    mirror_image,
-    pack_rggb,
 )
 from engine.train import TrainingPair
 
@@ -128,15 +124,10 @@ def _sheet_window(reference: np.ndarray, size: int) -> tuple[int, int, int, int]
 
 
 def _run_network(enhancer: Enhancer, pair: TrainingPair, cancel: CancelToken | None) -> np.ndarray:
-    """A model's sRGB output ``(H, W, 3)`` float32 for a pair, on the sensor grid."""
+    """A model's sRGB output ``(H, W, 3)`` float32 for a pair, on the sensor grid: the app's
+    own render (noise-aware models get the noise level the app would find for the frame)."""
     assert enhancer.runner is not None  # only model methods get here, never "none"
-    packed, mirror = pack_rggb(pair.dark, pair.ratio)
-    out = mirror_image(torch.from_numpy(enhancer.runner.run(packed, cancel=cancel)), mirror)
-    if enhancer.card is not None and enhancer.card.output_space == "srgb":
-        srgb = out.clamp(0.0, 1.0)
-    else:
-        srgb = develop(out.clamp_(0.0, 1.0), pair.dark.wb_gains, pair.dark.cam_to_srgb)
-    return srgb.permute(1, 2, 0).contiguous().numpy()
+    return enhancer.render(pair.dark, pair.ratio, cancel=cancel).srgb
 
 
 def _describe(pairs: Sequence[TrainingPair]) -> str:

@@ -43,7 +43,7 @@ from engine.finetune.request import (
     check_one_camera,
     check_start,
 )
-from engine.finetune.result import FinetuneResult, card_noise_profile
+from engine.finetune.result import FinetuneResult
 from engine.finetune.run import finetune
 from engine.finetune.run_state import (
     RUN_STATE_VERSION,
@@ -53,6 +53,7 @@ from engine.finetune.run_state import (
     find_interrupted_run,
     list_interrupted_runs,
 )
+from engine.noise import card_noise_profile
 
 __all__ = [
     "DEFAULT_ITERATIONS",

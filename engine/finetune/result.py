@@ -1,4 +1,4 @@
-"""What a fine-tune leaves behind: :class:`FinetuneResult`, and the noise fit its card carries."""
+"""What a fine-tune leaves behind: :class:`FinetuneResult`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 
 from engine.finetune.noise_fit import NoiseFit
 from engine.models import ModelCard
-from engine.noise import NoiseProfile
 
 
 @dataclass
@@ -45,11 +44,3 @@ class FinetuneResult:
     history: list[tuple[int, float]] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def card_noise_profile(card: ModelCard) -> NoiseProfile | None:
-    """The fitted noise profile a fine-tuned model's card carries (JSON), else ``None``."""
-    try:
-        return NoiseProfile.from_dict(card.noise_fit) if card.noise_fit else None
-    except (ValueError, TypeError):
-        return None

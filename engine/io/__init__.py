@@ -32,6 +32,7 @@ from engine.io.framing import (
     read_dng_framing,
     unorient_rect,
 )
+from engine.io.libraw import DEMOSAIC_ALGORITHM, libraw_demosaic
 from engine.io.raw import (
     BLUE,
     GREEN,
@@ -48,6 +49,7 @@ from engine.io.testdata import SONY_12MP, synthetic_scene, write_synthetic_dng
 
 __all__ = [
     "BLUE",
+    "DEMOSAIC_ALGORITHM",
     "FORMATS",
     "GREEN",
     "MIN_LIBRAW_SIZE",
@@ -69,6 +71,7 @@ __all__ = [
     "check_readable_file",
     "clip_rect",
     "format_for_path",
+    "libraw_demosaic",
     "normalise_format",
     "orient_rect",
     "output_path_for",

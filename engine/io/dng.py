@@ -25,9 +25,11 @@ The generic TIFF-structure helpers (:class:`~engine.io.tiff.TiffTag`,
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import BinaryIO
 
 import numpy as np
 
@@ -127,24 +129,36 @@ def _write_dng(
     software: str,
     overwrite: bool = True,
 ) -> None:
+    with atomic_file(path, overwrite=overwrite) as fh:
+        _encode_dng(fh, data, photometric, ifd0, exif_ifd, software)
+
+
+def _encode_dng(
+    fh: BinaryIO,
+    data: np.ndarray,
+    photometric: int,
+    ifd0: list[TiffTag],
+    exif_ifd: list[TiffTag],
+    software: str,
+) -> None:
+    """Write a one-image DNG into the seekable binary file ``fh``."""
     import tifffile  # lazy: only writers need it
 
-    with atomic_file(path, overwrite=overwrite) as fh:
-        tifffile.imwrite(
-            fh,
-            data,
-            byteorder="<",
-            photometric=photometric,
-            planarconfig="contig" if data.ndim == 3 else None,
-            # One uncompressed strip: a 12 MP mosaic is a single 24 MB write.
-            rowsperstrip=data.shape[0],
-            compression=None,
-            subfiletype=0,  # NewSubfileType 0 marks the main (full-resolution) image
-            software=software,
-            metadata=None,  # no JSON ImageDescription
-            extratags=[t.extratag() for t in ifd0 if t.code != 305],
-        )
-        append_exif_ifd(fh, exif_ifd)
+    tifffile.imwrite(
+        fh,
+        data,
+        byteorder="<",
+        photometric=photometric,
+        planarconfig="contig" if data.ndim == 3 else None,
+        # One uncompressed strip: a 12 MP mosaic is a single 24 MB write.
+        rowsperstrip=data.shape[0],
+        compression=None,
+        subfiletype=0,  # NewSubfileType 0 marks the main (full-resolution) image
+        software=software,
+        metadata=None,  # no JSON ImageDescription
+        extratags=[t.extratag() for t in ifd0 if t.code != 305],
+    )
+    append_exif_ifd(fh, exif_ifd)
 
 
 def _check_orientation(orientation: int) -> int:
@@ -221,7 +235,6 @@ def write_cfa_dng(
     if black.max() >= white:
         raise ValueError(f"black level {black.max():g} must be below white level {white}")
     black_values = tuple(float(v) for v in black.reshape(-1))
-    integral = all(v.is_integer() for v in black_values)
 
     ifd0, exif_ifd, unique_model = _identity_tags(
         exif, make, model, default_model="Synthetic", orientation=orientation
@@ -232,18 +245,49 @@ def write_cfa_dng(
         default_matrix=DEFAULT_XYZ_TO_CAM,
         wb_gains=wb_gains,
     )
-    ifd0 += [
+    ifd0 += _cfa_tags(pattern, white, black_values)
+    ifd0 += _framing_tags(framing)
+    _write_dng(path, arr, 32803, ifd0, exif_ifd, software="Darkroom")
+
+
+def cfa_dng_bytes(mosaic: np.ndarray, cfa: str) -> bytes:
+    """A minimal CFA DNG in memory, for handing a mosaic to LibRaw (its demosaics).
+
+    Args:
+        mosaic: ``(H, W)`` uint16, black 0 and white 65535; at least
+            :data:`MIN_LIBRAW_SIZE` pixels each way.
+        cfa: layout of the top-left 2x2 block.
+    """
+    buffer = io.BytesIO()
+    arr = np.ascontiguousarray(mosaic, dtype=np.uint16)
+    pattern = cfa_from_name(cfa)
+    ifd0, exif_ifd, unique_model = _identity_tags(None, None, None, default_model="Mosaic",
+                                                  orientation=1)  # fmt: skip
+    ifd0 += _dng_common_tags(
+        unique_model=unique_model,
+        xyz_to_cam=None,
+        default_matrix=DEFAULT_XYZ_TO_CAM,
+        wb_gains=(1.0, 1.0, 1.0),
+    )
+    ifd0 += _cfa_tags(pattern, 65535, (0.0,))
+    _encode_dng(buffer, arr, 32803, ifd0, exif_ifd, software="Darkroom")
+    return buffer.getvalue()
+
+
+def _cfa_tags(pattern: np.ndarray, white: int, black: tuple[float, ...]) -> list[TiffTag]:
+    """The tags that describe a Bayer mosaic: layout and levels."""
+    tags = [
         TiffTag(33421, SHORT, (2, 2)),  # CFARepeatPatternDim
         TiffTag(33422, BYTE, tuple(int(c) for c in pattern.reshape(-1))),  # CFAPattern
         TiffTag(50710, BYTE, (0, 1, 2)),  # CFAPlaneColor: indices above mean R, G, B
         TiffTag(50711, SHORT, (1,)),  # CFALayout: rectangular
         TiffTag(50717, LONG, (white,)),  # WhiteLevel
     ]
-    if len(black_values) == 4:
-        ifd0.append(TiffTag(50713, SHORT, (2, 2)))  # BlackLevelRepeatDim
-    ifd0.append(TiffTag(50714, LONG if integral else RATIONAL, black_values))  # BlackLevel
-    ifd0 += _framing_tags(framing)
-    _write_dng(path, arr, 32803, ifd0, exif_ifd, software="Darkroom")
+    if len(black) == 4:
+        tags.append(TiffTag(50713, SHORT, (2, 2)))  # BlackLevelRepeatDim
+    integral = all(v.is_integer() for v in black)
+    tags.append(TiffTag(50714, LONG if integral else RATIONAL, black))  # BlackLevel
+    return tags
 
 
 def _framing_tags(framing: DngFraming | None) -> list[TiffTag]:

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import sys
@@ -21,6 +22,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 _stderr_lock = threading.Lock()
 
@@ -88,3 +91,36 @@ def quiet_logs(*names: str) -> Iterator[None]:
     finally:
         for lg, was in zip(loggers, before, strict=True):
             lg.disabled = was
+
+
+#: LibRaw's demosaic Darkroom's classical path uses: DHT scored 31.3 dB against the truth on
+#: the held-out photos, against 25.0 for OpenCV's edge-aware Bayer conversion, 25.7 AHD,
+#: 25.8 PPG, 26.8 AAHD, 27.8 VNG (docs/demosaic.md), and takes 0.9 s for 12 MP on 2 cores.
+DEMOSAIC_ALGORITHM = "DHT"
+
+
+def libraw_demosaic(
+    mosaic: np.ndarray, cfa: str, algorithm: str = DEMOSAIC_ALGORITHM
+) -> np.ndarray:
+    """Demosaic a mosaic with LibRaw (handed over as an in-memory DNG).
+
+    Args:
+        mosaic: ``(H, W)`` uint16, 0 = black, 65535 = white; at least
+            :data:`~engine.io.dng.MIN_LIBRAW_SIZE` pixels each way.
+        cfa: layout of the top-left 2x2 block, e.g. ``"GRBG"``.
+        algorithm: a :class:`rawpy.DemosaicAlgorithm` name.
+
+    Returns:
+        ``(H, W, 3)`` uint16 camera RGB: no white balance, no colour matrix, linear.
+    """
+    import rawpy
+
+    from engine.io.dng import cfa_dng_bytes
+
+    data = cfa_dng_bytes(mosaic, cfa)
+    with rawpy.imread(io.BytesIO(data)) as raw:
+        return raw.postprocess(
+            demosaic_algorithm=getattr(rawpy.DemosaicAlgorithm, algorithm),
+            output_color=rawpy.ColorSpace.raw, gamma=(1, 1), no_auto_bright=True,
+            user_wb=[1.0, 1.0, 1.0, 1.0], output_bps=16, user_black=0, user_sat=65535,
+        )  # fmt: skip

@@ -18,6 +18,7 @@ from engine.models.attention import AttentionGate, AttentionUNet
 from engine.models.base import EnhanceNet, pad_to_multiple
 from engine.models.card import CARD_FORMAT_VERSION, CARD_MIGRATIONS, OUTPUT_SPACES, ModelCard
 from engine.models.discriminator import UNetDiscriminator
+from engine.models.fast import FastUNet
 from engine.models.library import (
     ENV_VAR,
     WORK_FOLDER,
@@ -61,6 +62,7 @@ __all__ = [
     "AttentionGate",
     "AttentionUNet",
     "EnhanceNet",
+    "FastUNet",
     "LibraryModel",
     "ModelCard",
     "ModelEntry",

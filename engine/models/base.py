@@ -118,6 +118,9 @@ class EnhanceNet(nn.Module):
         supported_dtypes: the reduced precisions the network may be autocast to (float32
             always works); the runner falls back to float32 for any other.
         in_channels, out_channels: channel counts of input and output.
+        noise_input: the input is the 4 packed channels followed by their noise map
+            (:meth:`engine.noise.NoiseLevel.sigma_map`), ``in_channels = 8``; the runner makes
+            the map (the model card records the flag in ``config``).
     """
 
     variant: str = "enhance"
@@ -135,6 +138,7 @@ class EnhanceNet(nn.Module):
         self.activation_bytes: int = 0
         self.in_channels: int = 4
         self.out_channels: int = 3
+        self.noise_input: bool = False
 
     def forward(self, x: Tensor) -> Tensor:
         """``(N, in_channels, h, w)`` packed Bayer -> ``(N, out_channels, 2h, 2w)`` linear RGB."""

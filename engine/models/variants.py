@@ -1,7 +1,7 @@
 """The registered enhancement variants: thin constructors around the model classes.
 
 Import order here is registration order, which :func:`~engine.models.registry.list_models`
-reports: baseline, attention, gan, uunet, deep, lite.
+reports: baseline, attention, gan, uunet, deep, lite, fast.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 
 from engine.models.attention import AttentionUNet
 from engine.models.base import EnhanceNet
+from engine.models.fast import FastUNet
 from engine.models.registry import register_model
 from engine.models.unet import UNet
 from engine.models.uunet import UUNet
@@ -55,3 +56,10 @@ def lite(base_features: int = 16, **cfg: Any) -> EnhanceNet:
     About a quarter of the baseline's arithmetic, for live previews on a CPU.
     """
     return UNet(base_features=base_features, **cfg)
+
+
+@register_model("fast")
+def fast(**cfg: Any) -> EnhanceNet:
+    """Darkroom's own noise-conditioned network (:class:`~engine.models.fast.FastUNet`):
+    60 GMAC per 12 MP frame, a ninth of the baseline's, with the noise map as input."""
+    return FastUNet(**cfg)

@@ -19,7 +19,9 @@ This module is the public entry point; the code lives in four focused modules:
 from __future__ import annotations
 
 from engine.noise.level import (
+    FALLBACK,
     NoiseLevel,
+    card_noise_profile,
     estimate_noise_level,
     noise_level_for,
     noise_level_from_params,
@@ -36,12 +38,14 @@ from engine.noise.tukey_lambda import (
 
 __all__ = [
     "EXIF_MODELS",
+    "FALLBACK",
     "PROFILES",
     "SONY_A7S2_ISO_PARAMS",
     "NoiseLevel",
     "NoiseParams",
     "NoiseProfile",
     "add_noise",
+    "card_noise_profile",
     "estimate_noise_level",
     "get_profile",
     "noise_level_for",

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -37,6 +38,9 @@ import numpy as np
 from engine.io import RawFrame, packed_positions
 from engine.noise.model import NoiseParams, NoiseProfile
 from engine.noise.tukey_lambda import tukey_lambda_variance
+
+if TYPE_CHECKING:
+    from engine.models import ModelCard
 
 #: ADC quantisation noise, DN**2 (a uniform error of one step).
 QUANTISATION_VARIANCE = 1.0 / 12.0
@@ -219,19 +223,34 @@ def profile_for(frame: RawFrame, profiles: Iterable[NoiseProfile]) -> NoiseProfi
     return None
 
 
+#: What a frame that can be neither looked up nor measured (tiny, or clipped all over) gets:
+#: the Sony A7S2 at ISO 1600, a middle of the shipped calibrations.
+FALLBACK = NoiseLevel(1.5301 / 15871.0, (3.4**2 + QUANTISATION_VARIANCE) / 15871.0**2,
+                      "could not be measured; a typical level assumed")  # fmt: skip
+
+
 def noise_level_for(frame: RawFrame, profiles: Iterable[NoiseProfile] = ()) -> NoiseLevel:
     """The frame's noise level: from a matching profile with an ISO calibration and the
-    frame's ISO, else estimated from the frame (see the module docstring).
+    frame's ISO, else estimated from the frame, else :data:`FALLBACK` (see the module
+    docstring).
 
     Args:
         profiles: camera profiles to look in, best first (a fine-tuned model's own profile,
             then :data:`~engine.noise.profiles.PROFILES`).
-
-    Raises:
-        ValueError: no profile applies and the frame cannot be measured.
     """
     profile = profile_for(frame, profiles)
     iso = frame.exif.iso
     if profile is not None and profile.k_per_iso is not None and iso and iso > 0:
         return noise_level_from_profile(profile, float(iso))
-    return estimate_noise_level(frame)
+    try:
+        return estimate_noise_level(frame)
+    except ValueError:
+        return FALLBACK
+
+
+def card_noise_profile(card: ModelCard) -> NoiseProfile | None:
+    """The fitted noise profile a fine-tuned model's card carries (JSON), else ``None``."""
+    try:
+        return NoiseProfile.from_dict(card.noise_fit) if card.noise_fit else None
+    except (ValueError, TypeError):
+        return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from engine.device import select_device
 from engine.io import XYZ_TO_SRGB, RawFrame, Rect, clip_rect, orient_rect
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.models import ModelCard, load_model, resolve_model
+from engine.noise import PROFILES, NoiseLevel, NoiseProfile, card_noise_profile, noise_level_for
 from engine.render.colour import apply_orientation, classical_linear, develop, srgb_decode
 from engine.render.packing import Mirror, mirror_image, pack_rggb
 from engine.render.ratio import estimate_ratio
@@ -162,9 +164,44 @@ class Enhancer:
         self.device = select_device(device)
         self.card: ModelCard | None = None
         self.runner: TiledRunner | None = None
+        self.noise_profiles: list[NoiseProfile] = list(PROFILES.values())
+        self._levels: OrderedDict[int, tuple[RawFrame, NoiseLevel]] = OrderedDict()
         if model != CLASSICAL:
             net, self.card = load_model(resolve_model(model, model_dirs))
             self.runner = TiledRunner(net, self.device, tile=tile, precision=precision)
+            fitted = card_noise_profile(self.card)
+            if fitted is not None:  # a fine-tuned model knows its camera best
+                self.noise_profiles.insert(0, fitted)
+
+    @property
+    def takes_noise(self) -> bool:
+        """Whether the network takes the noise map (its card's ``noise_input``)."""
+        return self.runner is not None and self.runner.model.noise_input
+
+    def noise_level(self, frame: RawFrame) -> NoiseLevel:
+        """The frame's noise level (:func:`engine.noise.noise_level_for` with this model's
+        profiles first), remembered for the last few frames: a preview drag re-renders the
+        same frame many times."""
+        key = id(frame)
+        if key in self._levels and self._levels[key][0] is frame:
+            self._levels.move_to_end(key)
+            return self._levels[key][1]
+        level = noise_level_for(frame, self.noise_profiles)
+        self._levels[key] = (frame, level)
+        while len(self._levels) > 4:
+            self._levels.popitem(last=False)
+        return level
+
+    def network_input(
+        self, packed: np.ndarray, ratio: float, level: NoiseLevel | None, binning: int = 1
+    ) -> np.ndarray:
+        """What the network takes: ``packed`` ``(4, h, w)``, and for a noise-aware model its
+        noise map after it (``(8, h, w)``); ``binning`` x ``binning`` averaged pixels carry
+        ``1 / binning`` of the noise."""
+        if level is None or not self.takes_noise:
+            return packed
+        sigma = level.scaled(1.0 / binning).sigma_map(packed, ratio)
+        return np.concatenate([packed, sigma])
 
     def render_preview(
         self,
@@ -184,13 +221,19 @@ class Enhancer:
         averages noise away, so the proxy looks a little cleaner than the full render; it is
         for judging exposure and colour live.
         """
+        level = self.noise_level(frame) if self.takes_noise else None  # the whole frame's
         frame, picture = preview_frame(frame, region)
         used = estimate_ratio(frame) if ratio is None else float(ratio)
         # The region's own size sets the binning: the sub-frame's extra edge pixels (whole
         # CFA periods around an odd region) must not push a 100 % view into binning by 2.
         factor = max(1, preview_factor(picture[2], picture[3], max_side))
-        if factor == 1:
+        if factor == 1 and self.runner is None:
             return replace(self.render(frame, used, progress, cancel), covers=picture)
+        if factor == 1:  # the whole frame's noise level, not the region's
+            packed, mirror = pack_rggb(frame, used)
+            rendered = self._finish(frame, used, packed, mirror, progress, cancel,
+                                    frame.default_crop, level)  # fmt: skip
+            return replace(rendered, covers=picture)
         # Crop to whole bins first: binning drops the remainder at the mirrored frame's bottom
         # and right, which would be the top and left once the output is mirrored back.
         bins = 2 * factor
@@ -200,7 +243,7 @@ class Enhancer:
         kept = frame.visible_rect  # the region, less what the bins dropped
         crop = _scaled(frame.default_crop, factor, h // factor, w // factor)
         rendered = self._finish(frame, used, bin_packed(packed, factor), mirror, progress,
-                                cancel, crop)  # fmt: skip
+                                cancel, crop, level, factor)  # fmt: skip
         return replace(rendered, covers=(picture[0], picture[1], kept[2], kept[3]))
 
     def render(
@@ -220,7 +263,9 @@ class Enhancer:
             progress(1, 1, "done")
             return self._package(frame, used, linear, True, cancel, frame.default_crop)
         packed, mirror = pack_rggb(frame, used)
-        return self._finish(frame, used, packed, mirror, progress, cancel, frame.default_crop)
+        level = self.noise_level(frame) if self.takes_noise else None
+        return self._finish(frame, used, packed, mirror, progress, cancel, frame.default_crop,
+                            level)  # fmt: skip
 
     def _finish(
         self,
@@ -231,17 +276,21 @@ class Enhancer:
         progress: ProgressCallback,
         cancel: CancelToken | None,
         crop: Rect | None,
+        level: NoiseLevel | None = None,
+        binning: int = 1,
     ) -> Rendered:
         """Packed ``(4, h, w)`` in RGGB geometry (:func:`~engine.render.packing.pack_rggb`) ->
         finished image at ``(2h, 2w)`` on the frame's own grid (``mirror`` undone), ``crop``
-        (on that grid) the picture."""
+        (on that grid) the picture; ``level`` the frame's noise (noise-aware models), the
+        packed pixels averages of ``binning`` x ``binning``."""
         if self.runner is None:  # classical proxy: nearest-neighbour "demosaic" of the bins
             r, g1, b, g2 = (torch.from_numpy(c) for c in packed)
             rgb = torch.stack([r, (g1 + g2) / 2, b])
             linear = rgb.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)
             linear = mirror_image(linear, mirror)
             return self._package(frame, ratio, linear, True, cancel, crop)
-        out = mirror_image(torch.from_numpy(self.runner.run(packed, progress, cancel)), mirror)
+        x = self.network_input(packed, ratio, level, binning)
+        out = mirror_image(torch.from_numpy(self.runner.run(x, progress, cancel)), mirror)
         assert self.card is not None
         return self._package(frame, ratio, out, self.card.output_space != "srgb", cancel, crop)
 

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the usual alias
 
 from engine.errors import DarkroomError
+from engine.noise import NoiseLevel
 from engine.render import develop_batch, highlight_gains
 from engine.train.synthesis import TrainingPair, crop_pair, to_rggb
 
@@ -30,6 +31,12 @@ class PairSource(Protocol):
 
 #: Spaces the L1 loss can be computed in (see :class:`TrainConfig`).
 LOSS_SPACES = ("srgb", "linear")
+#: A noise-aware model is trained on the noise map the app would give it: half the time the
+#: level measured on the dark frame itself (as for a camera without a profile), otherwise the
+#: pair's true level with a log-normal error of this standard deviation (a profile's mean
+#: read noise is not the frame's).
+MEASURED_NOISE_FRACTION = 0.5
+NOISE_LEVEL_JITTER = 0.15
 
 
 @dataclass
@@ -37,7 +44,8 @@ class Batch:
     """One training batch.
 
     Attributes:
-        inputs: ``(B, 4, h, w)`` packed, amplified, clipped to [0, 1].
+        inputs: ``(B, 4, h, w)`` packed, amplified, clipped to [0, 1]; ``(B, 8, h, w)`` with
+            the noise map after the packed channels, for noise-aware models.
         targets: ``(B, 3, 2h, 2w)`` clean linear camera RGB in [0, 1].
         wb_gains: ``(B, 3)`` each dark frame's white balance, scaled so the smallest gain is 1.
         cam_to_srgb: ``(B, 3, 3)`` each dark frame's camera -> sRGB matrix.
@@ -53,8 +61,19 @@ class Batch:
                        (self.inputs, self.targets, self.wb_gains, self.cam_to_srgb)))  # fmt: skip
 
 
-def make_batch(source: PairSource, rng: np.random.Generator, size: int) -> Batch:
-    """``size`` random pairs from ``source`` as one :class:`Batch` (cut to their common size)."""
+def training_noise_level(pair: TrainingPair, rng: np.random.Generator) -> NoiseLevel:
+    """The noise level a noise-aware model is shown for ``pair`` in training (see
+    :data:`MEASURED_NOISE_FRACTION`)."""
+    if pair.noise is None or rng.random() < MEASURED_NOISE_FRACTION:
+        return pair.measured_noise()
+    return pair.noise.scaled(float(np.exp(rng.normal(0.0, NOISE_LEVEL_JITTER))))
+
+
+def make_batch(
+    source: PairSource, rng: np.random.Generator, size: int, noise_input: bool = False
+) -> Batch:
+    """``size`` random pairs from ``source`` as one :class:`Batch` (cut to their common size);
+    with ``noise_input``, each input carries its noise map (:func:`training_noise_level`)."""
     # Every layout is mirrored into RGGB geometry, as at inference
     # (engine.render.packing.pack_rggb).
     pairs = [to_rggb(source.sample(rng)) for _ in range(size)]
@@ -65,7 +84,8 @@ def make_batch(source: PairSource, rng: np.random.Generator, size: int) -> Batch
     for p in pairs:
         if (p.dark.height, p.dark.width) != (h, w):
             p = crop_pair(p, 0, 0, h, w)
-        inputs.append(torch.from_numpy(p.network_input()))
+        noise = training_noise_level(p, rng) if noise_input else None
+        inputs.append(torch.from_numpy(p.network_input(noise)))
         targets.append(torch.from_numpy(np.ascontiguousarray(p.target.transpose(2, 0, 1))))
     gains = np.stack([highlight_gains(p.dark.wb_gains) for p in pairs])
     matrices = np.stack([np.asarray(p.dark.cam_to_srgb, np.float32) for p in pairs])

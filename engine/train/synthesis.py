@@ -22,7 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from engine.io import ExifInfo, RawFrame, cfa_from_name
-from engine.noise import PROFILES, NoiseProfile, synthesise_dark
+from engine.noise import (
+    PROFILES,
+    NoiseLevel,
+    NoiseProfile,
+    noise_level_for,
+    noise_level_from_params,
+    synthesise_dark,
+)
 from engine.render import pack_rggb, rggb_mirror
 from engine.train.unprocess import mosaic, sample_unprocess_params, unprocess
 
@@ -46,15 +53,19 @@ class TrainingPair:
         dark: the short exposure; ``mosaic`` in DN (float32 for synthetic frames).
         ratio: exposure ratio long / short.
         target: ``(H, W, 3)`` float32 linear camera RGB in [0, 1], the dark mosaic's size.
+        noise: the dark frame's true noise level where it is known (synthetic pairs), else
+            ``None`` (it is then measured on the frame, as the app does).
     """
 
     name: str
     dark: RawFrame
     ratio: float
     target: np.ndarray
+    noise: NoiseLevel | None = None
 
-    def network_input(self) -> np.ndarray:
-        """``(4, H/2, W/2)`` float32 in [0, 1]: packed, amplified by ``ratio``, clipped.
+    def network_input(self, noise: NoiseLevel | None = None) -> np.ndarray:
+        """``(4, H/2, W/2)`` float32 in [0, 1]: packed, amplified by ``ratio``, clipped; with
+        ``noise``, its noise map after it (``(8, H/2, W/2)``, for noise-aware models).
 
         Only for pairs in RGGB geometry (:func:`to_rggb`), so the network's output lines up
         with ``target`` pixel for pixel.
@@ -65,12 +76,22 @@ class TrainingPair:
         packed, mirror = pack_rggb(self.dark, self.ratio)
         if any(mirror):
             raise ValueError(f"{self.name}: {self.dark.cfa_name} pair; mirror it with to_rggb()")
-        return packed
+        if noise is None:
+            return packed
+        return np.concatenate([packed, noise.sigma_map(packed, self.ratio)])
+
+    def measured_noise(self) -> NoiseLevel:
+        """The dark frame's noise level as the app finds it (profile + ISO, else measured)."""
+        return noise_level_for(self.dark, PROFILES.values())
 
 
-def sample_ratio(rng: np.random.Generator) -> float:
-    """Log-uniform in :data:`RATIO_RANGE`, or in :data:`WIDE_RATIO_RANGE` 10 % of the time."""
-    lo, hi = WIDE_RATIO_RANGE if rng.random() < WIDE_FRACTION else RATIO_RANGE
+def sample_ratio(rng: np.random.Generator, ratio_range: tuple[float, float] | None = None) -> float:
+    """Log-uniform in ``ratio_range``; without one (the seed variants' recipe), in
+    :data:`RATIO_RANGE`, or in :data:`WIDE_RATIO_RANGE` 10 % of the time."""
+    if ratio_range is not None:
+        lo, hi = ratio_range
+    else:
+        lo, hi = WIDE_RATIO_RANGE if rng.random() < WIDE_FRACTION else RATIO_RANGE
     return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
 
@@ -110,6 +131,7 @@ def synthesise_pair(
     cfa: str | None = None,
     name: str = "synthetic",
     wide_wb_fraction: float = 0.0,
+    k: float | None = None,
 ) -> TrainingPair:
     """Make a (dark, clean) pair from an sRGB photo.
 
@@ -119,6 +141,7 @@ def synthesise_pair(
 
     Args:
         srgb: ``(H, W, 3)`` float sRGB in [0, 1]; odd sizes are cropped to even.
+        k: the system gain to use (default: drawn over the profile's range).
     """
     h, w = srgb.shape[0] // 2 * 2, srgb.shape[1] // 2 * 2
     params = sample_unprocess_params(rng, cfa=cfa, wide_wb_fraction=wide_wb_fraction)
@@ -126,7 +149,7 @@ def synthesise_pair(
     used_ratio = sample_ratio(rng) if ratio is None else float(ratio)
     if profile is None:
         profile = PROFILES[list(PROFILES)[int(rng.integers(len(PROFILES)))]]
-    noise = profile.sample_params(rng)
+    noise = profile.sample_params(rng, k=k)
     dark = synthesise_dark(mosaic(clean, params.cfa), used_ratio, noise, profile, rng,
                            cfa=params.cfa)  # fmt: skip
     span = params.white_level - params.black_level
@@ -140,7 +163,8 @@ def synthesise_pair(
         cam_to_srgb=params.camera.cam_to_srgb,
         exif=ExifInfo(make="Synthetic", model=f"{params.camera.name} / {profile.camera}"),
     )
-    return TrainingPair(name=name, dark=frame, ratio=used_ratio, target=clean)
+    return TrainingPair(name=name, dark=frame, ratio=used_ratio, target=clean,
+                        noise=noise_level_from_params(noise, profile))  # fmt: skip
 
 
 def crop_pair(pair: TrainingPair, top: int, left: int, height: int, width: int) -> TrainingPair:
@@ -211,6 +235,10 @@ class SyntheticPairSource:
         profiles: noise profiles to draw from (default: all published ones).
         wide_wb_fraction: share of pairs whose white balance comes from the wide range
             (:data:`engine.train.unprocess.WIDE_WB_GAIN_RANGE`) instead of Brooks' daylight range.
+        ratio_range: exposure ratios, drawn log-uniformly (``None``: :func:`sample_ratio`'s
+            seed-variant recipe).
+        clean_fraction: share of near-clean pairs: ratio 1 at the profile's lowest gain, where
+            the right output is the input demosaicked.
     """
 
     def __init__(
@@ -219,6 +247,8 @@ class SyntheticPairSource:
         crop: int = 512,
         profiles: Sequence[NoiseProfile] | None = None,
         wide_wb_fraction: float = TRAIN_WIDE_WB_FRACTION,
+        ratio_range: tuple[float, float] | None = None,
+        clean_fraction: float = 0.0,
     ) -> None:
         if not photos:
             raise ValueError("no training photos")
@@ -226,6 +256,7 @@ class SyntheticPairSource:
         self.crop = crop
         self.profiles = list(profiles or PROFILES.values())
         self.wide_wb_fraction = wide_wb_fraction
+        self.ratio_range, self.clean_fraction = ratio_range, clean_fraction
         self._cache: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -253,8 +284,13 @@ class SyntheticPairSource:
         if rng.random() < 0.5:
             patch = np.swapaxes(patch, 0, 1)
         profile = self.profiles[int(rng.integers(len(self.profiles)))]
+        ratio, k = None, None
+        if self.clean_fraction > 0 and rng.random() < self.clean_fraction:
+            ratio, k = 1.0, profile.k_min
+        elif self.ratio_range is not None:
+            ratio = sample_ratio(rng, self.ratio_range)
         return synthesise_pair(np.ascontiguousarray(patch), rng, profile=profile,
-                               name=self.photos[index].name,
+                               name=self.photos[index].name, ratio=ratio, k=k,
                                wide_wb_fraction=self.wide_wb_fraction)  # fmt: skip
 
 

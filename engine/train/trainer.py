@@ -178,7 +178,8 @@ class _Run:
 
     def step(self) -> None:
         """One optimisation step on a fresh random batch."""
-        batch = make_batch(self.source, self.rng, self.config.batch_size).to(self.device)
+        batch = make_batch(self.source, self.rng, self.config.batch_size,
+                           self.model.noise_input).to(self.device)  # fmt: skip
         x = batch.inputs
         if self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)

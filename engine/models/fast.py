@@ -1,0 +1,158 @@
+"""Darkroom's own fast network: a noise-conditioned U-Net that works below packed resolution.
+
+Where the cost goes in the SID U-Net (560 GMAC per 12 MP frame): its first level runs 32
+features at packed resolution (a quarter of the sensor pixels), and every level costs about the
+same. This network keeps what made SID work (packed Bayer in, plain 3x3 convolutions and
+LeakyReLU, skips, a pixel-shuffle head, no normalisation) and spends its arithmetic where a CPU
+turns it into speed:
+
+* **Multi-scale packing.** The packed input (and its noise map) is space-to-depth'ed once more
+  (``pixel_unshuffle(2)``): level 0 sees each 4x4 sensor block as one 32-channel vector, at a
+  sixteenth of the sensor resolution. Nothing is lost (the rearrangement is exact) and the
+  widest layers run on 16x fewer positions than a full-resolution U-Net's.
+* **Slowly growing widths** (32-64-96-128 by default, not doubling), strided 2x2 convolutions
+  down, transposed 2x2 convolutions up and *added* skips: the coarse levels, whose cost would
+  otherwise grow with the width squared, stay cheap.
+* **Noise level in.** Beside the 4 packed channels it takes the 4-channel per-pixel noise map
+  (:meth:`engine.noise.NoiseLevel.sigma_map`): the expected standard deviation of every input
+  pixel after amplification. One network can then leave a clean photo alone and clean a noisy
+  one hard, and a new camera is described to it by its noise profile (after Ansel's and
+  RawRefinery's noise-conditioned denoisers).
+* **Head.** A 1x1 convolution to ``4 * 4 * out_channels`` channels and ``pixel_shuffle(4)``:
+  full-resolution linear RGB, ``(N, 3, 2h, 2w)`` for a packed ``(N, C, h, w)`` input.
+
+At the defaults: 0.98 M parameters, 60 GMAC per 12 MP frame (``darkroom-cli bench``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch.nn.functional as F  # noqa: N812 - the conventional alias
+from torch import Tensor, nn
+
+from engine.models.base import EnhanceNet, check_positive
+
+#: The extra space-to-depth factor at the input (and depth-to-space at the output: the head
+#: emits 4x4 sensor pixels per level-0 position).
+UNSHUFFLE = 2
+#: Peak activation bytes per packed input pixel per level-0 feature, float32 inference
+#: (level 0 holds a quarter of the packed positions; measured with tracemalloc-style peaks).
+ACTIVATION_BYTES_PER_FEATURE = 12
+
+
+def _convs(in_channels: int, out_channels: int, count: int, slope: float) -> nn.Sequential:
+    """``count`` 3x3 convolutions with LeakyReLU (in place, as in ConvBlock)."""
+    layers: list[nn.Module] = []
+    for i in range(count):
+        layers += [
+            nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, 3, padding=1),
+            nn.LeakyReLU(slope, inplace=True),
+        ]
+    return nn.Sequential(*layers)
+
+
+class FastUNet(EnhanceNet):
+    """Noise-conditioned U-Net below packed resolution (see the module docstring).
+
+    ``forward(x)``: ``x`` is ``(N, 4, h, w)`` packed Bayer in [0, 1] (R, G1, B, G2,
+    amplified), followed by its 4-channel noise map when ``noise_input`` (so ``(N, 8, h, w)``);
+    returns ``(N, out_channels, 2h, 2w)`` linear camera RGB, not clamped.
+
+    Args:
+        raw_channels: packed raw channels (4).
+        out_channels: output colour channels (3).
+        noise_input: the input carries a per-channel noise map after the raw channels.
+        widths: features per level; level ``i`` runs at ``1 / 2**(i + 1)`` of the packed size.
+        encoder_convs, decoder_convs: 3x3 convolutions per level (the decoder has one entry
+            per level but the last, which is the bottleneck).
+        negative_slope: LeakyReLU slope.
+    """
+
+    variant = "fast"
+
+    def __init__(
+        self,
+        raw_channels: int = 4,
+        out_channels: int = 3,
+        noise_input: bool = True,
+        widths: Sequence[int] = (32, 48, 80, 112, 160),
+        encoder_convs: Sequence[int] = (1, 2, 2, 2, 2),
+        decoder_convs: Sequence[int] = (1, 2, 2, 1),
+        negative_slope: float = 0.2,
+    ) -> None:
+        super().__init__()
+        widths, encoder_convs, decoder_convs = (
+            list(widths),
+            list(encoder_convs),
+            list(decoder_convs),
+        )
+        levels = len(widths)
+        if levels < 2 or len(encoder_convs) != levels or len(decoder_convs) != levels - 1:
+            raise ValueError(
+                "need at least 2 widths, one encoder count per width and one decoder count "
+                f"per width but the last; got {widths}, {encoder_convs}, {decoder_convs}"
+            )
+        counts = {f"width {i}": w for i, w in enumerate(widths)}
+        counts |= {f"encoder convs {i}": n for i, n in enumerate(encoder_convs)}
+        counts |= {f"decoder convs {i}": n for i, n in enumerate(decoder_convs)}
+        check_positive(raw_channels=raw_channels, out_channels=out_channels, **counts)
+        self.config = {
+            "raw_channels": raw_channels,
+            "out_channels": out_channels,
+            "noise_input": bool(noise_input),
+            "widths": widths,
+            "encoder_convs": encoder_convs,
+            "decoder_convs": decoder_convs,
+            "negative_slope": float(negative_slope),
+        }
+        self.noise_input = bool(noise_input)
+        self.in_channels = raw_channels * (2 if noise_input else 1)
+        self.out_channels = out_channels
+        self.widths, self.encoder_convs, self.decoder_convs = widths, encoder_convs, decoder_convs
+        slope = float(negative_slope)
+        stem_in = self.in_channels * UNSHUFFLE * UNSHUFFLE
+        self.encoders = nn.ModuleList(
+            _convs(stem_in if i == 0 else widths[i], widths[i], encoder_convs[i], slope)
+            for i in range(levels)
+        )
+        self.downs = nn.ModuleList(
+            nn.Conv2d(widths[i], widths[i + 1], 2, stride=2) for i in range(levels - 1)
+        )
+        self.ups = nn.ModuleList(
+            nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in range(levels - 1)
+        )
+        self.decoders = nn.ModuleList(
+            _convs(widths[i], widths[i], decoder_convs[i], slope) for i in range(levels - 1)
+        )
+        scale = UNSHUFFLE * self.upscale
+        self.head = nn.Conv2d(widths[0], scale * scale * out_channels, 1)
+        self.size_multiple = UNSHUFFLE * 2 ** (levels - 1)
+        self.receptive_radius = self.trace_radius()
+        self.activation_bytes = ACTIVATION_BYTES_PER_FEATURE * widths[0]
+
+    def forward_padded(self, x: Tensor) -> Tensor:
+        """``(N, C, H, W)``, ``H, W`` multiples of :attr:`size_multiple` -> ``(N, 3, 2H, 2W)``."""
+        h = self.encoders[0](F.pixel_unshuffle(x, UNSHUFFLE))
+        skips: list[Tensor] = []
+        for down, encoder in zip(self.downs, self.encoders[1:], strict=True):
+            skips.append(h)
+            h = encoder(down(h))
+        for i in reversed(range(len(self.ups))):
+            h = self.decoders[i](self.ups[i](h) + skips[i])
+        return F.pixel_shuffle(self.head(h), UNSHUFFLE * self.upscale)
+
+    def trace_radius(self) -> int:
+        """Analytic receptive radius in packed pixels (the reasoning of
+        :meth:`engine.models.unet.UNet.trace_radius`): a 3x3 convolution at a level of scale
+        ``s`` packed pixels adds ``s``; unshuffle, strided 2x2 convolutions (a coarse cell is
+        exactly its fine cells), 1x1 convolutions, additions (``max``) and the shuffle add
+        nothing; a transposed 2x2 convolution adds the finer level's ``s``."""
+        r, skips = 0, []
+        for i, convs in enumerate(self.encoder_convs):
+            r += convs * UNSHUFFLE * 2**i
+            skips.append(r)
+        for i in reversed(range(len(self.ups))):
+            scale = UNSHUFFLE * 2**i
+            r = max(r + scale, skips[i]) + self.decoder_convs[i] * scale
+        return r
