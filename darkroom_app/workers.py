@@ -24,7 +24,7 @@ from PySide6.QtGui import QImage
 from engine.errors import Cancelled, DarkroomError
 from engine.io import ExportOptions, RawFrame
 from engine.jobs import CancelToken, ProgressCallback
-from engine.render import CLASSICAL, Rendered, export_frame
+from engine.render import CLASSICAL, Adjustments, Rendered, export_frame
 
 from .geometry import Rect, sensor_to_display
 from .session import EnhancerCache
@@ -285,6 +285,7 @@ class ExportRequest:
     model_dirs: tuple[Path, ...]
     path: Path
     options: ExportOptions
+    amount: float = 1.0
 
 
 def export_image(
@@ -294,7 +295,8 @@ def export_image(
     CLI's path too); nothing is written once cancelled."""
     progress(0, 100, "Loading model")
     enhancer = cache.get(req.model, req.device, req.model_dirs)
-    export_frame(enhancer, req.frame, req.ratio, req.path, req.options, progress, cancel)
+    adjustments = Adjustments(req.ratio, req.amount)
+    export_frame(enhancer, req.frame, adjustments, req.path, req.options, progress, cancel)
     return req.path
 
 

@@ -134,6 +134,8 @@ def _bad_inputs(tmp_path: Path, make_dng) -> dict[str, list[str]]:
         "pickle": ["enhance", str(good), "--model", str(tmp_path / "x.pth")],
         "bad-device": ["enhance", str(good), "--device", "tpu", *none],
         "jpeg-16": ["enhance", str(good), "--bits", "16", *none],
+        "amount-high": ["enhance", str(good), "--amount", "150", *none],
+        "amount-text": ["enhance", str(good), "--amount", "lots", *none],
         "path-too-long": [
             "enhance",
             str(good),
@@ -148,7 +150,8 @@ def _bad_inputs(tmp_path: Path, make_dng) -> dict[str, list[str]]:
     "case",
     ["missing", "folder", "zero-byte", "truncated", "random", "jpeg-renamed", "unsupported",
      "ratio-zero", "ratio-negative", "ratio-nan", "ratio-text", "unwritable", "same-as-input",
-     "no-weights", "pickle", "bad-device", "jpeg-16", "path-too-long"],
+     "no-weights", "pickle", "bad-device", "jpeg-16", "path-too-long", "amount-high",
+     "amount-text"],
 )  # fmt: skip
 def test_bad_input_one_line_error_nothing_written(
     case, make_dng, tmp_path: Path, capsys, monkeypatch
@@ -164,6 +167,17 @@ def test_bad_input_one_line_error_nothing_written(
     _assert_one_line_error(err)
     after = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
     assert after == before, f"files changed: {set(after) ^ set(before)}"
+
+
+def test_amount_zero_is_exactly_the_classical_render(make_dng, tmp_path: Path, capsys) -> None:
+    src = make_dng(name="a.dng")
+    none, zero = tmp_path / "none.png", tmp_path / "zero.png"
+    assert _run(capsys, "enhance", str(src), "--model", "none", "--ratio", "20",
+                "--bits", "16", "-o", str(none))[0] == 0  # fmt: skip
+    code, err = _run(capsys, "enhance", str(src), "--model", "lite", "--amount", "0%",
+                     "--ratio", "20", "--bits", "16", "-o", str(zero))  # fmt: skip
+    assert code == 0, err
+    np.testing.assert_array_equal(iio.imread(zero), iio.imread(none))
 
 
 def test_the_input_problem_is_named_before_the_output_one(tmp_path: Path, capsys) -> None:

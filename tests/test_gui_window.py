@@ -199,12 +199,12 @@ def test_cancel_render_leaves_no_file(
     started = threading.Event()
     real_render = Enhancer.render
 
-    def slow_render(self, frame, ratio, progress=None, cancel=None):  # type: ignore[no-untyped-def]
+    def slow_render(self, frame, ratio, progress=None, cancel=None, amount=1.0):  # type: ignore[no-untyped-def]
         started.set()
         deadline = time.monotonic() + 10
         while cancel is not None and not cancel.cancelled and time.monotonic() < deadline:
             time.sleep(0.005)
-        return real_render(self, frame, ratio, progress, cancel)  # raises Cancelled
+        return real_render(self, frame, ratio, progress, cancel, amount)  # raises Cancelled
 
     monkeypatch.setattr(Enhancer, "render", slow_render)
     out_dir = tmp_path / "exports"

@@ -52,3 +52,34 @@ def test_render_cancel(make_dng, tiny_weights) -> None:
     token.cancel()
     with pytest.raises(Cancelled):
         Enhancer(str(tiny_weights), device="cpu").render(read_raw(make_dng()), 5.0, cancel=token)
+
+
+def test_amount_blends_from_exactly_classical_to_the_network(make_dng, tiny_weights) -> None:
+    """0 % is the classical render to the bit (the network does not even run), 100 % the
+    network's, and between them the linear result moves in proportion."""
+    frame = read_raw(make_dng(height=64, width=96, ratio=20.0))
+    classical = Enhancer("none", device="cpu").render(frame, 20.0)
+    enhancer = Enhancer(str(tiny_weights), device="cpu")
+    full = enhancer.render(frame, 20.0)
+    runs: list[int] = []
+    run = enhancer.runner.run
+    enhancer.runner.run = lambda *a, **k: (runs.append(1), run(*a, **k))[1]
+    none = enhancer.render(frame, 20.0, amount=0.0)
+    assert not runs
+    np.testing.assert_array_equal(none.srgb, classical.srgb)
+    half = enhancer.render(frame, 20.0, amount=0.5)
+    np.testing.assert_allclose(
+        half.linear, 0.5 * (classical.linear + np.clip(full.linear, 0, 1)), atol=1e-6
+    )
+    np.testing.assert_array_equal(enhancer.render(frame, 20.0, amount=1.0).srgb, full.srgb)
+    preview = enhancer.render_preview(frame, 20.0, max_side=24, amount=0.0)
+    np.testing.assert_array_equal(
+        preview.srgb, Enhancer("none", device="cpu").render_preview(frame, 20.0, max_side=24).srgb
+    )
+
+
+@pytest.mark.parametrize("amount", [-0.1, 1.5, float("nan")])
+def test_amount_outside_0_to_1_is_refused(make_dng, amount: float) -> None:
+    frame = read_raw(make_dng(height=32, width=32))
+    with pytest.raises(ValueError, match="amount"):
+        Enhancer("none", device="cpu").render(frame, 2.0, amount=amount)

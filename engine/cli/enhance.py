@@ -22,7 +22,7 @@ from engine.errors import Cancelled, DarkroomError
 
 if TYPE_CHECKING:  # imported lazily at run time: `darkroom-cli sample` must not load torch
     from engine.io import ExportOptions
-    from engine.render import Enhancer
+    from engine.render import Adjustments, Enhancer
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -45,6 +45,12 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
     p.add_argument("inputs", nargs="+", help="RAW files (globs allowed)")
     p.add_argument("-o", "--output", help="output file (one input) or folder (created if missing)")
     p.add_argument("--ratio", default="auto", help="exposure ratio 1-1000 or 'auto' (default)")
+    p.add_argument(
+        "--amount",
+        default="100",
+        help="how much of the model's result, 0-100 %% "
+        "(0: exactly the classical render; default 100)",
+    )
     p.add_argument("--model", default="baseline", help="model name, .safetensors path, or 'none'")
     p.add_argument("--format", choices=tuple(FORMATS), help="default: jpeg")
     p.add_argument("--bits", type=int, default=8, help="8 or 16 (TIFF/PNG)")
@@ -158,9 +164,9 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     """Plan, render and write every input; see the module docstring."""
     from engine.io import ExportOptions
     from engine.models import library_dir
-    from engine.render import Enhancer, parse_ratio
+    from engine.render import Adjustments, Enhancer, parse_amount, parse_ratio
 
-    ratio = parse_ratio(args.ratio)
+    adjustments = Adjustments(parse_ratio(args.ratio), parse_amount(args.amount))
     if args.tile is not None and args.tile < 16:
         raise DarkroomError(f"--tile must be at least 16 (packed pixels), not {args.tile}")
     inputs = expand_inputs(args.inputs)
@@ -172,7 +178,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     batch = len(inputs) > 1
     started = time.perf_counter()
     try:
-        report = _run_batch(enhancer, inputs, outputs, ratio, options, args)
+        report = _run_batch(enhancer, inputs, outputs, adjustments, options, args)
     except (KeyboardInterrupt, Cancelled):
         err("interrupted; nothing partial was written")
         return EXIT_INTERRUPTED
@@ -190,7 +196,7 @@ def _run_batch(
     enhancer: Enhancer,
     inputs: list[Path],
     outputs: list[Path],
-    ratio: float | None,
+    adjustments: Adjustments,
     options: ExportOptions,
     args: argparse.Namespace,
 ) -> BatchReport:
@@ -213,7 +219,7 @@ def _run_batch(
             current: Future = pending  # type: ignore[assignment]
             pending = prefetch.submit(read_raw, inputs[i + 1]) if i + 1 < len(inputs) else None
             try:
-                done = enhance_file(enhancer, src, dst, ratio, options, progress, cancel,
+                done = enhance_file(enhancer, src, dst, adjustments, options, progress, cancel,
                                     decode=lambda _path, f=current: f.result())  # fmt: skip
             except DarkroomError as exc:
                 progress.finish()

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from engine.models import ModelCard, create_model, list_models, model_entries, save_model
-from engine.render import Enhancer
+from engine.render import Adjustments, Enhancer
 
 
 def _weights_for(variant: str, work: Path) -> tuple[str, bool]:
@@ -65,7 +65,9 @@ def measure_one(
             if i:
                 model_times.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        enhance_file(enhancer, dng, work / "out.jpg", 100.0, ExportOptions(overwrite=True))
+        enhance_file(
+            enhancer, dng, work / "out.jpg", Adjustments(100.0), ExportOptions(overwrite=True)
+        )
         if i:
             e2e_times.append(time.perf_counter() - t0)
     plan = enhancer.runner.plan(*packed.shape[1:]) if enhancer.runner else None

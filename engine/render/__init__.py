@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from engine.render.adjustments import Adjustments, parse_amount
 from engine.render.colour import (
     apply_orientation,
     classical_linear,
@@ -43,15 +44,8 @@ from engine.render.packing import (
     rggb_mirror,
     unpack_bayer,
 )
-from engine.render.pipeline import (
-    CLASSICAL,
-    Enhancer,
-    Rendered,
-    bin_packed,
-    camera_xyz_matrix,
-    preview_factor,
-    preview_frame,
-)
+from engine.render.pipeline import CLASSICAL, Enhancer, Rendered, camera_xyz_matrix, check_amount
+from engine.render.preview import bin_packed, preview_factor, preview_frame
 from engine.render.ratio import MAX_RATIO, MIN_RATIO, estimate_ratio, parse_ratio
 from engine.render.tiling import (
     TiledRunner,
@@ -68,6 +62,7 @@ __all__ = [
     "MIN_RATIO",
     "RENDER_SHARE",
     "WRITING",
+    "Adjustments",
     "EnhancedFile",
     "Enhancer",
     "Mirror",
@@ -77,6 +72,7 @@ __all__ = [
     "apply_orientation",
     "bin_packed",
     "camera_xyz_matrix",
+    "check_amount",
     "classical_linear",
     "crop_frame_border",
     "demosaic",
@@ -96,6 +92,7 @@ __all__ = [
     "pack_rggb",
     "packed_positions",
     "pad_frame_border",
+    "parse_amount",
     "parse_ratio",
     "plan_tiles",
     "preview_factor",

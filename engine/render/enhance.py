@@ -22,6 +22,7 @@ from engine.io import (
     write_rendered,
 )
 from engine.jobs import CancelToken, ProgressCallback, no_progress
+from engine.render.adjustments import Adjustments
 from engine.render.pipeline import Enhancer, Rendered
 
 #: Share of an export's progress (out of 100) given to rendering; writing takes the rest.
@@ -45,13 +46,13 @@ class EnhancedFile:
 def export_frame(
     enhancer: Enhancer,
     frame: RawFrame,
-    ratio: float | None,
+    adjustments: Adjustments,
     dest: str | os.PathLike[str],
     options: ExportOptions,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> Rendered:
-    """Render ``frame`` at ``ratio`` (``None``: estimated) and write it to ``dest``.
+    """Render ``frame`` with ``adjustments`` (ratio ``None``: estimated) and write ``dest``.
 
     Progress runs from 0 to 100: rendering up to :data:`RENDER_SHARE`, then :data:`WRITING`.
 
@@ -65,7 +66,8 @@ def export_frame(
     def render_progress(done: int, total: int, message: str) -> None:
         progress(RENDER_SHARE * done // max(total, 1), 100, f"Rendering ({message})")
 
-    rendered = enhancer.render(frame, ratio, render_progress, cancel)
+    rendered = enhancer.render(frame, adjustments.ratio, render_progress, cancel,
+                               amount=adjustments.amount)  # fmt: skip
     if cancel is not None:
         cancel.raise_if_cancelled()
     progress(RENDER_SHARE, 100, WRITING)
@@ -78,7 +80,7 @@ def enhance_file(
     enhancer: Enhancer,
     source: str | os.PathLike[str],
     dest: str | os.PathLike[str],
-    ratio: float | None,
+    adjustments: Adjustments,
     options: ExportOptions,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
@@ -97,5 +99,5 @@ def enhance_file(
     check_readable_file(source)  # the input's problem first, then the output's
     check_destination(dest, options, source)
     frame = decode(source)
-    rendered = export_frame(enhancer, frame, ratio, dest, options, progress, cancel)
+    rendered = export_frame(enhancer, frame, adjustments, dest, options, progress, cancel)
     return EnhancedFile(source, dest, rendered.ratio, frame.warnings)

@@ -10,12 +10,13 @@ import numpy as np
 import torch
 
 from engine.device import select_device
-from engine.io import XYZ_TO_SRGB, RawFrame, Rect, clip_rect, orient_rect
+from engine.io import XYZ_TO_SRGB, RawFrame, Rect, orient_rect
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.models import ModelCard, load_model, resolve_model
 from engine.noise import PROFILES, NoiseLevel, NoiseProfile, card_noise_profile, noise_level_for
 from engine.render.colour import apply_orientation, classical_linear, develop, srgb_decode
 from engine.render.packing import Mirror, mirror_image, pack_rggb
+from engine.render.preview import bin_packed, preview_factor, preview_frame, scaled_crop
 from engine.render.ratio import estimate_ratio
 from engine.render.tiling import TiledRunner
 
@@ -80,65 +81,41 @@ def camera_xyz_matrix(frame: RawFrame) -> np.ndarray:
     )
 
 
-def bin_packed(packed: np.ndarray, factor: int) -> np.ndarray:
-    """Average ``factor`` x ``factor`` blocks of a packed frame (a smaller packed frame).
+def check_amount(amount: float) -> float:
+    """``amount`` as a float in [0, 1] (see :meth:`Enhancer.render`).
 
-    Args:
-        packed: ``(C, h, w)`` float32.
-
-    Returns:
-        ``(C, h // factor, w // factor)`` float32.
+    Raises:
+        ValueError: not a number in [0, 1].
     """
-    if factor <= 1:
-        return packed
-    c, h, w = packed.shape
-    hh, ww = h // factor, w // factor
-    view = packed[:, : hh * factor, : ww * factor].reshape(c, hh, factor, ww, factor)
-    return view.mean(axis=(2, 4), dtype=np.float32)
+    value = float(amount)
+    if not 0.0 <= value <= 1.0:  # NaN fails both comparisons
+        raise ValueError(f"amount must be between 0 and 1 (0-100 %), got {amount!r}")
+    return value
 
 
-def preview_factor(height: int, width: int, max_side: int) -> int:
-    """Binning factor so a ``height`` x ``width`` frame renders at most ``max_side`` px."""
-    longest = max(height, width)
-    return max(1, int(np.ceil(longest / max(max_side, 16))))
+@dataclass(frozen=True)
+class _Pass:
+    """One render: the frame and what applies to it."""
+
+    frame: RawFrame
+    ratio: float
+    amount: float
+    level: NoiseLevel | None
+    progress: ProgressCallback
+    cancel: CancelToken | None
 
 
-def preview_frame(frame: RawFrame, region: Rect | None) -> tuple[RawFrame, Rect]:
-    """The part of ``frame`` a preview of ``region`` renders.
-
-    Args:
-        region: ``(top, left, height, width)`` in pixels of the picture (the default crop,
-            unrotated); ``None``: the whole picture.
-
-    Returns:
-        ``(sub_frame, picture_rect)``: the mosaic cut to whole CFA periods around the region,
-        with its ``default_crop`` set to exactly the region (so odd edges cost no
-        misregistration; ``frame`` itself when that is all of it), and the region clipped to
-        the picture, in picture coordinates.
-    """
-    v_top, v_left, v_height, v_width = wanted = frame.visible_rect
-    inside = clip_rect(region, v_height, v_width) if region is not None else None
-    inside = inside or (0, 0, v_height, v_width)
-    wanted = (v_top + inside[0], v_left + inside[1], inside[2], inside[3])
-    t0, l0 = wanted[0] - wanted[0] % 2, wanted[1] - wanted[1] % 2
-    t1 = min(frame.height, -(-(wanted[0] + wanted[2]) // 2) * 2)
-    l1 = min(frame.width, -(-(wanted[1] + wanted[3]) // 2) * 2)
-    if (t0, l0, t1, l1) == (0, 0, frame.height, frame.width) and frame.default_crop is None:
-        return frame, inside
-    sub = frame.crop(t0, l0, t1 - t0, l1 - l0)
-    exact = (wanted[0] - t0, wanted[1] - l0, wanted[2], wanted[3])
-    sub = replace(sub, default_crop=None if exact == (0, 0, sub.height, sub.width) else exact)
-    return sub, inside
+def _classical(job: _Pass) -> torch.Tensor:
+    """The classical render's linear camera RGB of the whole frame, ``(3, H, W)``."""
+    return torch.from_numpy(classical_linear(job.frame, job.ratio)).permute(2, 0, 1)
 
 
-def _scaled(crop: Rect | None, factor: int, height: int, width: int) -> Rect | None:
-    """``crop`` on a grid ``factor`` times coarser (a binned preview's output), covering it."""
-    if crop is None:
-        return None
-    top, left, h, w = crop
-    t0, l0 = top // factor, left // factor
-    t1, l1 = -(-(top + h) // factor), -(-(left + w) // factor)
-    return clip_rect((t0, l0, t1 - t0, l1 - l0), height, width)
+def _binned_classical(packed: np.ndarray, mirror: Mirror) -> torch.Tensor:
+    """The classical preview proxy of binned packed pixels: each bin's colour (greens
+    averaged) repeated over its 2x2 output pixels, on the frame's grid; ``(3, 2h, 2w)``."""
+    r, g1, b, g2 = (torch.from_numpy(c) for c in packed[:4])
+    rgb = torch.stack([r, (g1 + g2) / 2, b])
+    return mirror_image(rgb.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2), mirror)
 
 
 class Enhancer:
@@ -211,6 +188,7 @@ class Enhancer:
         region: tuple[int, int, int, int] | None = None,
         progress: ProgressCallback = no_progress,
         cancel: CancelToken | None = None,
+        amount: float = 1.0,
     ) -> Rendered:
         """A fast proxy of :meth:`render` for live previews.
 
@@ -224,26 +202,21 @@ class Enhancer:
         level = self.noise_level(frame) if self.takes_noise else None  # the whole frame's
         frame, picture = preview_frame(frame, region)
         used = estimate_ratio(frame) if ratio is None else float(ratio)
+        job = _Pass(frame, used, check_amount(amount), level, progress, cancel)
         # The region's own size sets the binning: the sub-frame's extra edge pixels (whole
         # CFA periods around an odd region) must not push a 100 % view into binning by 2.
         factor = max(1, preview_factor(picture[2], picture[3], max_side))
-        if factor == 1 and self.runner is None:
-            return replace(self.render(frame, used, progress, cancel), covers=picture)
-        if factor == 1:  # the whole frame's noise level, not the region's
-            packed, mirror = pack_rggb(frame, used)
-            rendered = self._finish(frame, used, packed, mirror, progress, cancel,
-                                    frame.default_crop, level)  # fmt: skip
-            return replace(rendered, covers=picture)
+        if factor == 1:
+            return replace(self._render(job), covers=picture)
         # Crop to whole bins first: binning drops the remainder at the mirrored frame's bottom
         # and right, which would be the top and left once the output is mirrored back.
         bins = 2 * factor
         h, w = frame.height - frame.height % bins, frame.width - frame.width % bins
-        frame = frame.crop(0, 0, h, w)
-        packed, mirror = pack_rggb(frame, used)
-        kept = frame.visible_rect  # the region, less what the bins dropped
-        crop = _scaled(frame.default_crop, factor, h // factor, w // factor)
-        rendered = self._finish(frame, used, bin_packed(packed, factor), mirror, progress,
-                                cancel, crop, level, factor)  # fmt: skip
+        job = replace(job, frame=frame.crop(0, 0, h, w))
+        packed, mirror = pack_rggb(job.frame, used)
+        kept = job.frame.visible_rect  # the region, less what the bins dropped
+        crop = scaled_crop(job.frame.default_crop, factor, h // factor, w // factor)
+        rendered = self._finish(job, bin_packed(packed, factor), mirror, crop, factor)
         return replace(rendered, covers=(picture[0], picture[1], kept[2], kept[3]))
 
     def render(
@@ -252,59 +225,69 @@ class Enhancer:
         ratio: float | None,
         progress: ProgressCallback = no_progress,
         cancel: CancelToken | None = None,
+        amount: float = 1.0,
     ) -> Rendered:
-        """Enhance one frame at ``ratio`` (``None``: estimate it)."""
+        """Enhance one frame at ``ratio`` (``None``: estimate it).
+
+        Args:
+            amount: how much of the network's result to use, 0-1 (Lightroom's Denoise
+                "Amount"): the output is the classical render plus ``amount`` times the
+                network's difference from it, in linear camera RGB; 0 is exactly the
+                classical render (the network does not run), 1 the network's.
+
+        Raises:
+            ValueError: ``amount`` outside [0, 1].
+            Cancelled: ``cancel`` was set (checked between tiles).
+        """
         used = estimate_ratio(frame) if ratio is None else float(ratio)
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        if self.runner is None:
-            progress(0, 1, "demosaic")
-            linear = torch.from_numpy(classical_linear(frame, used)).permute(2, 0, 1)
-            progress(1, 1, "done")
-            return self._package(frame, used, linear, True, cancel, frame.default_crop)
-        packed, mirror = pack_rggb(frame, used)
-        level = self.noise_level(frame) if self.takes_noise else None
-        return self._finish(frame, used, packed, mirror, progress, cancel, frame.default_crop,
-                            level)  # fmt: skip
+        amount = check_amount(amount)
+        level = self.noise_level(frame) if self.takes_noise and amount > 0 else None
+        return self._render(_Pass(frame, used, amount, level, progress, cancel))
+
+    def _render(self, job: _Pass) -> Rendered:
+        """The full-resolution render of ``job``'s frame (see :meth:`render`)."""
+        if job.cancel is not None:
+            job.cancel.raise_if_cancelled()
+        if self.runner is None or job.amount == 0:
+            job.progress(0, 1, "demosaic")
+            linear = _classical(job)
+            job.progress(1, 1, "done")
+            return self._package(job, linear, True, job.frame.default_crop)
+        packed, mirror = pack_rggb(job.frame, job.ratio)
+        return self._finish(job, packed, mirror, job.frame.default_crop)
 
     def _finish(
-        self,
-        frame: RawFrame,
-        ratio: float,
-        packed: np.ndarray,
-        mirror: Mirror,
-        progress: ProgressCallback,
-        cancel: CancelToken | None,
-        crop: Rect | None,
-        level: NoiseLevel | None = None,
-        binning: int = 1,
+        self, job: _Pass, packed: np.ndarray, mirror: Mirror, crop: Rect | None, binning: int = 1
     ) -> Rendered:
-        """Packed ``(4, h, w)`` in RGGB geometry (:func:`~engine.render.packing.pack_rggb`) ->
-        finished image at ``(2h, 2w)`` on the frame's own grid (``mirror`` undone), ``crop``
-        (on that grid) the picture; ``level`` the frame's noise (noise-aware models), the
-        packed pixels averages of ``binning`` x ``binning``."""
-        if self.runner is None:  # classical proxy: nearest-neighbour "demosaic" of the bins
-            r, g1, b, g2 = (torch.from_numpy(c) for c in packed)
-            rgb = torch.stack([r, (g1 + g2) / 2, b])
-            linear = rgb.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)
-            linear = mirror_image(linear, mirror)
-            return self._package(frame, ratio, linear, True, cancel, crop)
-        x = self.network_input(packed, ratio, level, binning)
-        out = mirror_image(torch.from_numpy(self.runner.run(x, progress, cancel)), mirror)
+        """Packed ``(4, h, w)`` in RGGB geometry (:func:`~engine.render.packing.pack_rggb`),
+        its pixels averages of ``binning`` x ``binning`` -> finished image at ``(2h, 2w)`` on
+        the frame's own grid (``mirror`` undone), ``crop`` (on that grid) the picture."""
+        proxy = binning > 1 or self.runner is None
+        classical = _binned_classical(packed, mirror) if proxy else None
+        if self.runner is None or job.amount == 0:
+            if classical is None:
+                classical = torch.from_numpy(classical_linear(job.frame, job.ratio)).permute(
+                    2, 0, 1
+                )
+            return self._package(job, classical, True, crop)
+        x = self.network_input(packed, job.ratio, job.level, binning)
+        out = mirror_image(torch.from_numpy(self.runner.run(x, job.progress, job.cancel)), mirror)
         assert self.card is not None
-        return self._package(frame, ratio, out, self.card.output_space != "srgb", cancel, crop)
+        camera_space = self.card.output_space != "srgb"
+        if job.amount < 1 and camera_space:
+            if classical is None:
+                classical = torch.from_numpy(classical_linear(job.frame, job.ratio)).permute(
+                    2, 0, 1
+                )
+            out = classical + job.amount * (out.clamp_(0.0, 1.0) - classical)
+        return self._package(job, out, camera_space, crop)
 
     def _package(
-        self,
-        frame: RawFrame,
-        ratio: float,
-        out: torch.Tensor,
-        camera_space: bool,
-        cancel: CancelToken | None,
-        crop: Rect | None,
+        self, job: _Pass, out: torch.Tensor, camera_space: bool, crop: Rect | None
     ) -> Rendered:
         """Model/classical output ``(3, H, W)`` -> :class:`Rendered`: colour, then the picture
         cut out (``crop``, on the output grid), then the orientation."""
+        frame, cancel = job.frame, job.cancel
         xyz_to_cam, gains = camera_xyz_matrix(frame), frame.wb_gains
         if camera_space:
             out = out.clamp_(0.0, 1.0)
@@ -327,7 +310,7 @@ class Enhancer:
             orientation=frame.orientation,
             xyz_to_cam=xyz_to_cam,
             wb_gains=np.asarray(gains, dtype=np.float32),
-            ratio=ratio,
+            ratio=job.ratio,
             model=self.model_name,
             crop=crop,
             covers=covers,

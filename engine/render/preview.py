@@ -1,0 +1,75 @@
+"""Live-preview geometry: which part of a frame a preview renders, and how it is binned.
+
+The preview path (:meth:`engine.render.Enhancer.render_preview`) cuts the visible region out of
+the mosaic on whole CFA periods and averages packed pixels in blocks so a preview costs what
+the screen shows, not what the sensor holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from engine.io import RawFrame, Rect, clip_rect
+
+
+def bin_packed(packed: np.ndarray, factor: int) -> np.ndarray:
+    """Average ``factor`` x ``factor`` blocks of a packed frame (a smaller packed frame).
+
+    Args:
+        packed: ``(C, h, w)`` float32.
+
+    Returns:
+        ``(C, h // factor, w // factor)`` float32.
+    """
+    if factor <= 1:
+        return packed
+    c, h, w = packed.shape
+    hh, ww = h // factor, w // factor
+    view = packed[:, : hh * factor, : ww * factor].reshape(c, hh, factor, ww, factor)
+    return view.mean(axis=(2, 4), dtype=np.float32)
+
+
+def preview_factor(height: int, width: int, max_side: int) -> int:
+    """Binning factor so a ``height`` x ``width`` frame renders at most ``max_side`` px."""
+    longest = max(height, width)
+    return max(1, int(np.ceil(longest / max(max_side, 16))))
+
+
+def preview_frame(frame: RawFrame, region: Rect | None) -> tuple[RawFrame, Rect]:
+    """The part of ``frame`` a preview of ``region`` renders.
+
+    Args:
+        region: ``(top, left, height, width)`` in pixels of the picture (the default crop,
+            unrotated); ``None``: the whole picture.
+
+    Returns:
+        ``(sub_frame, picture_rect)``: the mosaic cut to whole CFA periods around the region,
+        with its ``default_crop`` set to exactly the region (so odd edges cost no
+        misregistration; ``frame`` itself when that is all of it), and the region clipped to
+        the picture, in picture coordinates.
+    """
+    v_top, v_left, v_height, v_width = wanted = frame.visible_rect
+    inside = clip_rect(region, v_height, v_width) if region is not None else None
+    inside = inside or (0, 0, v_height, v_width)
+    wanted = (v_top + inside[0], v_left + inside[1], inside[2], inside[3])
+    t0, l0 = wanted[0] - wanted[0] % 2, wanted[1] - wanted[1] % 2
+    t1 = min(frame.height, -(-(wanted[0] + wanted[2]) // 2) * 2)
+    l1 = min(frame.width, -(-(wanted[1] + wanted[3]) // 2) * 2)
+    if (t0, l0, t1, l1) == (0, 0, frame.height, frame.width) and frame.default_crop is None:
+        return frame, inside
+    sub = frame.crop(t0, l0, t1 - t0, l1 - l0)
+    exact = (wanted[0] - t0, wanted[1] - l0, wanted[2], wanted[3])
+    sub = replace(sub, default_crop=None if exact == (0, 0, sub.height, sub.width) else exact)
+    return sub, inside
+
+
+def scaled_crop(crop: Rect | None, factor: int, height: int, width: int) -> Rect | None:
+    """``crop`` on a grid ``factor`` times coarser (a binned preview's output), covering it."""
+    if crop is None:
+        return None
+    top, left, h, w = crop
+    t0, l0 = top // factor, left // factor
+    t1, l1 = -(-(top + h) // factor), -(-(left + w) // factor)
+    return clip_rect((t0, l0, t1 - t0, l1 - l0), height, width)
