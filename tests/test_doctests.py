@@ -7,8 +7,10 @@ from types import ModuleType
 
 import pytest
 
+import engine.evaluate.metrics
 import engine.io.export
 import engine.io.framing
+import engine.render.adjustments
 import engine.render.colour
 import engine.render.packing
 import engine.render.ratio
@@ -19,6 +21,8 @@ MODULES = [
     engine.render.ratio,
     engine.io.framing,
     engine.io.export,
+    engine.render.adjustments,
+    engine.evaluate.metrics,
 ]
 
 

@@ -263,3 +263,16 @@ def test_default_eval_pairs_uses_held_out_photos(tmp_path: Path) -> None:
     assert len(default_eval_pairs(tmp_path, ratios=(100,), max_photos=1)) == 1
     with pytest.raises(DarkroomError, match="no such folder"):
         default_eval_pairs(tmp_path / "missing")
+
+
+def test_detail_kept_counts_blur_not_noise() -> None:
+    """Blurring loses detail in proportion; noise neither adds nor removes it on average."""
+    from engine.evaluate.metrics import detail_kept
+
+    rng = np.random.default_rng(0)
+    ref = cv2.GaussianBlur(rng.random((128, 128, 3)).astype(np.float32), (0, 0), 0.7)
+    assert detail_kept(ref, ref) == pytest.approx(1.0)
+    blurred = cv2.GaussianBlur(ref, (0, 0), 1.5)
+    assert detail_kept(blurred, ref) < 0.5
+    noisy = ref + rng.normal(0, 0.1, ref.shape).astype(np.float32)
+    assert detail_kept(noisy, ref) == pytest.approx(1.0, abs=0.05)

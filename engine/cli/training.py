@@ -185,8 +185,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     settings = EvaluationSettings(device=args.device, precision=args.precision)
     result = evaluate(pairs, models, settings, progress=report)
-    table, results_json, sheet = write_report(result, args.out)
-    print(result.table_markdown())
+    table, results_json, sheet = write_report(result, args.out, args.second)
+    print(result.table_markdown(args.second))
     print(f"wrote {table}, {results_json}, {sheet}", file=sys.stderr)
     if args.update_cards:
         for name, weights in weights_of.items():
@@ -269,6 +269,12 @@ def add_training_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--update-cards", action="store_true", help="write each model's row to its card")
     p.add_argument("--precision", default="auto", help="network precision: auto, fp32, bf16")
+    p.add_argument(
+        "--second",
+        choices=("ssim", "detail"),
+        default="ssim",
+        help="the table's column beside PSNR: SSIM, or the share of detail kept",
+    )
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 

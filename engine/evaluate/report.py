@@ -45,8 +45,12 @@ def default_eval_pairs(
     return held_out_pairs(photos, ratios, max_side=max_side)
 
 
-def write_report(result: EvaluationResult, out_dir: str | Path) -> tuple[Path, Path, Path]:
-    """Write ``table.md``, ``results.json`` and ``contact_sheet.png`` into ``out_dir``.
+def write_report(
+    result: EvaluationResult, out_dir: str | Path, second: str = "ssim"
+) -> tuple[Path, Path, Path]:
+    """Write ``table.md`` (PSNR and ``second`` per ratio, see
+    :meth:`EvaluationResult.table_markdown`), ``results.json`` and ``contact_sheet.png`` into
+    ``out_dir``.
 
     Each file is written atomically. Returns the three paths in that order.
     """
@@ -54,7 +58,7 @@ def write_report(result: EvaluationResult, out_dir: str | Path) -> tuple[Path, P
     try:
         out.mkdir(parents=True, exist_ok=True)
         table, data = out / "table.md", out / "results.json"
-        atomic_write_text(table, result.table_markdown())
+        atomic_write_text(table, result.table_markdown(second))
         atomic_write_text(data, result.to_json())
     except OSError as exc:
         raise DarkroomError(f"{out}: could not write the report ({exc.strerror or exc})") from None

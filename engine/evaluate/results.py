@@ -19,6 +19,11 @@ import numpy as np
 
 #: What every number in a report is.
 METRIC_NOTE = "PSNR/SSIM on the sRGB output, full image, data range 1"
+#: What the detail column is (:func:`engine.evaluate.metrics.detail_kept`).
+DETAIL_NOTE = ("detail: share of the reference's fine luminance detail (high-pass, Gaussian "
+               "sigma 1 px) the output keeps, 1 = all")  # fmt: skip
+#: Second columns a table can show beside PSNR.
+SECOND_METRICS = {"ssim": ("SSIM", "{:.3f}"), "detail": ("detail", "{:.2f}")}
 
 
 def ratio_label(ratio: float) -> str:
@@ -58,6 +63,7 @@ class PairScore:
     psnr: float  # dB, inf when identical to the reference
     ssim: float
     seconds: float  # wall time of the method on this pair (gain included for the baselines)
+    detail: float = math.nan  # share of the reference's fine detail kept (metrics.detail_kept)
 
 
 @dataclass
@@ -116,11 +122,13 @@ class EvaluationResult:
             if s.method == method and (group is None or ratio_label(s.ratio) == group)
         ]
         if not chosen:
-            return {"psnr": math.nan, "ssim": math.nan, "pairs": 0}
+            return {"psnr": math.nan, "ssim": math.nan, "detail": math.nan, "pairs": 0}
         # Mean of per-image PSNR, as SID reports it (not the PSNR of the mean error).
+        details = [s.detail for s in chosen if not math.isnan(s.detail)]
         return {
             "psnr": float(np.mean([s.psnr for s in chosen])),
             "ssim": float(np.mean([s.ssim for s in chosen])),
+            "detail": float(np.mean(details)) if details else math.nan,
             "pairs": len(chosen),
         }
 
@@ -148,33 +156,39 @@ class EvaluationResult:
         source = f" ({self.description})" if self.description else ""
         return f"{self.pair_count} {noun}{source}"
 
-    def table_markdown(self) -> str:
-        """The table, shaped like SID's Table 1: a row per method, PSNR / SSIM per ratio.
+    def table_markdown(self, second: str = "ssim") -> str:
+        """The table, shaped like SID's Table 1: a row per method, PSNR and ``second``
+        (``"ssim"`` or ``"detail"``, see :data:`SECOND_METRICS`) per ratio.
 
-        Best value per column in bold (ties all bold); infinite PSNR shows as ``inf``.
+        Best value per column in bold (ties all bold; for detail, the value nearest 1);
+        infinite PSNR shows as ``inf``.
         """
+        name, second_fmt = SECOND_METRICS[second]
         groups = [*self.ratio_groups(), "all"]
         cells: dict[str, list[str]] = {}
         columns: list[list[str]] = []
         for group in groups:
-            for metric, fmt in (("psnr", "{:.2f}"), ("ssim", "{:.3f}")):
+            for metric, fmt in (("psnr", "{:.2f}"), (second, second_fmt)):
                 values = [
                     float(self._summary(m, None if group == "all" else group)[metric])
                     for m in self.methods
                 ]
                 text = [_format(v, fmt) for v in values]
                 known = [v for v in values if not math.isnan(v)]
-                best = _format(max(known), fmt) if known else None
+                if metric == "detail":  # keeping all of it is best, not keeping more
+                    best = _format(min(known, key=lambda v: abs(v - 1)), fmt) if known else None
+                else:
+                    best = _format(max(known), fmt) if known else None
                 columns.append([f"**{t}**" if t == best else t for t in text])
         for i, method in enumerate(self.methods):
             cells[method] = [col[i] for col in columns]
         counts = ", ".join(
             f"{g}: {self._summary(self.methods[0], g)['pairs']}" for g in self.ratio_groups()
         )
-        header = ["Method"] + [f"{g} {m}" for g in groups for m in ("PSNR", "SSIM")]
+        header = ["Method"] + [f"{g} {m}" for g in groups for m in ("PSNR", name)]
+        note = METRIC_NOTE if second == "ssim" else f"{METRIC_NOTE}; {DETAIL_NOTE}"
         lines = [
-            f"Table: {self.caption_data()}; per ratio {counts}. {METRIC_NOTE}. "
-            "Best per column in bold.",
+            f"Table: {self.caption_data()}; per ratio {counts}. {note}. Best per column in bold.",
             "",
             "| " + " | ".join(header) + " |",
             "|" + "---|" + "---:|" * (len(header) - 1),
@@ -202,6 +216,7 @@ class EvaluationResult:
                     "psnr": s.psnr,
                     "ssim": s.ssim,
                     "seconds": s.seconds,
+                    "detail": s.detail,
                 }
                 for s in self.scores
             ],

@@ -46,7 +46,15 @@ from engine.evaluate.baselines import (
     bilateral_denoise,
     nlm_denoise,
 )
-from engine.evaluate.metrics import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW, psnr, ssim
+from engine.evaluate.metrics import (
+    SSIM_K1,
+    SSIM_K2,
+    SSIM_SIGMA,
+    SSIM_WINDOW,
+    detail_kept,
+    psnr,
+    ssim,
+)
 from engine.evaluate.results import (
     EvaluationResult,
     PairScore,
@@ -279,7 +287,7 @@ def _score_pair(
             seconds = perf_counter() - start
         scores.append(PairScore(pair=pair.name, ratio=float(pair.ratio), method=method,
                                 psnr=psnr(out, reference), ssim=ssim(out, reference),
-                                seconds=seconds))  # fmt: skip
+                                seconds=seconds, detail=detail_kept(out, reference)))  # fmt: skip
         if row is not None:
             row.images[method] = np.ascontiguousarray(out[window])
         counter.step(f"{method}: {pair.name}")
