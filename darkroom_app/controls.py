@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
+    QLabel,
     QPushButton,
     QSlider,
     QVBoxLayout,
@@ -131,6 +132,52 @@ class ExposurePanel(QWidget):
     def _from_spin(self, ratio: float) -> None:
         self.slider.set_ratio(ratio)
         self.ratioChanged.emit(float(ratio))
+
+
+class AmountControl(QWidget):
+    """The Amount slider (0-100 %) and its value: how much of the model's result to use.
+
+    Signals:
+        amountChanged(float): the new Amount as a fraction, 0-1.
+    """
+
+    amountChanged = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider.setObjectName("amountSlider")
+        self.slider.setRange(0, 100)
+        self.slider.setValue(100)
+        self.slider.setToolTip(
+            "How much of the model's result to use: 0 % is the classical render, "
+            "100 % the model's (like Lightroom's Denoise Amount)"
+        )
+        self.value_label = QLabel("100 %", self)
+        self.value_label.setObjectName("amountLabel")
+        self.value_label.setMinimumWidth(self.value_label.fontMetrics().horizontalAdvance("100 %"))
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.value_label)
+        self.slider.valueChanged.connect(self._on_value)
+
+    def amount(self) -> float:
+        return self.slider.value() / 100.0
+
+    def set_amount(self, amount: float, notify: bool = True) -> float:
+        """Show ``amount`` (0-1, whole percent); returns the value shown."""
+        percent = round(min(1.0, max(0.0, float(amount))) * 100)
+        with QSignalBlocker(self.slider):
+            self.slider.setValue(percent)
+        self.value_label.setText(f"{percent} %")
+        if notify:
+            self.amountChanged.emit(percent / 100.0)
+        return percent / 100.0
+
+    def _on_value(self, percent: int) -> None:
+        self.value_label.setText(f"{percent} %")
+        self.amountChanged.emit(percent / 100.0)
 
 
 def model_tooltip(entry: ModelEntry) -> str:

@@ -99,7 +99,7 @@ class Exporter(QObject):
         request = ExportRequest(
             frame=session.photo.frame, ratio=session.ratio, model=session.model,
             device=session.device_pref, model_dirs=session.model_dirs, path=path,
-            options=options,
+            options=options, amount=session.amount,
         )  # fmt: skip
         job = Job(
             lambda token, progress: export_image(request, session.cache, token, progress),

@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         ui.model_combo.select(s.model)
         session.set_model(ui.model_combo.current_model())
         session.set_ratio(ui.exposure.set_ratio(s.ratio, notify=False))
+        session.set_amount(ui.amount.set_amount(s.amount, notify=False))
         if s.geometry is None or not self.restoreGeometry(s.geometry):
             self.resize(1280, 800)
         if s.window_state is not None:
@@ -132,11 +133,13 @@ class MainWindow(QMainWindow):
         """
         ui, session = self.ui, self.session
         ui.exposure.ratioChanged.connect(session.set_ratio)
+        ui.amount.amountChanged.connect(session.set_amount)
         ui.model_combo.currentIndexChanged.connect(
             lambda _: session.set_model(ui.model_combo.current_model())
         )
         session.photo_changed.connect(self._photo_changed)
         session.ratio_changed.connect(self._ratio_changed)
+        session.amount_changed.connect(self._amount_changed)
         session.model_changed.connect(self._model_changed)
         session.device_changed.connect(self._device_changed)
         session.models_changed.connect(self._models_changed)
@@ -238,6 +241,12 @@ class MainWindow(QMainWindow):
         self._update_labels()
         self.preview.schedule()
 
+    def _amount_changed(self, amount: float) -> None:
+        self.ui.amount.set_amount(amount, notify=False)
+        self.settings.amount = amount
+        self._update_labels()
+        self.preview.schedule()
+
     def _model_changed(self, name: str) -> None:
         combo = self.ui.model_combo
         index = combo.findData(name)
@@ -275,8 +284,9 @@ class MainWindow(QMainWindow):
     def _update_labels(self) -> None:
         session, ratio, model = self.session, self.session.ratio, self.session.model
         self.viewer.before_label, self.viewer.after_label = viewer_labels(
-            ratio, model, self.view_controls.before_x1, session.device_is_cpu
+            ratio, model, self.view_controls.before_x1, session.device_is_cpu, session.amount
         )
+        self.ui.amount.setEnabled(model != CLASSICAL)  # the classical render has nothing to dose
         self.viewer.update()
         self.ui.info.set_ratio(ratio, session.auto_ratio)
         self.ui.info.set_model(CLASSICAL_LABEL if model == CLASSICAL else model)
@@ -293,6 +303,7 @@ class MainWindow(QMainWindow):
             device_is_cpu=session.device_is_cpu,
             model_dirs=session.model_dirs,
             before_ratio=1.0 if self.view_controls.before_x1 else None,
+            amount=session.amount,
         )
 
     def _preview_shown(self, result: PreviewResult) -> None:

@@ -71,15 +71,17 @@ def preview_model_for(model: str, device_is_cpu: bool) -> str:
 
 
 def viewer_labels(
-    ratio: float, model: str, before_x1: bool, device_is_cpu: bool
+    ratio: float, model: str, before_x1: bool, device_is_cpu: bool, amount: float = 1.0
 ) -> tuple[str, str]:
     """The viewer's "before" and "after" captions; "after" names a preview stand-in, so a
-    softer CPU proxy is not mistaken for what the export will look like."""
+    softer CPU proxy is not mistaken for what the export will look like, and an Amount
+    below 100 %."""
     before = "Before · as recorded ×1" if before_x1 else f"Before · classical ×{ratio:g}"
     name = "classical" if model == CLASSICAL else model
     drawn_by = preview_model_for(model, device_is_cpu)
     note = f" (preview: {drawn_by})" if drawn_by != model else ""
-    return before, f"After · {name} ×{ratio:g}{note}"
+    dose = f" · {round(amount * 100)} %" if model != CLASSICAL and amount < 1 else ""
+    return before, f"After · {name} ×{ratio:g}{dose}{note}"
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class PreviewState:
     device_is_cpu: bool
     model_dirs: tuple[Path, ...]
     before_ratio: float | None
+    amount: float = 1.0
 
 
 class PreviewController(QObject):
@@ -198,7 +201,8 @@ class PreviewController(QObject):
                 else CPU_NETWORK_PIXELS
             )
             max_side = min(max_side, network_side(area, budget))
-        key = (id(frame), state.ratio, state.model, state.device, state.before_ratio)
+        key = (id(frame), state.ratio, state.model, state.device, state.before_ratio,
+               state.amount)  # fmt: skip
         base_side = None
         if region is not None and self.base_key != key:
             base_side = min(BASE_SIDE, max_side)
@@ -214,6 +218,7 @@ class PreviewController(QObject):
             base_side=base_side,
             generation=0,  # numbered when it is actually started
             preview_model=preview_model,
+            amount=state.amount,
         )
 
     def _done(self, job: Job, outcome: JobOutcome) -> None:
@@ -227,7 +232,7 @@ class PreviewController(QObject):
                 self.viewer.set_base(result.base.before, result.base.after, result.base.rect)
                 self.base_key = (
                     id(request.frame), request.ratio, request.model, request.device,
-                    request.before_ratio,
+                    request.before_ratio, request.amount,
                 )  # fmt: skip
             if result.detail is not None:
                 self.viewer.set_detail(

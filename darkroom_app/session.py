@@ -111,6 +111,7 @@ class Session:
     Signals:
         photo_changed(object): the current :class:`LoadedPhoto` (or ``None``).
         ratio_changed(float): the exposure ratio.
+        amount_changed(float): the Amount, 0-1 (how much of the model's result).
         model_changed(str): the model name (``"none"`` = classical).
         device_changed(str): the effective device preference (see :func:`describe_device`).
         models_changed(object): the user's models changed (library edited, or another folder);
@@ -123,6 +124,7 @@ class Session:
 
     photo_changed = Signal(object, reemission="latest-only")
     ratio_changed = Signal(float, reemission="latest-only")
+    amount_changed = Signal(float, reemission="latest-only")
     model_changed = Signal(str, reemission="latest-only")
     device_changed = Signal(str, reemission="latest-only")
     models_changed = Signal(object)
@@ -135,9 +137,11 @@ class Session:
         device: str = "auto",
         model: str = CLASSICAL,
         ratio: float = 100.0,
+        amount: float = 1.0,
     ) -> None:
         self.photo: LoadedPhoto | None = None
         self.ratio = _clamp_ratio(ratio)
+        self.amount = _clamp_amount(amount)
         self.model = model or CLASSICAL
         self.device_pref, self.device_label, self.device_is_cpu = describe_device(device)
         self.user_models_dir = Path(user_models_dir)
@@ -171,6 +175,13 @@ class Session:
         if ratio != self.ratio:
             self.ratio = ratio
             self.ratio_changed.emit(ratio)
+
+    def set_amount(self, amount: float) -> None:
+        """Set the Amount (0-1, clamped): 0 is the classical render, 1 the model's."""
+        amount = _clamp_amount(amount)
+        if amount != self.amount:
+            self.amount = amount
+            self.amount_changed.emit(amount)
 
     def set_model(self, name: str) -> None:
         """Choose the model (``"none"`` = classical); the window reverts a name it cannot show."""
@@ -215,6 +226,10 @@ class Session:
     def say(self, message: str, ms: int = 4000) -> None:
         """Show a status line for ``ms`` milliseconds (0 = until replaced, "" = clear)."""
         self.status.emit(message, int(ms))
+
+
+def _clamp_amount(amount: float) -> float:
+    return min(1.0, max(0.0, float(amount)))
 
 
 def _clamp_ratio(ratio: float) -> float:

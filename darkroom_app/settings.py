@@ -116,6 +116,15 @@ class AppSettings:
         self.store.setValue("view/ratio", float(value))
 
     @property
+    def amount(self) -> float:
+        """How much of the model's result, 0-1 (1 when never set)."""
+        return min(1.0, max(0.0, self._float("view/amount", 1.0)))
+
+    @amount.setter
+    def amount(self, value: float) -> None:
+        self.store.setValue("view/amount", float(value))
+
+    @property
     def model(self) -> str:
         return self._str("view/model", "none") or "none"
 

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .controls import ExposurePanel, ModelCombo
+from .controls import AmountControl, ExposurePanel, ModelCombo
 from .histogram import HistogramView
 from .info_panel import InfoPanel
 from .recent_menu import RecentFilesMenu
@@ -86,6 +86,7 @@ class WindowUi:
         self.viewer = BeforeAfterView()
         self.exposure = ExposurePanel()
         self.model_combo = ModelCombo()
+        self.amount = AmountControl()
         self.before_combo = QComboBox()
         self.before_combo.setObjectName("beforeModeCombo")
         self.before_combo.setToolTip("What the left of the split shows")
@@ -111,6 +112,10 @@ class WindowUi:
         model_col = QVBoxLayout(model_box)
         model_col.setContentsMargins(0, 0, 0, 0)
         model_col.addWidget(self.model_combo)
+        amount_row = QHBoxLayout()
+        amount_row.addWidget(QLabel("Amount:"))
+        amount_row.addWidget(self.amount, 1)
+        model_col.addLayout(amount_row)
         before_row = QHBoxLayout()
         before_row.addWidget(QLabel("Before:"))
         before_row.addWidget(self.before_combo, 1)

@@ -171,6 +171,7 @@ class PreviewRequest:
     base_side: int | None
     generation: int
     preview_model: str | None = None  # draws the preview instead of ``model`` when set
+    amount: float = 1.0  # how much of the model's result (see engine Enhancer.render)
 
 
 @dataclass
@@ -226,7 +227,7 @@ def render_preview_layers(
 
     def layer(region: Rect | None, max_side: int) -> tuple[PreviewLayer, np.ndarray]:
         after: Rendered = after_enh.render_preview(
-            frame, req.ratio, max_side, region, progress, cancel
+            frame, req.ratio, max_side, region, progress, cancel, amount=req.amount
         )
         after_px = to_uint8(after.srgb)
         after_img = to_qimage(after_px)
