@@ -20,6 +20,11 @@ turns it into speed:
   RawRefinery's noise-conditioned denoisers).
 * **Head.** A 1x1 convolution to ``4 * 4 * out_channels`` channels and ``pixel_shuffle(4)``:
   full-resolution linear RGB, ``(N, 3, 2h, 2w)`` for a packed ``(N, C, h, w)`` input.
+* **Residual over a bilinear demosaic** (``residual``, the default): the head adds to a
+  bilinear demosaic of the input (fixed kernels, :func:`bilinear_demosaic`) and starts at
+  zero, so an untrained network already passes a clean photo through, and training learns
+  what to take away (noise) and what to put back (the detail bilinear interpolation misses).
+  Without it, 6,000 steps left outputs keeping 7 % of the truth's fine detail even at x1.
 
 At the defaults: 0.98 M parameters, 60 GMAC per 12 MP frame (``darkroom-cli bench``).
 """
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 import torch.nn.functional as F  # noqa: N812 - the conventional alias
 from torch import Tensor, nn
 
@@ -39,6 +45,28 @@ UNSHUFFLE = 2
 #: Peak activation bytes per packed input pixel per level-0 feature, float32 inference
 #: (level 0 holds a quarter of the packed positions; measured with tracemalloc-style peaks).
 ACTIVATION_BYTES_PER_FEATURE = 12
+
+
+def bilinear_demosaic(packed: Tensor) -> Tensor:
+    """Bilinear demosaic of packed RGGB: ``(N, 4, h, w)`` (R, G1, B, G2) -> ``(N, 3, 2h, 2w)``.
+
+    The packed channels are put back on the sensor grid (R top left, G1 top right, G2 bottom
+    left, B bottom right of each 2x2 cell) and every colour is interpolated from its own
+    samples with the usual 3x3 kernels. The borders are reflected by one pixel, which keeps
+    the CFA phase. Values keep their range; recorded samples are kept exactly.
+    """
+    r, g1, b, g2 = packed.unbind(1)
+    zero = torch.zeros_like(r)
+    # pixel_shuffle(2) of 4 channels c0..c3 puts c0 top left, c1 top right, c2 bottom left,
+    # c3 bottom right of each cell.
+    red = F.pixel_shuffle(torch.stack([r, zero, zero, zero], 1), 2)
+    green = F.pixel_shuffle(torch.stack([zero, g1, g2, zero], 1), 2)
+    blue = F.pixel_shuffle(torch.stack([zero, zero, zero, b], 1), 2)
+    planes = F.pad(torch.cat([red, green, blue], 1), (1, 1, 1, 1), mode="reflect")
+    rb = packed.new_tensor([[1, 2, 1], [2, 4, 2], [1, 2, 1]]) / 4
+    g = packed.new_tensor([[0, 1, 0], [1, 4, 1], [0, 1, 0]]) / 4
+    kernels = torch.stack([rb, g, rb])[:, None]
+    return F.conv2d(planes, kernels, groups=3)
 
 
 def _convs(in_channels: int, out_channels: int, count: int, slope: float) -> nn.Sequential:
@@ -80,6 +108,7 @@ class FastUNet(EnhanceNet):
         encoder_convs: Sequence[int] = (1, 2, 2, 2, 2),
         decoder_convs: Sequence[int] = (1, 2, 2, 1),
         negative_slope: float = 0.2,
+        residual: bool = True,
     ) -> None:
         super().__init__()
         widths, encoder_convs, decoder_convs = (
@@ -105,7 +134,10 @@ class FastUNet(EnhanceNet):
             "encoder_convs": encoder_convs,
             "decoder_convs": decoder_convs,
             "negative_slope": float(negative_slope),
+            "residual": bool(residual),
         }
+        self.residual = bool(residual)
+        self.raw_channels = raw_channels
         self.noise_input = bool(noise_input)
         self.in_channels = raw_channels * (2 if noise_input else 1)
         self.out_channels = out_channels
@@ -127,6 +159,11 @@ class FastUNet(EnhanceNet):
         )
         scale = UNSHUFFLE * self.upscale
         self.head = nn.Conv2d(widths[0], scale * scale * out_channels, 1)
+        if self.residual:
+            if raw_channels != 4 or out_channels != 3:
+                raise ValueError("the residual over a demosaic needs 4 raw and 3 output channels")
+            nn.init.zeros_(self.head.weight)  # start as the demosaic itself
+            nn.init.zeros_(self.head.bias)
         self.size_multiple = UNSHUFFLE * 2 ** (levels - 1)
         self.receptive_radius = self.trace_radius()
         self.activation_bytes = ACTIVATION_BYTES_PER_FEATURE * widths[0]
@@ -140,7 +177,10 @@ class FastUNet(EnhanceNet):
             h = encoder(down(h))
         for i in reversed(range(len(self.ups))):
             h = self.decoders[i](self.ups[i](h) + skips[i])
-        return F.pixel_shuffle(self.head(h), UNSHUFFLE * self.upscale)
+        out = F.pixel_shuffle(self.head(h), UNSHUFFLE * self.upscale)
+        if self.residual:
+            out = out + bilinear_demosaic(x[:, : self.raw_channels])
+        return out
 
     def trace_radius(self) -> int:
         """Analytic receptive radius in packed pixels (the reasoning of
