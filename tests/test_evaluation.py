@@ -276,3 +276,13 @@ def test_detail_kept_counts_blur_not_noise() -> None:
     assert detail_kept(blurred, ref) < 0.5
     noisy = ref + rng.normal(0, 0.1, ref.shape).astype(np.float32)
     assert detail_kept(noisy, ref) == pytest.approx(1.0, abs=0.05)
+
+
+def test_hf_energy_ratio_counts_noise_as_energy() -> None:
+    from engine.evaluate.metrics import hf_energy_ratio
+
+    rng = np.random.default_rng(1)
+    ref = cv2.GaussianBlur(rng.random((128, 128, 3)).astype(np.float32), (0, 0), 0.7)
+    assert hf_energy_ratio(ref, ref) == pytest.approx(1.0)
+    assert hf_energy_ratio(cv2.GaussianBlur(ref, (0, 0), 1.5), ref) < 0.3
+    assert hf_energy_ratio(ref + rng.normal(0, 0.1, ref.shape).astype(np.float32), ref) > 1.5

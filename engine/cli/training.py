@@ -271,9 +271,10 @@ def add_training_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", default="auto", help="network precision: auto, fp32, bf16")
     p.add_argument(
         "--second",
-        choices=("ssim", "detail"),
+        choices=("ssim", "detail", "hf"),
         default="ssim",
-        help="the table's column beside PSNR: SSIM, or the share of detail kept",
+        help="the table's column beside PSNR: SSIM, the share of the reference's detail kept, "
+        "or the fine-detail energy over the reference's",
     )
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)

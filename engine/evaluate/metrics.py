@@ -122,6 +122,20 @@ def high_pass(image: np.ndarray, sigma: float = DETAIL_SIGMA) -> np.ndarray:
     return grey - cv2.GaussianBlur(grey, (0, 0), sigma)
 
 
+def hf_energy_ratio(output: np.ndarray, reference: np.ndarray) -> float:
+    """The output's fine-detail energy over the reference's: ``sum(hp(out)**2) /
+    sum(hp(ref)**2)`` (:func:`high_pass`). Below 1: smoothed; above 1: noisier or harsher
+    than the reference (noise counts as energy, see :func:`detail_kept`); ``nan`` for a
+    reference without detail."""
+    a, b = _as_pair(output, reference)
+    hp_ref = high_pass(b)
+    energy = float(np.sum(hp_ref * hp_ref))
+    if energy == 0.0:
+        return math.nan
+    hp_out = high_pass(a)
+    return float(np.sum(hp_out * hp_out)) / energy
+
+
 def detail_kept(output: np.ndarray, reference: np.ndarray) -> float:
     """The share of the reference's fine detail an output keeps.
 

@@ -23,7 +23,14 @@ METRIC_NOTE = "PSNR/SSIM on the sRGB output, full image, data range 1"
 DETAIL_NOTE = ("detail: share of the reference's fine luminance detail (high-pass, Gaussian "
                "sigma 1 px) the output keeps, 1 = all")  # fmt: skip
 #: Second columns a table can show beside PSNR.
-SECOND_METRICS = {"ssim": ("SSIM", "{:.3f}"), "detail": ("detail", "{:.2f}")}
+SECOND_METRICS = {
+    "ssim": ("SSIM", "{:.3f}"),
+    "detail": ("detail", "{:.2f}"),
+    "hf": ("HF energy", "{:.2f}"),
+}
+#: What the HF energy column is (:func:`engine.evaluate.metrics.hf_energy_ratio`).
+HF_NOTE = ("HF energy: the output's fine luminance detail energy (high-pass, Gaussian sigma "
+           "1 px) over the reference's; below 1 smoothed, above 1 noisier")  # fmt: skip
 
 
 def ratio_label(ratio: float) -> str:
@@ -64,6 +71,7 @@ class PairScore:
     ssim: float
     seconds: float  # wall time of the method on this pair (gain included for the baselines)
     detail: float = math.nan  # share of the reference's fine detail kept (metrics.detail_kept)
+    hf: float = math.nan  # fine-detail energy over the reference's (metrics.hf_energy_ratio)
 
 
 @dataclass
@@ -122,13 +130,14 @@ class EvaluationResult:
             if s.method == method and (group is None or ratio_label(s.ratio) == group)
         ]
         if not chosen:
-            return {"psnr": math.nan, "ssim": math.nan, "detail": math.nan, "pairs": 0}
+            return {"psnr": math.nan, "ssim": math.nan, "detail": math.nan, "hf": math.nan,
+                    "pairs": 0}  # fmt: skip
         # Mean of per-image PSNR, as SID reports it (not the PSNR of the mean error).
-        details = [s.detail for s in chosen if not math.isnan(s.detail)]
         return {
             "psnr": float(np.mean([s.psnr for s in chosen])),
             "ssim": float(np.mean([s.ssim for s in chosen])),
-            "detail": float(np.mean(details)) if details else math.nan,
+            "detail": _nanmean([s.detail for s in chosen]),
+            "hf": _nanmean([s.hf for s in chosen]),
             "pairs": len(chosen),
         }
 
@@ -175,7 +184,7 @@ class EvaluationResult:
                 ]
                 text = [_format(v, fmt) for v in values]
                 known = [v for v in values if not math.isnan(v)]
-                if metric == "detail":  # keeping all of it is best, not keeping more
+                if metric in ("detail", "hf"):  # keeping all of it is best, not more
                     best = _format(min(known, key=lambda v: abs(v - 1)), fmt) if known else None
                 else:
                     best = _format(max(known), fmt) if known else None
@@ -186,7 +195,8 @@ class EvaluationResult:
             f"{g}: {self._summary(self.methods[0], g)['pairs']}" for g in self.ratio_groups()
         )
         header = ["Method"] + [f"{g} {m}" for g in groups for m in ("PSNR", name)]
-        note = METRIC_NOTE if second == "ssim" else f"{METRIC_NOTE}; {DETAIL_NOTE}"
+        note = {"ssim": METRIC_NOTE, "detail": f"{METRIC_NOTE}; {DETAIL_NOTE}",
+                "hf": f"{METRIC_NOTE}; {HF_NOTE}"}[second]  # fmt: skip
         lines = [
             f"Table: {self.caption_data()}; per ratio {counts}. {note}. Best per column in bold.",
             "",
@@ -217,6 +227,7 @@ class EvaluationResult:
                     "ssim": s.ssim,
                     "seconds": s.seconds,
                     "detail": s.detail,
+                    "hf": s.hf,
                 }
                 for s in self.scores
             ],
@@ -226,6 +237,11 @@ class EvaluationResult:
     def to_json(self) -> str:
         """:meth:`to_dict` as strict JSON text (no ``Infinity``/``NaN`` tokens)."""
         return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+
+
+def _nanmean(values: list[float]) -> float:
+    known = [v for v in values if not math.isnan(v)]
+    return float(np.mean(known)) if known else math.nan
 
 
 def _format(value: float, fmt: str) -> str:

@@ -52,6 +52,7 @@ from engine.evaluate.metrics import (
     SSIM_SIGMA,
     SSIM_WINDOW,
     detail_kept,
+    hf_energy_ratio,
     psnr,
     ssim,
 )
@@ -287,7 +288,8 @@ def _score_pair(
             seconds = perf_counter() - start
         scores.append(PairScore(pair=pair.name, ratio=float(pair.ratio), method=method,
                                 psnr=psnr(out, reference), ssim=ssim(out, reference),
-                                seconds=seconds, detail=detail_kept(out, reference)))  # fmt: skip
+                                seconds=seconds, detail=detail_kept(out, reference),
+                                hf=hf_energy_ratio(out, reference)))  # fmt: skip
         if row is not None:
             row.images[method] = np.ascontiguousarray(out[window])
         counter.step(f"{method}: {pair.name}")
