@@ -148,7 +148,8 @@ def test_cancel_then_resume_finishes_the_same_run(tmp_path: Path, shot) -> None:
     with pytest.raises(DarkroomError, match="another pairs"):
         _run(base, pairs[:2], "resumed", lib, **settings)
     result = _run(base, pairs, "resumed", lib, **settings)
-    assert result.iterations == 12 and len(result.losses) == 12
+    assert len(result.losses) == 12  # trained to the end; the best validation's weights kept
+    assert result.iterations == max(result.history, key=lambda h: (h[1], -h[0]))[0]
     assert [i for i, _ in result.history] == [0, 6, 12]
     assert any(note.startswith("resumed from step 7") for note in result.notes)
     assert [m.name for m in list_library(lib)] == ["resumed"]
@@ -219,6 +220,7 @@ def test_cli_prints_pairing_and_psnr_before_and_after(tmp_path: Path, shot, caps
         shoot(darks / f"DARK{i}.dng", 1.0, brightness=0.0, seed=i)
     code = _cli(["finetune", "--base", str(_base(tmp_path)), "--pairs", str(folder),
                  "--iterations", "6", "--name", "cli model", "--lr", "1e-2", "--patch", "64",
+                 "--patience", "0",
                  "--dark-frames", str(darks), "--library", str(lib), "--device", "cpu",
                  "--print-every", "0"])  # fmt: skip
     out, err = capsys.readouterr()
@@ -227,7 +229,8 @@ def test_cli_prints_pairing_and_psnr_before_and_after(tmp_path: Path, shot, caps
     assert "note: noise model: Sony ILCE-7S" in err
     assert "validation (1 held-out pair): PSNR before" in out and "after" in out
     card = json.loads((lib / "cli model.json").read_text())
-    assert card["iterations"] == 6 and card["base_model"] == "tiny-base"
+    best = max(card["metrics"]["history"], key=lambda h: (h[1], -h[0]))
+    assert card["iterations"] == best[0] and card["base_model"] == "tiny-base"  # best kept
 
 
 @pytest.mark.parametrize(

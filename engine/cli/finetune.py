@@ -32,7 +32,13 @@ EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 def add_finetune_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``finetune`` command to ``darkroom-cli``'s sub-parsers."""
-    from engine.finetune import DEFAULT_ITERATIONS, DEFAULT_LR, DEFAULT_PATCH, MAX_GAP_S
+    from engine.finetune import (
+        DEFAULT_ITERATIONS,
+        DEFAULT_LR,
+        DEFAULT_PATCH,
+        DEFAULT_PATIENCE,
+        MAX_GAP_S,
+    )
 
     p = sub.add_parser(
         "finetune",
@@ -46,7 +52,20 @@ def add_finetune_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
         "with short/ and long/, or a CSV list short,long[,ratio]",
     )  # fmt: skip
     p.add_argument("--name", required=True, help="name of the new model in the library")
-    p.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS)
+    p.add_argument(
+        "--iterations",
+        type=int,
+        default=DEFAULT_ITERATIONS,
+        help="training steps; 0: the base model with your camera's fitted noise "
+        "profile, no training (noise-aware base models)",
+    )
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=DEFAULT_PATIENCE,
+        help="stop after this many validations without a better score (0: never); "
+        "the best-scoring weights are saved",
+    )
     p.add_argument("--lr", type=float, default=DEFAULT_LR, help="learning rate (default 5e-5)")
     p.add_argument("--patch", type=int, default=DEFAULT_PATCH, help="crop side, sensor pixels")
     p.add_argument("--batch", type=int, default=1)
@@ -81,7 +100,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     settings = FinetuneSettings(
         iterations=args.iterations, lr=args.lr, patch=args.patch, batch_size=args.batch,
         validation_pairs=args.validation, validate_every=args.validate_every,
-        synthetic=not args.no_synthetic, seed=args.seed,
+        synthetic=not args.no_synthetic, seed=args.seed, patience=args.patience,
     )  # fmt: skip
     check_name(args.name)  # before minutes of pairing
     err = sys.stderr

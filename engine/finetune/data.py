@@ -19,10 +19,10 @@ from torch import nn
 
 from engine.errors import DarkroomError
 from engine.evaluate import psnr
-from engine.finetune.noise_fit import darken_frame, load_dark_frames
+from engine.finetune.noise_fit import darken_with_level, load_dark_frames
 from engine.finetune.noise_measure import measure_dark_frame
 from engine.io import RawFrame, read_raw
-from engine.noise import NoiseProfile
+from engine.noise import PROFILES, NoiseProfile, noise_level_for
 from engine.render import (
     classical_linear,
     crop_frame_border,
@@ -63,6 +63,10 @@ class FinetunePairSource:
     the fitted noise profile (:func:`~engine.finetune.noise_fit.darken_frame`) at one of the user's
     ratios times a factor log-uniform in :data:`RATIO_JITTER`.
 
+    Every crop carries its noise level for noise-aware models: a synthetic one the level it
+    was drawn with, a real one its frame's level as the app would find it with the fitted
+    profile first (:func:`engine.noise.noise_level_for`).
+
     Args:
         pairs: the training pairs (targets uint16).
         crop: crop side in sensor pixels.
@@ -84,18 +88,21 @@ class FinetunePairSource:
         self.profile = profile
         self.synthetic_fraction = float(synthetic_fraction) if profile is not None else 0.0
         self.ratios = [p.pair.ratio for p in self.pairs]
+        profiles = [profile, *PROFILES.values()] if profile is not None else PROFILES.values()
+        self.levels = [noise_level_for(p.pair.dark, profiles) for p in self.pairs]
 
     def __len__(self) -> int:
         return len(self.pairs)
 
     def sample(self, rng: np.random.Generator) -> TrainingPair:
         """A random crop: a ``crop`` x ``crop`` dark frame and its float32 target."""
-        user = self.pairs[int(rng.integers(len(self.pairs)))]
+        index = int(rng.integers(len(self.pairs)))
+        user = self.pairs[index]
         if self.profile is not None and user.long is not None:
             if rng.random() < self.synthetic_fraction:
                 return self._synthetic(user, rng)
         out = random_crop_and_flip(user.pair, self.crop, rng)
-        return replace(out, target=to_float(out.target))
+        return replace(out, target=to_float(out.target), noise=self.levels[index])
 
     def _synthetic(self, user: LoadedPair, rng: np.random.Generator) -> TrainingPair:
         assert self.profile is not None and user.long is not None
@@ -104,8 +111,9 @@ class FinetunePairSource:
         lo, hi = RATIO_JITTER
         ratio = self.ratios[int(rng.integers(len(self.ratios)))]
         ratio = max(1.0, ratio * math.exp(rng.uniform(math.log(lo), math.log(hi))))
-        dark = darken_frame(crop.dark, ratio, self.profile, rng)
-        return TrainingPair(f"{user.pair.name} synthetic", dark, ratio, to_float(crop.target))
+        dark, level = darken_with_level(crop.dark, ratio, self.profile, rng)
+        return TrainingPair(f"{user.pair.name} synthetic", dark, ratio, to_float(crop.target),
+                            noise=level)  # fmt: skip
 
 
 def to_float(target: np.ndarray) -> np.ndarray:
@@ -136,15 +144,29 @@ def centre_crop(pair: TrainingPair, side: int) -> TrainingPair:
 
 @dataclass
 class Validation:
-    """Centre crops scored against their developed references."""
+    """Centre crops scored against their developed references; each crop carries its whole
+    frame's noise level as the app finds it (for noise-aware models)."""
 
     crops: list[TrainingPair]
     references: list[np.ndarray]
     label: str
 
     @classmethod
-    def build(cls, pairs: Sequence[TrainingPair], side: int, label: str) -> Validation:
-        crops = [to_rggb(centre_crop(replace(p, target=to_float(p.target)), side)) for p in pairs]
+    def build(
+        cls,
+        pairs: Sequence[TrainingPair],
+        side: int,
+        label: str,
+        profiles: Sequence[NoiseProfile] = (),
+    ) -> Validation:
+        """Crops of ``pairs``; ``profiles`` are looked in first for their noise level (the
+        fine-tune's fitted profile), then the shipped ones."""
+        known = [*profiles, *PROFILES.values()]
+        crops = [
+            to_rggb(centre_crop(replace(p, target=to_float(p.target),
+                                        noise=noise_level_for(p.dark, known)), side))
+            for p in pairs
+        ]  # fmt: skip
         refs = [develop_numpy(c.target, c.dark) for c in crops]
         return cls(crops, refs, label)
 
@@ -156,7 +178,7 @@ class Validation:
         scores = []
         with torch.inference_mode():
             for crop, ref in zip(self.crops, self.references, strict=True):
-                noise = crop.measured_noise() if getattr(model, "noise_input", False) else None
+                noise = crop.noise if getattr(model, "noise_input", False) else None
                 x = torch.from_numpy(pad_frame_border(crop.network_input(noise), border))[None]
                 out = crop_frame_border(model(x.to(device))[0], border)
                 out = out.float().clamp_(0.0, 1.0).cpu()

@@ -48,7 +48,7 @@ from engine.finetune.noise_measure import (
     measure_pair,
 )
 from engine.io import RAW_EXTENSIONS, RawFrame, read_raw
-from engine.noise import NoiseProfile, synthesise_dark
+from engine.noise import NoiseLevel, NoiseProfile, noise_level_from_params, synthesise_dark
 from engine.render import classical_linear, normalise_mosaic
 from engine.train import RATIO_RANGE, TrainingPair
 
@@ -231,13 +231,20 @@ def darken_frame(
         A frame like ``long`` (same CFA, levels, EXIF) whose float32 mosaic holds the noisy dark
         signal in DN, clipped to ``[0, white_level]`` as a file would be.
     """
+    return darken_with_level(long, ratio, profile, rng)[0]
+
+
+def darken_with_level(
+    long: RawFrame, ratio: float, profile: NoiseProfile, rng: np.random.Generator
+) -> tuple[RawFrame, NoiseLevel]:
+    """:func:`darken_frame`, and the noise level it drew (for noise-aware models)."""
     clean = normalise_mosaic(long, 1.0, clip=True)
     params = profile.sample_params(rng)
     dark = synthesise_dark(clean, ratio, params, profile, rng, cfa=long.cfa_name, clip=False)
     black = long.black_map()
     dn = dark * (np.float32(long.white_level) - black) + black
     np.clip(dn, 0.0, long.white_level, out=dn)
-    return long.with_mosaic(dn.astype(np.float32))
+    return long.with_mosaic(dn.astype(np.float32)), noise_level_from_params(params, profile)
 
 
 def sample_extra_ratio(rng: np.random.Generator, ratios: Sequence[float] | None) -> float:

@@ -36,6 +36,8 @@ DEFAULT_PATCH = 512
 VALIDATION_CROP = 1024
 #: Validations per run when ``validate_every`` is 0 (besides the one before training).
 VALIDATIONS = 5
+#: Validations in a row without a better score after which a run stops (0: never early).
+DEFAULT_PATIENCE = 2
 
 
 class FinetuneStartError(DarkroomError):
@@ -63,7 +65,9 @@ class FinetuneSettings:
     """How a fine-tune trains and validates (every field checked when made).
 
     Attributes:
-        iterations: training steps of the whole run (also when resuming).
+        iterations: training steps of the whole run (also when resuming); 0 trains nothing
+            and saves the base model with the camera's fitted noise profile (noise-aware base
+            models take the camera's noise level from it).
         lr, step_size, gamma: Adam learning rate and StepLR schedule.
         epoch_iterations: steps per StepLR epoch (0: ``max(1, iterations // 50)``).
         patch: training crop side, sensor pixels.
@@ -74,6 +78,8 @@ class FinetuneSettings:
         validation_crop: side of the centre crops scored, sensor pixels.
         synthetic: add crops synthesised from the long exposures with a fitted noise profile.
         synthetic_fraction: share of synthetic crops when ``synthetic``.
+        patience: validations in a row without a better score after which the run stops
+            early (0: never); the best-scoring weights are what is saved.
         seed: seeds crops, noise and initial state.
 
     Raises:
@@ -92,11 +98,16 @@ class FinetuneSettings:
     validation_crop: int = VALIDATION_CROP
     synthetic: bool = True
     synthetic_fraction: float = SYNTHETIC_FRACTION
+    patience: int = DEFAULT_PATIENCE
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.iterations < 1:
-            raise DarkroomError("iterations must be at least 1")
+        if self.iterations < 0:
+            raise DarkroomError("iterations must be 0 (noise profile only) or more")
+        if self.iterations == 0 and not self.synthetic:
+            raise DarkroomError("0 iterations saves a fitted noise profile: it needs synthetic on")
+        if self.patience < 0:
+            raise DarkroomError("patience must be 0 (never stop early) or more")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise DarkroomError(f"learning rate must be a positive number, not {self.lr}")
         if self.step_size < 1 or not (0 < self.gamma <= 1):

@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from engine.device import select_device
+from engine.device import hardware_description, select_device
 from engine.errors import Cancelled, DarkroomError
 from engine.finetune.data import (
     FinetunePairSource,
@@ -61,6 +61,7 @@ from engine.finetune.request import (
 )
 from engine.finetune.result import FinetuneResult
 from engine.finetune.run_state import (
+    BEST_NAME,
     CHECKPOINT_NAME,
     RUN_NAME,
     RunState,
@@ -72,7 +73,9 @@ from engine.models import (
     EnhanceNet,
     ModelCard,
     load_model,
+    read_tensors,
     resolve_model,
+    save_tensors,
     save_to_library,
 )
 from engine.models import work_dir as model_work_dir
@@ -115,7 +118,7 @@ def finetune(
     run.load_data()
     run.open_state()
     run.score_base()
-    return run.save(run.train())
+    return run.save(run.train() if request.settings.iterations else run.profile_only())
 
 
 @dataclass
@@ -174,9 +177,13 @@ class _FinetuneRun:
         else:
             label = f"the {len(train_set)} training pair(s) (too few pairs to hold one out)"
             self.notes.append(f"validated on {label}")
-        scored = val_set if n_val else train_set
-        validation = Validation.build([u.pair for u in scored], s.validation_crop, label)
         fit = self._fit_noise(train_set) if s.synthetic else None
+        if s.iterations == 0 and fit is None:
+            raise DarkroomError("0 iterations saves a fitted noise profile, and none could be "
+                                "fitted (see above); train some iterations instead")  # fmt: skip
+        scored = val_set if n_val else train_set
+        fitted = [fit.profile] if fit is not None else []
+        validation = Validation.build([u.pair for u in scored], s.validation_crop, label, fitted)
         source = FinetunePairSource(train_set, s.patch, fit.profile if fit else None,
                                     s.synthetic_fraction)  # fmt: skip
         self.data = _Data(train_set, validation, label, fit, source,
@@ -226,7 +233,8 @@ class _FinetuneRun:
             run.psnr_gain = data.validation.score_gain()
             run.history = [(0, run.psnr_before)]
             self._write_state()
-        self.base_model = None  # the trainer builds its own copy
+        if self.settings.iterations:
+            self.base_model = None  # the trainer builds its own copy
         assert run.psnr_before is not None
         self.progress.psnr_before = run.psnr_before
         self.progress.psnr_now = run.history[-1][1]
@@ -249,17 +257,67 @@ class _FinetuneRun:
         targets = [t for t in range(every, s.iterations, every) if t > run.done] + [s.iterations]
         result: TrainResult | None = None
         for target in targets:
+            if self._stalled():
+                break
             result = self._train_chunk(replace(config, iterations=target))
             if run.history[-1][0] == result.iterations:
                 continue  # already trained and scored (an earlier session failed while saving)
             self.progress.report("validating", f"validating at step {result.iterations}")
             self.progress.psnr_now = self.data.validation.score(result.model, self.device)
             run.done = result.iterations
+            if self.progress.psnr_now > max(p for _, p in run.history):
+                self._save_best(result.model)
             run.history.append((result.iterations, self.progress.psnr_now))
             self._write_state()
             self.progress.report("validating", f"validation PSNR {self.progress.psnr_now:.2f} dB")
-        assert result is not None
-        return result
+        if result is None:  # stopped early before this session trained anything
+            result = self._train_chunk(replace(config, iterations=run.done))
+        return self._keep_best(result)
+
+    def _best(self) -> tuple[int, float]:
+        """``(step, PSNR)`` of the best validation so far (step 0: the base model)."""
+        return max(self.run.history, key=lambda h: (h[1], -h[0]))
+
+    def _stalled(self) -> bool:
+        """The last ``patience`` validations did not beat the best before them."""
+        patience, history = self.settings.patience, self.run.history
+        if not patience or len(history) <= patience:
+            return False
+        return self._best()[0] < history[-patience][0]
+
+    def _save_best(self, model: EnhanceNet) -> None:
+        try:
+            save_tensors(model, self.work / BEST_NAME)
+        except OSError as exc:
+            raise _disk_error(f"could not write to {self.work}", exc) from None
+
+    def _keep_best(self, result: TrainResult) -> TrainResult:
+        """``result`` with the best-scoring weights, and a note when they are not the last."""
+        step, psnr = self._best()
+        last_step, last_psnr = self.run.history[-1]
+        if step == last_step:
+            return result
+        source = self.work / BEST_NAME if step else Path(self.base_path)
+        result.model.load_state_dict({k: v.float() for k, v in read_tensors(source).items()})
+        stopped = (
+            f"stopped early at step {last_step} of {self.settings.iterations}"
+            if last_step < self.settings.iterations
+            else f"trained {last_step} steps"
+        )
+        kept = f"step {step}" if step else f"the base model ({self.base_card.name})"
+        self.notes.append(f"{stopped}; the last validation scored {last_psnr:.2f} dB, so "
+                          f"{kept} is kept ({psnr:.2f} dB)")  # fmt: skip
+        return replace(result, iterations=step)
+
+    def profile_only(self) -> TrainResult:
+        """No training: the base model itself, to be saved with the fitted profile."""
+        assert self.base_model is not None and self.data.fit is not None
+        if not getattr(self.base_model, "noise_input", False):
+            self.notes.append(f"{self.base_card.name} does not take a noise level: the fitted "
+                              "profile changes nothing it renders")  # fmt: skip
+        self.notes.append("noise profile only: no training steps")
+        return TrainResult(model=self.base_model, iterations=0, losses=[], elapsed_s=0.0,
+                           hardware=hardware_description(self.device))  # fmt: skip
 
     def _train_chunk(self, config: TrainConfig) -> TrainResult:
         run, progress = self.run, self.progress
@@ -288,12 +346,7 @@ class _FinetuneRun:
         """Save the model into the library and clear the run's work folder."""
         run, data = self.run, self.data
         assert run.psnr_before is not None and run.psnr_gain is not None
-        psnr_before, psnr_after = run.psnr_before, run.history[-1][1]
-        if psnr_after < psnr_before:
-            self.notes.append(
-                f"validation PSNR fell ({psnr_before:.2f} -> {psnr_after:.2f} dB): fewer "
-                "iterations, a lower learning rate or more pairs may help"
-            )
+        psnr_before, psnr_after = run.psnr_before, self._best()[1]  # the weights kept
         card = self._card(result)
         self.progress.report("saving", f"saving {self.name}")
         overwrite = self.request.overwrite or self.replace_own
@@ -315,7 +368,7 @@ class _FinetuneRun:
             desc += (f", {s.synthetic_fraction * 100:.0f} % of crops synthesised from their "
                      "long exposures")  # fmt: skip
         metrics = {
-            "psnr": run.history[-1][1], "psnr_before": run.psnr_before,
+            "psnr": self._best()[1], "psnr_before": run.psnr_before,
             "psnr_gain": run.psnr_gain, "pairs": self.n_val or len(data.train_set),
             "metric": "PSNR on the developed sRGB output, centre crops", "data": data.label,
             "history": [[i, p] for i, p in run.history],

@@ -29,6 +29,8 @@ from engine.train import PairFiles, strategy_class
 RUN_STATE_VERSION = 2
 CHECKPOINT_NAME = "finetune.ckpt"
 RUN_NAME = "run.json"
+#: The best-scoring weights so far, kept beside the checkpoint (early stopping saves these).
+BEST_NAME = "best.safetensors"
 #: Settings that must match for an interrupted run to be resumed.
 RESUME_KEYS = ("base", "pairs", "model_config", "batch_size", "seed", "validation_pairs")
 

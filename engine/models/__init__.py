@@ -49,6 +49,7 @@ from engine.models.weights import (
     read_tensors,
     resolve_model,
     save_model,
+    save_tensors,
     write_card,
 )
 
@@ -91,6 +92,7 @@ __all__ = [
     "rename_model",
     "resolve_model",
     "save_model",
+    "save_tensors",
     "save_to_library",
     "work_dir",
     "write_card",

@@ -89,6 +89,16 @@ def save_model(
     write_card(weights_path, card)
 
 
+def save_tensors(model: nn.Module, path: Path) -> None:
+    """Write ``model``'s state as float32 safetensors (no card), atomically: a checkpoint of
+    weights only, read back with :func:`read_tensors`."""
+    from safetensors.torch import save
+
+    state = {k: v.detach().to("cpu", torch.float32).contiguous()
+             for k, v in model.state_dict().items()}  # fmt: skip
+    atomic_write_bytes(path, save(state))
+
+
 def write_card(weights_path: Path, card: ModelCard) -> None:
     """Write (or replace) the JSON card beside ``weights_path``, atomically."""
     atomic_write_bytes(card_path_for(weights_path), card.to_bytes())
