@@ -19,6 +19,7 @@ from engine.models import (
     list_models,
     pad_to_multiple,
 )
+from engine.models.fast import bilinear_demosaic
 
 VARIANTS = ["baseline", "attention", "gan", "uunet", "deep", "lite", "fast"]
 
@@ -47,7 +48,7 @@ DEFAULT_PARAMS = {
     "uunet": 15_611_320,
     "deep": 31_095_148,
     "lite": 1_941_436,
-    "fast": 1_392_800,
+    "fast": 1_407_152,
 }
 
 
@@ -91,9 +92,8 @@ def test_defaults(name: str) -> None:
     assert count_parameters(model) == DEFAULT_PARAMS[name]
     assert model.size_multiple == (32 if name in ("deep", "fast") else 16)
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
-    assert model.noise_input == (name == "fast") and model.in_channels == 4 * (
-        1 + model.noise_input
-    )
+    assert model.noise_input == model.demosaic_input == (name == "fast")
+    assert model.in_channels == 4 * (1 + model.noise_input) + 12 * model.demosaic_input
     with torch.no_grad():
         y = model(torch.rand(1, model.in_channels, 3, 5))
     assert y.shape == (1, 3, 6, 10)
@@ -289,3 +289,24 @@ def test_model_declares_what_the_runner_reads(name: str) -> None:
     features = SMALL[name]["base_features"]
     extra = SMALL[name].get("second_base_features", 0)
     assert model.activation_bytes == 40 * (features + extra)  # the first net's, + the second's
+
+
+@pytest.mark.parametrize("base", ["demosaic", "bilinear"])
+def test_fast_starts_near_its_base(base: str) -> None:
+    """An untrained fast network is its base with the gate's starting share let go
+    (sigmoid(-2) = 0.12): a clean photo comes out nearly as demosaicked, not as noise."""
+    model = create_model("fast", widths=(4, 6, 8, 10, 12), base=base).eval()
+    x = torch.rand(1, model.in_channels, 32, 32)
+    with torch.no_grad():
+        y = model(x)
+    wanted = (
+        torch.nn.functional.pixel_shuffle(x[:, -12:], 2)
+        if base == "demosaic"
+        else bilinear_demosaic(x[:, :4])
+    )
+    torch.testing.assert_close(y, wanted * (1 - torch.sigmoid(torch.tensor(-2.0))))
+
+
+def test_fast_refuses_an_unknown_base() -> None:
+    with pytest.raises(ModelError, match="base must be one of"):
+        create_model("fast", base="ahd")

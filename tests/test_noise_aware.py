@@ -11,7 +11,7 @@ import torch
 from engine.io import read_raw
 from engine.models import ModelCard, create_model, save_model
 from engine.noise import PROFILES, NoiseLevel
-from engine.render import Enhancer, pack_rggb
+from engine.render import Enhancer, demosaic_planes, pack_rggb
 from engine.train import SyntheticPairSource, TrainConfig, synthesise_pair, train
 from engine.train.batches import make_batch
 from tests.conftest import smooth_scene
@@ -49,13 +49,18 @@ def test_batches_carry_the_noise_map_only_for_noise_aware_models() -> None:
     batch = make_batch(_Photos(), rng, 2, noise_input=True)
     assert batch.inputs.shape[1] == 8
     assert torch.all(batch.inputs[:, 4:] > 0) and torch.all(batch.inputs[:, 4:] <= 1)
+    # A model that starts from the demosaic gets the one the app would give it.
+    batch = make_batch(_Photos(), rng, 2, noise_input=True, demosaic_input=True)
+    assert batch.inputs.shape[1] == 20
+    x = batch.inputs[1].numpy()
+    np.testing.assert_allclose(x[8:], demosaic_planes(x[:4]), atol=1e-6)
 
 
 def test_a_noise_aware_model_trains_and_lowers_its_loss() -> None:
     config = TrainConfig(variant="fast", model_config=TINY_FAST, iterations=60, lr=1e-2,
                          device="cpu", precision="fp32", seed=0)  # fmt: skip
     result = train(config, _Photos())
-    assert result.model.noise_input and result.model.in_channels == 8
+    assert result.model.noise_input and result.model.in_channels == 20
     assert np.mean(result.losses[-10:]) < 0.8 * np.mean(result.losses[:10])
 
 
@@ -77,8 +82,9 @@ def test_the_recipe_draws_wide_ratios_and_near_clean_pairs(tmp_path: Path) -> No
 
 
 def test_the_app_gives_a_noise_aware_model_its_map(make_dng, tmp_path: Path, monkeypatch) -> None:
-    """The Enhancer measures the frame's level once and hands the 8-channel input over;
-    a binned preview's map is scaled down with the averaging."""
+    """The Enhancer measures the frame's level once and hands the 20-plane input over (mosaic,
+    noise map, demosaic); a binned preview's map is scaled down with the averaging and its
+    demosaic is the binned mosaic's."""
     model = create_model("fast", **TINY_FAST)
     weights = tmp_path / "tiny_fast.safetensors"
     save_model(model, ModelCard(name="tiny_fast", architecture="fast", config=model.config),
@@ -92,21 +98,24 @@ def test_the_app_gives_a_noise_aware_model_its_map(make_dng, tmp_path: Path, mon
     )
     out = enhancer.render(frame, 20.0)
     assert out.srgb.shape == (96, 128, 3) and np.isfinite(out.srgb).all()
-    assert seen[-1].shape == (8, 48, 64)
+    assert seen[-1].shape == (20, 48, 64)
     level = enhancer.noise_level(frame)
     assert enhancer.noise_level(frame) is level  # measured once per frame
     packed, _ = pack_rggb(frame, 20.0)
-    np.testing.assert_allclose(seen[-1][4:], level.sigma_map(packed, 20.0), rtol=1e-6)
+    np.testing.assert_allclose(seen[-1][4:8], level.sigma_map(packed, 20.0), rtol=1e-6)
+    np.testing.assert_allclose(seen[-1][8:], demosaic_planes(packed), atol=1e-6)
     enhancer.render_preview(frame, 20.0, max_side=32)
     binned = seen[-1]
-    assert binned.shape[0] == 8 and binned.shape[1] < 48
-    assert binned[4:].mean() < 0.6 * seen[0][4:].mean()  # 4x4 bins: a quarter of the noise
+    assert binned.shape[0] == 20 and binned.shape[1] < 48
+    assert binned[4:8].mean() < 0.6 * seen[0][4:8].mean()  # 4x4 bins: a quarter of the noise
+    np.testing.assert_allclose(binned[8:], demosaic_planes(binned[:4]), atol=1e-6)
 
 
 def test_old_cards_build_models_without_noise_input() -> None:
     lite = create_model("lite", base_features=4)
     assert not lite.noise_input and lite.in_channels == 4
-    assert create_model("fast", noise_input=False, **TINY_FAST).in_channels == 4
+    plain = create_model("fast", noise_input=False, base="bilinear", **TINY_FAST)
+    assert plain.in_channels == 4 and not plain.demosaic_input
 
 
 @pytest.mark.parametrize("bad", ["1", "0:300", "300:10", "a:b"])

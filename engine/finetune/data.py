@@ -179,7 +179,9 @@ class Validation:
         with torch.inference_mode():
             for crop, ref in zip(self.crops, self.references, strict=True):
                 noise = crop.noise if getattr(model, "noise_input", False) else None
-                x = torch.from_numpy(pad_frame_border(crop.network_input(noise), border))[None]
+                wants_demosaic = getattr(model, "demosaic_input", False)
+                x = crop.network_input(noise, wants_demosaic)
+                x = torch.from_numpy(pad_frame_border(x, border))[None]
                 out = crop_frame_border(model(x.to(device))[0], border)
                 out = out.float().clamp_(0.0, 1.0).cpu()
                 srgb = develop_numpy(out.permute(1, 2, 0).contiguous().numpy(), crop.dark)

@@ -121,6 +121,9 @@ class EnhanceNet(nn.Module):
         noise_input: the input is the 4 packed channels followed by their noise map
             (:meth:`engine.noise.NoiseLevel.sigma_map`), ``in_channels = 8``; the runner makes
             the map (the model card records the flag in ``config``).
+        demosaic_input: the input also carries the classical demosaic of the packed channels
+            as 12 planes after the noise map (:func:`engine.render.inputs.demosaic_planes`);
+            the runner makes them.
     """
 
     variant: str = "enhance"
@@ -139,6 +142,7 @@ class EnhanceNet(nn.Module):
         self.in_channels: int = 4
         self.out_channels: int = 3
         self.noise_input: bool = False
+        self.demosaic_input: bool = False
 
     def forward(self, x: Tensor) -> Tensor:
         """``(N, in_channels, h, w)`` packed Bayer -> ``(N, out_channels, 2h, 2w)`` linear RGB."""

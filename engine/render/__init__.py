@@ -33,6 +33,7 @@ from engine.render.enhance import (
     enhance_file,
     export_frame,
 )
+from engine.render.inputs import DEMOSAIC_PLANES, demosaic_planes, network_channels
 from engine.render.packing import (
     Mirror,
     mirror_frame,
@@ -58,6 +59,7 @@ from engine.render.tiling import (
 
 __all__ = [
     "CLASSICAL",
+    "DEMOSAIC_PLANES",
     "MAX_RATIO",
     "MIN_RATIO",
     "RENDER_SHARE",
@@ -76,6 +78,7 @@ __all__ = [
     "classical_linear",
     "crop_frame_border",
     "demosaic",
+    "demosaic_planes",
     "develop",
     "develop_batch",
     "develop_numpy",
@@ -87,6 +90,7 @@ __all__ = [
     "leaky_clamp",
     "mirror_frame",
     "mirror_image",
+    "network_channels",
     "normalise_mosaic",
     "pack_bayer",
     "pack_rggb",

@@ -15,6 +15,7 @@ from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.models import ModelCard, load_model, resolve_model
 from engine.noise import PROFILES, NoiseLevel, NoiseProfile, card_noise_profile, noise_level_for
 from engine.render.colour import apply_orientation, classical_linear, develop, srgb_decode
+from engine.render.inputs import network_channels
 from engine.render.packing import Mirror, mirror_image, pack_rggb
 from engine.render.preview import bin_packed, preview_factor, preview_frame, scaled_crop
 from engine.render.ratio import estimate_ratio
@@ -172,13 +173,16 @@ class Enhancer:
     def network_input(
         self, packed: np.ndarray, ratio: float, level: NoiseLevel | None, binning: int = 1
     ) -> np.ndarray:
-        """What the network takes: ``packed`` ``(4, h, w)``, and for a noise-aware model its
-        noise map after it (``(8, h, w)``); ``binning`` x ``binning`` averaged pixels carry
-        ``1 / binning`` of the noise."""
-        if level is None or not self.takes_noise:
-            return packed
-        sigma = level.scaled(1.0 / binning).sigma_map(packed, ratio)
-        return np.concatenate([packed, sigma])
+        """What the network takes (:func:`~engine.render.inputs.network_channels`): ``packed``
+        ``(4, h, w)``, the noise map for a noise-aware model (``binning`` x ``binning``
+        averaged pixels carry ``1 / binning`` of the noise) and the demosaic for a model that
+        starts from it."""
+        model = self.runner.model if self.runner is not None else None
+        noise = None
+        if level is not None and model is not None and model.noise_input:
+            noise = level.scaled(1.0 / binning)
+        wants_demosaic = model is not None and model.demosaic_input
+        return network_channels(packed, ratio, noise, demosaic=wants_demosaic)
 
     def render_preview(
         self,

@@ -44,8 +44,9 @@ class Batch:
     """One training batch.
 
     Attributes:
-        inputs: ``(B, 4, h, w)`` packed, amplified, clipped to [0, 1]; ``(B, 8, h, w)`` with
-            the noise map after the packed channels, for noise-aware models.
+        inputs: ``(B, 4, h, w)`` packed, amplified, clipped to [0, 1]; then the noise map
+            (4 planes) for noise-aware models and the demosaic (12 planes) for models that
+            take it (:func:`engine.render.network_channels`).
         targets: ``(B, 3, 2h, 2w)`` clean linear camera RGB in [0, 1].
         wb_gains: ``(B, 3)`` each dark frame's white balance, scaled so the smallest gain is 1.
         cam_to_srgb: ``(B, 3, 3)`` each dark frame's camera -> sRGB matrix.
@@ -70,10 +71,15 @@ def training_noise_level(pair: TrainingPair, rng: np.random.Generator) -> NoiseL
 
 
 def make_batch(
-    source: PairSource, rng: np.random.Generator, size: int, noise_input: bool = False
+    source: PairSource,
+    rng: np.random.Generator,
+    size: int,
+    noise_input: bool = False,
+    demosaic_input: bool = False,
 ) -> Batch:
     """``size`` random pairs from ``source`` as one :class:`Batch` (cut to their common size);
-    with ``noise_input``, each input carries its noise map (:func:`training_noise_level`)."""
+    with ``noise_input``, each input carries its noise map (:func:`training_noise_level`), with
+    ``demosaic_input`` its classical demosaic (:func:`engine.render.demosaic_planes`)."""
     # Every layout is mirrored into RGGB geometry, as at inference
     # (engine.render.packing.pack_rggb).
     pairs = [to_rggb(source.sample(rng)) for _ in range(size)]
@@ -85,7 +91,7 @@ def make_batch(
         if (p.dark.height, p.dark.width) != (h, w):
             p = crop_pair(p, 0, 0, h, w)
         noise = training_noise_level(p, rng) if noise_input else None
-        inputs.append(torch.from_numpy(p.network_input(noise)))
+        inputs.append(torch.from_numpy(p.network_input(noise, demosaic_input)))
         targets.append(torch.from_numpy(np.ascontiguousarray(p.target.transpose(2, 0, 1))))
     gains = np.stack([highlight_gains(p.dark.wb_gains) for p in pairs])
     matrices = np.stack([np.asarray(p.dark.cam_to_srgb, np.float32) for p in pairs])

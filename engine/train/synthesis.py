@@ -30,7 +30,7 @@ from engine.noise import (
     noise_level_from_params,
     synthesise_dark,
 )
-from engine.render import pack_rggb, rggb_mirror
+from engine.render import network_channels, pack_rggb, rggb_mirror
 from engine.train.unprocess import mosaic, sample_unprocess_params, unprocess
 
 #: Exposure ratios are drawn log-uniformly here most of the time (SID's x100-x300 and around).
@@ -63,9 +63,10 @@ class TrainingPair:
     target: np.ndarray
     noise: NoiseLevel | None = None
 
-    def network_input(self, noise: NoiseLevel | None = None) -> np.ndarray:
+    def network_input(self, noise: NoiseLevel | None = None, demosaic: bool = False) -> np.ndarray:
         """``(4, H/2, W/2)`` float32 in [0, 1]: packed, amplified by ``ratio``, clipped; with
-        ``noise``, its noise map after it (``(8, H/2, W/2)``, for noise-aware models).
+        ``noise``, its noise map after it, with ``demosaic`` its classical demosaic after that
+        (:func:`engine.render.network_channels`: what the app gives the same model).
 
         Only for pairs in RGGB geometry (:func:`to_rggb`), so the network's output lines up
         with ``target`` pixel for pixel.
@@ -76,9 +77,7 @@ class TrainingPair:
         packed, mirror = pack_rggb(self.dark, self.ratio)
         if any(mirror):
             raise ValueError(f"{self.name}: {self.dark.cfa_name} pair; mirror it with to_rggb()")
-        if noise is None:
-            return packed
-        return np.concatenate([packed, noise.sigma_map(packed, self.ratio)])
+        return network_channels(packed, self.ratio, noise, demosaic=demosaic)
 
     def measured_noise(self) -> NoiseLevel:
         """The dark frame's noise level as the app finds it (profile + ISO, else measured)."""

@@ -178,8 +178,9 @@ class _Run:
 
     def step(self) -> None:
         """One optimisation step on a fresh random batch."""
+        model = self.model
         batch = make_batch(self.source, self.rng, self.config.batch_size,
-                           self.model.noise_input).to(self.device)  # fmt: skip
+                           model.noise_input, model.demosaic_input).to(self.device)  # fmt: skip
         x = batch.inputs
         if self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)

@@ -1,0 +1,68 @@
+"""What a network is given: the packed mosaic and the extra planes its contract asks for.
+
+One function, :func:`network_channels`, builds the input of every network from a packed RGGB
+frame, for rendering, previews, training and fine-tuning alike, so a model sees in use exactly
+what it was trained on:
+
+* the 4 packed channels (R, G1, B, G2), amplified and clipped to [0, 1];
+* with ``noise``, their 4-channel noise map (:meth:`engine.noise.NoiseLevel.sigma_map`);
+* with ``demosaic``, the classical demosaic of those same channels (LibRaw's DHT, the
+  classical path's own, :func:`engine.render.demosaic`) as 12 planes: full-resolution linear
+  camera RGB, space-to-depth'ed back to packed resolution (``pixel_unshuffle(2)`` order), so
+  the tiled runner cuts, pads and blends it like the mosaic itself. A network that starts from
+  it only has to learn what the demosaic gets wrong.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.noise import NoiseLevel
+from engine.render.colour import demosaic as classical_demosaic
+
+#: Planes :func:`demosaic_planes` adds: 3 colours x 2 x 2 sensor pixels per packed pixel.
+DEMOSAIC_PLANES = 12
+
+
+def rggb_mosaic(packed: np.ndarray) -> np.ndarray:
+    """Packed RGGB ``(4, h, w)`` (R, G1, B, G2) back on the sensor grid: ``(2h, 2w)``."""
+    _, h, w = packed.shape
+    mosaic = np.empty((2 * h, 2 * w), np.float32)
+    mosaic[0::2, 0::2], mosaic[0::2, 1::2] = packed[0], packed[1]
+    mosaic[1::2, 1::2], mosaic[1::2, 0::2] = packed[2], packed[3]
+    return mosaic
+
+
+def demosaic_planes(packed: np.ndarray) -> np.ndarray:
+    """The classical demosaic of packed RGGB, at packed resolution.
+
+    Args:
+        packed: ``(4, h, w)`` float32 in [0, 1], RGGB geometry (:func:`pack_rggb`).
+
+    Returns:
+        ``(12, h, w)`` float32 in [0, 1]: plane ``3 * 0 + 2 * i + j`` is red at sensor pixel
+        ``(2y + i, 2x + j)``, then green, then blue (``torch.nn.functional.pixel_unshuffle``
+        order, undone by ``pixel_shuffle(planes, 2)``).
+    """
+    _, h, w = packed.shape
+    rgb = classical_demosaic(rggb_mosaic(packed[:4]), "RGGB")  # (2h, 2w, 3)
+    return np.ascontiguousarray(rgb.reshape(h, 2, w, 2, 3).transpose(4, 1, 3, 0, 2)).reshape(
+        DEMOSAIC_PLANES, h, w
+    )
+
+
+def network_channels(
+    packed: np.ndarray,
+    ratio: float,
+    noise: NoiseLevel | None = None,
+    demosaic: bool = False,
+) -> np.ndarray:
+    """A network's input: ``packed`` ``(4, h, w)``, then its noise map if ``noise`` is given
+    (4 planes), then its demosaic if ``demosaic`` (12 planes, :func:`demosaic_planes`);
+    float32, ``(4 | 8 | 16 | 20, h, w)``."""
+    parts = [packed]
+    if noise is not None:
+        parts.append(noise.sigma_map(packed, ratio))
+    if demosaic:
+        parts.append(demosaic_planes(packed))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
