@@ -24,7 +24,10 @@ from PySide6.QtWidgets import (
 )
 
 from engine.finetune import (
+    DEFAULT_ITERATIONS,
     DEFAULT_LR,
+    DEFAULT_PATCH,
+    DEFAULT_PATIENCE,
     CheckedPair,
     FinetuneProgress,
     FinetuneRequest,
@@ -38,11 +41,9 @@ from .finetune_jobs import format_duration
 from .finetune_widgets import LearningRateBox, LossCurve, PairTable
 from .window_ui import vertical_scroll
 
-#: Defaults for a handful of pairs: ~10 minutes on a laptop GPU, the engine's learning rate.
-DEFAULT_ITERATIONS = 600
+#: The engine's defaults (iterations, learning rate, patch, patience) and SID's StepLR.
 DEFAULT_STEP_SIZE = 10
 DEFAULT_GAMMA = 0.8
-DEFAULT_PATCH = 512
 #: Validation choices: label -> held-out pairs (``"auto"``: the engine decides). Strings, as
 #: a None item data would not be found again by ``findData``.
 VALIDATION_CHOICES = (
@@ -155,9 +156,18 @@ class FineTunePanelUi:
     def _settings(self) -> QFormLayout:
         base_row = self._base_row()
         self.iterations = _int_spin(
-            "iterationsSpin", 1, 1_000_000, DEFAULT_ITERATIONS,
-            "Training steps; a few hundred suit a handful of pairs", step=100,
+            "iterationsSpin", 0, 1_000_000, DEFAULT_ITERATIONS,
+            "Training steps at most (the run stops early when validation stops improving); "
+            "0 keeps the base model and gives it your camera's fitted noise profile only",
+            step=100,
         )  # fmt: skip
+        self.iterations.setSpecialValueText("0 — noise profile only")
+        self.patience = _int_spin(
+            "patienceSpin", 0, 100, DEFAULT_PATIENCE,
+            "Stop after this many validations in a row without a better score and keep "
+            "the best weights (0: never stop early)",
+        )  # fmt: skip
+        self.patience.setSpecialValueText("never stop early")
         self.lr = LearningRateBox()
         self.lr.setObjectName("learningRateSpin")
         self.lr.setValue(DEFAULT_LR)
@@ -201,6 +211,7 @@ class FineTunePanelUi:
         form.addRow("Base model:", base_row)
         form.addRow("", self.base_hint)
         form.addRow("Iterations:", self.iterations)
+        form.addRow("Patience:", self.patience)
         form.addRow("Learning rate:", self.lr)
         form.addRow("LR step size:", self.step_size)
         form.addRow("LR gamma:", self.gamma)
@@ -327,7 +338,7 @@ class FineTunePanelUi:
             iterations=self.iterations.value(), lr=self.lr.value(),
             step_size=self.step_size.value(), gamma=self.gamma.value(),
             patch=self.patch.value(), validation_pairs=self.held_out(),
-            synthetic=self.synthetic.isChecked(),
+            synthetic=self.synthetic.isChecked(), patience=self.patience.value(),
         )  # fmt: skip
         return FinetuneRequest(base=base, pairs=pairs, name=name, settings=settings,
                                library=library, device=device)  # fmt: skip

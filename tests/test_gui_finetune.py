@@ -146,6 +146,21 @@ def test_progress_bar_shows_the_planned_steps_before_a_run(qtbot, make_window) -
     assert ui.progress.maximum() == 250
 
 
+def test_the_form_offers_the_engines_defaults_a_profile_only_run_and_patience(
+    qtbot, make_window, tmp_path: Path
+) -> None:
+    from engine.finetune import DEFAULT_ITERATIONS, DEFAULT_LR, DEFAULT_PATIENCE
+
+    ui = open_panel(make_window()).ui
+    assert ui.iterations.value() == DEFAULT_ITERATIONS and ui.lr.value() == DEFAULT_LR
+    assert ui.patience.value() == DEFAULT_PATIENCE
+    ui.iterations.setValue(0)
+    ui.patience.setValue(4)
+    assert ui.iterations.text() == "0 — noise profile only"
+    request = ui.request("baseline", (), "x", tmp_path, "cpu")
+    assert request.settings.iterations == 0 and request.settings.patience == 4
+
+
 def test_pairs_table_flags_every_problem(qtbot, make_window, tmp_path: Path) -> None:
     folder = shoot_pairs(tmp_path / "shoot")
     shoot(folder / "DSC00010.dng", 0.01, "2024:05:01 21:30:00")  # a short with no long

@@ -1,13 +1,21 @@
-"""Issue 5's measurement: does fine-tuning fix a camera the shipped models never saw?
+"""Does fine-tuning fix a camera the shipped models never saw? (issues 5 and 19)
 
     python tools/finetune_experiment.py WORK_DIR [--train-pairs 6] [--test-pairs 6]
 
-Makes RAW pairs (DNG files with EXIF exposure times) for an invented camera whose noise is
-unlike every profile the shipped models were trained on: twice the Sony A7S2's read noise and
-row noise and a K (ISO) range of 8-20 DN/e-, above all five published ranges. Scenes are
-held-out photos (never trained on). Writes ``train/`` (for ``darkroom-cli finetune``) and
-``test/`` (SID layout, for ``darkroom-cli evaluate``) under WORK_DIR. Long exposures are the
-clean unprocessed photo with the same camera's noise at ratio 1.
+Makes RAW pairs (DNG files with EXIF exposure times and ISO) for an invented camera whose noise
+is unlike every profile the shipped models were trained on: twice the Sony A7S2's read noise,
+three times its row noise, heavier read-noise tails than any published profile (Tukey lambda
+-0.30 to -0.22; the published ranges reach down to -0.243) and a system gain K of 30-50 DN/e-
+(the published ranges end at 6-29), with ISO proportional to K (ISO = K / 0.005, 6000-10000).
+Ratios x10, x30 and x100. Scenes are held-out photos (never trained on). Writes ``train/``
+(for ``darkroom-cli finetune``) and ``test/`` (SID layout, for ``darkroom-cli evaluate``)
+under WORK_DIR. Long exposures are the clean unprocessed photo with the same camera's noise at
+ratio 1. The measurement (docs/finetune.md):
+
+    darkroom-cli evaluate --data WORK/test --models fast --out WORK/eval-shipped
+    darkroom-cli finetune WORK/train --name odd-profile --iterations 0
+    darkroom-cli finetune WORK/train --name odd-tuned
+    darkroom-cli evaluate --data WORK/test --models odd-profile,odd-tuned --out WORK/eval-tuned
 """
 
 from __future__ import annotations
@@ -23,15 +31,19 @@ from engine.io import ExifInfo, write_cfa_dng
 from engine.noise import add_noise, get_profile
 from engine.train import list_photos, load_clean_photo, mosaic, sample_unprocess_params, unprocess
 
+K_RANGE = (30.0, 50.0)
+K_PER_ISO = 0.005
+RATIOS = (10.0, 30.0, 100.0)
 PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "clean-photos"
 
 
 def odd_camera():
     sony = get_profile("SonyA7S2")
     return replace(
-        sony, camera="Invented X1", k_min=8.0, k_max=20.0,
+        sony, camera="Invented X1", k_min=K_RANGE[0], k_max=K_RANGE[1],
         read_intercept=sony.read_intercept + math.log(2.0),
-        row_intercept=sony.row_intercept + math.log(2.0),
+        row_intercept=sony.row_intercept + math.log(3.0),
+        lambda_min=-0.30, lambda_max=-0.22, k_per_iso=K_PER_ISO,
     )  # fmt: skip
 
 
@@ -44,7 +56,7 @@ def write_pair(folder_short: Path, folder_long: Path, stem: str, photo: np.ndarr
     span = profile.white_level - profile.black_level
     k = float(np.exp(rng.uniform(np.log(profile.k_min), np.log(profile.k_max))))
     noise = profile.sample_params(rng, k=k)
-    iso = 1600.0
+    iso = round(k / K_PER_ISO)
     for folder, r, t in ((folder_short, ratio, 1.0 / ratio), (folder_long, 1.0, 1.0)):
         dn = add_noise(clean / r * span, noise, rng) + profile.black_level
         out = np.clip(np.rint(dn), 0, profile.white_level).astype(np.uint16)
@@ -73,7 +85,7 @@ def main() -> None:
         h, w = photo.shape[:2]
         s = min(args.side, h, w) // 2 * 2
         photo = photo[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
-        ratio = float(rng.choice([100.0, 250.0, 300.0]))
+        ratio = float(rng.choice(RATIOS))
         short, long = args.work / split / "short", args.work / split / "long"
         short.mkdir(parents=True, exist_ok=True)
         long.mkdir(parents=True, exist_ok=True)
