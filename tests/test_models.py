@@ -19,6 +19,7 @@ from engine.models import (
     list_models,
     pad_to_multiple,
 )
+from engine.models.cost import frame_gmacs
 from engine.models.fast import bilinear_demosaic
 
 VARIANTS = ["baseline", "attention", "gan", "uunet", "deep", "lite", "fast"]
@@ -48,7 +49,7 @@ DEFAULT_PARAMS = {
     "uunet": 15_611_320,
     "deep": 31_095_148,
     "lite": 1_941_436,
-    "fast": 1_407_152,
+    "fast": 1_394_864,
 }
 
 
@@ -310,3 +311,20 @@ def test_fast_starts_near_its_base(base: str) -> None:
 def test_fast_refuses_an_unknown_base() -> None:
     with pytest.raises(ModelError, match="base must be one of"):
         create_model("fast", base="ahd")
+
+
+def test_frame_gmacs_counts_the_convolutions() -> None:
+    """The SID U-Net's published 560 GMAC per 12 MP frame, and the fast default's budget."""
+    assert frame_gmacs(create_model("baseline")) == pytest.approx(560, abs=2)
+    assert frame_gmacs(create_model("fast")) <= 60
+
+    class OneConv(EnhanceNet):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(4, 3, 3, padding=1)  # 4 * 3 * 9 MACs per packed pixel
+            self.up = nn.ConvTranspose2d(3, 3, 2, stride=2)  # 3 * 3 * 4 per packed pixel
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.up(self.conv(x))
+
+    assert frame_gmacs(OneConv(), (256, 256)) == pytest.approx(128 * 128 * (108 + 36) / 1e9)

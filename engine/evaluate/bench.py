@@ -1,6 +1,8 @@
 """``darkroom-cli bench``: speed and memory of every variant on a 12 MP frame.
 
-Each variant is measured in a fresh subprocess, so its peak RSS is its own. Model-only time is
+Each variant is measured in a fresh subprocess, so its peak RSS is its own. GMAC: its
+convolutions' multiply-accumulates for the frame (:func:`engine.models.frame_gmacs`). Input
+time: the planes the network takes beside the mosaic (noise map, demosaic). Model-only time is
 the network on the whole packed frame through the :class:`~engine.render.tiling.TiledRunner` (tiles
 included, since that is what a user gets); end-to-end time is decode + pack + infer + colour
 + JPEG encode of a frame already in the OS file cache. Variants without shipped weights are
@@ -44,14 +46,20 @@ def measure_one(
 ) -> dict[str, Any]:
     """Time one variant in this process; returns a JSON-able row."""
     from engine.io import ExportOptions, read_raw
-    from engine.render import enhance_file, pack_bayer
+    from engine.models import frame_gmacs
+    from engine.render import enhance_file, pack_rggb
 
     work = Path(tempfile.mkdtemp(prefix="darkroom-bench-"))
     weights, trained = _weights_for(variant, work) if variant != "none" else ("none", True)
     enhancer = Enhancer(weights, device=device, tile=tile, precision=precision)
     dev = enhancer.device
     frame = read_raw(dng)
-    packed = pack_bayer(frame, 100.0)
+    packed, _ = pack_rggb(frame, 100.0)
+    if enhancer.runner is not None:  # what the network takes: noise map, demosaic planes
+        level = enhancer.noise_level(frame) if enhancer.takes_noise else None
+        t0 = time.perf_counter()
+        packed = enhancer.network_input(packed, 100.0, level)
+        input_s = time.perf_counter() - t0
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     model_times, e2e_times = [], []
     if dev.type == "cuda":
@@ -72,6 +80,7 @@ def measure_one(
             e2e_times.append(time.perf_counter() - t0)
     plan = enhancer.runner.plan(*packed.shape[1:]) if enhancer.runner else None
     amp = enhancer.runner.amp_dtype if enhancer.runner else None
+    net = enhancer.runner.model if enhancer.runner else None
     return {
         "variant": variant,
         "trained": trained,
@@ -82,6 +91,8 @@ def measure_one(
         if plan
         else "-",
         "model_s": float(np.median(model_times)) if model_times else None,
+        "input_s": input_s if net is not None else None,
+        "gmac": frame_gmacs(net, (frame.height, frame.width)) if net is not None else None,
         "end_to_end_s": float(np.median(e2e_times)),
         "fps": 1.0 / float(np.median(e2e_times)),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -118,18 +129,21 @@ def run_bench(
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     """A Markdown table of :func:`run_bench` rows."""
-    head = ("| variant | device | precision | tiles | model s | end-to-end s | fps | peak RSS MB "
-            "| peak GPU MB |\n|---|---|---|---|---|---|---|---|---|")  # fmt: skip
+    head = ("| variant | GMAC | device | precision | tiles | input s | model s | end-to-end s "
+            "| fps | peak RSS MB | peak GPU MB |\n" + "|---" * 11 + "|")  # fmt: skip
     lines = [head]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['variant']} | error: {r['error']} |||||||")
+            lines.append(f"| {r['variant']} | error: {r['error']} |||||||||")
             continue
         name = r["variant"] + ("" if r["trained"] else " (untrained)")
         model_s = f"{r['model_s']:.2f}" if r["model_s"] is not None else "-"
         gpu = f"{r['peak_gpu_mb']:.0f}" if r["peak_gpu_mb"] is not None else "-"
+        gmac = f"{r['gmac']:.1f}" if r.get("gmac") is not None else "-"
+        input_s = f"{r['input_s']:.2f}" if r.get("input_s") is not None else "-"
         lines.append(
-            f"| {name} | {r['device']} | {r['precision']} | {r['tiles']} | {model_s} | "
+            f"| {name} | {gmac} | {r['device']} | {r['precision']} | {r['tiles']} | {input_s} | "
+            f"{model_s} | "
             f"{r['end_to_end_s']:.2f} | {r['fps']:.3f} | {r['peak_rss_mb']:.0f} | {gpu} |"
         )
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from engine.models import variants as _variants  # noqa: F401 - registers the va
 from engine.models.attention import AttentionGate, AttentionUNet
 from engine.models.base import EnhanceNet, pad_to_multiple
 from engine.models.card import CARD_FORMAT_VERSION, CARD_MIGRATIONS, OUTPUT_SPACES, ModelCard
+from engine.models.cost import FRAME_12MP, frame_gmacs
 from engine.models.discriminator import UNetDiscriminator
 from engine.models.fast import FastUNet
 from engine.models.library import (
@@ -57,6 +58,7 @@ __all__ = [
     "CARD_FORMAT_VERSION",
     "CARD_MIGRATIONS",
     "ENV_VAR",
+    "FRAME_12MP",
     "OUTPUT_SPACES",
     "PICKLE_SUFFIXES",
     "WORK_FOLDER",
@@ -78,6 +80,7 @@ __all__ = [
     "default_library_dir",
     "delete_model",
     "export_model",
+    "frame_gmacs",
     "get_model",
     "import_model",
     "library_dir",

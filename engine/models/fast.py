@@ -35,7 +35,8 @@ turns it into speed:
   subtracting its noise; where the input is clean it keeps it. In 6,000-step trials the gated
   form scored 4-7 dB better than the plain residual at x100-x300.
 
-At the defaults: 0.98 M parameters, 60 GMAC per 12 MP frame (``darkroom-cli bench``).
+At the defaults: 1.39 M parameters, 53.7 GMAC per 12 MP frame (:func:`engine.models.frame_gmacs`,
+``darkroom-cli bench``), a tenth of the SID U-Net's 560.
 """
 
 from __future__ import annotations
@@ -172,7 +173,16 @@ class FastUNet(EnhanceNet):
         self.out_channels = out_channels
         self.widths, self.encoder_convs, self.decoder_convs = widths, encoder_convs, decoder_convs
         slope = float(negative_slope)
-        stem_in = self.in_channels * UNSHUFFLE * UNSHUFFLE
+        # The demosaic planes enter through a 1x1 convolution added to the first 3x3 one's
+        # output: a 3x3 over all 80 unshuffled planes would cost 17 of the budget's 60 GMAC,
+        # and the mosaic beside them already carries the neighbourhood.
+        stem_in = (self.in_channels - DEMOSAIC_PLANES * self.demosaic_input) * UNSHUFFLE**2
+        self.stem_channels = stem_in
+        self.demosaic_stem = (
+            nn.Conv2d(DEMOSAIC_PLANES * UNSHUFFLE**2, widths[0], 1, bias=False)
+            if self.demosaic_input
+            else None
+        )
         self.encoders = nn.ModuleList(
             _convs(stem_in if i == 0 else widths[i], widths[i], encoder_convs[i], slope)
             for i in range(levels)
@@ -201,7 +211,13 @@ class FastUNet(EnhanceNet):
 
     def forward_padded(self, x: Tensor) -> Tensor:
         """``(N, C, H, W)``, ``H, W`` multiples of :attr:`size_multiple` -> ``(N, 3, 2H, 2W)``."""
-        h = self.encoders[0](F.pixel_unshuffle(x, UNSHUFFLE))
+        planes = F.pixel_unshuffle(x, UNSHUFFLE)
+        if self.demosaic_stem is None:
+            h = self.encoders[0](planes)
+        else:
+            first = self.encoders[0]
+            h = first[0](planes[:, : self.stem_channels])
+            h = first[1:](h + self.demosaic_stem(planes[:, self.stem_channels :]))
         skips: list[Tensor] = []
         for down, encoder in zip(self.downs, self.encoders[1:], strict=True):
             skips.append(h)
