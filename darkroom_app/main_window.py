@@ -284,7 +284,12 @@ class MainWindow(QMainWindow):
     def _update_labels(self) -> None:
         session, ratio, model = self.session, self.session.ratio, self.session.model
         self.viewer.before_label, self.viewer.after_label = viewer_labels(
-            ratio, model, self.view_controls.before_x1, session.device_is_cpu, session.amount
+            ratio,
+            model,
+            self.view_controls.before_x1,
+            session.device_is_cpu,
+            session.amount,
+            session.model_dirs,
         )
         self.ui.amount.setEnabled(model != CLASSICAL)  # the classical render has nothing to dose
         self.viewer.update()

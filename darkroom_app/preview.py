@@ -41,10 +41,13 @@ DEBOUNCE_MS = 80
 #: second; half a megapixel (a 12 MP frame binned 5x: 850 x 568) keeps "slider stops -> preview"
 #: under a second (tools/bench_preview.py). GPUs and the classical pipeline get full screen size.
 CPU_NETWORK_PIXELS = 500_000
-#: On a CPU, live previews of the bigger networks are drawn with the ``lite`` variant (about a
-#: quarter of the baseline's arithmetic) when it has weights, so a sharper proxy still arrives
-#: within half a second; exports always use the chosen model.
-CPU_PREVIEW_MODEL = "lite"
+#: On a CPU, live previews of the bigger networks are drawn by the default ``fast`` network
+#: (about a tenth of the baseline's arithmetic) when it has weights, so a sharper proxy still
+#: arrives within half a second; exports always use the chosen model. Networks of a cheap
+#: architecture (``fast`` and the photographer's fine-tunes of it) draw their own preview: no
+#: stand-in, the preview is the export's look.
+CPU_PREVIEW_MODEL = "fast"
+SELF_PREVIEW_ARCHITECTURES = frozenset({"fast"})
 CPU_PREVIEW_MODEL_PIXELS = 1_200_000
 #: Size of the whole-frame layer drawn around a zoomed-in region.
 BASE_SIDE = 1024
@@ -62,23 +65,38 @@ def cpu_preview_model_available() -> bool:
     return any(e.name == CPU_PREVIEW_MODEL and e.has_weights for e in model_entries())
 
 
-def preview_model_for(model: str, device_is_cpu: bool) -> str:
+@functools.lru_cache(maxsize=64)
+def architecture_of(model: str, model_dirs: tuple[Path, ...] = ()) -> str | None:
+    """The architecture of the model of that name (bundled or in ``model_dirs``), or None."""
+    for entry in model_entries(list(model_dirs)):
+        if entry.name == model:
+            return entry.architecture
+    return None
+
+
+def preview_model_for(model: str, device_is_cpu: bool, model_dirs: tuple[Path, ...] = ()) -> str:
     """The model that draws the live preview of ``model`` (see :data:`CPU_PREVIEW_MODEL`)."""
-    if device_is_cpu and model not in (CLASSICAL, CPU_PREVIEW_MODEL):
-        if cpu_preview_model_available():
-            return CPU_PREVIEW_MODEL
-    return model
+    if not device_is_cpu or model == CLASSICAL:
+        return model
+    if architecture_of(model, model_dirs) in SELF_PREVIEW_ARCHITECTURES:
+        return model
+    return CPU_PREVIEW_MODEL if cpu_preview_model_available() else model
 
 
 def viewer_labels(
-    ratio: float, model: str, before_x1: bool, device_is_cpu: bool, amount: float = 1.0
+    ratio: float,
+    model: str,
+    before_x1: bool,
+    device_is_cpu: bool,
+    amount: float = 1.0,
+    model_dirs: tuple[Path, ...] = (),
 ) -> tuple[str, str]:
     """The viewer's "before" and "after" captions; "after" names a preview stand-in, so a
     softer CPU proxy is not mistaken for what the export will look like, and an Amount
     below 100 %."""
     before = "Before · as recorded ×1" if before_x1 else f"Before · classical ×{ratio:g}"
     name = "classical" if model == CLASSICAL else model
-    drawn_by = preview_model_for(model, device_is_cpu)
+    drawn_by = preview_model_for(model, device_is_cpu, model_dirs)
     note = f" (preview: {drawn_by})" if drawn_by != model else ""
     dose = f" · {round(amount * 100)} %" if model != CLASSICAL and amount < 1 else ""
     return before, f"After · {name} ×{ratio:g}{dose}{note}"
@@ -193,13 +211,10 @@ class PreviewController(QObject):
         device_scale = self.viewer.scale * self.viewer.devicePixelRatioF()
         screen_side = max(area[2], area[3]) * min(device_scale, 1.0)
         max_side = max(64, min(math.ceil(screen_side), max(self.viewer.pane_device_size())))
-        preview_model = preview_model_for(state.model, state.device_is_cpu)
+        preview_model = preview_model_for(state.model, state.device_is_cpu, state.model_dirs)
         if network and state.device_is_cpu:
-            budget = (
-                CPU_PREVIEW_MODEL_PIXELS
-                if preview_model == CPU_PREVIEW_MODEL
-                else CPU_NETWORK_PIXELS
-            )
+            cheap = architecture_of(preview_model, state.model_dirs) in SELF_PREVIEW_ARCHITECTURES
+            budget = CPU_PREVIEW_MODEL_PIXELS if cheap else CPU_NETWORK_PIXELS
             max_side = min(max_side, network_side(area, budget))
         key = (id(frame), state.ratio, state.model, state.device, state.before_ratio,
                state.amount)  # fmt: skip

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from engine.models import DEFAULT_MODEL
+
 ORGANISATION = "Darkroom"
 APPLICATION = "Darkroom"
 MAX_RECENT = 10
@@ -126,7 +128,7 @@ class AppSettings:
 
     @property
     def model(self) -> str:
-        return self._str("view/model", "none") or "none"
+        return self._str("view/model", DEFAULT_MODEL) or DEFAULT_MODEL
 
     @model.setter
     def model(self, name: str) -> None:

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: The bundled model the CLI and the window use unless told otherwise (issue 19: noise-aware,
+#: 54 GMAC per 12 MP, starts from the classical demosaic). Here, not in ``engine.models``, so
+#: the command line can name it without loading torch.
+DEFAULT_MODEL = "fast"
+
 
 def resources_dir() -> Path:
     """The folder holding ``models/``, ``samples/`` and ``icons/``.

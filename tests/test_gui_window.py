@@ -23,6 +23,7 @@ from darkroom_app.export_dialog import ExportDialog
 from darkroom_app.main_window import MainWindow
 from engine.errors import ExportError
 from engine.io import ExportOptions
+from engine.models import DEFAULT_MODEL
 from engine.render import Enhancer
 from engine.resources import sample_raw_path
 from tests.qt_settings import assert_no_live_jobs, isolated_settings
@@ -346,7 +347,8 @@ def test_the_session_drives_the_window(qtbot, make_window, night_dng: Path) -> N
     assert session.ratio == window.ui.exposure.ratio() == pytest.approx(33.3)
     assert window.settings.ratio == pytest.approx(33.3)
     assert not window.set_model("no such model")  # not listed: the session goes back
-    assert session.model == window.ui.model_combo.current_model() == "none"
+    # ... to the model a fresh window starts on: the bundled default.
+    assert session.model == window.ui.model_combo.current_model() == DEFAULT_MODEL
     session.say("Working…", 0)
     assert window.statusBar().currentMessage() == "Working…"
     with qtbot.waitSignal(window.errorShown) as blocker:
@@ -360,6 +362,7 @@ def test_settings_round_trip(qtbot, make_window, night_dng: Path, settings: QSet
     preview_at(qtbot, window, 42.0)
     window.set_split_mode("side")
     window.set_before_mode("x1")
+    assert window.set_model("none")  # away from the default, so the round trip shows
     window.resize(720, 540)  # fits the offscreen screen (800 x 600)
     window.apply_preferences("cpu", Path(settings.value("compute/userModelsDir")))
     window.close()

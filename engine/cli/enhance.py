@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import Cancelled, DarkroomError
+from engine.resources import DEFAULT_MODEL
 
 if TYPE_CHECKING:  # imported lazily at run time: `darkroom-cli sample` must not load torch
     from engine.io import ExportOptions
@@ -51,7 +52,11 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
         help="how much of the model's result, 0-100 %% "
         "(0: exactly the classical render; default 100)",
     )
-    p.add_argument("--model", default="baseline", help="model name, .safetensors path, or 'none'")
+    p.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"model name, .safetensors path, or 'none' (default: {DEFAULT_MODEL})",
+    )
     p.add_argument("--format", choices=tuple(FORMATS), help="default: jpeg")
     p.add_argument("--bits", type=int, default=8, help="8 or 16 (TIFF/PNG)")
     p.add_argument("--quality", type=int, default=95, help="JPEG quality 1-100")

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from engine.errors import Cancelled
+from engine.resources import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from engine.finetune import FinetuneProgress
@@ -46,7 +47,11 @@ def add_finetune_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
         description="Fine-tune a model on short/long pairs shot with your own camera and save "
         "it in your model library.",
     )
-    p.add_argument("--base", default="baseline", help="variant, library model or .safetensors")
+    p.add_argument(
+        "--base",
+        default=DEFAULT_MODEL,
+        help=f"variant, library model or .safetensors (default: {DEFAULT_MODEL})",
+    )
     p.add_argument(
         "--pairs", required=True, help="folder of RAW files (paired automatically), a folder "
         "with short/ and long/, or a CSV list short,long[,ratio]",

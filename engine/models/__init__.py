@@ -53,10 +53,12 @@ from engine.models.weights import (
     save_tensors,
     write_card,
 )
+from engine.resources import DEFAULT_MODEL
 
 __all__ = [
     "CARD_FORMAT_VERSION",
     "CARD_MIGRATIONS",
+    "DEFAULT_MODEL",
     "ENV_VAR",
     "FRAME_12MP",
     "OUTPUT_SPACES",

@@ -16,6 +16,8 @@ gan        7,760,748    15.5 MB    107               baseline architecture, adve
 uunet      15,611,320   31.3 MB    214               two chained U-Nets, decoder->encoder skips
 deep       31,095,148   62.2 MB    219               one more level, 32-...-1024
 lite       1,941,436    3.9 MB     107               baseline shape at half width, 16-...-256
+fast       1,394,864    2.8 MB     194               Darkroom's default: noise map and demosaic
+                                                     in, below packed resolution, 54 GMAC
 =========  ===========  =========  ================  ==========================================
 
 Smaller settings: ``deep`` with ``max_features=512`` has 20,608,364 parameters (41.2 MB);

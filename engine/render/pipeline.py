@@ -12,7 +12,7 @@ import torch
 from engine.device import select_device
 from engine.io import XYZ_TO_SRGB, RawFrame, Rect, orient_rect
 from engine.jobs import CancelToken, ProgressCallback, no_progress
-from engine.models import ModelCard, load_model, resolve_model
+from engine.models import DEFAULT_MODEL, ModelCard, load_model, resolve_model
 from engine.noise import PROFILES, NoiseLevel, NoiseProfile, card_noise_profile, noise_level_for
 from engine.render.colour import apply_orientation, classical_linear, develop, srgb_decode
 from engine.render.inputs import network_channels
@@ -123,7 +123,8 @@ class Enhancer:
     """A loaded model (or the classical pipeline) ready to render frames.
 
     Args:
-        model: a variant name, a user model name, a ``.safetensors`` path, or ``"none"``.
+        model: a variant name, a user model name, a ``.safetensors`` path, or ``"none"``
+            (default: :data:`engine.models.DEFAULT_MODEL`).
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
         tile: core tile side in packed pixels (``None``: from available memory).
         model_dirs: extra folders with user models.
@@ -132,7 +133,7 @@ class Enhancer:
 
     def __init__(
         self,
-        model: str = "baseline",
+        model: str = DEFAULT_MODEL,
         device: str = "auto",
         tile: int | None = None,
         model_dirs: list[Path] | None = None,
