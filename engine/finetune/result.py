@@ -44,3 +44,14 @@ class FinetuneResult:
     history: list[tuple[int, float]] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+def json_safe(value: object) -> object:
+    """JSON-safe card metrics: non-finite floats as strings ("nan", "inf"), containers walked."""
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else str(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value

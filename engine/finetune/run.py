@@ -59,7 +59,7 @@ from engine.finetune.request import (
     check_start,
     pair_files_of,
 )
-from engine.finetune.result import FinetuneResult
+from engine.finetune.result import FinetuneResult, json_safe
 from engine.finetune.run_state import (
     BEST_NAME,
     CHECKPOINT_NAME,
@@ -386,24 +386,13 @@ class _FinetuneRun:
             else base.noise_profile,
             noise_fit=data.fit.profile.to_dict() if data.fit else base.noise_fit,
             iterations=result.iterations, hardware=result.hardware,
-            training_time_s=round(run.train_seconds, 1), metrics=_finite(metrics),
+            training_time_s=round(run.train_seconds, 1), metrics=json_safe(metrics),
             licence=base.licence, notes="; ".join(text), base_model=base.name,
         )  # fmt: skip
 
 
 def _label(files: PairFiles) -> str:
     return f"{Path(files.short).name} + {Path(files.long).name}"
-
-
-def _finite(value: object) -> object:
-    """JSON-safe metrics: non-finite floats as strings ("nan", "inf")."""
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else str(value)
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _disk_error(what: str, exc: OSError) -> DarkroomError:
