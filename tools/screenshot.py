@@ -1,7 +1,7 @@
 """Take the README screenshot from the app in a real X11 window.
 
     xvfb-run -s "-screen 0 1280x800x24" python tools/screenshot.py docs/screenshot.png \
-        --model baseline --ratio 100
+        --model fast --ratio 100 [--amount 60]
 
 Opens the bundled sample (or ``--file``) in wipe mode (before = as recorded, x1), waits for the
 preview, then grabs the X server's root window, i.e. what a user's screen shows. ``--actual``
@@ -21,7 +21,8 @@ from pathlib import Path
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out", type=Path)
-    parser.add_argument("--model", default="baseline")
+    parser.add_argument("--model", default="fast")
+    parser.add_argument("--amount", type=float, default=100.0, help="Amount, percent")
     parser.add_argument("--ratio", type=float, default=100.0)
     parser.add_argument("--before", default="x1", help="before mode: x1 or same")
     parser.add_argument("--file", type=Path, help="a RAW file instead of the bundled sample")
@@ -49,6 +50,7 @@ def main() -> None:
         sys.exit(f"screenshot: model {args.model!r} is not available")
     window.set_split_mode("wipe")
     window.set_before_mode(args.before)
+    window.session.set_amount(args.amount / 100.0)
     app = QApplication.instance()
     shots: list[int] = []
 
