@@ -20,7 +20,7 @@ timed() {  # name, command...: wall seconds and peak RSS of a fresh process
 }
 echo "| command | wall s | peak RSS MB |" > "$OUT/e2e.md"
 echo "|---|---|---|" >> "$OUT/e2e.md"
-for model in baseline lite none; do
+for model in fast baseline lite none; do
   for prec in fp32 bf16; do
     [ "$model" = none ] && [ "$prec" = bf16 ] && continue
     rm -f "$OUT/out-$model-$prec.jpg"
