@@ -125,3 +125,14 @@ def test_train_refuses_bad_ratio_ranges(bad: str, capsys) -> None:
     code = main(["train", "--variant", "fast", "--data", ".", "--iterations", "1",
                  "--out", "/tmp/never.safetensors", "--ratios", bad])  # fmt: skip
     assert code != 0 and "--ratios" in capsys.readouterr().err
+
+
+def test_demosaic_planes_are_the_classical_demosaic_space_to_depthed() -> None:
+    from engine.render import demosaic
+    from engine.render.inputs import rggb_mosaic
+
+    packed = np.random.default_rng(3).random((4, 20, 24), dtype=np.float32)
+    planes = torch.from_numpy(demosaic_planes(packed))[None]
+    back = torch.nn.functional.pixel_shuffle(planes, 2)[0].permute(1, 2, 0).numpy()
+    np.testing.assert_array_equal(back, demosaic(rggb_mosaic(packed), "RGGB"))
+    assert rggb_mosaic(packed)[1, 1] == packed[2, 0, 0]  # blue at the bottom right

@@ -16,6 +16,8 @@ what it was trained on:
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812 - the usual alias
 
 from engine.noise import NoiseLevel
 from engine.render.colour import demosaic as classical_demosaic
@@ -44,11 +46,9 @@ def demosaic_planes(packed: np.ndarray) -> np.ndarray:
         ``(2y + i, 2x + j)``, then green, then blue (``torch.nn.functional.pixel_unshuffle``
         order, undone by ``pixel_shuffle(planes, 2)``).
     """
-    _, h, w = packed.shape
-    rgb = classical_demosaic(rggb_mosaic(packed[:4]), "RGGB")  # (2h, 2w, 3)
-    return np.ascontiguousarray(rgb.reshape(h, 2, w, 2, 3).transpose(4, 1, 3, 0, 2)).reshape(
-        DEMOSAIC_PLANES, h, w
-    )
+    rgb = torch.from_numpy(classical_demosaic(rggb_mosaic(packed[:4]), "RGGB"))  # (2h, 2w, 3)
+    # torch's unshuffle copies on every core; numpy's transpose took 4x as long on 12 MP.
+    return F.pixel_unshuffle(rgb.permute(2, 0, 1)[None], 2)[0].numpy()
 
 
 def network_channels(
