@@ -62,6 +62,14 @@ def test_frame_border_is_mirrored_not_zero_padded() -> None:
     np.testing.assert_array_equal(mirrored[:, 2, 3:-3], packed[:, 1])
 
 
+@pytest.mark.parametrize(("h", "w", "pad"), [(40, 57, 32), (5, 7, 32), (9, 33, 9)])
+def test_frame_border_is_numpy_reflection_at_any_size(h: int, w: int, pad: int) -> None:
+    # The fast path (torch) and the small-frame path (numpy) mirror the same way.
+    packed = np.random.default_rng(3).random((20, h, w), dtype=np.float32)
+    expected = np.pad(packed, ((0, 0), (pad, pad), (pad, pad)), mode="reflect")
+    np.testing.assert_array_equal(pad_frame_border(packed, pad), expected)
+
+
 def test_bf16_close_to_fp32() -> None:
     model = _model()
     packed = np.random.default_rng(2).random((4, 96, 128), dtype=np.float32)

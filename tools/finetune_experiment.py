@@ -9,8 +9,11 @@ three times its row noise, heavier read-noise tails than any published profile (
 (the published ranges end at 6-29), with ISO proportional to K (ISO = K / 0.005, 6000-10000).
 Ratios x10, x30 and x100. Scenes are held-out photos (never trained on). Writes ``train/``
 (for ``darkroom-cli finetune``) and ``test/`` (SID layout, for ``darkroom-cli evaluate``)
-under WORK_DIR. Long exposures are the clean unprocessed photo with the same camera's noise at
-ratio 1. The measurement (docs/finetune.md):
+under WORK_DIR. Long exposures are shot as the README asks (a long *clean* one): the same scene
+at ratio 1 on the same camera at its base ISO 200 (K = 1 DN/e-), so they carry the camera's
+own, mild, noise; a long exposure at the short one's ISO 6000-10000 would itself be about as
+noisy as a x10 short one, and both the fine-tune's targets and the held-out scores would then
+measure that noise. The measurement (README, "Fine-tuning on your own camera"):
 
     darkroom-cli evaluate --data WORK/test --models fast --out WORK/eval-shipped
     darkroom-cli finetune WORK/train --name odd-profile --iterations 0
@@ -34,6 +37,7 @@ from engine.train import list_photos, load_clean_photo, mosaic, sample_unprocess
 K_RANGE = (30.0, 50.0)
 K_PER_ISO = 0.005
 RATIOS = (10.0, 30.0, 100.0)
+LONG_ISO = 200  # the long exposure: base ISO
 PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "clean-photos"
 
 
@@ -56,9 +60,13 @@ def write_pair(folder_short: Path, folder_long: Path, stem: str, photo: np.ndarr
     span = profile.white_level - profile.black_level
     k = float(np.exp(rng.uniform(np.log(profile.k_min), np.log(profile.k_max))))
     noise = profile.sample_params(rng, k=k)
+    long_noise = profile.sample_params(rng, k=LONG_ISO * K_PER_ISO)
     iso = round(k / K_PER_ISO)
-    for folder, r, t in ((folder_short, ratio, 1.0 / ratio), (folder_long, 1.0, 1.0)):
-        dn = add_noise(clean / r * span, noise, rng) + profile.black_level
+    # Exposure time x ISO sets the brightness: the short one is 1/ratio of the long one's.
+    shots = ((folder_short, ratio, LONG_ISO / (iso * ratio), noise, iso),
+             (folder_long, 1.0, 1.0, long_noise, LONG_ISO))  # fmt: skip
+    for folder, r, t, shot_noise, iso in shots:
+        dn = add_noise(clean / r * span, shot_noise, rng) + profile.black_level
         out = np.clip(np.rint(dn), 0, profile.white_level).astype(np.uint16)
         exif = ExifInfo(make="Invented", model="X1", iso=iso, exposure_time=t,
                         datetime="2026:11:25 04:00:00")  # fmt: skip
