@@ -139,16 +139,18 @@ def test_config_round_trip(name: str) -> None:
         assert torch.equal(again(x), model(x))
 
 
-@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("name", [*VARIANTS, "fast-overlap"])
 def test_receptive_radius_is_an_upper_bound(name: str) -> None:
     # Radius depends on levels only, so default levels with tiny widths keep this fast.
-    cfg: dict[str, Any] = {"base_features": 4} if name != "fast" else dict(SMALL[name])
+    cfg: dict[str, Any] = {"base_features": 4} if "fast" not in name else dict(SMALL["fast"])
     if name == "uunet":
         cfg["second_base_features"] = 4
-    model = create_model(name, **cfg)
+    if name == "fast-overlap":
+        cfg["head"] = "overlap"
+    model = create_model(name.removesuffix("-overlap"), **cfg)
     _randomise_zero_params(model)
     radius = model.receptive_radius
-    assert radius == DEFAULT_RADIUS[name]
+    assert radius == DEFAULT_RADIUS[name.removesuffix("-overlap")] + 2 * (name == "fast-overlap")
     size = 2 * radius + 9  # odd, so padding is exercised, and room beyond the radius
     x = torch.rand(1, model.in_channels, size, size, requires_grad=True)
     y = model(x)
@@ -308,9 +310,47 @@ def test_fast_starts_near_its_base(base: str) -> None:
     torch.testing.assert_close(y, wanted * (1 - torch.sigmoid(torch.tensor(-2.0))))
 
 
+def test_fast_overlap_head_is_the_shuffle_head_plus_neighbours() -> None:
+    """With only the block's own taps set, the overlapping head computes exactly the
+    pixel-shuffle head; its outer taps reach the neighbouring blocks, which the receptive
+    radius accounts for."""
+    torch.manual_seed(0)
+    shuffle = create_model("fast", **SMALL["fast"])
+    overlap = create_model("fast", **SMALL["fast"], head="overlap")
+    _randomise_zero_params(shuffle)
+    state = {k: v for k, v in shuffle.state_dict().items() if not k.startswith("head.")}
+    w = shuffle.head.weight[:, :, 0, 0].detach()  # (4 outputs x 16 positions, C)
+    taps = torch.zeros_like(overlap.head.weight)  # (C, 4 outputs, 8, 8)
+    for c in range(taps.shape[1]):
+        for dy in range(4):
+            for dx in range(4):
+                taps[:, c, dy + 2, dx + 2] = w[c * 16 + dy * 4 + dx]
+    overlap.load_state_dict(
+        state | {"head.weight": taps, "head_bias": shuffle.head.bias.detach().clone()}
+    )
+    x = torch.rand(1, shuffle.in_channels, 37, 45)
+    with torch.no_grad():
+        torch.testing.assert_close(overlap(x), shuffle(x), atol=1e-5, rtol=0)
+        overlap.head.weight[:, :, 0, 0] += 0.5  # an outer tap: now the neighbours count
+        assert (overlap(x) - shuffle(x)).abs().max() > 1e-3
+    assert overlap.receptive_radius == shuffle.receptive_radius + 2
+    assert frame_gmacs(create_model("fast", head="overlap")) <= 60
+
+
+def test_fast_overlap_head_starts_at_its_base() -> None:
+    model = create_model("fast", **SMALL["fast"], head="overlap").eval()
+    x = torch.rand(1, model.in_channels, 32, 32)
+    with torch.no_grad():
+        y = model(x)
+    wanted = torch.nn.functional.pixel_shuffle(x[:, -12:], 2)
+    torch.testing.assert_close(y, wanted * (1 - torch.sigmoid(torch.tensor(-2.0))))
+
+
 def test_fast_refuses_an_unknown_base() -> None:
     with pytest.raises(ModelError, match="base must be one of"):
         create_model("fast", base="ahd")
+    with pytest.raises(ModelError, match="head must be one of"):
+        create_model("fast", head="bicubic")
 
 
 def test_frame_gmacs_counts_the_convolutions() -> None:

@@ -137,6 +137,7 @@ def run(work: Path, repeat: int, network_pixels: list[int] | None) -> None:
     from darkroom_app import create_window
     from darkroom_app.settings import AppSettings
     from engine.io import write_synthetic_dng
+    from engine.models import DEFAULT_MODEL
 
     dng = write_synthetic_dng(work / "frame12mp.dng")
     models = work / "models"
@@ -158,7 +159,7 @@ def run(work: Path, repeat: int, network_pixels: list[int] | None) -> None:
     print(header)
     print("-" * len(header))
     frame = (0, 0, 2848, 4256)
-    rows = [("none", preview.CPU_NETWORK_PIXELS)]
+    rows = [("none", preview.CPU_NETWORK_PIXELS), (DEFAULT_MODEL, preview.CPU_NETWORK_PIXELS)]
     for pixels in network_pixels or [preview.CPU_NETWORK_PIXELS]:
         rows.append((UNTRAINED, pixels))
     for model, pixels in rows:

@@ -16,8 +16,9 @@ noisy as a x10 short one, and both the fine-tune's targets and the held-out scor
 measure that noise. The measurement (README, "Fine-tuning on your own camera"):
 
     darkroom-cli evaluate --data WORK/test --models fast --out WORK/eval-shipped
-    darkroom-cli finetune WORK/train --name odd-profile --iterations 0
-    darkroom-cli finetune WORK/train --name odd-tuned
+    darkroom-cli finetune --pairs WORK/train --dark-frames WORK/dark --iterations 0 \
+        --name odd-profile
+    darkroom-cli finetune --pairs WORK/train --dark-frames WORK/dark --name odd-tuned
     darkroom-cli evaluate --data WORK/test --models odd-profile,odd-tuned --out WORK/eval-tuned
 """
 
@@ -76,12 +77,36 @@ def write_pair(folder_short: Path, folder_long: Path, stem: str, photo: np.ndarr
                       xyz_to_cam=params.camera.xyz_to_cam, exif=exif)  # fmt: skip
 
 
+def write_dark_frames(folder: Path, count: int, side: int, rng: np.random.Generator) -> None:
+    """Lens-cap shots at the short exposures' ISOs: no light, only the camera's read and row
+    noise (``darkroom-cli finetune --dark-frames``)."""
+    profile = odd_camera()
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, k in enumerate(np.geomspace(K_RANGE[0], K_RANGE[1], count)):
+        noise = profile.sample_params(rng, k=float(k))
+        dn = add_noise(np.zeros((side, side), np.float32), noise, rng) + profile.black_level
+        out = np.clip(np.rint(dn), 0, profile.white_level).astype(np.uint16)
+        exif = ExifInfo(make="Invented", model="X1", iso=round(k / K_PER_ISO),
+                        exposure_time=0.01, datetime="2026:11:25 05:00:00")  # fmt: skip
+        write_cfa_dng(folder / f"dark_{i:02d}.dng", out, cfa="RGGB",
+                      black_level=profile.black_level, white_level=int(profile.white_level),
+                      wb_gains=(2.0, 1.0, 1.5), xyz_to_cam=odd_xyz_to_cam(), exif=exif)  # fmt: skip
+
+
+def odd_xyz_to_cam() -> np.ndarray:
+    """Any plausible colour matrix: a dark frame has no colour."""
+    rng = np.random.default_rng(0)
+    return sample_unprocess_params(rng, cfa="RGGB", camera="Sony ILCE-7S").camera.xyz_to_cam
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("work", type=Path)
     parser.add_argument("--train-pairs", type=int, default=6)
     parser.add_argument("--test-pairs", type=int, default=6)
     parser.add_argument("--side", type=int, default=512)
+    parser.add_argument("--dark-frames", type=int, default=4,
+                        help="lens-cap shots written to WORK/dark (0: none)")  # fmt: skip
     args = parser.parse_args()
     photos = list_photos(PHOTOS, held_out=True)
     rng = np.random.default_rng(5)
@@ -98,7 +123,10 @@ def main() -> None:
         short.mkdir(parents=True, exist_ok=True)
         long.mkdir(parents=True, exist_ok=True)
         write_pair(short, long, f"{i:05d}", photo, ratio, rng)
-    print(f"wrote {args.train_pairs} training and {args.test_pairs} test pairs under {args.work}")
+    if args.dark_frames:
+        write_dark_frames(args.work / "dark", args.dark_frames, args.side, rng)
+    print(f"wrote {args.train_pairs} training and {args.test_pairs} test pairs"
+          f" and {args.dark_frames} dark frames under {args.work}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -18,8 +18,14 @@ turns it into speed:
   pixel after amplification. One network can then leave a clean photo alone and clean a noisy
   one hard, and a new camera is described to it by its noise profile (after Ansel's and
   RawRefinery's noise-conditioned denoisers).
-* **Head.** A 1x1 convolution to ``4 * 4 * out_channels`` channels and ``pixel_shuffle(4)``:
-  full-resolution linear RGB, ``(N, 3, 2h, 2w)`` for a packed ``(N, C, h, w)`` input.
+* **Head.** Full-resolution linear RGB, ``(N, 3, 2h, 2w)`` for a packed ``(N, C, h, w)``
+  input, from the level-0 features (one per 4x4 sensor block). ``head="shuffle"``: a 1x1
+  convolution to ``4 * 4 * out_channels`` channels and ``pixel_shuffle(4)``, as SID; every
+  4x4 block then comes from one feature vector, and at x100 the blocks' edges showed as a faint
+  4-pixel grid (a period-4 pattern of about half a level in the mean high-pass of the bundled
+  sample). ``head="overlap"``: a transposed 8x8 convolution with stride 4, so each output
+  pixel blends its own block's feature vector with its neighbours' (plus a bias per position
+  in the block, which makes it exactly the shuffle head when the outer taps are zero).
 * **Starting from a demosaic** (``base``): the network's output is a correction of a
   demosaic of its own input, not a picture from nothing. ``"demosaic"`` (the default) is the
   classical path's DHT demosaic, which the runner hands over beside the mosaic
@@ -54,6 +60,8 @@ from engine.models.base import EnhanceNet, check_positive
 UNSHUFFLE = 2
 #: Where the output starts from (see the module docstring).
 BASES = ("demosaic", "bilinear", "none")
+#: How the level-0 features become full-resolution pixels (see the module docstring).
+HEADS = ("shuffle", "overlap")
 #: The gate's starting logit: sigmoid(-2) = 0.12 of the base let go, small enough to start
 #: near the base, large enough for the gradient to open it where the input is noise.
 GATE_START = -2.0
@@ -116,6 +124,7 @@ class FastUNet(EnhanceNet):
         negative_slope: LeakyReLU slope.
         base: what the output corrects: ``"demosaic"``, ``"bilinear"`` or ``"none"``.
         gate: with a base, also predict how much of it to let go per pixel.
+        head: ``"shuffle"`` or ``"overlap"`` (see the module docstring).
     """
 
     variant = "fast"
@@ -131,6 +140,7 @@ class FastUNet(EnhanceNet):
         negative_slope: float = 0.2,
         base: str = "demosaic",
         gate: bool = True,
+        head: str = "shuffle",
     ) -> None:
         super().__init__()
         widths, encoder_convs, decoder_convs = (
@@ -158,9 +168,12 @@ class FastUNet(EnhanceNet):
             "negative_slope": float(negative_slope),
             "base": base,
             "gate": bool(gate),
+            "head": head,
         }
         if base not in BASES:
             raise ValueError(f"base must be one of {', '.join(BASES)}, got {base!r}")
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
         if base != "none" and (raw_channels != 4 or out_channels != 3):
             raise ValueError("starting from a demosaic needs 4 raw and 3 output channels")
         self.base = base
@@ -197,14 +210,26 @@ class FastUNet(EnhanceNet):
             _convs(widths[i], widths[i], decoder_convs[i], slope) for i in range(levels - 1)
         )
         scale = UNSHUFFLE * self.upscale
-        self.head = nn.Conv2d(widths[0], scale * scale * (out_channels + int(self.gate)), 1)
+        self.head_kind = head
+        head_out = out_channels + int(self.gate)
+        self.head: nn.Conv2d | nn.ConvTranspose2d
+        if head == "shuffle":
+            self.head = nn.Conv2d(widths[0], scale * scale * head_out, 1)
+            biases = self.head.bias
+        else:
+            # Output pixel 4i + d - 2 + k of input position i: taps k = 2..5 are the block's own.
+            self.head = nn.ConvTranspose2d(
+                widths[0], head_out, 2 * scale, stride=scale, padding=scale // 2, bias=False
+            )
+            self.head_bias = nn.Parameter(torch.zeros(head_out * scale * scale))
+            biases = self.head_bias
         if base != "none":  # start as the base itself (nearly, with the gate)
             nn.init.zeros_(self.head.weight)
-            nn.init.zeros_(self.head.bias)
+            nn.init.zeros_(biases)
             if self.gate:
                 # pixel_shuffle takes scale**2 consecutive channels per output channel; the
                 # gate is the last output channel.
-                nn.init.constant_(self.head.bias[out_channels * scale * scale :], GATE_START)
+                nn.init.constant_(biases[out_channels * scale * scale :], GATE_START)
         self.size_multiple = UNSHUFFLE * 2 ** (levels - 1)
         self.receptive_radius = self.trace_radius()
         self.activation_bytes = ACTIVATION_BYTES_PER_FEATURE * widths[0]
@@ -224,7 +249,7 @@ class FastUNet(EnhanceNet):
             h = encoder(down(h))
         for i in reversed(range(len(self.ups))):
             h = self.decoders[i](self.ups[i](h) + skips[i])
-        out = F.pixel_shuffle(self.head(h), UNSHUFFLE * self.upscale)
+        out = self._head(h)
         if self.base == "none":
             return out
         if self.base == "demosaic":
@@ -236,6 +261,16 @@ class FastUNet(EnhanceNet):
         # base + r - sigmoid(g) base, as one fused op: at 12 MP every full-resolution
         # intermediate is 150 MB, and 1 - sigmoid(g) = sigmoid(-g).
         return torch.addcmul(out[:, :-1], base, torch.sigmoid(-out[:, -1:]))
+
+    def _head(self, h: Tensor) -> Tensor:
+        """Level-0 features ``(N, widths[0], H, W)`` -> ``(N, out_channels [+ 1], 4H, 4W)``."""
+        scale = UNSHUFFLE * self.upscale
+        if self.head_kind == "shuffle":
+            return F.pixel_shuffle(self.head(h), scale)
+        height, width = h.shape[-2:]
+        # The per-position bias, tiled over the blocks: (C * 16,) -> (1, C, 4H, 4W).
+        bias = F.pixel_shuffle(self.head_bias.view(1, -1, 1, 1), scale)
+        return self.head(h) + bias.repeat(1, 1, height, width)
 
     def trace_radius(self) -> int:
         """Analytic receptive radius in packed pixels (the reasoning of
@@ -250,4 +285,6 @@ class FastUNet(EnhanceNet):
         for i in reversed(range(len(self.ups))):
             scale = UNSHUFFLE * 2**i
             r = max(r + scale, skips[i]) + self.decoder_convs[i] * scale
+        if self.head_kind == "overlap":  # each output pixel also sees the neighbouring blocks
+            r += UNSHUFFLE
         return r
