@@ -139,18 +139,19 @@ def test_config_round_trip(name: str) -> None:
         assert torch.equal(again(x), model(x))
 
 
-@pytest.mark.parametrize("name", [*VARIANTS, "fast-overlap"])
-def test_receptive_radius_is_an_upper_bound(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "extra"), [*((name, {}) for name in VARIANTS), ("fast", {"head": "overlap"})]
+)
+def test_receptive_radius_is_an_upper_bound(name: str, extra: dict[str, Any]) -> None:
     # Radius depends on levels only, so default levels with tiny widths keep this fast.
-    cfg: dict[str, Any] = {"base_features": 4} if "fast" not in name else dict(SMALL["fast"])
+    cfg: dict[str, Any] = {"base_features": 4} if name != "fast" else dict(SMALL[name])
     if name == "uunet":
         cfg["second_base_features"] = 4
-    if name == "fast-overlap":
-        cfg["head"] = "overlap"
-    model = create_model(name.removesuffix("-overlap"), **cfg)
+    model = create_model(name, **cfg, **extra)
     _randomise_zero_params(model)
     radius = model.receptive_radius
-    assert radius == DEFAULT_RADIUS[name.removesuffix("-overlap")] + 2 * (name == "fast-overlap")
+    # The overlapping head reaches one level-0 position (2 packed pixels) further.
+    assert radius == DEFAULT_RADIUS[name] + 2 * (extra.get("head") == "overlap")
     size = 2 * radius + 9  # odd, so padding is exercised, and room beyond the radius
     x = torch.rand(1, model.in_channels, size, size, requires_grad=True)
     y = model(x)
@@ -318,16 +319,13 @@ def test_fast_overlap_head_is_the_shuffle_head_plus_neighbours() -> None:
     shuffle = create_model("fast", **SMALL["fast"])
     overlap = create_model("fast", **SMALL["fast"], head="overlap")
     _randomise_zero_params(shuffle)
-    state = {k: v for k, v in shuffle.state_dict().items() if not k.startswith("head.")}
+    state = shuffle.overlap_state()
+    # The block's own taps, written out: output c at (dy, dx) of the block is tap (dy+2, dx+2).
     w = shuffle.head.weight[:, :, 0, 0].detach()  # (4 outputs x 16 positions, C)
-    taps = torch.zeros_like(overlap.head.weight)  # (C, 4 outputs, 8, 8)
-    for c in range(taps.shape[1]):
-        for dy in range(4):
-            for dx in range(4):
-                taps[:, c, dy + 2, dx + 2] = w[c * 16 + dy * 4 + dx]
-    overlap.load_state_dict(
-        state | {"head.weight": taps, "head_bias": shuffle.head.bias.detach().clone()}
-    )
+    for c, dy, dx in [(0, 0, 0), (1, 2, 3), (3, 3, 1)]:
+        assert torch.equal(state["head.weight"][:, c, dy + 2, dx + 2], w[c * 16 + dy * 4 + dx])
+    assert not state["head.weight"][:, :, :2].any() and not state["head.weight"][:, :, 6:].any()
+    overlap.load_state_dict(state)
     x = torch.rand(1, shuffle.in_channels, 37, 45)
     with torch.no_grad():
         torch.testing.assert_close(overlap(x), shuffle(x), atol=1e-5, rtol=0)
@@ -344,6 +342,10 @@ def test_fast_overlap_head_starts_at_its_base() -> None:
         y = model(x)
     wanted = torch.nn.functional.pixel_shuffle(x[:, -12:], 2)
     torch.testing.assert_close(y, wanted * (1 - torch.sigmoid(torch.tensor(-2.0))))
+    model.train()(x).square().mean().backward()  # the in-place bias keeps autograd whole
+    for param in (model.head.weight, model.head_bias):
+        assert param.grad is not None and torch.isfinite(param.grad).all()
+        assert param.grad.abs().sum() > 0
 
 
 def test_fast_refuses_an_unknown_base() -> None:

@@ -52,6 +52,20 @@ def odd_camera():
     )  # fmt: skip
 
 
+def write_shot(path: Path, signal_dn: np.ndarray, noise, iso: int, exposure_time: float,
+               params, datetime: str, rng: np.random.Generator) -> None:  # fmt: skip
+    """One exposure of the invented camera: ``signal_dn`` (expected DN above black, on the
+    mosaic) with the camera's noise, written as a CFA DNG with its ISO and exposure time."""
+    profile = odd_camera()
+    dn = add_noise(signal_dn, noise, rng) + profile.black_level
+    out = np.clip(np.rint(dn), 0, profile.white_level).astype(np.uint16)
+    exif = ExifInfo(make="Invented", model="X1", iso=iso, exposure_time=exposure_time,
+                    datetime=datetime)  # fmt: skip
+    write_cfa_dng(path, out, cfa="RGGB", black_level=profile.black_level,
+                  white_level=int(profile.white_level), wb_gains=tuple(params.wb_gains),
+                  xyz_to_cam=params.camera.xyz_to_cam, exif=exif)  # fmt: skip
+
+
 def write_pair(folder_short: Path, folder_long: Path, stem: str, photo: np.ndarray, ratio: float,
                rng: np.random.Generator) -> None:  # fmt: skip
     profile = odd_camera()
@@ -62,41 +76,27 @@ def write_pair(folder_short: Path, folder_long: Path, stem: str, photo: np.ndarr
     k = float(np.exp(rng.uniform(np.log(profile.k_min), np.log(profile.k_max))))
     noise = profile.sample_params(rng, k=k)
     long_noise = profile.sample_params(rng, k=LONG_ISO * K_PER_ISO)
-    iso = round(k / K_PER_ISO)
+    short_iso = round(k / K_PER_ISO)
     # Exposure time x ISO sets the brightness: the short one is 1/ratio of the long one's.
-    shots = ((folder_short, ratio, LONG_ISO / (iso * ratio), noise, iso),
+    shots = ((folder_short, ratio, LONG_ISO / (short_iso * ratio), noise, short_iso),
              (folder_long, 1.0, 1.0, long_noise, LONG_ISO))  # fmt: skip
     for folder, r, t, shot_noise, iso in shots:
-        dn = add_noise(clean / r * span, shot_noise, rng) + profile.black_level
-        out = np.clip(np.rint(dn), 0, profile.white_level).astype(np.uint16)
-        exif = ExifInfo(make="Invented", model="X1", iso=iso, exposure_time=t,
-                        datetime="2026:11:25 04:00:00")  # fmt: skip
-        name = f"{stem}_00_{t:g}s.dng"
-        write_cfa_dng(folder / name, out, cfa="RGGB", black_level=profile.black_level,
-                      white_level=int(profile.white_level), wb_gains=tuple(params.wb_gains),
-                      xyz_to_cam=params.camera.xyz_to_cam, exif=exif)  # fmt: skip
+        write_shot(folder / f"{stem}_00_{t:g}s.dng", clean / r * span, shot_noise, iso, t,
+                   params, "2026:11:25 04:00:00", rng)  # fmt: skip
 
 
 def write_dark_frames(folder: Path, count: int, side: int, rng: np.random.Generator) -> None:
     """Lens-cap shots at the short exposures' ISOs: no light, only the camera's read and row
     noise (``darkroom-cli finetune --dark-frames``)."""
     profile = odd_camera()
+    # Any plausible colour matrix (a dark frame has no colour), from its own generator.
+    params = sample_unprocess_params(np.random.default_rng(0), cfa="RGGB", camera="Sony ILCE-7S")
+    params = replace(params, wb_gains=np.array([2.0, 1.0, 1.5]))
     folder.mkdir(parents=True, exist_ok=True)
+    dark = np.zeros((side, side), np.float32)
     for i, k in enumerate(np.geomspace(K_RANGE[0], K_RANGE[1], count)):
-        noise = profile.sample_params(rng, k=float(k))
-        dn = add_noise(np.zeros((side, side), np.float32), noise, rng) + profile.black_level
-        out = np.clip(np.rint(dn), 0, profile.white_level).astype(np.uint16)
-        exif = ExifInfo(make="Invented", model="X1", iso=round(k / K_PER_ISO),
-                        exposure_time=0.01, datetime="2026:11:25 05:00:00")  # fmt: skip
-        write_cfa_dng(folder / f"dark_{i:02d}.dng", out, cfa="RGGB",
-                      black_level=profile.black_level, white_level=int(profile.white_level),
-                      wb_gains=(2.0, 1.0, 1.5), xyz_to_cam=odd_xyz_to_cam(), exif=exif)  # fmt: skip
-
-
-def odd_xyz_to_cam() -> np.ndarray:
-    """Any plausible colour matrix: a dark frame has no colour."""
-    rng = np.random.default_rng(0)
-    return sample_unprocess_params(rng, cfa="RGGB", camera="Sony ILCE-7S").camera.xyz_to_cam
+        write_shot(folder / f"dark_{i:02d}.dng", dark, profile.sample_params(rng, k=float(k)),
+                   round(k / K_PER_ISO), 0.01, params, "2026:11:25 05:00:00", rng)  # fmt: skip
 
 
 def main() -> None:

@@ -259,18 +259,38 @@ class FastUNet(EnhanceNet):
         if not self.gate:
             return base + out
         # base + r - sigmoid(g) base, as one fused op: at 12 MP every full-resolution
-        # intermediate is 150 MB, and 1 - sigmoid(g) = sigmoid(-g).
-        return torch.addcmul(out[:, :-1], base, torch.sigmoid(-out[:, -1:]))
+        # intermediate is 150 MB, and 1 - sigmoid(g) = sigmoid(-g). The gate in float32: near
+        # 1, bfloat16's steps (1/256) would show as banding in the kept base.
+        return torch.addcmul(out[:, :-1], base, torch.sigmoid(-out[:, -1:].float()))
 
     def _head(self, h: Tensor) -> Tensor:
         """Level-0 features ``(N, widths[0], H, W)`` -> ``(N, out_channels [+ 1], 4H, 4W)``."""
         scale = UNSHUFFLE * self.upscale
         if self.head_kind == "shuffle":
             return F.pixel_shuffle(self.head(h), scale)
-        height, width = h.shape[-2:]
-        # The per-position bias, tiled over the blocks: (C * 16,) -> (1, C, 4H, 4W).
-        bias = F.pixel_shuffle(self.head_bias.view(1, -1, 1, 1), scale)
-        return self.head(h) + bias.repeat(1, 1, height, width)
+        out = self.head(h)
+        n, channels, height, width = out.shape
+        # The per-position bias, broadcast over the blocks in place (no full-resolution copy):
+        # (C * 16,) -> (1, C, 1, 4, 1, 4) against (N, C, H, 4, W, 4).
+        blocks = out.view(n, channels, height // scale, scale, width // scale, scale)
+        blocks.add_(self.head_bias.view(1, channels, 1, scale, 1, scale))
+        return out
+
+    def overlap_state(self) -> dict[str, Tensor]:
+        """This shuffle-head network's weights for the same network with ``head="overlap"``,
+        computing exactly the same function (its outer taps zero): to warm-start the
+        overlapping head from trained weights."""
+        if self.head_kind != "shuffle":
+            raise ValueError("overlap_state needs a network with the shuffle head")
+        scale = UNSHUFFLE * self.upscale
+        weight = self.head.weight.detach()[:, :, 0, 0]  # (C * scale**2, features)
+        outputs = weight.shape[0] // (scale * scale)
+        # (C, scale, scale, features) -> (features, C, scale, scale): the block's own taps.
+        own = weight.view(outputs, scale, scale, -1).permute(3, 0, 1, 2)
+        taps = own.new_zeros(own.shape[0], outputs, 2 * scale, 2 * scale)
+        taps[:, :, scale // 2 : scale // 2 + scale, scale // 2 : scale // 2 + scale] = own
+        state = {k: v for k, v in self.state_dict().items() if not k.startswith("head.")}
+        return state | {"head.weight": taps, "head_bias": self.head.bias.detach().clone()}
 
     def trace_radius(self) -> int:
         """Analytic receptive radius in packed pixels (the reasoning of

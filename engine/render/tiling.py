@@ -269,14 +269,8 @@ class TiledRunner:
         _, h, w = packed.shape
         src = torch.from_numpy(np.ascontiguousarray(packed, dtype=np.float32))
         cores = plan.cores()
-        if len(cores) == 1:  # the whole frame at once: no blending, no second 150 MB buffer
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            progress(0, 1, "tile 1/1")
-            y = self._infer(src[None])[0].cpu().numpy()
-            progress(1, 1, "done")
-            return y
-        out = np.zeros((3, 2 * h, 2 * w), dtype=np.float32)
+        # A whole frame in one tile is its own output: no blending, no second 150 MB buffer.
+        out = np.zeros((3, 2 * h, 2 * w), dtype=np.float32) if len(cores) > 1 else None
         for i, (top, left, bottom, right) in enumerate(cores):
             if cancel is not None:
                 cancel.raise_if_cancelled()
@@ -284,6 +278,9 @@ class TiledRunner:
             t0, l0 = max(0, top - plan.margin), max(0, left - plan.margin)
             t1, l1 = min(h, bottom + plan.margin), min(w, right + plan.margin)
             y = self._infer(src[None, :, t0:t1, l0:l1])[0].cpu().numpy()
+            if out is None:
+                progress(1, 1, "done")
+                return y
             # Output span kept from this tile: the core plus the blend band where it has one.
             a0, b0 = max(t0, top - BLEND), max(l0, left - BLEND)
             a1, b1 = min(t1, bottom + BLEND), min(l1, right + BLEND)
