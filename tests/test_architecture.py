@@ -49,7 +49,8 @@ def test_layer_contracts_hold() -> None:
 def test_engine_root_holds_only_the_foundation() -> None:
     modules = sorted(p.name for p in ENGINE.glob("*.py"))
     assert modules == [
-        "__init__.py", "device.py", "errors.py", "files.py", "jobs.py", "resources.py",
+        "__init__.py", "device.py", "distributed.py", "errors.py", "files.py", "jobs.py",
+        "resources.py",
     ]  # fmt: skip
     for package in sorted(p for p in ENGINE.iterdir() if (p / "__init__.py").is_file()):
         face = (package / "__init__.py").read_text(encoding="utf-8")

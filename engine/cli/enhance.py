@@ -23,7 +23,7 @@ from engine.resources import DEFAULT_MODEL
 
 if TYPE_CHECKING:  # imported lazily at run time: `darkroom-cli sample` must not load torch
     from engine.io import ExportOptions
-    from engine.render import Adjustments, Enhancer
+    from engine.render import Adjustments, Enhancer, FileOutcome
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -64,6 +64,19 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
     p.add_argument("--tile", type=int, help="tile side in packed pixels (default: from memory)")
     p.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process (default); ray: a Ray cluster, one model per actor "
+        '(needs pip install "darkroom[cluster]"; inputs and outputs on a shared filesystem)',
+    )
+    p.add_argument("--address", help="with --engine ray: the cluster (default: a local one)")
+    p.add_argument(
+        "--actors",
+        type=int,
+        help="with --engine ray: model replicas (default: one per GPU, else one per 2 CPUs)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_enhance)
@@ -174,24 +187,31 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     adjustments = Adjustments(parse_ratio(args.ratio), parse_amount(args.amount))
     if args.tile is not None and args.tile < 16:
         raise DarkroomError(f"--tile must be at least 16 (packed pixels), not {args.tile}")
+    if args.engine != "ray" and (args.address or args.actors is not None):
+        raise DarkroomError("--address and --actors need --engine ray")
     inputs = expand_inputs(args.inputs)
     outputs, fmt = plan_outputs(inputs, args.output, args.format)
     options = ExportOptions(fmt=fmt, bits=args.bits, quality=args.quality,
                             overwrite=args.overwrite)  # fmt: skip
-    enhancer = Enhancer(args.model, device=args.device, tile=args.tile, precision=args.precision,
-                        model_dirs=[library_dir()])  # fmt: skip
     batch = len(inputs) > 1
     started = time.perf_counter()
     try:
-        report = _run_batch(enhancer, inputs, outputs, adjustments, options, args)
+        if args.engine == "ray":
+            report, ran_on = _run_on_ray(inputs, outputs, adjustments, options, args)
+        else:
+            enhancer = Enhancer(args.model, device=args.device, tile=args.tile,
+                                precision=args.precision, model_dirs=[library_dir()])  # fmt: skip
+            ran_on = f"{enhancer.model_name} on {enhancer.device.type}"
+            report = _run_batch(enhancer, inputs, outputs, adjustments, options, args)
     except (KeyboardInterrupt, Cancelled):
         err("interrupted; nothing partial was written")
         return EXIT_INTERRUPTED
     elapsed = time.perf_counter() - started
     if batch and (not args.quiet or report.failures):
+        files_per_min = 60.0 * len(inputs) / max(elapsed, 1e-9)
         print(
-            f"{report.written} written, {len(report.failures)} failed, {elapsed:.1f} s "
-            f"({enhancer.model_name} on {enhancer.device.type})",
+            f"{report.written} written, {len(report.failures)} failed, {elapsed:.1f} s, "
+            f"{files_per_min:.1f} files/min ({ran_on})",
             file=sys.stderr,
         )
     return EXIT_FAILED if report.failures else EXIT_OK
@@ -208,11 +228,10 @@ def _run_batch(
     """Enhance every input in turn, decoding the next one meanwhile."""
     from engine.io import read_raw
     from engine.jobs import CancelToken
-    from engine.render import enhance_file
+    from engine.render import process_file
 
-    batch = len(inputs) > 1
     # A single file gets just its result or its one-line error; batches get a bar and a summary.
-    progress = _Progress(len(inputs), args.quiet or not batch)
+    progress = _Progress(len(inputs), args.quiet or len(inputs) < 2)
     cancel, report = CancelToken(), BatchReport()
     # Decode the next file while the network works on this one (LibRaw runs outside the GIL
     # for most of a decode, and the network leaves the GIL for its convolutions).
@@ -223,29 +242,60 @@ def _run_batch(
             progress.start_file(i, src.name)
             current: Future = pending  # type: ignore[assignment]
             pending = prefetch.submit(read_raw, inputs[i + 1]) if i + 1 < len(inputs) else None
-            try:
-                done = enhance_file(enhancer, src, dst, adjustments, options, progress, cancel,
-                                    decode=lambda _path, f=current: f.result())  # fmt: skip
-            except DarkroomError as exc:
+            outcome = process_file(enhancer, src, dst, adjustments, options, progress, cancel,
+                                   decode=lambda _path, f=current: f.result(),
+                                   debug=args.debug)  # fmt: skip
+            if not outcome.ok:
                 progress.finish()
-                err(str(exc))
-                report.failures.append((src, str(exc)))
-                continue
-            except Cancelled:
-                raise
-            except Exception as exc:
-                if args.debug:
-                    raise
-                progress.finish()
-                err(f"{src}: internal error: {exc.__class__.__name__}: {exc}")
-                report.failures.append((src, str(exc)))
-                continue
-            report.written += 1
-            for message in done.warnings:
-                warn(f"{src}: {message}")
-            if not args.quiet and (not progress.tty or not batch):
-                print(f"{src.name} -> {dst} (ratio x{done.ratio:.1f})", file=sys.stderr)
+            _report_outcome(outcome, report, args, progress.tty and len(inputs) > 1)
     finally:
         progress.finish()
         prefetch.shutdown(wait=True, cancel_futures=True)
     return report
+
+
+def _report_outcome(
+    outcome: FileOutcome, report: BatchReport, args: argparse.Namespace, bar_shown: bool
+) -> None:
+    """Count one finished file and print its line (its error, warnings, or where it went)."""
+    if not outcome.ok:
+        err(outcome.error)
+        report.failures.append((outcome.source, outcome.error))
+        return
+    report.written += 1
+    for message in outcome.warnings:
+        warn(f"{outcome.source}: {message}")
+    if not args.quiet and not bar_shown:
+        print(f"{outcome.source.name} -> {outcome.output} (ratio x{outcome.ratio:.1f})",
+              file=sys.stderr)  # fmt: skip
+
+
+def _run_on_ray(
+    inputs: list[Path],
+    outputs: list[Path],
+    adjustments: Adjustments,
+    options: ExportOptions,
+    args: argparse.Namespace,
+) -> tuple[BatchReport, str]:
+    """The batch through Ray Data (:func:`engine.render.enhance_on_ray`); the same per-file
+    function, outcome lines and summary as the local path."""
+    from engine.models import library_dir, resolve_model
+    from engine.render import CLASSICAL, RaySettings, WorkerSpec, enhance_on_ray
+
+    model = args.model
+    if model != CLASSICAL:  # a wrong name is one line here, not an actor's traceback there
+        resolve_model(model, [library_dir()])
+    if model.endswith(".safetensors"):  # the workers' working folder may not be this one
+        model = str(Path(model).absolute())
+    spec = WorkerSpec(model, args.device, args.tile, args.precision, (str(library_dir()),),
+                      adjustments, options, threads=0)  # fmt: skip
+    settings = RaySettings(address=args.address, actors=args.actors)
+    report = BatchReport()
+
+    def on_outcome(done: int, outcome: FileOutcome) -> None:
+        if not args.quiet and outcome.ok:
+            print(f"[{done}/{len(inputs)}] ", end="", file=sys.stderr)
+        _report_outcome(outcome, report, args, bar_shown=False)
+
+    enhance_on_ray(list(zip(inputs, outputs, strict=True)), spec, settings, on_outcome)
+    return report, f"{model} on Ray"

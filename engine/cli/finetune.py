@@ -98,7 +98,20 @@ def _minutes(seconds: float | None) -> str:
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
-    """Pair, check, fine-tune and save; see the module docstring."""
+    """Pair, check, fine-tune and save; under torchrun every rank trains, rank 0 alone prints
+    (and writes: :func:`engine.finetune.finetune`)."""
+    from engine import distributed
+
+    group = distributed.init_from_env(args.device)
+    if not group.is_main:
+        args.quiet = True
+    try:
+        return _pair_and_finetune(args, group.is_main)
+    finally:
+        distributed.shutdown()
+
+
+def _pair_and_finetune(args: argparse.Namespace, main_rank: bool) -> int:
     from engine.finetune import FinetuneRequest, FinetuneSettings, collect_pairs, finetune
     from engine.models import check_name
 
@@ -129,6 +142,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
             file=err,
         )
         return EXIT_INTERRUPTED
+    if not main_rank:
+        return EXIT_OK
     for note in result.notes:
         print(f"note: {note}", file=err)
     print(f"validation ({result.validation}): PSNR before {result.psnr_before:.2f} dB, "

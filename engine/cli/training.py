@@ -69,16 +69,29 @@ def _pair_source(data: str, crop: int, args: argparse.Namespace | None = None):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Train a variant; under torchrun every rank trains and rank 0 alone writes and prints."""
+    from engine import distributed
+
+    group = distributed.init_from_env(args.device)
+    try:
+        return _train_and_save(args, group.is_main)
+    finally:
+        distributed.shutdown()
+
+
+def _train_and_save(args: argparse.Namespace, main_rank: bool) -> int:
     from engine.models import save_model
     from engine.train import TrainProgress, train
 
-    config = _train_config(args)
+    config = _train_config(args, check_out=main_rank)
     out = Path(args.out)
     source, data_desc = _pair_source(args.data, args.crop, args)
     last_print = [0.0]
 
     def report(p: TrainProgress) -> None:
         now = time.perf_counter()
+        if not main_rank:
+            return
         if now - last_print[0] >= args.print_every or p.iteration == p.iterations:
             last_print[0] = now
             print(f"it {p.iteration}/{p.iterations}  L1 {p.loss:.4f}  lr {p.lr:.2e}  "
@@ -86,14 +99,17 @@ def cmd_train(args: argparse.Namespace) -> int:
                   file=sys.stderr, flush=True)  # fmt: skip
 
     result = train(config, source, progress=report)
+    if not main_rank:
+        return EXIT_OK
     save_model(result.model, _training_card(args, config, result, data_desc), out)
     print(f"wrote {out} ({result.iterations} iterations, {result.elapsed_s / 60:.1f} min, "
           f"final L1 {np.mean(result.losses[-50:]):.4f})", file=sys.stderr)  # fmt: skip
     return EXIT_OK
 
 
-def _train_config(args: argparse.Namespace) -> TrainConfig:
-    """The run's :class:`~engine.train.TrainConfig` from ``train``'s arguments (checked)."""
+def _train_config(args: argparse.Namespace, check_out: bool = True) -> TrainConfig:
+    """The run's :class:`~engine.train.TrainConfig` from ``train``'s arguments (checked;
+    ``check_out``: refuse an existing ``--out``, which only the rank that writes it does)."""
     from engine.train import TrainConfig
 
     if args.iterations < 1:
@@ -101,7 +117,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     out = Path(args.out)
     if out.suffix.lower() != ".safetensors":
         raise DarkroomError(f"--out {out}: must end in .safetensors")
-    if out.exists() and not args.overwrite:
+    if check_out and out.exists() and not args.overwrite:
         raise DarkroomError(f"{out}: already exists (use --overwrite)")
     try:
         model_config = json.loads(args.config) if args.config else {}

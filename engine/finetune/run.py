@@ -31,6 +31,10 @@ variant's fine-tuning strategy) and saves the result into the model library with
 * **Failures.** A write that fails (a full disk while checkpointing or saving) ends the run
   with a one-line :class:`~engine.errors.DarkroomError`; checkpoints and models are written
   atomically, so the library keeps its earlier models untouched and gains no partial one.
+* **torchrun** (:mod:`engine.distributed`). Every rank loads the pairs and trains its share of
+  each global batch; the main rank alone reads or clears the work folder, validates (the score
+  is broadcast, so every rank stops at the same step), checkpoints and saves, and every rank
+  returns what it saved.
 """
 
 from __future__ import annotations
@@ -40,8 +44,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from engine.device import hardware_description, select_device
+from engine.distributed import current
 from engine.errors import Cancelled, DarkroomError
 from engine.finetune.data import (
     FinetunePairSource,
@@ -88,6 +94,8 @@ from engine.train import (
     train,
 )
 
+T = TypeVar("T")
+
 
 def finetune(
     request: FinetuneRequest,
@@ -118,7 +126,9 @@ def finetune(
     run.load_data()
     run.open_state()
     run.score_base()
-    return run.save(run.train() if request.settings.iterations else run.profile_only())
+    result = run.train() if request.settings.iterations else run.profile_only()
+    # Under torchrun the main rank saves and every rank returns what it saved.
+    return run.group.broadcast(run.save(result) if run.group.is_main else None)
 
 
 @dataclass
@@ -139,6 +149,7 @@ class _FinetuneRun:
     def __init__(self, request: FinetuneRequest, state: ProgressState) -> None:
         self.request, self.settings, self.progress = request, request.settings, state
         self.cancel = state.cancel
+        self.group = current()  # torchrun's ranks: the main one writes and validates
         self.replace_own = False  # a model this very run installed before being killed
         try:
             self.name = check_start(request)
@@ -214,11 +225,16 @@ class _FinetuneRun:
             lr=s.lr, step_size=s.step_size, gamma=s.gamma, epoch_iterations=s.epoch_length,
             patch=s.patch, validation_pairs=self.n_val,
         )  # fmt: skip
-        self.run, resumed = resume_or_reset(fresh, self.work, self.request.resume)
+        decided = None
+        if self.group.is_main:  # it alone clears or reads the work folder
+            decided = resume_or_reset(fresh, self.work, self.request.resume)
+        self.run, resumed = self.group.broadcast(decided)
         if resumed:
             self.notes.append(resumed)
 
     def _write_state(self) -> None:
+        if not self.group.is_main:
+            return
         try:
             self.run.write(self.run_file)
         except OSError as exc:
@@ -229,8 +245,9 @@ class _FinetuneRun:
         run, data, base = self.run, self.data, self.base_model
         if run.psnr_before is None and base is not None:
             self.progress.report("validating", f"scoring {self.base_card.name} on {data.label}")
-            run.psnr_before = data.validation.score(base, self.device)
-            run.psnr_gain = data.validation.score_gain()
+            run.psnr_before, run.psnr_gain = self._on_main(
+                lambda: (data.validation.score(base, self.device), data.validation.score_gain())
+            )
             run.history = [(0, run.psnr_before)]
             self._write_state()
         if self.settings.iterations:
@@ -263,7 +280,9 @@ class _FinetuneRun:
             if run.history[-1][0] == result.iterations:
                 continue  # already trained and scored (an earlier session failed while saving)
             self.progress.report("validating", f"validating at step {result.iterations}")
-            self.progress.psnr_now = self.data.validation.score(result.model, self.device)
+            self.progress.psnr_now = self._on_main(
+                lambda m=result.model: self.data.validation.score(m, self.device)
+            )
             run.done = result.iterations
             if self.progress.psnr_now > max(p for _, p in run.history):
                 self._save_best(result.model)
@@ -272,7 +291,13 @@ class _FinetuneRun:
             self.progress.report("validating", f"validation PSNR {self.progress.psnr_now:.2f} dB")
         if result is None:  # stopped early before this session trained anything
             result = self._train_chunk(replace(config, iterations=run.done))
-        return self._keep_best(result)
+        self.notes += [n for n in result.notes if n.startswith("data parallel")]
+        return self._keep_best(result) if self.group.is_main else result
+
+    def _on_main(self, measure: Callable[[], T]) -> T:
+        """``measure()`` on the main rank, its value on every rank: decisions taken on a score
+        (best so far, early stop) must not differ between ranks by a rounding."""
+        return self.group.broadcast(measure() if self.group.is_main else None)
 
     def _best(self) -> tuple[int, float]:
         """``(step, PSNR)`` of the best validation so far (step 0: the base model)."""
@@ -286,6 +311,8 @@ class _FinetuneRun:
         return self._best()[0] < history[-patience][0]
 
     def _save_best(self, model: EnhanceNet) -> None:
+        if not self.group.is_main:
+            return
         try:
             save_tensors(model, self.work / BEST_NAME)
         except OSError as exc:
@@ -329,7 +356,8 @@ class _FinetuneRun:
             run.train_seconds += time.perf_counter() - chunk_start - progress.take_paused()
             run.stopped_at = progress.iteration
             try:
-                run.write(self.run_file)
+                if self.group.is_main:
+                    run.write(self.run_file)
             except OSError:
                 pass  # only bookkeeping of time spent; the checkpoint is what resumes
             raise

@@ -5,6 +5,9 @@
   the network-free classical pipeline wherever a model name is expected;
 * :func:`export_frame` (render + write) and :func:`enhance_file` (decode + render + write):
   the one export path of the window and the CLI;
+* :func:`process_file`: one file of a batch as a :class:`FileOutcome` (a bad file is an
+  outcome, not an exception), called by the local batch and by :func:`enhance_on_ray`, the
+  batch on a Ray cluster (:class:`RaySettings`, :class:`WorkerSpec`);
 * :func:`pack_rggb` / :func:`pack_bayer`: mosaic -> ``(4, H/2, W/2)`` network input;
 * :func:`develop`, :func:`classical_linear`: the file's own colour pipeline and demosaic;
 * :func:`estimate_ratio`, :func:`parse_ratio`: the exposure ratio;
@@ -14,6 +17,8 @@
 from __future__ import annotations
 
 from engine.render.adjustments import Adjustments, parse_amount
+from engine.render.batch import FileOutcome, process_file
+from engine.render.cluster import RaySettings, WorkerSpec, enhance_on_ray
 from engine.render.colour import (
     apply_orientation,
     classical_linear,
@@ -67,10 +72,13 @@ __all__ = [
     "Adjustments",
     "EnhancedFile",
     "Enhancer",
+    "FileOutcome",
     "Mirror",
+    "RaySettings",
     "Rendered",
     "TilePlan",
     "TiledRunner",
+    "WorkerSpec",
     "apply_orientation",
     "bin_packed",
     "camera_xyz_matrix",
@@ -83,6 +91,7 @@ __all__ = [
     "develop_batch",
     "develop_numpy",
     "enhance_file",
+    "enhance_on_ray",
     "estimate_ratio",
     "export_frame",
     "frame_border",
@@ -101,6 +110,7 @@ __all__ = [
     "plan_tiles",
     "preview_factor",
     "preview_frame",
+    "process_file",
     "rggb_mirror",
     "srgb_decode",
     "srgb_encode",

@@ -8,6 +8,7 @@ camera RGB.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -72,25 +73,31 @@ def training_noise_level(pair: TrainingPair, rng: np.random.Generator) -> NoiseL
 
 def make_batch(
     source: PairSource,
-    rng: np.random.Generator,
+    rng: np.random.Generator | Sequence[np.random.Generator],
     size: int,
     noise_input: bool = False,
     demosaic_input: bool = False,
 ) -> Batch:
     """``size`` random pairs from ``source`` as one :class:`Batch` (cut to their common size);
     with ``noise_input``, each input carries its noise map (:func:`training_noise_level`), with
-    ``demosaic_input`` its classical demosaic (:func:`engine.render.demosaic_planes`)."""
+    ``demosaic_input`` its classical demosaic (:func:`engine.render.demosaic_planes`).
+
+    ``rng`` is one stream for the whole batch, or one generator per crop (``size`` of them).
+    """
+    rngs = [rng] * size if isinstance(rng, np.random.Generator) else list(rng)
+    if len(rngs) != size:
+        raise ValueError(f"{len(rngs)} generators for a batch of {size}")
     # Every layout is mirrored into RGGB geometry, as at inference
     # (engine.render.packing.pack_rggb).
-    pairs = [to_rggb(source.sample(rng)) for _ in range(size)]
+    pairs = [to_rggb(source.sample(r)) for r in rngs]
     # Crops of small photos can be smaller than asked; cut the batch to the common size.
     h = min(p.dark.height for p in pairs)
     w = min(p.dark.width for p in pairs)
     inputs, targets = [], []
-    for p in pairs:
+    for p, r in zip(pairs, rngs, strict=True):
         if (p.dark.height, p.dark.width) != (h, w):
             p = crop_pair(p, 0, 0, h, w)
-        noise = training_noise_level(p, rng) if noise_input else None
+        noise = training_noise_level(p, r) if noise_input else None
         inputs.append(torch.from_numpy(p.network_input(noise, demosaic_input)))
         targets.append(torch.from_numpy(np.ascontiguousarray(p.target.transpose(2, 0, 1))))
     gains = np.stack([highlight_gains(p.dark.wb_gains) for p in pairs])

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the usual alias
 from torch import nn
 
+from engine.distributed import current
 from engine.errors import DarkroomError
 from engine.models import EnhanceNet, UNetDiscriminator, load_model, read_tensors
 
@@ -138,6 +139,7 @@ class AdversarialStrategy(TrainingStrategy):
             d_loss, g_adv = adversarial_losses(self.disc, shown, wanted)
         self.disc_opt.zero_grad(set_to_none=True)
         d_loss.backward(inputs=list(self.disc.parameters()), retain_graph=True)
+        average_gradients(self.disc)
         self.disc_opt.step()
         return l1 + self.config.adversarial_weight * g_adv
 
@@ -193,6 +195,26 @@ def _covers(weights: str | None, prefix: str, model: nn.Module) -> bool:
     keys = set(read_tensors(weights))
     wanted = {k for k in model.state_dict() if k.startswith(prefix)}
     return bool(wanted) and wanted <= keys
+
+
+def average_gradients(module: nn.Module) -> None:
+    """Average ``module``'s gradients over the torchrun ranks (nothing in a single process).
+
+    The discriminator runs three times a step (fakes, reals, fakes for the generator), which
+    DDP's once-per-backward hooks do not allow; its gradients are averaged here instead, in
+    one flat all-reduce.
+    """
+    group = current()
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not group.active or not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    torch.distributed.all_reduce(flat)
+    flat /= group.world_size
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset : offset + g.numel()].view_as(g))
+        offset += g.numel()
 
 
 def adversarial_losses(

@@ -11,13 +11,21 @@ is reported).
 
 Checkpoints (:mod:`~engine.train.checkpoint`) hold everything needed to resume bit-for-bit in
 sequence.
+
+Under ``torchrun`` (:mod:`engine.distributed`) the same loop runs on every rank with the model
+in :class:`~torch.nn.parallel.DistributedDataParallel`: ``batch_size`` stays the *global* batch
+(so the learning rate, the epochs and a run's recipe do not depend on the number of processes),
+each rank makes its share of it, gradients are averaged across ranks, and only rank 0 writes
+checkpoints. Each crop then draws from its own generator seeded by ``(seed, iteration, index in
+the global batch)`` (``per_sample_seeds``), so N ranks see exactly the crops one process with
+the same global batch sees, and a resumed run sees the crops it would have seen.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +39,7 @@ from engine.device import (
     select_device,
     training_autocast_dtype,
 )
+from engine.distributed import Distributed, current
 from engine.errors import Cancelled, DarkroomError
 from engine.jobs import CancelToken
 from engine.models import EnhanceNet, create_model, read_tensors
@@ -67,6 +76,9 @@ class TrainConfig:
     loss_space: str = "srgb"  # "srgb": L1 on the developed image; "linear": on camera RGB
     precision: str = "auto"  # "auto": see engine.device.training_autocast_dtype
     strategy: str = ""
+    # A generator per crop, seeded by (seed, iteration, index in the global batch), instead of
+    # one stream for the run: how ranks share a batch (always on under torchrun).
+    per_sample_seeds: bool = False
 
 
 @dataclass
@@ -127,6 +139,12 @@ class _Run:
             raise DarkroomError(
                 f"unknown loss space {config.loss_space!r} (choose from srgb, linear)"
             )
+        self.dist = group = current()
+        if group.active:
+            if config.batch_size % group.world_size:
+                raise DarkroomError(f"--batch {config.batch_size} must be a multiple of the "
+                                    f"{group.world_size} processes")  # fmt: skip
+            config = replace(config, per_sample_seeds=True)
         self.config, self.source = config, source
         self.device = select_device(config.device)
         torch.manual_seed(config.seed)
@@ -137,6 +155,7 @@ class _Run:
         if self.device.type == "cpu":
             model = model.to(memory_format=torch.channels_last)
         self.model: EnhanceNet = model
+        self.forward = _data_parallel(model, self.device, group)
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.optimiser = torch.optim.Adam(self.params, lr=config.lr)
         self.epoch_len = config.epoch_iterations or max(1, len(source) // config.batch_size)
@@ -166,7 +185,7 @@ class _Run:
         torch.set_rng_state(state["torch_rng"])
 
     def save(self, elapsed: float) -> None:
-        if self.ckpt is None:
+        if self.ckpt is None or not self.dist.is_main:
             return
         save_checkpoint(self.ckpt, {
             "config": asdict(self.config), "model": self.model.state_dict(),
@@ -179,13 +198,13 @@ class _Run:
     def step(self) -> None:
         """One optimisation step on a fresh random batch."""
         model = self.model
-        batch = make_batch(self.source, self.rng, self.config.batch_size,
+        batch = make_batch(self.source, self._rngs(), self._local_batch_size(),
                            model.noise_input, model.demosaic_input).to(self.device)  # fmt: skip
         x = batch.inputs
         if self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
-            out = self.model(x)
+            out = self.forward(x)
         # The loss develops in float32: under autocast its colour matrix (einsum) would run in
         # bf16, whose 8-bit mantissa is coarser than the residuals L1 is meant to see.
         l1, shown, wanted = training_loss(out, batch, self.config.loss_space)
@@ -194,9 +213,29 @@ class _Run:
         loss.backward(inputs=self.params)
         self.optimiser.step()
         self.iteration += 1
-        self.losses.append(float(l1.detach()))
+        self.losses.append(self._global_mean(l1.detach()))
         if self.iteration % self.epoch_len == 0:
             self.scheduler.step()
+
+    def _local_batch_size(self) -> int:
+        return self.config.batch_size // self.dist.world_size
+
+    def _rngs(self) -> np.random.Generator | list[np.random.Generator]:
+        """The run's stream, or (``per_sample_seeds``) one generator per crop of this rank's
+        share of the global batch."""
+        if not self.config.per_sample_seeds:
+            return self.rng
+        first = self.dist.rank * self._local_batch_size()
+        return [np.random.default_rng([self.config.seed, self.iteration, first + i])
+                for i in range(self._local_batch_size())]  # fmt: skip
+
+    def _global_mean(self, value: torch.Tensor) -> float:
+        """``value`` averaged over the ranks (the global batch's loss, for the log)."""
+        if self.dist.active:
+            value = value.float().clone()
+            torch.distributed.all_reduce(value)
+            value /= self.dist.world_size
+        return float(value)
 
     def result(self, elapsed: float) -> TrainResult:
         self.model.eval()
@@ -209,8 +248,26 @@ class _Run:
             hardware=hardware_description(self.device),
             warm_started=self.warm,
             precision=precision_name(self.amp),
-            notes=self.strategy.card_notes(),
+            notes=self.strategy.card_notes() + self._parallel_notes(),
         )
+
+    def _parallel_notes(self) -> list[str]:
+        group = self.dist
+        if not group.active:
+            return []
+        return [f"data parallel: {group.world_size} torchrun processes ({group.backend}, DDP), "
+                f"global batch {self.config.batch_size}, a seed per crop"]  # fmt: skip
+
+
+def _data_parallel(model: nn.Module, device: torch.device, group: Distributed) -> nn.Module:
+    """``model`` itself in a single process; wrapped in DDP (gradients averaged over the ranks
+    during backward) under torchrun."""
+    if not group.active:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    device_ids = [device.index if device.index is not None else group.local_rank]
+    return DistributedDataParallel(model, device_ids=device_ids if device.type == "cuda" else None)
 
 
 def train(
