@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.io import FORMATS, ExportOptions
+from engine.io import FORMATS, ExportOptions, output_name
 
 __all__ = ["ExportDialog"]
 
@@ -55,7 +55,7 @@ class ExportDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("exportDialog")
         self.setWindowTitle("Export")
-        self._stem = f"{source.stem}-darkroom"
+        self._stem = output_name(source, "")  # the engine's naming rule, as the CLI's
         self._overwrite_confirmed: Path | None = None
         self._make_widgets(quality, keep_metadata)
         self._lay_out()

@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtWidgets import QWidget
 
 from engine.errors import Cancelled, DarkroomError
-from engine.io import ExportOptions
+from engine.io import ExportOptions, default_output_folder
 
 from .export_dialog import ExportDialog
 from .session import Session
@@ -68,7 +68,8 @@ class Exporter(QObject):
         if self.running:
             self.session.say("An export is already running")
             return
-        folder = Path(s.export_folder) if s.export_folder else Path(photo.path).parent
+        # The last folder used, else the photo's own; never inside the installed package.
+        folder = default_output_folder(photo.path, s.export_folder or None)
         dialog = ExportDialog(Path(photo.path), folder, s.export_format, s.export_bits,
                               s.export_quality, s.export_keep_metadata,
                               self.dialog_parent)  # fmt: skip

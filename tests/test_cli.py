@@ -33,10 +33,10 @@ def test_enhance_classical_to_jpeg_folder(make_dng, tmp_path: Path, capsys) -> N
     none = ("--model", "none")
     code, err = _run(capsys, "enhance", str(src), *none, "--ratio", "50", "-o", f"{out}/")
     assert code == 0, err
-    image = iio.imread(out / "night.jpg")
+    image = iio.imread(out / "night-darkroom.jpg")
     assert image.shape == (64, 96, 3) and image.dtype == np.uint8
     assert 40 < image.mean() < 220
-    assert "night.jpg" in err and "error" not in err
+    assert "night-darkroom.jpg" in err and "error" not in err
 
 
 def test_enhance_16bit_tiff_and_png(make_dng, tmp_path: Path, capsys) -> None:
@@ -81,22 +81,77 @@ def test_batch_with_model_file_continues_after_failure(make_dng, tmp_path: Path,
     argv = ["enhance", str(good1), str(bad), str(good2), "--model", str(weights), "--ratio=auto"]
     code, err = _run(capsys, *argv, "--format", "png", "-o", str(out), "--tile", "16")
     assert code == 1
-    assert sorted(p.name for p in out.iterdir()) == ["g1.png", "g2.png"]
-    assert iio.imread(out / "g2.png").shape == (42, 58, 3)
+    assert sorted(p.name for p in out.iterdir()) == ["g1-darkroom.png", "g2-darkroom.png"]
+    assert iio.imread(out / "g2-darkroom.png").shape == (42, 58, 3)
     assert "2 written, 1 failed" in err
     _assert_one_line_error(err)
 
 
-def test_existing_output_needs_overwrite(make_dng, tmp_path: Path, capsys) -> None:
+def test_existing_output_needs_overwrite_and_only_darkroom_exports_are_replaced(
+    make_dng, tmp_path: Path, capsys
+) -> None:
     src = make_dng(name="c.dng")
     dst = tmp_path / "c.jpg"
     dst.write_bytes(b"keep me")
+    for extra in ([], ["--overwrite"]):  # not Darkroom's file: refused either way
+        code, err = _run(capsys, "enhance", str(src), "--model", "none", "-o", str(dst), *extra)
+        assert code != 0 and dst.read_bytes() == b"keep me"
+        assert "is not a Darkroom export; it is never replaced" in err
+        _assert_one_line_error(err)
+    dst.unlink()
     code, err = _run(capsys, "enhance", str(src), "--model", "none", "-o", str(dst))
-    assert code == 1 and dst.read_bytes() == b"keep me"
-    assert "--overwrite" in err
-    code, err = _run(capsys, "enhance", str(src), "--model", "none", "-o", str(dst), "--overwrite")
     assert code == 0, err
-    assert dst.read_bytes() != b"keep me"
+    first = dst.read_bytes()
+    code, err = _run(capsys, "enhance", str(src), "--model", "none", "-o", str(dst), "--ratio", "3")
+    assert code != 0 and "file exists (use --overwrite to replace it)" in err
+    code, err = _run(capsys, "enhance", str(src), "--model", "none", "-o", str(dst), "--ratio", "3",
+                     "--overwrite")  # fmt: skip
+    assert code == 0, err
+    assert dst.read_bytes() != first  # Darkroom's own export was replaced
+
+
+def test_raw_plus_jpeg_keeps_the_cameras_jpeg(make_dng, tmp_path: Path, capsys) -> None:
+    from PIL import Image
+
+    src = make_dng(name="DSC01234.dng")
+    camera_jpeg = tmp_path / "DSC01234.jpg"
+    exif = Image.Exif()
+    exif[305] = "ILCE-7M3 v2.00"  # what a camera writes as Software
+    Image.new("RGB", (32, 24), (90, 120, 40)).save(camera_jpeg, exif=exif)
+    original = camera_jpeg.read_bytes()
+    for extra in ([], ["--overwrite"]):
+        code, err = _run(capsys, "enhance", str(src), "--model", "none", *extra)
+        assert code == 0, err
+        assert camera_jpeg.read_bytes() == original
+    assert (tmp_path / "DSC01234-darkroom.jpg").is_file()
+    # Even a template that names the camera's file cannot replace it.
+    code, err = _run(capsys, "enhance", str(src), "--model", "none", "--name", "{stem}",
+                     "--overwrite")  # fmt: skip
+    assert code != 0 and camera_jpeg.read_bytes() == original
+    assert "DSC01234.jpg: exists and is not a Darkroom export" in err
+
+
+def test_names_templates_formats_and_unknown_suffixes(make_dng, tmp_path: Path, capsys) -> None:
+    src = make_dng(name="IMG_7.dng")
+    out = tmp_path / "out"
+    code, err = _run(capsys, "enhance", str(src), "--model", "none", "--ratio", "4",
+                     "--amount", "60", "--format", "jpg", "-o", str(out),
+                     "--name", "{stem}-{model}-x{ratio}-{amount}")  # fmt: skip
+    assert code == 0, err
+    code, err = _run(capsys, "enhance", str(src), "--model", "none", "--format", "TIF",
+                     "-o", str(out))  # fmt: skip
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["IMG_7-darkroom.tif", "IMG_7-none-x4-60.jpg"]
+    code, err = _run(capsys, "enhance", str(src), "--model", "none", "-o", str(tmp_path / "x.webp"))
+    assert code != 0 and ".webp is not an export format" in err
+    assert not (tmp_path / "x.webp").exists()
+    code, err = _run(capsys, "enhance", str(src), "--model", "none", "--name", "{stem}/{iso}")
+    assert code != 0 and "unknown field {iso}" in err
+    code, err = _run(capsys, "enhance", str(src), "--model", "none", "--format", "webp")
+    assert code != 0 and "unknown export format 'webp'" in err
+    code, err = _run(capsys, "enhance", str(src), "--model", "none", "-o",
+                     str(tmp_path / "night.2024"))  # a folder name with a dot  # fmt: skip
+    assert code == 0 and (tmp_path / "night.2024" / "IMG_7-darkroom.jpg").is_file(), err
 
 
 def _bad_inputs(tmp_path: Path, make_dng) -> dict[str, list[str]]:

@@ -77,9 +77,10 @@ def test_ray_batch_writes_the_local_paths_bytes_and_reports_a_bad_file(
     assert code == 1, err  # one file failed, the others were written
     assert "3 written, 1 failed" in err and "files/min" in err and "on Ray" in err
     assert err.count("darkroom-cli: error:") == 1 and "bad.dng" in err
-    assert sorted(p.name for p in remote.iterdir()) == ["n0.jpg", "n1.jpg", "n2.jpg"]
+    assert sorted(p.name for p in remote.iterdir()) == [f"n{i}-darkroom.jpg" for i in range(3)]
     for src in sources:  # byte-identical to the local path, nothing partial left
-        assert (remote / f"{src.stem}.jpg").read_bytes() == (local / f"{src.stem}.jpg").read_bytes()
+        ours = (remote / f"{src.stem}-darkroom.jpg").read_bytes()
+        assert ours == (local / f"{src.stem}.jpg").read_bytes()
 
 
 @pytest.mark.slow

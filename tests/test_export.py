@@ -238,9 +238,13 @@ def test_quality_bounds_are_accepted(tmp_path: Path) -> None:
 
 def test_output_path_for() -> None:
     assert FORMATS == {"jpeg": ".jpg", "tiff": ".tif", "png": ".png", "dng": ".dng"}
-    assert output_path_for("/in/IMG_0001.ARW", "/out", "jpeg") == Path("/out/IMG_0001.jpg")
-    assert output_path_for(Path("a.b.nef"), Path("o"), "tiff") == Path("o/a.b.tif")
-    assert output_path_for("x.dng", "o", "dng") == Path("o/x.dng")
+    assert output_path_for("/in/IMG_0001.ARW", "/out", "jpeg") == Path(
+        "/out/IMG_0001-darkroom.jpg")  # fmt: skip
+    assert output_path_for(Path("a.b.nef"), Path("o"), "tiff") == Path("o/a.b-darkroom.tif")
+    assert output_path_for("x.dng", "o", "dng", "{stem}") == Path("o/x.dng")
+    assert output_path_for("x.NEF", "o", "png", "{stem}_{model}_{ratio}_{amount}",
+                           model="/m/night.safetensors", ratio=None, amount=0.25) == Path(
+        "o/x_night_auto_25.png")  # fmt: skip
     with pytest.raises(ExportError):
         output_path_for("x.dng", "o", "gif")
 
@@ -251,12 +255,33 @@ def test_output_path_for() -> None:
 def test_existing_file_is_refused_then_overwritten(tmp_path: Path) -> None:
     path = tmp_path / "out.png"
     path.write_bytes(b"precious")
-    with pytest.raises(ExportError, match=r"exists \(use --overwrite\)"):
-        write_image(path, random_image())
+    for overwrite in (False, True):  # not Darkroom's: never replaced
+        with pytest.raises(ExportError, match="is not a Darkroom export"):
+            write_image(path, random_image(), _opts(path, overwrite=overwrite))
     assert path.read_bytes() == b"precious"
+    path.unlink()
+    write_image(path, random_image())
+    with pytest.raises(ExportError, match=r"exists \(use --overwrite to replace it\)"):
+        write_image(path, random_image())
     write_image(path, random_image(), _opts(path, overwrite=True))
     assert read_rgb(path).shape == (20, 28, 3)
     assert leftovers(tmp_path) == ["out.png"]
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "tiff", "png", "dng"])
+def test_every_export_is_recognised_as_darkrooms_own(tmp_path: Path, fmt: str) -> None:
+    from engine.io import written_by_darkroom
+
+    path = tmp_path / f"x{FORMATS[fmt]}"
+    if fmt == "dng":
+        write_dng(path, np.full((32, 40, 3), 0.3, np.float32))
+    else:
+        write_image(path, random_image(), ExportOptions(fmt=fmt))
+    assert written_by_darkroom(path)
+    other = tmp_path / f"camera{FORMATS[fmt]}"
+    other.write_bytes(path.read_bytes().replace(b"Darkroom", b"Camera01"))
+    assert not written_by_darkroom(other)
+    assert not written_by_darkroom(tmp_path / "missing.jpg")
 
 
 def test_never_writes_onto_the_source(tmp_path: Path) -> None:

@@ -470,3 +470,28 @@ def test_export_dialog_options(qtbot, night_dng: Path, tmp_path: Path) -> None:
     opts = dialog.options()
     assert dialog.path().name == "night-darkroom-2.png" and not opts.keep_metadata
     assert not opts.overwrite
+
+
+def test_export_of_the_bundled_sample_defaults_outside_the_installation(
+    qtbot, make_window, night_dng: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import platformdirs
+
+    from engine.io import is_inside_install
+
+    pictures = tmp_path / "Pictures"
+    monkeypatch.setattr(platformdirs, "user_pictures_dir", lambda: str(pictures))
+    window = make_window()
+    assert window.session.path == str(sample_raw_path())
+    window.settings.export_folder = str(sample_raw_path().parent)  # remembered by an old version
+    window.exporter.choose()
+    dialog = window.exporter.dialog
+    assert dialog is not None
+    assert dialog.path().parent == pictures and not is_inside_install(dialog.path())
+    assert dialog.path().name == f"{sample_raw_path().stem}-darkroom.jpg"
+    dialog.reject()
+    window.open_path(night_dng, wait=True)  # an ordinary photo: its own folder
+    window.settings.export_folder = ""
+    window.exporter.choose()
+    assert window.exporter.dialog.path() == night_dng.parent / "night-darkroom.jpg"
+    window.exporter.dialog.reject()

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import Cancelled, DarkroomError
 from engine.resources import DEFAULT_MODEL
@@ -40,11 +40,21 @@ def warn(message: str) -> None:
 
 def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``enhance`` command to ``darkroom-cli``'s sub-parsers."""
-    from engine.io import FORMATS
+    from engine.io import DEFAULT_NAME
 
     p = sub.add_parser("enhance", help="enhance RAW files into JPEG/TIFF/PNG/DNG")
     p.add_argument("inputs", nargs="+", help="RAW files (globs allowed)")
-    p.add_argument("-o", "--output", help="output file (one input) or folder (created if missing)")
+    p.add_argument(
+        "-o", "--output",
+        help="output file (one input; .jpg .jpeg .tif .tiff .png .dng) or folder (created if "
+        "missing; default: each photo's own folder)",
+    )  # fmt: skip
+    p.add_argument(
+        "--name",
+        default=DEFAULT_NAME,
+        help="output file name template, fields {stem} {model} {ratio} {amount} "
+        f"(default: {DEFAULT_NAME}, e.g. DSC01234-darkroom.jpg beside DSC01234.ARW)",
+    )
     p.add_argument("--ratio", default="auto", help="exposure ratio 1-1000 or 'auto' (default)")
     p.add_argument(
         "--amount",
@@ -57,13 +67,18 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
         default=DEFAULT_MODEL,
         help=f"model name, .safetensors path, or 'none' (default: {DEFAULT_MODEL})",
     )
-    p.add_argument("--format", choices=tuple(FORMATS), help="default: jpeg")
+    p.add_argument("--format", help="jpeg (or jpg), tiff (or tif), png or dng (default: jpeg)")
     p.add_argument("--bits", type=int, default=8, help="8 or 16 (TIFF/PNG)")
     p.add_argument("--quality", type=int, default=95, help="JPEG quality 1-100")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--tile", type=int, help="tile side in packed pixels (default: from memory)")
     p.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16")
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing outputs that Darkroom wrote; any other file (the camera's own "
+        "JPEG, say) is never replaced",
+    )
     p.add_argument(
         "--engine",
         choices=("local", "ray"),
@@ -138,20 +153,37 @@ def expand_inputs(patterns: Sequence[str]) -> list[Path]:
     return paths
 
 
-def plan_outputs(inputs: list[Path], out: str | None, fmt: str | None) -> tuple[list[Path], str]:
+def _looks_like_a_file_name(path: Path) -> bool:
+    """A suffix of 1-5 letters (``x.webp``), not a folder name with a dot (``night.2024``)."""
+    suffix = path.suffix[1:]
+    return 1 <= len(suffix) <= 5 and suffix.isalpha()
+
+
+def plan_outputs(
+    inputs: list[Path], out: str | None, fmt: str | None, template: str | None = None,
+    **fields: Any,
+) -> tuple[list[Path], str]:  # fmt: skip
     """The output path of every input, and the format.
 
-    ``-o`` with an image suffix is a file (one input only); anything else is a folder, and
-    each output is ``<stem>.<suffix>`` there (beside its input without ``-o``).
+    ``-o`` with an image suffix is a file (one input only); an existing folder, or a name
+    without a file suffix, is a folder; each output there (beside its input without ``-o``)
+    is named by ``template`` and ``fields`` (:func:`engine.io.output_name`).
 
     Raises:
-        DarkroomError: a file for several inputs, a suffix that contradicts ``--format``, or
-            two inputs that would be written to the same file.
+        DarkroomError: a file for several inputs, a file suffix that is not an export format
+            or contradicts ``--format``, a bad template, or two inputs that would be written to
+            the same file.
     """
-    from engine.io import SUFFIX_FORMATS, output_path_for
+    from engine.io import DEFAULT_NAME, SUFFIX_FORMATS, normalise_format, output_path_for
 
+    fmt = normalise_format(fmt) if fmt else None
     target = Path(out) if out else None
     names_a_file = target is not None and target.suffix.lower() in SUFFIX_FORMATS
+    if (target is not None and not names_a_file and _looks_like_a_file_name(target)
+            and not _looks_up(target, Path.is_dir)):  # fmt: skip
+        known = " ".join(sorted(SUFFIX_FORMATS))
+        raise DarkroomError(f"-o {out}: {target.suffix} is not an export format (use {known}, "
+                            "or a folder name)")  # fmt: skip
     if target is not None and names_a_file and not _looks_up(target, Path.is_dir):
         if len(inputs) > 1:
             raise DarkroomError(f"-o {out}: several inputs need an output folder, not a file")
@@ -160,7 +192,9 @@ def plan_outputs(inputs: list[Path], out: str | None, fmt: str | None) -> tuple[
             raise DarkroomError(f"-o {out}: suffix does not match --format {fmt}")
         return [target], file_fmt
     fmt = fmt or "jpeg"
-    outputs = [output_path_for(p, target if target else p.parent, fmt) for p in inputs]
+    template = template or DEFAULT_NAME
+    outputs = [output_path_for(p, target if target else p.parent, fmt, template, **fields)
+               for p in inputs]  # fmt: skip
     seen: dict[Path, Path] = {}
     for src, dst in zip(inputs, outputs, strict=True):
         key = dst.resolve()
@@ -190,7 +224,8 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     if args.engine != "ray" and (args.address or args.actors is not None):
         raise DarkroomError("--address and --actors need --engine ray")
     inputs = expand_inputs(args.inputs)
-    outputs, fmt = plan_outputs(inputs, args.output, args.format)
+    outputs, fmt = plan_outputs(inputs, args.output, args.format, args.name, model=args.model,
+                                ratio=adjustments.ratio, amount=adjustments.amount)  # fmt: skip
     options = ExportOptions(fmt=fmt, bits=args.bits, quality=args.quality,
                             overwrite=args.overwrite)  # fmt: skip
     batch = len(inputs) > 1

@@ -5,7 +5,10 @@
 * :func:`write_rendered` (a render + :class:`ExportOptions`) and :func:`write_image`: JPEG,
   TIFF, PNG or linear DNG, atomically; :data:`FORMATS` is the one format/suffix table;
 * :func:`write_cfa_dng`, :func:`write_linear_dng`: DNG writers (tests and tools make RAW files
-  with them); :func:`write_synthetic_dng`: a deterministic dark DNG for benchmarks.
+  with them); :func:`write_synthetic_dng`: a deterministic dark DNG for benchmarks;
+* :func:`output_name` / :func:`output_path_for` (``<stem>-darkroom.<ext>`` or a template),
+  :func:`default_output_folder`, :func:`written_by_darkroom`: where exports go and which
+  existing files may be replaced (only Darkroom's own).
 """
 
 from __future__ import annotations
@@ -33,6 +36,15 @@ from engine.io.framing import (
     unorient_rect,
 )
 from engine.io.libraw import DEMOSAIC_ALGORITHM, libraw_demosaic
+from engine.io.naming import (
+    DEFAULT_NAME,
+    NAME_FIELDS,
+    check_name_template,
+    default_output_folder,
+    is_inside_install,
+    output_name,
+    written_by_darkroom,
+)
 from engine.io.raw import (
     BLUE,
     GREEN,
@@ -49,10 +61,12 @@ from engine.io.testdata import SONY_12MP, synthetic_scene, write_synthetic_dng
 
 __all__ = [
     "BLUE",
+    "DEFAULT_NAME",
     "DEMOSAIC_ALGORITHM",
     "FORMATS",
     "GREEN",
     "MIN_LIBRAW_SIZE",
+    "NAME_FIELDS",
     "RAW_EXTENSIONS",
     "RED",
     "SONY_12MP",
@@ -68,12 +82,16 @@ __all__ = [
     "cam_to_srgb_from_xyz",
     "cfa_from_name",
     "check_destination",
+    "check_name_template",
     "check_readable_file",
     "clip_rect",
+    "default_output_folder",
     "format_for_path",
+    "is_inside_install",
     "libraw_demosaic",
     "normalise_format",
     "orient_rect",
+    "output_name",
     "output_path_for",
     "packed_positions",
     "read_dng_framing",
@@ -86,4 +104,5 @@ __all__ = [
     "write_linear_dng",
     "write_rendered",
     "write_synthetic_dng",
+    "written_by_darkroom",
 ]

@@ -26,6 +26,7 @@ from engine.files import atomic_file
 from engine.io import encoders
 from engine.io.dng import MIN_LIBRAW_SIZE, write_linear_dng
 from engine.io.framing import Rect
+from engine.io.naming import DEFAULT_NAME, output_name, written_by_darkroom
 from engine.io.raw_metadata import ExifInfo
 
 #: Export formats and the suffix used for new files: the one format table.
@@ -94,12 +95,17 @@ def fit_file_name(stem: str, suffix: str, limit: int = NAME_MAX) -> str:
 
 
 def output_path_for(
-    input_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], fmt: str
+    input_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    fmt: str,
+    template: str = DEFAULT_NAME,
+    **fields: Any,
 ) -> Path:
-    """``<out_dir>/<input stem><format suffix>``, e.g. ``(a/IMG_1.ARW, out, "jpeg")`` ->
-    ``out/IMG_1.jpg`` (a name over 255 bytes is shortened by :func:`fit_file_name`)."""
+    """``<out_dir>/<name><format suffix>`` with the name from ``template`` and ``fields``
+    (:func:`engine.io.naming.output_name`), e.g. ``(a/IMG_1.ARW, out, "jpeg")`` ->
+    ``out/IMG_1-darkroom.jpg`` (a name over 255 bytes is shortened by :func:`fit_file_name`)."""
     suffix = FORMATS[normalise_format(fmt)]
-    return Path(out_dir) / fit_file_name(Path(input_path).stem, suffix)
+    return Path(out_dir) / output_name(input_path, suffix, template, **fields)
 
 
 @dataclass(frozen=True)
@@ -280,8 +286,10 @@ def check_destination(
     options: ExportOptions,
     source_path: str | os.PathLike[str] | None = None,
 ) -> Path:
-    """Refuse a destination that is the input, a folder, or an existing file without
-    ``options.overwrite``; callers may check before a long render, writers check again.
+    """Refuse a destination that is the input, a folder, an existing file that Darkroom did
+    not write (:func:`~engine.io.naming.written_by_darkroom`: a camera's own JPEG is never
+    replaced), or an existing Darkroom export without ``options.overwrite``; callers may check
+    before a long render, writers check again.
 
     Raises:
         ExportError: with a one-line reason.
@@ -292,8 +300,12 @@ def check_destination(
             raise ExportError(f"{dest}: output would overwrite the input")
         if dest.is_dir():
             raise ExportError(f"{dest}: is a folder")
-        if (dest.exists() or dest.is_symlink()) and not options.overwrite:
-            raise ExportError(f"{dest}: file exists (use --overwrite)")
+        if dest.exists() or dest.is_symlink():
+            if not written_by_darkroom(dest) or dest.is_symlink():
+                raise ExportError(f"{dest}: exists and is not a Darkroom export; it is never "
+                                  "replaced (choose another name or folder)")  # fmt: skip
+            if not options.overwrite:
+                raise ExportError(f"{dest}: file exists (use --overwrite to replace it)")
     except OSError as exc:  # a name or path too long for the system, say
         raise ExportError(f"{dest}: cannot write there ({_reason(exc)})") from None
     return dest
