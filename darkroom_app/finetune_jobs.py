@@ -55,6 +55,8 @@ class PairTableRow:
         long: the pair's long exposure (``None`` for a lone file).
         candidate: the checked pair (``None`` for a lone file).
         reason: why the pair is invalid or the file unused (empty for a valid pair).
+        suspicion: why a valid pair looks wrong once a fine-tune scored it (the engine's
+            :class:`~engine.finetune.SuspectPair`), empty otherwise.
     """
 
     kind: str
@@ -62,6 +64,7 @@ class PairTableRow:
     long: Path | None = None
     candidate: CheckedPair | None = None
     reason: str = ""
+    suspicion: str = ""
 
     @property
     def usable(self) -> bool:

@@ -8,7 +8,8 @@ is lost. Invalid pairs and files in no pair stay listed (in red, with the reason
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog
 
-from engine.finetune import CheckedPair
+from engine.finetune import CheckedPair, SuspectPair
 from engine.io import RAW_EXTENSIONS
 from engine.jobs import CancelToken, ProgressCallback
 
@@ -178,6 +179,15 @@ class PairsController(QObject):
     def clear(self) -> None:
         self.rows = []
         self.refresh()
+
+    def mark_suspects(self, suspects: Sequence[SuspectPair]) -> None:
+        """Flag the rows of pairs a fine-tune found suspicious (amber, with the reason)."""
+        found = {(str(Path(s.short).resolve()), str(Path(s.long).resolve())): s.describe()
+                 for s in suspects}  # fmt: skip
+        marked = [replace(r, suspicion=found.get(r.key, r.suspicion)) for r in self.rows]
+        if marked != self.rows:
+            self.rows = marked
+            self.refresh()
 
     def usable_pairs(self) -> list[CheckedPair]:
         """The valid pairs, in table order: what Start trains on."""

@@ -292,6 +292,8 @@ class FineTunePanel(QDockWidget):
 
     def _run_progress(self, p: FinetuneProgress) -> None:
         self.last_progress = p
+        if p.suspects:
+            self.pairs.mark_suspects(p.suspects)
         self.ui.show_progress(p)
 
     def _run_done(self, job: Job, outcome: JobOutcome) -> None:

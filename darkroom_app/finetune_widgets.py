@@ -31,6 +31,8 @@ from .finetune_jobs import PAIR, THUMB_SIDE, UNPAIRED, PairTableRow
 
 #: Text colour of rows training will not use (a readable red on light and dark themes).
 PROBLEM_COLOUR = QColor(205, 45, 45)
+#: A valid pair that a fine-tune found suspicious (likely a wrong pairing).
+SUSPECT_COLOUR = QColor(200, 120, 0)
 
 
 class LossCurve(QWidget):
@@ -193,6 +195,8 @@ class PairTable(QTableWidget):
             cand = row.candidate
             if row.kind == PAIR:
                 status = "valid" if row.usable else f"invalid: {row.reason}"
+                if row.usable and row.suspicion:
+                    status = f"suspicious: {row.suspicion.split(': ', 1)[-1]}"
             elif row.kind == UNPAIRED:
                 status = f"not paired: {row.reason}"
             else:
@@ -206,14 +210,15 @@ class PairTable(QTableWidget):
                 ratio,
                 status,
             )
+            flagged = not row.usable or bool(row.suspicion)
             for c, text in enumerate(texts):
                 item = QTableWidgetItem(text)
-                item.setToolTip(status if not row.usable else str(row.short.parent))
-                if not row.usable:
-                    item.setForeground(QBrush(PROBLEM_COLOUR))
+                item.setToolTip(status if flagged else str(row.short.parent))
+                if flagged:
+                    item.setForeground(QBrush(PROBLEM_COLOUR if not row.usable else SUSPECT_COLOUR))
                 self.setItem(r, c, item)
             status_item = self.item(r, len(COLUMNS) - 1)
-            if not row.usable:
+            if flagged:
                 status_item.setIcon(warn)
             path = row.thumb_path
             if path is not None and str(path) in thumbs:

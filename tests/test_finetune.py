@@ -428,3 +428,33 @@ def test_a_run_killed_after_saving_finishes_when_run_again(
     # A model of that name that is not this run's stays protected.
     with pytest.raises(NameTakenError):
         _run(base, pairs, "twice", lib, iterations=3, synthetic=False)
+
+
+def test_validation_pairs_that_look_wrong_are_flagged(tmp_path: Path, shot) -> None:
+    _, pairs = shot  # three scenes; the last pair is held out for validation
+    lib = tmp_path / "lib"
+    wrong = replace(pairs[-1], long=pairs[0].long)  # the short paired with another scene's long
+    seen: list[FinetuneProgress] = []
+    flagged = _run("fast", [*pairs[:-1], wrong], "wrong", lib, iterations=0, progress=seen.append)
+    (suspect,) = flagged.suspects
+    assert (Path(suspect.short), Path(suspect.long)) == (wrong.short, wrong.long)
+    assert suspect.correlation < 0.5  # fast still beats gain here: the scene test catches it
+    note = "suspicious validation pair DSC00005.dng + DSC00002.dng: the two frames do not look"
+    assert any(n.startswith(note) for n in flagged.notes)
+    assert any(p.suspects == (suspect,) for p in seen)  # the window marks the row from this
+
+    # An untrained base loses to plain gain on the right pair: flagged for that reason.
+    (below,) = _run(_base(tmp_path), pairs, "untrained", lib, iterations=0).suspects
+    assert below.correlation > 0.9 and below.psnr_model < below.psnr_gain
+    assert "below plain gain" in below.describe()
+
+
+def test_cli_warns_about_a_suspicious_validation_pair_once(tmp_path: Path, shot, capsys) -> None:
+    folder, _ = shot  # right pairs, but an untrained base loses to plain gain on them
+    code = _cli(["finetune", "--base", str(_base(tmp_path)), "--pairs", str(folder),
+                 "--iterations", "0", "--name", "sus", "--library", str(tmp_path / "lib"),
+                 "--device", "cpu", "-q"])  # fmt: skip
+    _out, err = capsys.readouterr()
+    assert code == 0, err
+    assert err.count("suspicious validation pair DSC00005.dng + DSC00006.dng") == 1
+    assert "darkroom-cli: warning: suspicious validation pair" in err and "below plain gain" in err

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QDialog, QDockWidget, QInputDialog, QMessageBox
 from darkroom_app import create_window
 from darkroom_app import finetune_panel as panel_module
 from darkroom_app.finetune_panel import FineTunePanel
-from darkroom_app.finetune_widgets import PROBLEM_COLOUR
+from darkroom_app.finetune_widgets import PROBLEM_COLOUR, SUSPECT_COLOUR
 from darkroom_app.main_window import MainWindow
 from darkroom_app.model_library_dialog import ModelLibraryDialog
 from engine.finetune import FinetuneProgress, FinetuneRequest, FinetuneResult, PauseToken
@@ -275,6 +275,11 @@ def test_finetune_pause_cancel_resume_adds_model(
     qtbot.mouseClick(ui.pause_button, Qt.MouseButton.LeftButton)  # go on
     assert ui.pause_button.text() == "Pause"
     paused_at(panel, 6)
+    # The untrained base loses to plain gain on the held-out pair: its row turns amber.
+    (flagged,) = [r for r, row in enumerate(ui.table.rows) if row.suspicion]
+    assert ui.table.rows[flagged].long.name == "DSC00006.dng"
+    assert ui.table.item(flagged, 5).text().startswith("suspicious: the base model scores")
+    assert ui.table.item(flagged, 5).foreground().color() == SUSPECT_COLOUR
     assert ui.psnr_label.text().startswith("Validation PSNR: before")
     assert ui.eta_label.text().startswith("ETA")
     assert len(ui.curve.points) >= 5

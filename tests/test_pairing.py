@@ -163,6 +163,35 @@ def test_misaligned_frames_are_invalid(tmp_path: Path) -> None:
     assert pair.shift_px == pytest.approx(8, abs=1.5)
 
 
+def test_scenes_a_minute_apart_pair_each_short_with_its_own_long(tmp_path: Path) -> None:
+    """Four tripod pairs, short then long, a minute apart: one scene group by capture time,
+    and each short as near to the previous scene's long as to its own."""
+    for i in range(4):
+        scene = textured_scene(seed=20 + i)
+        shoot(tmp_path / f"DSC{2 * i + 1:05d}.dng", 0.01, scene=scene, seed=i,
+              when=f"2024:05:01 20:0{i}:00")  # fmt: skip
+        shoot(tmp_path / f"DSC{2 * i + 2:05d}.dng", 1.0, scene=scene, seed=i,
+              when=f"2024:05:01 20:0{i}:30")  # fmt: skip
+    report = scan_folder(tmp_path)
+    got = sorted((p.short.name, p.long.name, p.valid) for p in report.pairs)
+    assert got == [(f"DSC{2 * i + 1:05d}.dng", f"DSC{2 * i + 2:05d}.dng", True)
+                   for i in range(4)]  # fmt: skip
+    assert all(p.shift_px is not None and p.shift_px < 1.5 for p in report.pairs)
+
+
+def test_pair_whose_alignment_cannot_be_measured_is_invalid(tmp_path: Path) -> None:
+    # Frames of some size: on tiny ones, noise alone correlates above the threshold.
+    scene = textured_scene(512, 768, seed=31)
+    short = shoot(tmp_path / "DSC00001.dng", 0.01, scene=scene)
+    flat = np.full_like(scene, 0.4)  # a grey card: nothing to align on
+    long = shoot(tmp_path / "DSC00002.dng", 1.0, scene=flat, when="2024:05:01 20:00:05")
+    pair = pair_files(short, long)
+    assert not pair.valid and "alignment cannot be measured" in pair.reason
+    assert pair.shift_px is None  # not "0 px off"
+    (scanned,) = scan_folder(tmp_path).pairs
+    assert not scanned.valid and "alignment cannot be measured" in scanned.reason
+
+
 def test_clipped_long_exposure_is_invalid(tmp_path: Path) -> None:
     short = shoot(tmp_path / "DSC00001.dng", 0.01)
     long = shoot(tmp_path / "DSC00002.dng", 1.0, brightness=4.0)

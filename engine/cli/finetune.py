@@ -135,7 +135,8 @@ def _pair_and_finetune(args: argparse.Namespace, main_rank: bool) -> int:
     )  # fmt: skip
     try:
         with _ctrl_c_cancels() as cancel:
-            result = finetune(request, progress=_printer(args), cancel=cancel)
+            printer = _printer(args) if main_rank else None
+            result = finetune(request, progress=printer, cancel=cancel)
     except Cancelled:
         print(
             "darkroom-cli: interrupted; a checkpoint was kept, run the same command to resume",
@@ -144,8 +145,10 @@ def _pair_and_finetune(args: argparse.Namespace, main_rank: bool) -> int:
         return EXIT_INTERRUPTED
     if not main_rank:
         return EXIT_OK
+    warned = {suspect.describe() for suspect in result.suspects}  # printed when found
     for note in result.notes:
-        print(f"note: {note}", file=err)
+        if note not in warned:
+            print(f"note: {note}", file=err)
     print(f"validation ({result.validation}): PSNR before {result.psnr_before:.2f} dB, "
           f"after {result.psnr_after:.2f} dB (gain only {result.psnr_gain:.2f} dB)")  # fmt: skip
     print(f"saved {result.name} to {result.weights_path} ({result.iterations} iterations, "
@@ -157,9 +160,13 @@ def _pair_and_finetune(args: argparse.Namespace, main_rank: bool) -> int:
 def _printer(args: argparse.Namespace) -> Callable[[FinetuneProgress], None]:
     """A progress callback printing phase messages and, every ``--print-every`` seconds, the
     training step (nothing with ``--quiet``)."""
-    err, last = sys.stderr, [0.0]
+    err, last, warned = sys.stderr, [0.0], set()
 
     def progress(p: FinetuneProgress) -> None:
+        for suspect in p.suspects:  # as soon as they are known: the user may cancel and fix
+            if suspect not in warned:
+                warned.add(suspect)
+                print(f"darkroom-cli: warning: {suspect.describe()}", file=err, flush=True)
         if args.quiet:
             return
         now = time.perf_counter()

@@ -18,6 +18,7 @@ the loaded :class:`~engine.train.TrainingPair`.
 
 from __future__ import annotations
 
+from engine.finetune.data import SuspectPair
 from engine.finetune.noise_fit import (
     NoiseFit,
     darken_frame,
@@ -80,6 +81,7 @@ __all__ = [
     "PairingReport",
     "PauseToken",
     "RunState",
+    "SuspectPair",
     "card_noise_profile",
     "check_one_camera",
     "check_pair",

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -145,11 +146,13 @@ def centre_crop(pair: TrainingPair, side: int) -> TrainingPair:
 @dataclass
 class Validation:
     """Centre crops scored against their developed references; each crop carries its whole
-    frame's noise level as the app finds it (for noise-aware models)."""
+    frame's noise level as the app finds it (for noise-aware models). ``sources`` names each
+    crop's ``(short, long)`` files, when known."""
 
     crops: list[TrainingPair]
     references: list[np.ndarray]
     label: str
+    sources: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
     def build(
@@ -158,9 +161,10 @@ class Validation:
         side: int,
         label: str,
         profiles: Sequence[NoiseProfile] = (),
+        sources: Sequence[tuple[str, str]] = (),
     ) -> Validation:
         """Crops of ``pairs``; ``profiles`` are looked in first for their noise level (the
-        fine-tune's fitted profile), then the shipped ones."""
+        fine-tune's fitted profile), then the shipped ones; ``sources``: each pair's files."""
         known = [*profiles, *PROFILES.values()]
         crops = [
             to_rggb(centre_crop(replace(p, target=to_float(p.target),
@@ -168,10 +172,14 @@ class Validation:
             for p in pairs
         ]  # fmt: skip
         refs = [develop_numpy(c.target, c.dark) for c in crops]
-        return cls(crops, refs, label)
+        return cls(crops, refs, label, list(sources))
 
     def score(self, model: nn.Module, device: torch.device) -> float:
         """Mean PSNR (dB) of ``model``'s developed output over the crops."""
+        return float(np.mean(self.scores(model, device)))
+
+    def scores(self, model: nn.Module, device: torch.device) -> list[float]:
+        """PSNR (dB) of ``model``'s developed output on each crop."""
         model = model.eval().to(device)
         # Borders mirrored as the app's TiledRunner does, so the score is what the app shows.
         border = frame_border(model)
@@ -185,16 +193,70 @@ class Validation:
                 out = crop_frame_border(model(x.to(device))[0], border)
                 out = out.float().clamp_(0.0, 1.0).cpu()
                 srgb = develop_numpy(out.permute(1, 2, 0).contiguous().numpy(), crop.dark)
-                scores.append(psnr(srgb, ref))
-        return float(np.mean(scores))
+                scores.append(float(psnr(srgb, ref)))
+        return scores
 
     def score_gain(self) -> float:
         """Mean PSNR of plain amplification (what ``--model none`` shows)."""
-        scores = [
-            psnr(develop_numpy(classical_linear(c.dark, c.ratio), c.dark), ref)
+        return float(np.mean(self.gain_scores()))
+
+    def gain_scores(self) -> list[float]:
+        """PSNR of plain amplification on each crop."""
+        return [
+            float(psnr(develop_numpy(classical_linear(c.dark, c.ratio), c.dark), ref))
             for c, ref in zip(self.crops, self.references, strict=True)
         ]
-        return float(np.mean(scores))
+
+    def scene_correlations(self) -> list[float]:
+        """Per crop, the correlation of the amplified short exposure with the long one's
+        developed reference, both grey and blurred against noise: about 1 for one scene,
+        near 0 for two different ones."""
+        out = []
+        for c, ref in zip(self.crops, self.references, strict=True):
+            shown = _blurred_grey(develop_numpy(classical_linear(c.dark, c.ratio), c.dark))
+            out.append(float(np.corrcoef(shown.ravel(), _blurred_grey(ref).ravel())[0, 1]))
+        return [v if np.isfinite(v) else 0.0 for v in out]
+
+    def suspects(self, model_scores: Sequence[float], gain_scores: Sequence[float]
+                 ) -> list[SuspectPair]:  # fmt: skip
+        """The pairs that look wrong: the two frames barely correlate (two scenes), or the
+        base model scores below plain gain on them (see :class:`SuspectPair`)."""
+        sources = self.sources or [("?", "?")] * len(self.crops)
+        found = zip(sources, model_scores, gain_scores, self.scene_correlations(), strict=True)
+        return [SuspectPair(short, long, m, g, r) for (short, long), m, g, r in found
+                if r < SAME_SCENE_CORRELATION or m < g]  # fmt: skip
+
+
+#: Below this correlation of amplified short and long exposure, a pair is not one scene.
+SAME_SCENE_CORRELATION = 0.5
+
+
+def _blurred_grey(srgb: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(np.asarray(srgb, np.float32).mean(axis=2), (0, 0), 2.0)
+
+
+@dataclass(frozen=True)
+class SuspectPair:
+    """A validation pair that looks wrong (:meth:`Validation.suspects`): its frames barely
+    correlate (``correlation`` below :data:`SAME_SCENE_CORRELATION`: two scenes), or the base
+    model scores below plain gain on it (a model that loses to amplification is more often
+    shown a wrong pair than failing). PSNRs in dB."""
+
+    short: str
+    long: str
+    psnr_model: float
+    psnr_gain: float
+    correlation: float = 1.0
+
+    def describe(self) -> str:
+        pair = f"suspicious validation pair {Path(self.short).name} + {Path(self.long).name}"
+        if self.correlation < SAME_SCENE_CORRELATION:
+            return (f"{pair}: the two frames do not look like one scene (correlation "
+                    f"{self.correlation:.2f}); check the pairing")  # fmt: skip
+        return (
+            f"{pair}: the base model scores {self.psnr_model:.2f} dB, below plain gain "
+            f"({self.psnr_gain:.2f} dB); check that both frames show the same scene"
+        )
 
 
 def load_dark_list(

@@ -28,9 +28,9 @@ MAX_CLIPPED_FRACTION = 0.5
 CLIP_LEVEL = 0.97
 #: Longer side of the green thumbnails the shift is measured on, pixels.
 THUMB_MAX_SIDE = 1024
-#: Below this phase-correlation peak the frames share no usable structure (a flat or pure-noise
-#: scene; unrelated noise reaches ~0.02 on 1024-px thumbnails, more on tiny ones);
-#: the shift is then not measurable and not held against the pair.
+#: Below this phase-correlation peak the frames share no usable structure (different scenes, a
+#: flat or pure-noise frame; unrelated noise reaches ~0.02 on 1024-px thumbnails, more on tiny
+#: ones): the alignment cannot be measured, and such a pair is invalid, never "0 px off".
 MIN_RESPONSE = 0.1
 
 VALID, INVALID = "valid", "invalid"
@@ -315,7 +315,10 @@ def check_pair(
         )
     shift, response = measure_shift(short, long, ratio)
     if response < MIN_RESPONSE:
-        return verdict(shift_px=None)  # nothing to align on: cannot tell, so do not reject
+        # Nothing in common to align on: most often two different scenes, and training on
+        # those teaches the model to invent a picture.
+        return verdict("alignment cannot be measured (the frames share no structure: "
+                       "different scenes, or a flat or black frame?)")  # fmt: skip
     if shift > max_shift_px:
         return verdict(
             f"frames misaligned by {shift:.1f} px (more than {max_shift_px:g} px; "

@@ -10,15 +10,18 @@ A "pair" is a short (dark, noisy) and a long (clean) exposure of the same scene 
    groups (connected components).
 2. **Short or long.** Within a group, the exposure is ``t x ISO`` (just ``t`` unless every frame
    has an ISO). Frames within a factor :data:`LONG_TOLERANCE` of the group's longest exposure
-   are long ones, the rest short ones; each short pairs with the nearest long in capture order
-   (preferring the same camera and size), so several shorts may share one long.
+   are long ones, the rest short ones; each short pairs with the long that passes the checks
+   below (so the one that aligns with it), preferring the same camera and size and then the
+   nearest in capture order; several shorts may share one long. When no long passes, the pair
+   with the nearest one is reported with its reason.
    ``ratio = (t_long x ISO_long) / (t_short x ISO_short)``, as
    :func:`engine.train.real_pairs.exif_ratio`.
 3. **Checks** (:mod:`engine.finetune.pair_checks`). Every candidate is ``valid`` or ``invalid``
    with a one-line reason: different cameras, sizes or CFA layouts, a ratio below 1, a long
-   exposure clipped over more than half the frame, or frames misaligned by more than 3 sensor
-   pixels. The shift is measured by phase correlation (``cv2.phaseCorrelate``) between the
-   green channel of the short exposure, amplified by the ratio, and the long one's, both
+   exposure clipped over more than half the frame, frames misaligned by more than 3 sensor
+   pixels, or an alignment that cannot be measured (no shared structure: different scenes, or
+   a flat frame). The shift is measured by phase correlation (``cv2.phaseCorrelate``) between
+   the green channel of the short exposure, amplified by the ratio, and the long one's, both
    downsampled to thumbnails.
 
 Files that pair with nothing are reported with the reason, and unreadable RAW files are listed
@@ -144,17 +147,15 @@ def _pair_group(
             size_differs = (other.width, other.height) != (short.width, short.height)
             return (other.camera != short.camera, size_differs, abs(i - s))
 
-        best = min(preference(i) for i in longs)
-        tied = [i for i in longs if preference(i) == best]
+        ranked = sorted(longs, key=preference)
         options = [check_pair(short, items[i], summary_ratio(short, items[i]), max_shift_px)
-                   for i in tied]  # fmt: skip
-        # Between equally near longs, the best-aligned one is most likely the same view.
-        chosen = min(
-            range(len(options)),
-            key=lambda k: (not options[k].valid, options[k].shift_px or 0.0),
-        )
+                   for i in ranked]  # fmt: skip
+        # A long that passes (above all: aligns) beats a nearer one that does not; among
+        # those, the preferred one, then the best aligned. None passes: the nearest's reason.
+        chosen = min(range(len(options)), key=lambda k: (
+            not options[k].valid, preference(ranked[k]), options[k].shift_px or 0.0))  # fmt: skip
         pairs.append(options[chosen])
-        used.add(tied[chosen])
+        used.add(ranked[chosen])
     unpaired += [FileIssue(items[i].path, "long exposure without a short one of the same scene")
                  for i in longs if i not in used]  # fmt: skip
     return pairs, unpaired

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from engine.finetune.data import SuspectPair
 from engine.jobs import CancelToken
 from engine.train import TrainProgress
 
@@ -61,6 +62,8 @@ class FinetuneProgress:
         elapsed_s: training and validation time of this session, pauses excluded.
         eta_s: estimated seconds left (``None`` until a step was timed).
         message: one line for a status bar.
+        suspects: validation pairs the base model scores below plain gain on (likely wrong
+            pairings), known once the base model is scored.
     """
 
     phase: str
@@ -73,6 +76,7 @@ class FinetuneProgress:
     elapsed_s: float = 0.0
     eta_s: float | None = None
     message: str = ""
+    suspects: tuple[SuspectPair, ...] = ()
 
 
 class ProgressState:
@@ -94,6 +98,7 @@ class ProgressState:
         self.lr: float | None = None
         self.psnr_before: float | None = None
         self.psnr_now: float | None = None
+        self.suspects: tuple[SuspectPair, ...] = ()
         self.paused_s = 0.0
         self._paused_unclaimed = 0.0
         self._first_step: tuple[int, float] | None = None
@@ -121,7 +126,7 @@ class ProgressState:
         if self.progress is not None:
             self.progress(FinetuneProgress(
                 phase, self.iteration, self.iterations, self.loss, self.lr, self.psnr_before,
-                self.psnr_now, self._elapsed(), self._eta(), message,
+                self.psnr_now, self._elapsed(), self._eta(), message, self.suspects,
             ))  # fmt: skip
 
     def on_step(self, p: TrainProgress) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.finetune.data import SuspectPair
 from engine.finetune.noise_fit import NoiseFit
 from engine.models import ModelCard
 
@@ -27,6 +28,7 @@ class FinetuneResult:
         history: ``(iteration, psnr)`` of every validation, the base model's at iteration 0.
         losses: L1 of every step.
         notes: assumptions and warnings, one line each.
+        suspects: validation pairs the base model scored below plain gain on.
     """
 
     name: str
@@ -44,6 +46,7 @@ class FinetuneResult:
     history: list[tuple[int, float]] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    suspects: list[SuspectPair] = field(default_factory=list)
 
 
 def json_safe(value: object) -> object:

@@ -46,12 +46,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
+
 from engine.device import hardware_description, select_device
 from engine.distributed import current
 from engine.errors import Cancelled, DarkroomError
 from engine.finetune.data import (
     FinetunePairSource,
     LoadedPair,
+    SuspectPair,
     Validation,
     load_dark_list,
     load_finetune_pair,
@@ -193,8 +196,11 @@ class _FinetuneRun:
             raise DarkroomError("0 iterations saves a fitted noise profile, and none could be "
                                 "fitted (see above); train some iterations instead")  # fmt: skip
         scored = val_set if n_val else train_set
+        scored_files = self.files[len(self.files) - n_val :] if n_val else self.files
         fitted = [fit.profile] if fit is not None else []
-        validation = Validation.build([u.pair for u in scored], s.validation_crop, label, fitted)
+        sources = [(str(f.short), str(f.long)) for f in scored_files]
+        validation = Validation.build([u.pair for u in scored], s.validation_crop, label, fitted,
+                                      sources)  # fmt: skip
         source = FinetunePairSource(train_set, s.patch, fit.profile if fit else None,
                                     s.synthetic_fraction)  # fmt: skip
         self.data = _Data(train_set, validation, label, fit, source,
@@ -245,14 +251,22 @@ class _FinetuneRun:
         run, data, base = self.run, self.data, self.base_model
         if run.psnr_before is None and base is not None:
             self.progress.report("validating", f"scoring {self.base_card.name} on {data.label}")
-            run.psnr_before, run.psnr_gain = self._on_main(
-                lambda: (data.validation.score(base, self.device), data.validation.score_gain())
+            model_scores, gain_scores = self._on_main(
+                lambda: (data.validation.scores(base, self.device), data.validation.gain_scores())
             )
+            run.psnr_before = float(np.mean(model_scores))
+            run.psnr_gain = float(np.mean(gain_scores))
+            suspects = data.validation.suspects(model_scores, gain_scores)
+            run.suspects = [[p.short, p.long, p.psnr_model, p.psnr_gain, p.correlation]
+                            for p in suspects]  # fmt: skip
             run.history = [(0, run.psnr_before)]
             self._write_state()
         if self.settings.iterations:
             self.base_model = None  # the trainer builds its own copy
         assert run.psnr_before is not None
+        self.progress.suspects = tuple(SuspectPair(str(a), str(b), *map(float, rest))
+                                       for a, b, *rest in run.suspects)  # fmt: skip
+        self.notes += [p.describe() for p in self.progress.suspects]
         self.progress.psnr_before = run.psnr_before
         self.progress.psnr_now = run.history[-1][1]
         self.progress.iteration = run.step
@@ -387,6 +401,7 @@ class _FinetuneRun:
             iterations=result.iterations, elapsed_s=run.train_seconds,
             train_pairs=len(data.train_set), validation_pairs=self.n_val, noise_fit=data.fit,
             history=list(run.history), losses=result.losses, notes=self.notes,
+            suspects=list(self.progress.suspects),
         )  # fmt: skip
 
     def _card(self, result: TrainResult) -> ModelCard:

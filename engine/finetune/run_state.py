@@ -71,6 +71,8 @@ class RunState:
     history: list[tuple[int, float]] = field(default_factory=list)
     psnr_before: float | None = None
     psnr_gain: float | None = None
+    # [short, long, base model dB, gain dB, correlation] of each suspicious validation pair.
+    suspects: list[list[Any]] = field(default_factory=list)
     train_seconds: float = 0.0
     version: int = RUN_STATE_VERSION
 
