@@ -60,6 +60,17 @@ class Distributed:
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
+    def any_rank(self, flag: bool) -> bool:
+        """Whether ``flag`` is true on any rank (a cancel request every rank must obey at the
+        same step, or one rank would wait for the others in an all-reduce for ever)."""
+        if not self.active:
+            return flag
+        value = torch.tensor([1.0 if flag else 0.0])
+        if self.backend == "nccl":  # NCCL reduces GPU tensors only
+            value = value.to(torch.device("cuda", self.local_rank))
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item() > 0)
+
     def barrier(self) -> None:
         """Wait until every rank gets here (e.g. until the main rank has written a file)."""
         if self.active:
@@ -80,8 +91,9 @@ def init_from_env(device: str = "auto") -> Distributed:
     """Join the process group ``torchrun`` set up, once; a single process gets a group of one.
 
     Args:
-        device: the run's ``--device``: NCCL is used when it allows CUDA and every rank has a
-            GPU of its own, gloo otherwise.
+        device: the run's ``--device``: NCCL is used when it allows CUDA and every process on
+            this machine has a GPU of its own, gloo otherwise; every rank decides alike (from
+            ``LOCAL_WORLD_SIZE``), since a group cannot mix the two.
 
     Raises:
         DarkroomError: the environment names a group that cannot be joined.
@@ -91,8 +103,12 @@ def init_from_env(device: str = "auto") -> Distributed:
         return _current
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
     gpus = torch.cuda.device_count() if device in ("auto", "cuda") else 0
-    backend = "nccl" if gpus > local_rank else "gloo"
+    if device == "cuda" and gpus < local_world:
+        raise DarkroomError(f"--device cuda with {local_world} processes on this machine needs "
+                            f"{local_world} GPUs, and it has {gpus}")  # fmt: skip
+    backend = "nccl" if gpus >= local_world else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(local_rank)
     try:

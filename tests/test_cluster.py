@@ -28,14 +28,22 @@ pytestmark = [
 ]
 
 
-def test_plan_actors_fills_gpus_or_splits_cpus() -> None:
-    assert plan_actors(RaySettings(), {"CPU": 16.0, "GPU": 2.0}) == (2, 8.0, 1.0)
-    assert plan_actors(RaySettings(), {"CPU": 2.0}) == (1, 2.0, 0.0)
-    assert plan_actors(RaySettings(actors=2), {"CPU": 2.0}) == (2, 1.0, 0.0)
-    assert plan_actors(RaySettings(actors=3, gpus_per_actor=0.5), {"CPU": 12.0, "GPU": 2.0}) == (
-        3, 4.0, 0.5)  # fmt: skip
+def test_plan_actors_fits_every_actor_on_one_node() -> None:
+    one_laptop = [{"CPU": 2.0}]
+    assert plan_actors(RaySettings(), one_laptop) == (1, 2.0, 0.0)
+    assert plan_actors(RaySettings(actors=2), one_laptop) == (2, 1.0, 0.0)
+    gpu_nodes = [{"CPU": 8.0}, {"CPU": 16.0, "GPU": 1.0}, {"CPU": 16.0, "GPU": 1.0}]
+    # One actor per GPU, each with a whole GPU node's CPUs (not the cluster's 40 / 2 = 20).
+    assert plan_actors(RaySettings(), gpu_nodes) == (2, 16.0, 1.0)
+    assert plan_actors(RaySettings(), [{"CPU": 16.0, "GPU": 4.0}]) == (4, 4.0, 1.0)
+    assert plan_actors(RaySettings(actors=3, gpus_per_actor=0.5),
+                       [{"CPU": 12.0, "GPU": 2.0}]) == (3, 4.0, 0.5)  # fmt: skip
+    # CPU actors spread over unequal nodes: 8 CPUs each fit twice on 16 and once on 8.
+    assert plan_actors(RaySettings(actors=3, gpus_per_actor=0), gpu_nodes) == (3, 8.0, 0.0)
     with pytest.raises(DarkroomError, match="at least 1"):
-        plan_actors(RaySettings(actors=0), {"CPU": 2.0})
+        plan_actors(RaySettings(actors=0), one_laptop)
+    with pytest.raises(DarkroomError, match="room for 2 actor"):
+        plan_actors(RaySettings(actors=3), gpu_nodes)
 
 
 def test_without_ray_the_flag_says_how_to_install_it(

@@ -69,6 +69,13 @@ def test_torchrun_train_and_finetune_write_once_from_rank_zero(tmp_path: Path) -
     assert done.stderr.count("it 3/3") == 1  # rank 1 trains silently
     card = json.loads((tmp_path / "m.json").read_text())
     assert "data parallel: 2 torchrun processes" in card["notes"] and card["iterations"] == 3
+    # The same command with more iterations resumes from rank 0's checkpoint on every rank.
+    done = _torchrun(["-m", "engine.cli", "train", "--variant", "lite", "--data", str(photos),
+                      "--iterations", "5", "--batch", "2", "--crop", "64", "--device", "cpu",
+                      "--precision", "fp32", "--print-every", "0", "--overwrite",
+                      "--out", "m.safetensors"], tmp_path)  # fmt: skip
+    assert "it 4/5" in done.stderr and "it 3/5" not in done.stderr
+    assert json.loads((tmp_path / "m.json").read_text())["iterations"] == 5
 
     _shoot_pairs(tmp_path / "shoot")
     done = _torchrun(["-m", "engine.cli", "finetune", "--base", str(_base(tmp_path)),

@@ -290,7 +290,11 @@ def _run_batch(
 
 
 def _report_outcome(
-    outcome: FileOutcome, report: BatchReport, args: argparse.Namespace, bar_shown: bool
+    outcome: FileOutcome,
+    report: BatchReport,
+    args: argparse.Namespace,
+    bar_shown: bool,
+    counter: str = "",
 ) -> None:
     """Count one finished file and print its line (its error, warnings, or where it went)."""
     if not outcome.ok:
@@ -301,8 +305,8 @@ def _report_outcome(
     for message in outcome.warnings:
         warn(f"{outcome.source}: {message}")
     if not args.quiet and not bar_shown:
-        print(f"{outcome.source.name} -> {outcome.output} (ratio x{outcome.ratio:.1f})",
-              file=sys.stderr)  # fmt: skip
+        print(f"{counter}{outcome.source.name} -> {outcome.output} "
+              f"(ratio x{outcome.ratio:.1f})", file=sys.stderr)  # fmt: skip
 
 
 def _run_on_ray(
@@ -314,12 +318,14 @@ def _run_on_ray(
 ) -> tuple[BatchReport, str]:
     """The batch through Ray Data (:func:`engine.render.enhance_on_ray`); the same per-file
     function, outcome lines and summary as the local path."""
-    from engine.models import library_dir, resolve_model
+    from engine.models import library_dir, load_model, resolve_model
     from engine.render import CLASSICAL, RaySettings, WorkerSpec, enhance_on_ray
 
     model = args.model
-    if model != CLASSICAL:  # a wrong name is one line here, not an actor's traceback there
-        resolve_model(model, [library_dir()])
+    if args.actors is not None and args.actors < 1:
+        raise DarkroomError(f"--actors must be at least 1, not {args.actors}")
+    if model != CLASSICAL:  # a bad model is one line here, not an actor's traceback there
+        load_model(resolve_model(model, [library_dir()]))
     if model.endswith(".safetensors"):  # the workers' working folder may not be this one
         model = str(Path(model).absolute())
     spec = WorkerSpec(model, args.device, args.tile, args.precision, (str(library_dir()),),
@@ -328,9 +334,7 @@ def _run_on_ray(
     report = BatchReport()
 
     def on_outcome(done: int, outcome: FileOutcome) -> None:
-        if not args.quiet and outcome.ok:
-            print(f"[{done}/{len(inputs)}] ", end="", file=sys.stderr)
-        _report_outcome(outcome, report, args, bar_shown=False)
+        _report_outcome(outcome, report, args, bar_shown=False, counter=f"[{done}/{len(inputs)}] ")
 
     enhance_on_ray(list(zip(inputs, outputs, strict=True)), spec, settings, on_outcome)
     return report, f"{model} on Ray"

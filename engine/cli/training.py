@@ -83,7 +83,7 @@ def _train_and_save(args: argparse.Namespace, main_rank: bool) -> int:
     from engine.models import save_model
     from engine.train import TrainProgress, train
 
-    config = _train_config(args, check_out=main_rank)
+    config = _train_config(args)  # every rank checks, so all stop alike on a bad --out
     out = Path(args.out)
     source, data_desc = _pair_source(args.data, args.crop, args)
     last_print = [0.0]
@@ -107,9 +107,8 @@ def _train_and_save(args: argparse.Namespace, main_rank: bool) -> int:
     return EXIT_OK
 
 
-def _train_config(args: argparse.Namespace, check_out: bool = True) -> TrainConfig:
-    """The run's :class:`~engine.train.TrainConfig` from ``train``'s arguments (checked;
-    ``check_out``: refuse an existing ``--out``, which only the rank that writes it does)."""
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    """The run's :class:`~engine.train.TrainConfig` from ``train``'s arguments (checked)."""
     from engine.train import TrainConfig
 
     if args.iterations < 1:
@@ -117,7 +116,7 @@ def _train_config(args: argparse.Namespace, check_out: bool = True) -> TrainConf
     out = Path(args.out)
     if out.suffix.lower() != ".safetensors":
         raise DarkroomError(f"--out {out}: must end in .safetensors")
-    if check_out and out.exists() and not args.overwrite:
+    if out.exists() and not args.overwrite:
         raise DarkroomError(f"{out}: already exists (use --overwrite)")
     try:
         model_config = json.loads(args.config) if args.config else {}

@@ -45,11 +45,18 @@ def measure_one(
     variant: str, dng: Path, device: str, precision: str, tile: int | None, repeat: int
 ) -> dict[str, Any]:
     """Time one variant in this process; returns a JSON-able row."""
+    with tempfile.TemporaryDirectory(prefix="darkroom-bench-") as work:
+        return _measure_in(Path(work), variant, dng, device, precision, tile, repeat)
+
+
+def _measure_in(
+    work: Path, variant: str, dng: Path, device: str, precision: str, tile: int | None,
+    repeat: int,
+) -> dict[str, Any]:  # fmt: skip
     from engine.io import ExportOptions, read_raw
     from engine.models import frame_gmacs
     from engine.render import enhance_file, pack_rggb
 
-    work = Path(tempfile.mkdtemp(prefix="darkroom-bench-"))
     weights, trained = _weights_for(variant, work) if variant != "none" else ("none", True)
     enhancer = Enhancer(weights, device=device, tile=tile, precision=precision)
     dev = enhancer.device
@@ -113,7 +120,9 @@ def run_bench(
     if dng is None:
         from engine.io import write_synthetic_dng
 
-        dng = write_synthetic_dng(Path(tempfile.mkdtemp(prefix="darkroom-bench-")) / "12mp.dng")
+        with tempfile.TemporaryDirectory(prefix="darkroom-bench-") as tmp:
+            generated = write_synthetic_dng(Path(tmp) / "12mp.dng")
+            return run_bench(variants, generated, device, precision, tile, repeat)
     rows = []
     for variant in variants or [*list_models(), "none"]:
         cmd = [sys.executable, "-m", "engine.evaluate.bench", variant, str(dng), device, precision,

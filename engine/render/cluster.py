@@ -141,20 +141,47 @@ def _start(ray: Any, address: str | None) -> bool:
     return True
 
 
-def plan_actors(settings: RaySettings, cluster: dict[str, float]) -> tuple[int, float, float]:
-    """``(actors, cpus_per_actor, gpus_per_actor)`` for a cluster with ``cluster`` resources
-    (``ray.cluster_resources()``: ``{"CPU": 16.0, "GPU": 2.0, ...}``)."""
-    cpus, gpus = float(cluster.get("CPU", 1.0)), float(cluster.get("GPU", 0.0))
-    gpa = settings.gpus_per_actor if settings.gpus_per_actor is not None else (1.0 if gpus else 0.0)
+def _room(nodes: Sequence[dict[str, float]], cpus: float, gpus: float) -> int:
+    """How many actors of ``cpus`` CPUs and ``gpus`` GPUs the ``nodes`` can host at once."""
+    total = 0
+    for node in nodes:
+        fit = int(node.get("CPU", 0.0) // cpus)
+        if gpus:
+            fit = min(fit, int(node.get("GPU", 0.0) // gpus))
+        total += fit
+    return total
+
+
+def plan_actors(
+    settings: RaySettings, nodes: Sequence[dict[str, float]]
+) -> tuple[int, float, float]:
+    """``(actors, cpus_per_actor, gpus_per_actor)`` that the cluster's ``nodes`` (each node's
+    resources, ``{"CPU": 16.0, "GPU": 2.0, ...}``) can all host at once: an actor lives on one
+    node, so a plan by the cluster's totals could ask for more than any node has and wait for
+    ever. Defaults: one actor per GPU (or per 2 CPUs without GPUs), each with the most CPUs
+    the tightest fit allows.
+
+    Raises:
+        DarkroomError: fewer than 1 actor asked for, or more than the cluster can host.
+    """
+    has_gpus = any(n.get("GPU", 0.0) > 0 for n in nodes)
+    gpa = settings.gpus_per_actor if settings.gpus_per_actor is not None else float(has_gpus)
     if settings.actors is not None:
         actors = settings.actors
     elif gpa:
-        actors = max(1, int(gpus // gpa))
+        actors = _room(nodes, 1.0, gpa)
     else:
-        actors = max(1, int(cpus // 2))
+        actors = max(1, _room(nodes, 2.0, 0.0))
     if actors < 1:
         raise DarkroomError(f"--actors must be at least 1, not {actors}")
-    cpa = settings.cpus_per_actor or max(1.0, float(int(cpus // actors)))
+    if settings.cpus_per_actor is not None:
+        cpa = settings.cpus_per_actor
+    else:  # the most CPUs per actor at which all of them still fit
+        most = int(max((n.get("CPU", 1.0) for n in nodes), default=1.0))
+        cpa = next((float(c) for c in range(most, 0, -1) if _room(nodes, c, gpa) >= actors), 1.0)
+    if _room(nodes, cpa, gpa) < actors:
+        raise DarkroomError(f"the Ray cluster has room for {_room(nodes, cpa, gpa)} actor(s) of "
+                            f"{cpa:g} CPU(s) and {gpa:g} GPU(s), not {actors}")  # fmt: skip
     return actors, cpa, gpa
 
 
@@ -179,9 +206,19 @@ def enhance_on_ray(
     started_here = _start(ray, settings.address)
     try:
         return list(_stream(ray, pairs, spec, settings, on_outcome))
+    except ray.exceptions.RayError as exc:  # a worker that could not start or died for good
+        raise DarkroomError(f"the Ray workers failed: {_first_line(exc)}") from None
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _first_line(exc: BaseException) -> str:
+    """The innermost cause's message, first line: Ray wraps errors in pages of traceback."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"{exc.__class__.__name__}: {lines[0] if lines else ''}"
 
 
 def _stream(
@@ -193,7 +230,8 @@ def _stream(
 ) -> Iterator[FileOutcome]:
     from dataclasses import replace
 
-    actors, cpa, gpa = plan_actors(settings, ray.cluster_resources())
+    nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+    actors, cpa, gpa = plan_actors(settings, nodes)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the CLI draws its own
     context.print_on_execution_start = False
@@ -201,7 +239,9 @@ def _stream(
             for s, d in pairs]  # fmt: skip
     if not rows:
         return
-    dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+    # A few blocks per actor keep them all busy without one object per file on the driver.
+    blocks = min(len(rows), 8 * actors)
+    dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
         RayEnhanceWorker,
         fn_constructor_kwargs={"spec": replace(spec, threads=int(cpa))},
         batch_size=1,

@@ -17,8 +17,11 @@ in :class:`~torch.nn.parallel.DistributedDataParallel`: ``batch_size`` stays the
 (so the learning rate, the epochs and a run's recipe do not depend on the number of processes),
 each rank makes its share of it, gradients are averaged across ranks, and only rank 0 writes
 checkpoints. Each crop then draws from its own generator seeded by ``(seed, iteration, index in
-the global batch)`` (``per_sample_seeds``), so N ranks see exactly the crops one process with
-the same global batch sees, and a resumed run sees the crops it would have seen.
+the global batch)`` (``per_sample_seeds``), so N ranks draw the crops one process with the same
+global batch draws (cut to a common size per rank rather than per batch when a photo is smaller
+than the crop), and a resumed run draws the crops it would have drawn. A run started under
+torchrun keeps per-crop seeds when resumed in one process. Every rank restores the same step or
+the run stops, and a cancel on any rank stops all of them at the same step.
 """
 
 from __future__ import annotations
@@ -183,6 +186,16 @@ class _Run:
         self.elapsed_before = float(state["elapsed_s"])
         set_rng_state(self.rng, state["rng"])
         torch.set_rng_state(state["torch_rng"])
+        if state["config"].get("per_sample_seeds"):  # a torchrun run resumed in one process
+            self.config = replace(self.config, per_sample_seeds=True)
+
+    def check_same_start(self) -> None:
+        """Under torchrun: refuse to go on unless every rank restored the same step. Ranks
+        read the checkpoint each from its own view of a shared disk, and one that started
+        elsewhere would wait for the others in an all-reduce for ever."""
+        if self.dist.any_rank(self.dist.broadcast(self.iteration) != self.iteration):
+            raise DarkroomError(f"{self.ckpt}: the torchrun processes read different "
+                                "checkpoints (is the disk shared and in sync?)")  # fmt: skip
 
     def save(self, elapsed: float) -> None:
         if self.ckpt is None or not self.dist.is_main:
@@ -284,6 +297,7 @@ def train(
     """
     run = _Run(config, source)
     run.restore()
+    run.check_same_start()
     start_iter, started = run.iteration, time.perf_counter()
 
     def elapsed() -> float:
@@ -291,7 +305,8 @@ def train(
 
     try:
         while run.iteration < config.iterations:
-            if cancel is not None and cancel.cancelled:
+            # Every rank stops at the same step, or one would wait in an all-reduce for ever.
+            if run.dist.any_rank(cancel is not None and cancel.cancelled):
                 raise Cancelled()
             run.step()
             if progress is not None:
