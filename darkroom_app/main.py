@@ -43,6 +43,11 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         epilog="Without FILE: the photo of the last session, or the bundled sample on first run.",
     )
     parser.add_argument("file", nargs="?", help="a RAW photo to open")
+    parser.add_argument(
+        "--check", action="store_true",
+        help="say what this machine lacks to run Darkroom (Qt libraries, torch, device), "
+        "without opening the window",
+    )  # fmt: skip
     return parser.parse_known_args(list(argv))
 
 

@@ -297,3 +297,40 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert "no such file" in result.stderr
+
+
+def test_a_single_file_shows_a_moving_bar_on_a_terminal(
+    make_dng, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    src = make_dng(name="one.dng", height=64, width=96, ratio=20.0)
+    code = main(["enhance", str(src), "--ratio", "20", "--tile", "16", "-o", str(tmp_path)])
+    text = terminal.getvalue()
+    assert code == 0, text
+    bars = [part for part in text.split("\r") if part.startswith("[")]
+    assert len(bars) >= 3 and "100.0%" in bars[-1]  # several tiles reported, then done
+    assert text.rstrip().splitlines()[-1].startswith("one.dng -> ")  # on its own line
+
+
+def test_models_lists_the_users_library_apart(tmp_path: Path, capsys) -> None:
+    from engine.models import ModelCard, create_model, save_model
+
+    library = tmp_path / "lib"
+    assert main(["models", "--library", str(library)]) == 0
+    assert f"your models ({library}): none yet" in capsys.readouterr().out
+    model = create_model("lite")
+    save_model(model, ModelCard(name="my camera", architecture="lite", config=model.config),
+               library / "my camera.safetensors")  # fmt: skip
+    code = main(["models", "--library", str(library)])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    mine = out.index(f"your models ({library}):")
+    assert out[mine - 1].startswith("none ") and out[mine + 1].startswith("my camera")
+    assert all(not line.startswith("my camera") for line in out[:mine])

@@ -107,10 +107,11 @@ class _Progress:
         self.tty = sys.stderr.isatty()
         self.index = 0
         self.name = ""
+        self.line_open = False
 
     def start_file(self, index: int, name: str) -> None:
         self.index, self.name = index, name
-        if not self.quiet and not self.tty:
+        if not self.quiet and not self.tty and self.total > 1:
             print(f"[{index + 1}/{self.total}] {name}", file=sys.stderr, flush=True)
 
     def __call__(self, done: int, total: int, message: str) -> None:
@@ -120,10 +121,13 @@ class _Progress:
         bar = "#" * int(frac * 30)
         line = f"\r[{bar:<30}] {frac * 100:5.1f}%  {self.index + 1}/{self.total} {self.name}"
         print(line[:120].ljust(120), end="", file=sys.stderr, flush=True)
+        self.line_open = True
 
     def finish(self) -> None:
-        if not self.quiet and self.tty:
+        """End the bar's line, if one is open (so the next message starts on its own line)."""
+        if self.line_open:
             print(file=sys.stderr)
+            self.line_open = False
 
 
 def _looks_up(path: Path, test: Callable[[Path], bool]) -> bool:
@@ -265,8 +269,9 @@ def _run_batch(
     from engine.jobs import CancelToken
     from engine.render import process_file
 
-    # A single file gets just its result or its one-line error; batches get a bar and a summary.
-    progress = _Progress(len(inputs), args.quiet or len(inputs) < 2)
+    # A terminal gets a bar that moves per tile, one file or many (a 12 MP frame takes seconds);
+    # a batch also gets a summary.
+    progress = _Progress(len(inputs), args.quiet)
     cancel, report = CancelToken(), BatchReport()
     # Decode the next file while the network works on this one (LibRaw runs outside the GIL
     # for most of a decode, and the network leaves the GIL for its convolutions).
@@ -281,6 +286,8 @@ def _run_batch(
                                    decode=lambda _path, f=current: f.result(),
                                    debug=args.debug)  # fmt: skip
             if not outcome.ok:
+                progress.finish()
+            if len(inputs) == 1:
                 progress.finish()
             _report_outcome(outcome, report, args, progress.tty and len(inputs) > 1)
     finally:

@@ -28,11 +28,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     """The bundled variants and the user's library: weights, cards, and why any is disabled."""
     from engine.models import library_dir, model_entries
 
-    rows = [_model_row(entry) for entry in model_entries([library_dir()])]
+    library = library_dir(args.library)
+    rows = [_model_row(entry) for entry in model_entries([library])]
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     print(f"{'model':<12} {'params':>9} {'weights':>10}  card")
+    bundled = True
     for row in rows:
         card = row["card"]
         weights = f"{row['weights_bytes'] / 1e6:.1f} MB" if row["weights_bytes"] else "not yet"
@@ -46,8 +48,13 @@ def cmd_models(args: argparse.Namespace) -> int:
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     summary += f", {key.upper()} {value:.3f}"
         params = f"{row['parameters'] / 1e6:8.2f}M" if row["parameters"] else f"{'-':>9}"
+        if bundled and row["source"] == "library":
+            bundled = False
+            print(f"none         classical pipeline (no network)\nyour models ({library}):")
         print(f"{row['name']:<12} {params} {weights:>10}  {summary}")
-    print("none         classical pipeline (no network)")
+    if bundled:
+        print("none         classical pipeline (no network)")
+        print(f"your models ({library}): none yet (darkroom-cli finetune makes them)")
     return EXIT_OK
 
 
@@ -58,7 +65,7 @@ def _model_row(entry: ModelEntry) -> dict[str, Any]:
     import torch
 
     from engine.errors import ModelError
-    from engine.models import count_parameters, create_model
+    from engine.models import count_parameters, create_model, list_models
 
     params, problem = None, entry.problem
     if entry.architecture != "unknown":
@@ -69,8 +76,10 @@ def _model_row(entry: ModelEntry) -> dict[str, Any]:
         except (ModelError, RuntimeError, OverflowError) as exc:
             problem = problem or str(exc)
     path = entry.weights_path
+    bundled = entry.name in list_models()  # library names never take a variant's
     return {
         "name": entry.name, "architecture": entry.architecture, "parameters": params,
+        "source": "bundled" if bundled else "library",
         "weights": str(path) if path else None,
         "weights_bytes": path.stat().st_size if path else None,
         "card": asdict(entry.card) if entry.card else None, "problem": problem,
@@ -96,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_enhance_parser(sub)
     p = sub.add_parser("models", help="list model variants, bundled weights and model cards")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--library", help="your model library (default: the per-user data folder)")
     p.set_defaults(func=cmd_models)
 
     add_training_parsers(sub)

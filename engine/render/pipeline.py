@@ -15,8 +15,9 @@ from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.models import DEFAULT_MODEL, ModelCard, load_model, resolve_model
 from engine.noise import PROFILES, NoiseLevel, NoiseProfile, card_noise_profile, noise_level_for
 from engine.render.colour import apply_orientation, classical_linear, develop, srgb_decode
+from engine.render.highlights import neighbourhood_max, neutralise_highlights, packed_max
 from engine.render.inputs import network_channels
-from engine.render.packing import Mirror, mirror_image, pack_rggb
+from engine.render.packing import Mirror, mirror_image, normalise_mosaic, pack_rggb
 from engine.render.preview import bin_packed, preview_factor, preview_frame, scaled_crop
 from engine.render.ratio import estimate_ratio
 from engine.render.tiling import TiledRunner
@@ -257,7 +258,8 @@ class Enhancer:
             job.progress(0, 1, "demosaic")
             linear = _classical(job)
             job.progress(1, 1, "done")
-            return self._package(job, linear, True, job.frame.default_crop)
+            near_clip = neighbourhood_max(normalise_mosaic(job.frame, job.ratio, clip=True))
+            return self._package(job, linear, True, job.frame.default_crop, near_clip)
         packed, mirror = pack_rggb(job.frame, job.ratio)
         return self._finish(job, packed, mirror, job.frame.default_crop)
 
@@ -269,12 +271,13 @@ class Enhancer:
         the frame's own grid (``mirror`` undone), ``crop`` (on that grid) the picture."""
         proxy = binning > 1 or self.runner is None
         classical = _binned_classical(packed, mirror) if proxy else None
+        near_clip = mirror_image(packed_max(packed), mirror)
         if self.runner is None or job.amount == 0:
             if classical is None:
                 classical = torch.from_numpy(classical_linear(job.frame, job.ratio)).permute(
                     2, 0, 1
                 )
-            return self._package(job, classical, True, crop)
+            return self._package(job, classical, True, crop, near_clip)
         x = self.network_input(packed, job.ratio, job.level, binning)
         out = mirror_image(torch.from_numpy(self.runner.run(x, job.progress, job.cancel)), mirror)
         assert self.card is not None
@@ -285,17 +288,26 @@ class Enhancer:
                     2, 0, 1
                 )
             out = classical + job.amount * (out.clamp_(0.0, 1.0) - classical)
-        return self._package(job, out, camera_space, crop)
+        return self._package(job, out, camera_space, crop, near_clip)
 
     def _package(
-        self, job: _Pass, out: torch.Tensor, camera_space: bool, crop: Rect | None
+        self,
+        job: _Pass,
+        out: torch.Tensor,
+        camera_space: bool,
+        crop: Rect | None,
+        mosaic_max: torch.Tensor | None = None,
     ) -> Rendered:
-        """Model/classical output ``(3, H, W)`` -> :class:`Rendered`: colour, then the picture
-        cut out (``crop``, on the output grid), then the orientation."""
+        """Model/classical output ``(3, H, W)`` -> :class:`Rendered`: highlights faded to white
+        where ``mosaic_max`` (the amplified mosaic around each pixel, on the output grid) nears
+        the clip point (:mod:`~engine.render.highlights`), colour, then the picture cut out
+        (``crop``, on the output grid), then the orientation."""
         frame, cancel = job.frame, job.cancel
         xyz_to_cam, gains = camera_xyz_matrix(frame), frame.wb_gains
         if camera_space:
             out = out.clamp_(0.0, 1.0)
+            if mosaic_max is not None:  # one highlight rule for every model and the classical
+                neutralise_highlights(out, mosaic_max, frame.wb_gains)
             srgb = develop(out, frame.wb_gains, frame.cam_to_srgb)
         else:
             srgb = out.clamp(0.0, 1.0)
