@@ -85,7 +85,7 @@ class ExportDialog(QDialog):
         self.path_edit.setObjectName("exportPathEdit")
         self.browse_button = QPushButton("Browse…", self)
         self.browse_button.clicked.connect(self._browse)
-        self.metadata_check = QCheckBox("Keep camera metadata (EXIF)", self)
+        self.metadata_check = QCheckBox("Keep camera metadata (EXIF, GPS, XMP, IPTC)", self)
         self.metadata_check.setObjectName("keepMetadataCheck")
         self.metadata_check.setChecked(keep_metadata)
         self.note = QLabel(self)

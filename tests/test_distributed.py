@@ -65,8 +65,8 @@ def test_torchrun_train_and_finetune_write_once_from_rank_zero(tmp_path: Path) -
                       "--iterations", "3", "--batch", "2", "--crop", "64", "--device", "cpu",
                       "--precision", "fp32", "--print-every", "0",
                       "--out", "m.safetensors"], tmp_path)  # fmt: skip
-    assert done.stderr.count("wrote m.safetensors") == 1
-    assert done.stderr.count("it 3/3") == 1  # rank 1 trains silently
+    assert done.stderr.count("wrote m.safetensors") == 1, done.stderr
+    assert done.stderr.count("it 3/3") == 1, done.stderr  # rank 1 trains silently
     card = json.loads((tmp_path / "m.json").read_text())
     assert "data parallel: 2 torchrun processes" in card["notes"] and card["iterations"] == 3
     # The same command with more iterations resumes from rank 0's checkpoint on every rank.
@@ -74,7 +74,7 @@ def test_torchrun_train_and_finetune_write_once_from_rank_zero(tmp_path: Path) -
                       "--iterations", "5", "--batch", "2", "--crop", "64", "--device", "cpu",
                       "--precision", "fp32", "--print-every", "0", "--overwrite",
                       "--out", "m.safetensors"], tmp_path)  # fmt: skip
-    assert "it 4/5" in done.stderr and "it 3/5" not in done.stderr
+    assert "it 4/5" in done.stderr and "it 3/5" not in done.stderr, done.stderr
     assert json.loads((tmp_path / "m.json").read_text())["iterations"] == 5
 
     _shoot_pairs(tmp_path / "shoot")
@@ -82,9 +82,10 @@ def test_torchrun_train_and_finetune_write_once_from_rank_zero(tmp_path: Path) -
                       "--pairs", "shoot", "--iterations", "4", "--validate-every", "2",
                       "--batch", "2", "--name", "ddp", "--library", "lib", "--device", "cpu",
                       "--lr", "1e-2", "--patch", "64", "--patience", "0"], tmp_path)  # fmt: skip
-    assert done.stdout.count("saved ddp to") == 1 and done.stderr.count("valid pair(s)") == 1
+    assert done.stdout.count("saved ddp to") == 1, done.stdout + done.stderr
+    assert done.stderr.count("valid pair(s)") == 1, done.stderr
     card = json.loads((tmp_path / "lib" / "ddp.json").read_text())
-    assert [step for step, _ in card["metrics"]["history"]] == [0, 2, 4]
+    assert [step for step, _ in card["metrics"]["history"]] == [0, 2, 4], card["metrics"]
     assert "data parallel: 2 torchrun processes" in card["notes"]
     assert sorted(p.name for p in (tmp_path / "lib").iterdir() if p.is_file()) == [
         "ddp.json", "ddp.safetensors"]  # fmt: skip

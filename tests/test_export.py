@@ -25,6 +25,7 @@ from engine.io import (
     write_dng,
     write_image,
 )
+from engine.io.metadata import software
 
 EXIF = ExifInfo(
     make="Sony",
@@ -136,7 +137,7 @@ def test_dng_export_from_linear(tmp_path: Path) -> None:
     r, g, b = rgb[12, 16].astype(int)
     assert r > 150 and g < 30 and b < 30
     tags = exif_tags(path)
-    assert tags["Image Make"] == "Sony" and tags["Image Software"] == "Darkroom"
+    assert tags["Image Make"] == "Sony" and tags["Image Software"] == software()
 
 
 def test_dng_export_needs_linear(tmp_path: Path) -> None:
@@ -158,7 +159,7 @@ def test_exif_is_carried_over(tmp_path: Path, name: str, bits: int) -> None:
     tags = exif_tags(path)
     assert tags["Image Make"] == "Sony"
     assert tags["Image Model"] == "ILCE-7M3"
-    assert tags["Image Software"] == "Darkroom"
+    assert tags["Image Software"] == software()
     assert tags["Image Orientation"] == "Horizontal (normal)"
     assert tags["EXIF ISOSpeedRatings"] == "6400"
     assert tags["EXIF ExposureTime"] == "1/60"
@@ -169,7 +170,7 @@ def test_exif_is_carried_over(tmp_path: Path, name: str, bits: int) -> None:
     # A second, independent reader.
     with Image.open(path) as image:
         exif = image.getexif()
-        assert exif[271] == "Sony" and exif[274] == 1 and exif[305] == "Darkroom"
+        assert exif[271] == "Sony" and exif[274] == 1 and exif[305] == software()
         assert exif.get_ifd(0x8769)[34855] == 6400
 
 
@@ -179,7 +180,7 @@ def test_tiff_tags_read_by_tifffile(tmp_path: Path) -> None:
         page = tif.pages[0]
         assert page.tags["Make"].value == "Sony"
         assert page.tags["Orientation"].value == 1
-        assert page.tags["Software"].value == "Darkroom"
+        assert page.tags["Software"].value == software()
         assert page.tags["ExifTag"].value["ISOSpeedRatings"] == 6400
         assert page.bitspersample == 16
 
@@ -187,7 +188,7 @@ def test_tiff_tags_read_by_tifffile(tmp_path: Path) -> None:
 def test_export_without_exif_still_marks_software_and_orientation(tmp_path: Path) -> None:
     path = write_image(tmp_path / "n.jpg", random_image())
     tags = exif_tags(path)
-    assert tags["Image Software"] == "Darkroom"
+    assert tags["Image Software"] == software()
     assert tags["Image Orientation"] == "Horizontal (normal)"
     assert "Image Make" not in tags
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import BinaryIO
 
@@ -128,9 +128,20 @@ def _write_dng(
     exif_ifd: list[TiffTag],
     software: str,
     overwrite: bool = True,
+    finish: Callable[[bytes], bytes] | None = None,
 ) -> None:
+    """Encode and write atomically; ``finish`` may rewrite the encoded bytes first (the
+    export's metadata, :func:`engine.io.metadata.add_metadata`)."""
+    if finish is None:
+        with atomic_file(path, overwrite=overwrite) as fh:
+            _encode_dng(fh, data, photometric, ifd0, exif_ifd, software)
+        return
+    buffer = io.BytesIO()
+    _encode_dng(buffer, data, photometric, ifd0, exif_ifd, software)
+    encoded = finish(buffer.getvalue())
+    del buffer
     with atomic_file(path, overwrite=overwrite) as fh:
-        _encode_dng(fh, data, photometric, ifd0, exif_ifd, software)
+        fh.write(encoded)
 
 
 def _encode_dng(
@@ -307,6 +318,7 @@ def write_linear_dng(
     software: str = "Darkroom",
     default_crop: Rect | None = None,
     overwrite: bool = True,
+    finish: Callable[[bytes], bytes] | None = None,
 ) -> None:
     """Write demosaiced linear data as a LinearRaw DNG (3 x 16-bit, uncompressed) atomically.
 
@@ -328,6 +340,7 @@ def write_linear_dng(
             DefaultCropSize; ``None``: all of it.
         overwrite: replace an existing ``path``; ``False`` raises :class:`FileExistsError`
             if it exists when the file is complete (nothing is left behind).
+        finish: rewrites the encoded file's bytes before they are written (metadata).
 
     Raises:
         ValueError: bad shape or parameters.
@@ -366,4 +379,4 @@ def write_linear_dng(
             raise ValueError(f"default_crop {default_crop} is not inside the image")
         ifd0 += _framing_tags(DngFraming(crop=tuple(default_crop)))  # type: ignore[arg-type]
     _write_dng(path, data, 34892, ifd0, exif_ifd, software=software or "Darkroom",
-               overwrite=overwrite)  # fmt: skip
+               overwrite=overwrite, finish=finish)  # fmt: skip

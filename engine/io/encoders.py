@@ -1,31 +1,17 @@
-"""Encoders of the display formats: JPEG, TIFF and PNG bytes with their EXIF.
+"""Encoders of the display formats: JPEG (Pillow), TIFF (tifffile) and PNG (OpenCV, because
+Pillow cannot write 16-bit RGB PNG), pixels only.
 
-How EXIF is carried (Make, Model, ExposureTime, ISO, DateTimeOriginal, FNumber, FocalLength,
-LensModel when known, plus Software="Darkroom", Orientation=1 and ColorSpace=sRGB):
-
-* JPEG (Pillow): an APP1 ``Exif`` segment.
-* TIFF (tifffile): Make/Model/Orientation/Software/DateTime in IFD0, the rest in a real ExifIFD
-  appended by :func:`engine.io.tiff.append_exif_ifd` (tifffile cannot write one itself).
-* PNG (OpenCV encoder, because Pillow cannot write 16-bit RGB PNG): an ``eXIf`` chunk (PNG 1.5)
-  and an ``sRGB`` chunk spliced in after ``IHDR``; same for 8 and 16 bit.
-
-Orientation is always 1: the caller has already rotated the pixels. Each encoder writes one
-complete file to an open binary file (an :func:`engine.files.atomic_file`); they are
+The metadata (the camera's EXIF, XMP and IPTC, Darkroom's own tags, an sRGB ICC profile) is
+added to the encoded bytes afterwards by :func:`engine.io.metadata.add_metadata`, with exiv2;
+nothing here writes EXIF. Each encoder writes one complete file to a binary file; they are
 module-level so tests can replace them.
 """
 
 from __future__ import annotations
 
-import struct
-import zlib
 from typing import BinaryIO
 
 import numpy as np
-
-from engine.io.raw_metadata import ExifInfo
-from engine.io.tiff import SHORT, TiffTag, append_exif_ifd, exif_tags, exif_tiff_blob
-
-SOFTWARE = "Darkroom"
 
 
 def to_uint(srgb: np.ndarray, bits: int) -> np.ndarray:
@@ -46,79 +32,43 @@ def to_uint(srgb: np.ndarray, bits: int) -> np.ndarray:
     return t.to(torch.int32).numpy().astype(np.uint8 if bits == 8 else np.uint16)
 
 
-def export_tags(exif: ExifInfo | None) -> tuple[list[TiffTag], list[TiffTag]]:
-    """IFD0 and ExifIFD tags of an exported sRGB image (Orientation 1, ColorSpace sRGB)."""
-    ifd0, sub = exif_tags(exif, software=SOFTWARE, orientation=1)
-    sub.append(TiffTag(40961, SHORT, (1,)))  # ColorSpace = sRGB
-    return ifd0, sub
-
-
-def encode_jpeg(fh: BinaryIO, pixels: np.ndarray, quality: int, exif_blob: bytes) -> None:
-    """8-bit ``(H, W, 3)`` pixels as a JPEG with an ``Exif`` APP1 segment."""
+def encode_jpeg(fh: BinaryIO, pixels: np.ndarray, quality: int) -> None:
+    """8-bit ``(H, W, 3)`` pixels as a baseline JPEG."""
     from PIL import Image
 
     # Chroma subsampling visibly softens saturated edges; skip it at high quality settings.
     subsampling = 0 if quality >= 90 else 2
-    Image.fromarray(pixels, "RGB").save(
-        fh,
-        format="JPEG",
-        quality=quality,
-        subsampling=subsampling,
-        exif=b"Exif\x00\x00" + exif_blob,
-    )
+    Image.fromarray(pixels, "RGB").save(fh, format="JPEG", quality=quality,
+                                        subsampling=subsampling)  # fmt: skip
 
 
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def encode_png(fh: BinaryIO, pixels: np.ndarray, exif_blob: bytes) -> None:
-    """8- or 16-bit ``(H, W, 3)`` pixels as a PNG with ``sRGB`` and ``eXIf`` chunks."""
+def encode_png(fh: BinaryIO, pixels: np.ndarray) -> None:
+    """8- or 16-bit ``(H, W, 3)`` pixels as a PNG."""
     import cv2
 
     # OpenCV expects BGR channel order.
     ok, buf = cv2.imencode(".png", pixels[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 3])
     if not ok:
         raise RuntimeError("PNG encoder failed")
-    png = buf.tobytes()
-    # Signature (8) + IHDR chunk (4 length + 4 type + 13 data + 4 CRC); the extra chunks must
-    # precede IDAT, so they go right after IHDR.
-    if png[12:16] != b"IHDR":
-        raise RuntimeError("unexpected PNG layout from the encoder")
-    extra = _png_chunk(b"sRGB", b"\x00") + _png_chunk(b"eXIf", exif_blob)
-    fh.write(png[:33] + extra + png[33:])
+    fh.write(buf.tobytes())
 
 
-def encode_tiff(
-    fh: BinaryIO, pixels: np.ndarray, ifd0: list[TiffTag], exif_ifd: list[TiffTag]
-) -> None:
-    """8- or 16-bit ``(H, W, 3)`` pixels as an uncompressed TIFF with a real ExifIFD."""
+def encode_tiff(fh: BinaryIO, pixels: np.ndarray) -> None:
+    """8- or 16-bit ``(H, W, 3)`` pixels as an uncompressed TIFF."""
     import tifffile
 
-    tifffile.imwrite(
-        fh,
-        pixels,
-        byteorder="<",
-        photometric="rgb",
-        planarconfig="contig",
-        compression=None,  # uncompressed: fastest and readable everywhere
-        software=SOFTWARE,
-        metadata=None,
-        extratags=[t.extratag() for t in ifd0 if t.code != 305],
-    )
-    append_exif_ifd(fh, exif_ifd)
+    tifffile.imwrite(fh, pixels, byteorder="<", photometric="rgb", planarconfig="contig",
+                     compression=None,  # uncompressed: fastest and readable everywhere
+                     metadata=None)  # fmt: skip
 
 
-def encode_display(
-    fh: BinaryIO, fmt: str, pixels: np.ndarray, quality: int, exif: ExifInfo | None
-) -> None:
+def encode_display(fh: BinaryIO, fmt: str, pixels: np.ndarray, quality: int) -> None:
     """Encode ``pixels`` as ``fmt`` (``"jpeg"``, ``"png"`` or ``"tiff"``) into ``fh``."""
-    ifd0, exif_ifd = export_tags(exif)
     if fmt == "jpeg":
-        encode_jpeg(fh, pixels, quality, exif_tiff_blob(ifd0, exif_ifd))
+        encode_jpeg(fh, pixels, quality)
     elif fmt == "png":
-        encode_png(fh, pixels, exif_tiff_blob(ifd0, exif_ifd))
+        encode_png(fh, pixels)
     elif fmt == "tiff":
-        encode_tiff(fh, pixels, ifd0, exif_ifd)
+        encode_tiff(fh, pixels)
     else:
         raise ValueError(f"not a display format: {fmt!r}")

@@ -12,6 +12,7 @@ The encoders and what EXIF each format carries are in :mod:`engine.io.encoders`.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from engine.files import atomic_file
 from engine.io import encoders
 from engine.io.dng import MIN_LIBRAW_SIZE, write_linear_dng
 from engine.io.framing import Rect
+from engine.io.metadata import Processing, add_metadata, software
 from engine.io.naming import DEFAULT_NAME, output_name, written_by_darkroom
 from engine.io.raw_metadata import ExifInfo
 
@@ -191,14 +193,18 @@ def write_rendered(
     exif: ExifInfo | None = None,
     source_path: str | os.PathLike[str] | None = None,
 ) -> Path:
-    """Write a render as ``options`` say and return the path (see :func:`write_image`)."""
+    """Write a render as ``options`` say and return the path (see :func:`write_image`); its
+    ``model``, ``ratio`` and ``amount``, where it has them, go into the file's XMP."""
+    how = Processing(getattr(rendered, "model", None), getattr(rendered, "ratio", None),
+                     getattr(rendered, "amount", None))  # fmt: skip
     if options.fmt == "dng":
         return write_dng(
             path, rendered.linear, options, xyz_to_cam=rendered.xyz_to_cam,
             wb_gains=rendered.wb_gains, exif=exif, source_path=source_path,
-            default_crop=rendered.linear_crop,
+            default_crop=rendered.linear_crop, processing=how,
         )  # fmt: skip
-    return write_image(path, rendered.srgb, options, exif=exif, source_path=source_path)
+    return write_image(path, rendered.srgb, options, exif=exif, source_path=source_path,
+                       processing=how)  # fmt: skip
 
 
 def write_image(
@@ -208,6 +214,7 @@ def write_image(
     *,
     exif: ExifInfo | None = None,
     source_path: str | os.PathLike[str] | None = None,
+    processing: Processing | None = None,
 ) -> Path:
     """Write a display image as JPEG, TIFF or PNG, atomically, and return its path.
 
@@ -216,8 +223,11 @@ def write_image(
         srgb: ``(H, W, 3)`` float32 sRGB-encoded display image in [0, 1] with orientation
             already applied; values are clipped and rounded to 8/16 bit.
         options: format and settings (``None``: the format ``path``'s suffix names).
-        exif: camera facts to carry over (dropped unless ``options.keep_metadata``).
-        source_path: the input RAW file; writing onto it is always refused.
+        exif: camera facts to carry over when the source's own metadata cannot be read
+            (:mod:`engine.io.metadata`; nothing of the camera's without
+            ``options.keep_metadata``).
+        source_path: the input RAW file: its metadata is copied; writing onto it is refused.
+        processing: how the image was made (model, ratio, amount), for its XMP.
 
     Raises:
         ExportError: DNG asked for (it needs linear data: :func:`write_dng`), output equal to
@@ -231,9 +241,15 @@ def write_image(
     dest = check_destination(path, options, source_path)
     pixels = encoders.to_uint(srgb, options.bits)
     _make_folder(dest)
-    with _writing(dest, options.fmt), atomic_file(dest, overwrite=options.overwrite) as fh:
-        encoders.encode_display(fh, options.fmt, pixels, int(options.quality),
-                                exif if options.keep_metadata else None)  # fmt: skip
+    with _writing(dest, options.fmt):
+        buffer = io.BytesIO()
+        encoders.encode_display(buffer, options.fmt, pixels, int(options.quality))
+        data = add_metadata(buffer.getvalue(), options.fmt, (pixels.shape[1], pixels.shape[0]),
+                            source_path=source_path, facts=exif, keep=options.keep_metadata,
+                            processing=processing)  # fmt: skip
+        del buffer
+        with atomic_file(dest, overwrite=options.overwrite) as fh:
+            fh.write(data)
     return dest
 
 
@@ -247,6 +263,7 @@ def write_dng(
     exif: ExifInfo | None = None,
     source_path: str | os.PathLike[str] | None = None,
     default_crop: Rect | None = None,
+    processing: Processing | None = None,
 ) -> Path:
     """Write linear data as a LinearRaw DNG, atomically, and return its path.
 
@@ -256,7 +273,7 @@ def write_dng(
         xyz_to_cam: the XYZ->camera matrix of ``linear``; ``None`` = sRGB primaries.
         wb_gains: the white-balance gains still to apply; ``None``: already balanced.
         default_crop: the picture within ``linear`` (DNG DefaultCrop); ``None``: all of it.
-        path, options, exif, source_path: as for :func:`write_image`.
+        path, options, exif, source_path, processing: as for :func:`write_image`.
 
     Raises:
         ExportError: as :func:`write_image`, or an image too small for raw converters.
@@ -272,12 +289,18 @@ def write_dng(
             f"converters need at least {MIN_LIBRAW_SIZE}x{MIN_LIBRAW_SIZE})"
         )
     _make_folder(dest)
+
+    def with_metadata(data: bytes) -> bytes:
+        return add_metadata(data, "dng", (lin.shape[1], lin.shape[0]), source_path=source_path,
+                            facts=exif, keep=options.keep_metadata,
+                            processing=processing)  # fmt: skip
+
     with _writing(dest, "dng"):
         write_linear_dng(dest, lin, xyz_to_cam=xyz_to_cam,
                          wb_gains=(1.0, 1.0, 1.0) if wb_gains is None else tuple(wb_gains),
                          orientation=1, exif=exif if options.keep_metadata else None,
-                         software=encoders.SOFTWARE, default_crop=default_crop,
-                         overwrite=options.overwrite)  # fmt: skip
+                         software=software(), default_crop=default_crop,
+                         overwrite=options.overwrite, finish=with_metadata)  # fmt: skip
     return dest
 
 

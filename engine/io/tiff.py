@@ -1,13 +1,13 @@
-"""Generic TIFF/EXIF structure helpers shared by the DNG writer and the image exporter.
+"""TIFF/EXIF structure helpers of the DNG writer (exports get their metadata from exiv2:
+:mod:`engine.io.metadata`).
 
 * :class:`TiffTag`: one TIFF/EXIF field, packed to bytes or given to tifffile as an extratag;
 * :func:`exif_tags`: an :class:`~engine.io.raw.ExifInfo` split into IFD0 and ExifIFD tags;
-* :func:`exif_tiff_blob`: a standalone TIFF structure (the payload of a JPEG APP1 ``Exif``
-  segment or a PNG ``eXIf`` chunk);
 * :func:`append_exif_ifd`: gives a file tifffile wrote a real ExifIFD (tifffile cannot write
   IFD-pointer tags itself);
 
-Used by :mod:`engine.io.dng` and :mod:`engine.io.export`.
+Used by :mod:`engine.io.dng` (the CFA DNGs tests and tools make, and the linear DNG export
+before exiv2 adds the source's metadata).
 """
 
 from __future__ import annotations
@@ -188,20 +188,6 @@ def _exposure(seconds: float) -> float:
         if abs(inverse - round(inverse)) < 1e-3 * inverse:
             return 1.0 / round(inverse)
     return seconds
-
-
-def exif_tiff_blob(ifd0: Sequence[TiffTag], exif_ifd: Sequence[TiffTag]) -> bytes:
-    """A standalone little-endian TIFF structure holding IFD0 (+ ExifIFD): the payload of a
-    JPEG APP1 ``Exif`` segment (after ``b"Exif\\0\\0"``) or of a PNG ``eXIf`` chunk."""
-    tags: list[TiffTag | tuple[int, bytes]] = list(ifd0)
-    if exif_ifd:
-        tags.append(TiffTag(_EXIF_IFD, LONG, (0,)))
-    first = _pack_ifd(tags, 8, "<")
-    if exif_ifd:
-        # The IFD0 size does not depend on the pointer value, so pack again with the real one.
-        tags[-1] = TiffTag(_EXIF_IFD, LONG, (8 + len(first),))
-        first = _pack_ifd(tags, 8, "<") + _pack_ifd(exif_ifd, 8 + len(first), "<")
-    return b"II*\x00" + struct.pack("<I", 8) + first
 
 
 def append_exif_ifd(fh: BinaryIO, exif_ifd: Sequence[TiffTag]) -> None:

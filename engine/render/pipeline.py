@@ -46,6 +46,7 @@ class Rendered:
         wb_gains: ``(3,)`` white balance that neutralises ``linear`` (DNG AsShotNeutral = 1/x).
         ratio: exposure ratio used.
         model: model name, or ``"none"``.
+        amount: share of the network's result (0-1; 1 for the classical pipeline).
     """
 
     srgb: np.ndarray
@@ -57,6 +58,7 @@ class Rendered:
     model: str
     crop: Rect | None = None
     covers: Rect | None = None
+    amount: float = 1.0
 
     @property
     def linear(self) -> np.ndarray:
@@ -331,4 +333,5 @@ class Enhancer:
             model=self.model_name,
             crop=crop,
             covers=covers,
+            amount=job.amount,
         )
