@@ -24,7 +24,16 @@ from engine.io import FORMATS, ExportOptions, output_name
 
 __all__ = ["ExportDialog"]
 
-FORMAT_LABELS = {"jpeg": "JPEG", "tiff": "TIFF", "png": "PNG", "dng": "DNG (linear RAW)"}
+FORMAT_LABELS = {"jpeg": "JPEG", "tiff": "TIFF", "png": "PNG", "dng": "DNG (linear RAW)",
+                 "dng-cfa": "DNG (Bayer mosaic)"}  # fmt: skip
+_NOTES = {
+    "jpeg": "8-bit sRGB, for sharing.",
+    "tiff": "Uncompressed sRGB; 16-bit keeps the most tonal detail for editing.",
+    "png": "Lossless sRGB, 8 or 16 bit.",
+    "dng": "16-bit linear camera RGB before tone mapping, for further RAW editing.",
+    "dng-cfa": "The enhanced photo as a Bayer mosaic: your raw converter demosaics and "
+    "develops it as it would the original, minus the noise (Bayer RAWs only).",
+}
 _FILTERS = {"jpeg": "JPEG (*.jpg *.jpeg)", "tiff": "TIFF (*.tif *.tiff)", "png": "PNG (*.png)",
             "dng": "DNG (*.dng)"}  # fmt: skip
 
@@ -111,8 +120,13 @@ class ExportDialog(QDialog):
         form.addRow(self.note)
         form.addRow(buttons)
 
-    def fmt(self) -> str:
+    def choice(self) -> str:
+        """The format entry chosen (``"dng-cfa"`` is a DNG holding a Bayer mosaic)."""
         return str(self.format_combo.currentData())
+
+    def fmt(self) -> str:
+        """The engine's export format of the choice."""
+        return "dng" if self.choice() == "dng-cfa" else self.choice()
 
     def path(self) -> Path:
         """The file to write."""
@@ -130,6 +144,7 @@ class ExportDialog(QDialog):
             # Only a file the user explicitly chose to replace in the file dialog is replaced;
             # the RAW being edited is refused by the engine either way.
             overwrite=self._overwrite_confirmed == path,
+            dng_kind="cfa" if self.choice() == "dng-cfa" else "linear",
         )
 
     def _format_changed(self) -> None:
@@ -139,14 +154,7 @@ class ExportDialog(QDialog):
             self.bits_combo.setCurrentIndex(1 if dng else 0)
         self.bits_combo.setEnabled(not (jpeg or dng))
         self.quality_spin.setEnabled(jpeg)
-        self.note.setText(
-            {
-                "jpeg": "8-bit sRGB, for sharing.",
-                "tiff": "Uncompressed sRGB; 16-bit keeps the most tonal detail for editing.",
-                "png": "Lossless sRGB, 8 or 16 bit.",
-                "dng": "16-bit linear camera RGB before tone mapping, for further RAW editing.",
-            }[fmt]
-        )
+        self.note.setText(_NOTES[self.choice()])
         current = Path(self.path_edit.text().strip())
         if current.suffix.lower() != FORMATS[fmt]:
             self.path_edit.setText(str(unused_path(current.parent, current.stem, FORMATS[fmt])))

@@ -69,6 +69,13 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
     )
     p.add_argument("--format", help="jpeg (or jpg), tiff (or tif), png or dng (default: jpeg)")
     p.add_argument("--bits", type=int, default=8, help="8 or 16 (TIFF/PNG)")
+    p.add_argument(
+        "--dng",
+        choices=("linear", "cfa"),
+        default="linear",
+        help="with --format dng: linear (demosaiced, default) or cfa (re-mosaiced on the "
+        "RAW's Bayer pattern, for raw converters' own demosaic; Bayer RAWs only)",
+    )
     p.add_argument("--quality", type=int, default=95, help="JPEG quality 1-100")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--tile", type=int, help="tile side in packed pixels (default: from memory)")
@@ -231,7 +238,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     outputs, fmt = plan_outputs(inputs, args.output, args.format, args.name, model=args.model,
                                 ratio=adjustments.ratio, amount=adjustments.amount)  # fmt: skip
     options = ExportOptions(fmt=fmt, bits=args.bits, quality=args.quality,
-                            overwrite=args.overwrite)  # fmt: skip
+                            overwrite=args.overwrite, dng_kind=args.dng)  # fmt: skip
     batch = len(inputs) > 1
     started = time.perf_counter()
     try:

@@ -65,6 +65,9 @@ MIN_LIBRAW_SIZE = 22
 # TIFF Orientation (1..8) values are what the file stores; LibRaw maps them to its flip codes.
 _ORIENTATIONS = range(1, 9)
 _D65 = 21  # EXIF LightSource / DNG CalibrationIlluminant code for D65
+#: LibRaw's ``flip`` code of each TIFF Orientation (dcraw's table "50132467").
+TIFF_ORIENTATION_TO_FLIP = {1: 0, 2: 1, 3: 3, 4: 2, 5: 4, 6: 6, 7: 7, 8: 5}
+FLIP_TO_TIFF_ORIENTATION = {flip: tiff for tiff, flip in TIFF_ORIENTATION_TO_FLIP.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,15 +132,17 @@ def _write_dng(
     software: str,
     overwrite: bool = True,
     finish: Callable[[bytes], bytes] | None = None,
+    preview: np.ndarray | None = None,
 ) -> None:
     """Encode and write atomically; ``finish`` may rewrite the encoded bytes first (the
-    export's metadata, :func:`engine.io.metadata.add_metadata`)."""
+    export's metadata, :func:`engine.io.metadata.add_metadata`); ``preview`` as in
+    :func:`_encode_dng`."""
     if finish is None:
         with atomic_file(path, overwrite=overwrite) as fh:
-            _encode_dng(fh, data, photometric, ifd0, exif_ifd, software)
+            _encode_dng(fh, data, photometric, ifd0, exif_ifd, software, preview)
         return
     buffer = io.BytesIO()
-    _encode_dng(buffer, data, photometric, ifd0, exif_ifd, software)
+    _encode_dng(buffer, data, photometric, ifd0, exif_ifd, software, preview)
     encoded = finish(buffer.getvalue())
     del buffer
     with atomic_file(path, overwrite=overwrite) as fh:
@@ -151,24 +156,29 @@ def _encode_dng(
     ifd0: list[TiffTag],
     exif_ifd: list[TiffTag],
     software: str,
+    preview: np.ndarray | None = None,
 ) -> None:
-    """Write a one-image DNG into the seekable binary file ``fh``."""
+    """Write a DNG into the seekable binary file ``fh``: the image in IFD0 and, given a
+    ``preview`` (``(h, w, 3)`` uint8 sRGB), a JPEG-compressed preview in IFD1."""
     import tifffile  # lazy: only writers need it
 
-    tifffile.imwrite(
-        fh,
-        data,
-        byteorder="<",
-        photometric=photometric,
-        planarconfig="contig" if data.ndim == 3 else None,
-        # One uncompressed strip: a 12 MP mosaic is a single 24 MB write.
-        rowsperstrip=data.shape[0],
-        compression=None,
-        subfiletype=0,  # NewSubfileType 0 marks the main (full-resolution) image
-        software=software,
-        metadata=None,  # no JSON ImageDescription
-        extratags=[t.extratag() for t in ifd0 if t.code != 305],
-    )
+    with tifffile.TiffWriter(fh, byteorder="<") as tiff:
+        tiff.write(
+            data,
+            photometric=photometric,
+            planarconfig="contig" if data.ndim == 3 else None,
+            # One uncompressed strip: a 12 MP mosaic is a single 24 MB write.
+            rowsperstrip=data.shape[0],
+            compression=None,
+            subfiletype=0,  # NewSubfileType 0 marks the main (full-resolution) image
+            software=software,
+            metadata=None,  # no JSON ImageDescription
+            extratags=[t.extratag() for t in ifd0 if t.code != 305],
+        )
+        if preview is not None:  # NewSubfileType 1: a reduced-resolution preview (DNG spec)
+            tiff.write(np.ascontiguousarray(preview, dtype=np.uint8), photometric="rgb",
+                       compression="jpeg", compressionargs={"level": 90}, subfiletype=1,
+                       metadata=None)  # fmt: skip
     append_exif_ifd(fh, exif_ifd)
 
 
@@ -191,6 +201,11 @@ def write_cfa_dng(
     make: str = "Darkroom",
     model: str = "Synthetic",
     framing: DngFraming | None = None,
+    extra_tags: Sequence[TiffTag] = (),
+    preview: np.ndarray | None = None,
+    software: str = "Darkroom",
+    overwrite: bool = True,
+    finish: Callable[[bytes], bytes] | None = None,
 ) -> None:
     """Write a Bayer CFA DNG (uncompressed, one strip) atomically.
 
@@ -215,6 +230,10 @@ def write_cfa_dng(
         make, model: camera names used when ``exif`` has none.
         framing: ActiveArea, DefaultCrop and DefaultScale tags to write (``cfa`` is the layout
             of the stored image's top-left block, not of the active area's).
+        extra_tags: more IFD0 tags (an export's ``NoiseReductionApplied``).
+        preview: ``(h, w, 3)`` uint8 sRGB, stored as a JPEG preview in IFD1.
+        software: the Software tag.
+        overwrite, finish: as for :func:`write_linear_dng`.
 
     Raises:
         ValueError: bad shape, values, layout or levels.
@@ -258,7 +277,9 @@ def write_cfa_dng(
     )
     ifd0 += _cfa_tags(pattern, white, black_values)
     ifd0 += _framing_tags(framing)
-    _write_dng(path, arr, 32803, ifd0, exif_ifd, software="Darkroom")
+    ifd0 += list(extra_tags)
+    _write_dng(path, arr, 32803, ifd0, exif_ifd, software=software, overwrite=overwrite,
+               finish=finish, preview=preview)  # fmt: skip
 
 
 def cfa_dng_bytes(mosaic: np.ndarray, cfa: str) -> bytes:

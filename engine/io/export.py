@@ -31,6 +31,8 @@ from engine.io.metadata import Processing, add_metadata, software
 from engine.io.naming import DEFAULT_NAME, output_name, written_by_darkroom
 from engine.io.raw_metadata import ExifInfo
 
+#: What a DNG export holds: demosaiced linear camera RGB, or a Bayer mosaic (see ExportOptions).
+DNG_KINDS = ("linear", "cfa")
 #: Export formats and the suffix used for new files: the one format table.
 FORMATS: dict[str, str] = {"jpeg": ".jpg", "tiff": ".tif", "png": ".png", "dng": ".dng"}
 #: Every suffix an output may have, and the format it means.
@@ -121,6 +123,9 @@ class ExportOptions:
         quality: JPEG quality, a whole number 1..100 (other formats ignore it).
         keep_metadata: carry the camera's EXIF facts over.
         overwrite: replace an existing file instead of refusing.
+        dng_kind: for DNG, ``"linear"`` (demosaiced camera RGB) or ``"cfa"`` (the enhanced
+            image re-mosaiced on the RAW's own Bayer pattern, as darktable's neural restore
+            writes it; Bayer RAWs only).
 
     Raises:
         ExportError: an unknown format, bits the format cannot hold, a bad JPEG quality.
@@ -131,10 +136,13 @@ class ExportOptions:
     quality: int = 95
     keep_metadata: bool = True
     overwrite: bool = False
+    dng_kind: str = "linear"
 
     def __post_init__(self) -> None:
         fmt = normalise_format(self.fmt)
         object.__setattr__(self, "fmt", fmt)
+        if self.dng_kind not in DNG_KINDS:
+            raise ExportError(f"unknown DNG kind {self.dng_kind!r} (use linear or cfa)")
         if self.bits not in (8, 16):
             raise ExportError(f"bit depth must be 8 or 16, not {self.bits}")
         if fmt == "jpeg" and self.bits != 8:
@@ -192,11 +200,21 @@ def write_rendered(
     *,
     exif: ExifInfo | None = None,
     source_path: str | os.PathLike[str] | None = None,
+    cfa: str | None = None,
 ) -> Path:
     """Write a render as ``options`` say and return the path (see :func:`write_image`); its
-    ``model``, ``ratio`` and ``amount``, where it has them, go into the file's XMP."""
+    ``model``, ``ratio`` and ``amount``, where it has them, go into the file's XMP.
+
+    Args:
+        cfa: the source's Bayer layout (``"RGGB"``...), needed for a mosaic DNG
+            (``options.dng_kind == "cfa"``), which also needs ``rendered.linear_sensor``,
+            ``orientation`` and ``crop`` (an :class:`engine.render.Rendered` has them).
+    """
     how = Processing(getattr(rendered, "model", None), getattr(rendered, "ratio", None),
                      getattr(rendered, "amount", None))  # fmt: skip
+    if options.fmt == "dng" and options.dng_kind == "cfa":
+        return write_mosaic_dng(path, rendered, cfa, options, exif=exif,
+                                source_path=source_path, processing=how)  # fmt: skip
     if options.fmt == "dng":
         return write_dng(
             path, rendered.linear, options, xyz_to_cam=rendered.xyz_to_cam,
@@ -302,6 +320,89 @@ def write_dng(
                          software=software(), default_crop=default_crop,
                          overwrite=options.overwrite, finish=with_metadata)  # fmt: skip
     return dest
+
+
+#: DNG NoiseReductionApplied: 1 says "noise reduction was applied" (DNG 1.3).
+_NOISE_REDUCTION_APPLIED = 51110
+#: Longer side of the JPEG preview a mosaic DNG carries, pixels.
+PREVIEW_SIDE = 1024
+
+
+def write_mosaic_dng(
+    path: str | os.PathLike[str],
+    rendered: Any,
+    cfa: str | None,
+    options: ExportOptions,
+    *,
+    exif: ExifInfo | None = None,
+    source_path: str | os.PathLike[str] | None = None,
+    processing: Processing | None = None,
+) -> Path:
+    """Write the render re-mosaiced on the RAW's Bayer pattern as a CFA DNG, atomically.
+
+    The enhanced linear camera RGB on the sensor's own grid (``rendered.linear_sensor``,
+    ``(H, W, 3)`` in [0, 1], 1 = the clip point after the exposure gain) keeps, at each
+    photosite, the channel the CFA puts there; stored as 16 bits with black 0 and the white
+    level at 65535, i.e. right after the gain. Beside it: ColorMatrix1 with
+    CalibrationIlluminant1 (D65), AsShotNeutral from the white balance, the picture as
+    DefaultCrop, the source's Orientation, ``NoiseReductionApplied`` 1, a JPEG preview
+    (:data:`PREVIEW_SIDE` pixels) and all of the source's metadata
+    (:func:`engine.io.metadata.add_metadata`). Raw converters then demosaic and develop it as
+    they would the original, minus the noise.
+
+    Raises:
+        ExportError: the source is not a Bayer RAW, the image is too small, or as
+            :func:`write_image`.
+    """
+    from engine.io.dng import BAYER_LAYOUTS, FLIP_TO_TIFF_ORIENTATION, write_cfa_dng
+    from engine.io.framing import DngFraming
+    from engine.io.raw import cfa_from_name
+    from engine.io.tiff import RATIONAL, TiffTag
+
+    dest = check_destination(path, options, source_path)
+    if cfa is None or cfa.upper() not in BAYER_LAYOUTS:
+        raise ExportError(f"{dest}: a mosaic DNG needs a Bayer RAW (this one is "
+                          f"{cfa or 'not a RAW mosaic'}); export a linear DNG instead")  # fmt: skip
+    linear = np.asarray(rendered.linear_sensor, dtype=np.float32)
+    height, width = linear.shape[:2]
+    if min(height, width) < MIN_LIBRAW_SIZE:
+        raise ExportError(f"{dest}: image too small for DNG ({width}x{height})")
+    pattern = cfa_from_name(cfa)
+    colour = np.tile(pattern, ((height + 1) // 2, (width + 1) // 2))[:height, :width]
+    picked = np.take_along_axis(linear, colour[..., None].astype(np.intp), axis=2)[..., 0]
+    mosaic = np.rint(np.clip(np.nan_to_num(picked), 0.0, 1.0) * 65535.0).astype(np.uint16)
+    preview = _preview(rendered.srgb)
+    crop = getattr(rendered, "crop", None)
+    orientation = FLIP_TO_TIFF_ORIENTATION[int(rendered.orientation)]  # LibRaw flip -> TIFF
+
+    def with_metadata(data: bytes) -> bytes:
+        return add_metadata(data, "dng", (width, height), source_path=source_path, facts=exif,
+                            keep=options.keep_metadata, processing=processing,
+                            orientation=orientation)  # fmt: skip
+
+    _make_folder(dest)
+    with _writing(dest, "dng"):
+        write_cfa_dng(dest, mosaic, cfa=cfa.upper(), black_level=0, white_level=65535,
+                      wb_gains=tuple(float(g) for g in rendered.wb_gains),
+                      xyz_to_cam=rendered.xyz_to_cam, orientation=orientation,
+                      exif=exif if options.keep_metadata else None,
+                      framing=DngFraming(crop=tuple(crop)) if crop is not None else None,
+                      extra_tags=[TiffTag(_NOISE_REDUCTION_APPLIED, RATIONAL, (1.0,))],
+                      preview=preview, software=software(), overwrite=options.overwrite,
+                      finish=with_metadata)  # fmt: skip
+    return dest
+
+
+def _preview(srgb: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` float sRGB -> uint8, its longer side at most :data:`PREVIEW_SIDE`."""
+    import cv2
+
+    pixels = encoders.to_uint(srgb, 8)
+    scale = PREVIEW_SIDE / max(pixels.shape[:2])
+    if scale < 1:
+        size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
+        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    return pixels
 
 
 def check_destination(

@@ -122,6 +122,7 @@ def add_metadata(
     facts: ExifInfo | None = None,
     keep: bool = True,
     processing: Processing | None = None,
+    orientation: int = 1,
 ) -> bytes:
     """``encoded`` (a whole JPEG/TIFF/PNG/DNG file) with metadata; see the module docstring.
 
@@ -132,6 +133,8 @@ def add_metadata(
         facts: what Darkroom decoded itself, used when the source cannot be read.
         keep: carry the camera's metadata over; ``False`` writes Darkroom's own tags only.
         processing: how the export was made (XMP).
+        orientation: the output's EXIF Orientation (1: its pixels are upright; a mosaic DNG
+            keeps the sensor's grid and its source's orientation).
     """
     exiv2 = _exiv2()
     image = exiv2.ImageFactory.open(encoded)
@@ -147,17 +150,19 @@ def add_metadata(
         image.setIptcData(source.iptcData())
     elif keep and facts is not None:
         _write_facts(exif, facts)
-    _write_own(exif, xmp, fmt, size, processing or Processing())
+    _write_own(exif, xmp, fmt, size, processing or Processing(), orientation)
     if fmt != "dng":  # a DNG's colour is its ColorMatrix, not a display profile
         image.setIccProfile(exiv2.DataBuf(srgb_icc_profile()))
     image.writeMetadata()
     return bytes(image.io().mmap())
 
 
-def _write_own(exif: Any, xmp: Any, fmt: str, size: tuple[int, int], how: Processing) -> None:
+def _write_own(
+    exif: Any, xmp: Any, fmt: str, size: tuple[int, int], how: Processing, orientation: int
+) -> None:
     tool = software()
     exif["Exif.Image.Software"] = tool
-    exif["Exif.Image.Orientation"] = 1
+    exif["Exif.Image.Orientation"] = orientation
     if fmt != "dng":
         exif["Exif.Photo.ColorSpace"] = 1  # sRGB
         exif["Exif.Photo.PixelXDimension"] = int(size[0])

@@ -71,7 +71,14 @@ def export_frame(
     if cancel is not None:
         cancel.raise_if_cancelled()
     progress(RENDER_SHARE, 100, WRITING)
-    write_rendered(rendered, dest, options, exif=frame.exif, source_path=frame.path)
+    write_rendered(
+        rendered,
+        dest,
+        options,
+        exif=frame.exif,
+        source_path=frame.path,
+        cfa=frame.cfa_name if frame.cfa_pattern.shape == (2, 2) else None,
+    )
     progress(100, 100, "Done")
     return rendered
 
