@@ -124,9 +124,21 @@ def current() -> Distributed:
     return _current
 
 
-def shutdown() -> None:
-    """Leave the process group (at the end of a command)."""
+def shutdown(finished: bool = True) -> None:
+    """Leave the process group at the end of a command.
+
+    Args:
+        finished: the command ran to its end on this rank, so it waits for every rank
+            first (a rank that tears gloo down while another still talks to it can abort:
+            "terminate called without an active exception"). After a failure it leaves at
+            once: the others may be in a collective this rank will never join, and torchrun
+            stops them when this rank exits.
+    """
     global _current
     if _current.active and dist.is_initialized():
-        dist.destroy_process_group()
+        try:
+            if finished:
+                dist.barrier()
+        finally:
+            dist.destroy_process_group()
     _current = _SINGLE

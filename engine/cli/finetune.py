@@ -105,10 +105,13 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     group = distributed.init_from_env(args.device)
     if not group.is_main:
         args.quiet = True
+    finished = False
     try:
-        return _pair_and_finetune(args, group.is_main)
+        code = _pair_and_finetune(args, group.is_main)
+        finished = True
+        return code
     finally:
-        distributed.shutdown()
+        distributed.shutdown(finished)
 
 
 def _pair_and_finetune(args: argparse.Namespace, main_rank: bool) -> int:

@@ -73,10 +73,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from engine import distributed
 
     group = distributed.init_from_env(args.device)
+    finished = False
     try:
-        return _train_and_save(args, group.is_main)
+        code = _train_and_save(args, group.is_main)
+        finished = True
+        return code
     finally:
-        distributed.shutdown()
+        distributed.shutdown(finished)
 
 
 def _train_and_save(args: argparse.Namespace, main_rank: bool) -> int:
