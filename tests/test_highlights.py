@@ -67,3 +67,18 @@ def test_neutralising_fades_in_and_leaves_the_rest_alone() -> None:
     assert spread[0, 4] < spread[0, 3] and spread[0, 5] < spread[0, 4]  # a smooth ramp...
     assert spread[:, 6:].max() < 1e-6  # ...to grey where clipped,
     assert balanced[:, 0, 7].tolist() == pytest.approx([2.5 / 3] * 3)  # at its own level
+
+
+def test_noisy_neutral_shadows_stay_neutral_in_the_classical_render(tmp_path: Path) -> None:
+    """Clipping the noise below black before the demosaic biased red and blue up, and white
+    balance doubled it: a grey shadow at 2 % of white came out [40, 32, 39] (purple)."""
+    height, width, black, white, ratio, wb = 128, 192, 512, 16383, 50.0, (1.9, 1.0, 1.7)
+    cam = np.full((height, width, 3), 0.02, np.float32) / np.asarray(wb, np.float32)
+    electrons = mosaic_from_rgb(cam, "RGGB") / ratio * (white - black)
+    rng = np.random.default_rng(0)
+    dn = rng.poisson(electrons) + black + rng.normal(0.0, 4.0, electrons.shape)
+    path = tmp_path / "shadow.dng"
+    write_cfa_dng(path, np.clip(np.rint(dn), 0, white).astype(np.uint16), cfa="RGGB",
+                  black_level=black, white_level=white, wb_gains=wb)  # fmt: skip
+    mean = (Enhancer(CLASSICAL).render(read_raw(path), ratio).srgb * 255).reshape(-1, 3).mean(0)
+    assert abs(mean[0] - mean[1]) <= 2.0 and abs(mean[2] - mean[1]) <= 2.0, mean

@@ -51,13 +51,38 @@ def demosaic(mosaic: np.ndarray, cfa_name: str) -> np.ndarray:
     return out
 
 
-def classical_linear(frame: RawFrame, ratio: float) -> np.ndarray:
+#: How far below black :func:`classical_linear` keeps noise when asked to (a share of white).
+NOISE_FLOOR = 0.25
+
+
+def classical_linear(frame: RawFrame, ratio: float, keep_negative: bool = False) -> np.ndarray:
     """What plain brightening gives: gain x ``ratio``, clip, demosaic.
 
+    Args:
+        keep_negative: keep the noise below black (down to ``-NOISE_FLOOR``) through the
+            demosaic instead of clipping it at 0 first. Clipped noise averages above zero, more
+            in red and blue, which white balance then multiplies by about 2: noisy shadows
+            turned purple. Kept, it averages out as in darktable's pipeline, and
+            :func:`develop` clips only after the colour matrix. The rendering paths ask for
+            this; training targets and baselines keep [0, 1].
+
     Returns:
-        ``(H, W, 3)`` float32 linear camera RGB in [0, 1].
+        ``(H, W, 3)`` float32 linear camera RGB in [0, 1] (``[-NOISE_FLOOR, 1]`` with
+        ``keep_negative``).
     """
-    return demosaic(normalise_mosaic(frame, ratio, clip=True), frame.cfa_name)
+    if not keep_negative:
+        return demosaic(normalise_mosaic(frame, ratio, clip=True), frame.cfa_name)
+    mosaic = normalise_mosaic(frame, ratio, clip=False)
+    np.clip(mosaic, -NOISE_FLOOR, 1.0, out=mosaic)
+    # LibRaw demosaics unsigned data: lift the floor to 0 and back (the interpolation is
+    # linear in the values, so the lift passes through it).
+    scale = np.float32(1.0 + NOISE_FLOOR)
+    mosaic += np.float32(NOISE_FLOOR)
+    mosaic /= scale
+    rgb = demosaic(mosaic, frame.cfa_name)
+    rgb *= scale
+    rgb -= np.float32(NOISE_FLOOR)
+    return rgb
 
 
 def highlight_gains(wb_gains: np.ndarray) -> np.ndarray:
@@ -122,7 +147,9 @@ def develop(
     step = height if dev.type != "cpu" else _STRIP_ROWS
     for top in range(0, height, step):
         rows = slice(top, top + step)
-        balanced = (linear_camera[..., rows, :].to(dt) * gains).clamp_(0.0, 1.0)
+        # Highlights clip before the matrix; values below black (the classical render's noise)
+        # go through it and are clipped by the transfer curve, so they average out.
+        balanced = (linear_camera[..., rows, :].to(dt) * gains).clamp_(max=1.0)
         srgb_linear = torch.einsum("ij,...jhw->...ihw", matrix, balanced)
         out[..., rows, :] = srgb_encode(srgb_linear)
     return out

@@ -111,7 +111,8 @@ class _Pass:
 
 def _classical(job: _Pass) -> torch.Tensor:
     """The classical render's linear camera RGB of the whole frame, ``(3, H, W)``."""
-    return torch.from_numpy(classical_linear(job.frame, job.ratio)).permute(2, 0, 1)
+    linear = classical_linear(job.frame, job.ratio, keep_negative=True)
+    return torch.from_numpy(linear).permute(2, 0, 1)
 
 
 def _binned_classical(packed: np.ndarray, mirror: Mirror) -> torch.Tensor:
@@ -261,7 +262,7 @@ class Enhancer:
             linear = _classical(job)
             job.progress(1, 1, "done")
             near_clip = neighbourhood_max(normalise_mosaic(job.frame, job.ratio, clip=True))
-            return self._package(job, linear, True, job.frame.default_crop, near_clip)
+            return self._package(job, linear, True, job.frame.default_crop, near_clip, True)
         packed, mirror = pack_rggb(job.frame, job.ratio)
         return self._finish(job, packed, mirror, job.frame.default_crop)
 
@@ -276,21 +277,17 @@ class Enhancer:
         near_clip = mirror_image(packed_max(packed), mirror)
         if self.runner is None or job.amount == 0:
             if classical is None:
-                classical = torch.from_numpy(classical_linear(job.frame, job.ratio)).permute(
-                    2, 0, 1
-                )
-            return self._package(job, classical, True, crop, near_clip)
+                classical = _classical(job)
+            return self._package(job, classical, True, crop, near_clip, not proxy)
         x = self.network_input(packed, job.ratio, job.level, binning)
         out = mirror_image(torch.from_numpy(self.runner.run(x, job.progress, job.cancel)), mirror)
         assert self.card is not None
         camera_space = self.card.output_space != "srgb"
         if job.amount < 1 and camera_space:
             if classical is None:
-                classical = torch.from_numpy(classical_linear(job.frame, job.ratio)).permute(
-                    2, 0, 1
-                )
+                classical = _classical(job)
             out = classical + job.amount * (out.clamp_(0.0, 1.0) - classical)
-        return self._package(job, out, camera_space, crop, near_clip)
+        return self._package(job, out, camera_space, crop, near_clip, job.amount < 1)
 
     def _package(
         self,
@@ -299,15 +296,17 @@ class Enhancer:
         camera_space: bool,
         crop: Rect | None,
         mosaic_max: torch.Tensor | None = None,
+        keep_negative: bool = False,
     ) -> Rendered:
         """Model/classical output ``(3, H, W)`` -> :class:`Rendered`: highlights faded to white
         where ``mosaic_max`` (the amplified mosaic around each pixel, on the output grid) nears
         the clip point (:mod:`~engine.render.highlights`), colour, then the picture cut out
-        (``crop``, on the output grid), then the orientation."""
+        (``crop``, on the output grid), then the orientation. ``keep_negative``: ``out`` holds
+        the classical render's noise below black, which must reach the colour matrix."""
         frame, cancel = job.frame, job.cancel
         xyz_to_cam, gains = camera_xyz_matrix(frame), frame.wb_gains
         if camera_space:
-            out = out.clamp_(0.0, 1.0)
+            out = out.clamp_(min=None if keep_negative else 0.0, max=1.0)
             if mosaic_max is not None:  # one highlight rule for every model and the classical
                 neutralise_highlights(out, mosaic_max, frame.wb_gains)
             srgb = develop(out, frame.wb_gains, frame.cam_to_srgb)
