@@ -14,7 +14,13 @@ from engine.io import XYZ_TO_SRGB, RawFrame, Rect, orient_rect
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.models import DEFAULT_MODEL, ModelCard, load_model, resolve_model
 from engine.noise import PROFILES, NoiseLevel, NoiseProfile, card_noise_profile, noise_level_for
-from engine.render.colour import apply_orientation, classical_linear, develop, srgb_decode
+from engine.render.colour import (
+    NOISE_FLOOR,
+    apply_orientation,
+    classical_linear,
+    develop,
+    srgb_decode,
+)
 from engine.render.highlights import neighbourhood_max, neutralise_highlights, packed_max
 from engine.render.inputs import network_channels
 from engine.render.packing import Mirror, mirror_image, normalise_mosaic, pack_rggb
@@ -222,10 +228,14 @@ class Enhancer:
         bins = 2 * factor
         h, w = frame.height - frame.height % bins, frame.width - frame.width % bins
         job = replace(job, frame=frame.crop(0, 0, h, w))
-        packed, mirror = pack_rggb(job.frame, used)
+        unclipped, mirror = pack_rggb(job.frame, used, clip=False)
+        packed = bin_packed(np.clip(unclipped, 0.0, 1.0), factor)  # what the network sees
+        # The classical proxy bins the noise below black too, as the full render keeps it.
+        below = np.clip(bin_packed(unclipped, factor), -NOISE_FLOOR, 1.0)
+        del unclipped
         kept = job.frame.visible_rect  # the region, less what the bins dropped
         crop = scaled_crop(job.frame.default_crop, factor, h // factor, w // factor)
-        rendered = self._finish(job, bin_packed(packed, factor), mirror, crop, factor)
+        rendered = self._finish(job, packed, mirror, crop, factor, below)
         return replace(rendered, covers=(picture[0], picture[1], kept[2], kept[3]))
 
     def render(
@@ -267,18 +277,28 @@ class Enhancer:
         return self._finish(job, packed, mirror, job.frame.default_crop)
 
     def _finish(
-        self, job: _Pass, packed: np.ndarray, mirror: Mirror, crop: Rect | None, binning: int = 1
+        self,
+        job: _Pass,
+        packed: np.ndarray,
+        mirror: Mirror,
+        crop: Rect | None,
+        binning: int = 1,
+        unclipped: np.ndarray | None = None,
     ) -> Rendered:
         """Packed ``(4, h, w)`` in RGGB geometry (:func:`~engine.render.packing.pack_rggb`),
         its pixels averages of ``binning`` x ``binning`` -> finished image at ``(2h, 2w)`` on
-        the frame's own grid (``mirror`` undone), ``crop`` (on that grid) the picture."""
+        the frame's own grid (``mirror`` undone), ``crop`` (on that grid) the picture.
+        ``unclipped``: the same bins with the noise below black kept (down to
+        ``-NOISE_FLOOR``), for the classical proxy."""
         proxy = binning > 1 or self.runner is None
-        classical = _binned_classical(packed, mirror) if proxy else None
+        source = packed if unclipped is None else unclipped
+        classical = _binned_classical(source, mirror) if proxy else None
+        keep_negative = not proxy or unclipped is not None
         near_clip = mirror_image(packed_max(packed), mirror)
         if self.runner is None or job.amount == 0:
             if classical is None:
                 classical = _classical(job)
-            return self._package(job, classical, True, crop, near_clip, not proxy)
+            return self._package(job, classical, True, crop, near_clip, keep_negative)
         x = self.network_input(packed, job.ratio, job.level, binning)
         out = mirror_image(torch.from_numpy(self.runner.run(x, job.progress, job.cancel)), mirror)
         assert self.card is not None
@@ -287,7 +307,8 @@ class Enhancer:
             if classical is None:
                 classical = _classical(job)
             out = classical + job.amount * (out.clamp_(0.0, 1.0) - classical)
-        return self._package(job, out, camera_space, crop, near_clip, job.amount < 1)
+        return self._package(job, out, camera_space, crop, near_clip,
+                             job.amount < 1 and keep_negative)  # fmt: skip
 
     def _package(
         self,
