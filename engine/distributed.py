@@ -16,6 +16,8 @@ ranks never disagree because their floating point differed in the last bit.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -142,3 +144,17 @@ def shutdown(finished: bool = True) -> None:
         finally:
             dist.destroy_process_group()
     _current = _SINGLE
+
+
+@contextmanager
+def process_group(device: str = "auto") -> Iterator[Distributed]:
+    """``with process_group(args.device) as group:`` a command's body as one rank of the
+    torchrun group (or a group of one): joined on entry (:func:`init_from_env`), left on exit
+    (:func:`shutdown`, waiting for the other ranks only when the body finished)."""
+    group = init_from_env(device)
+    finished = False
+    try:
+        yield group
+        finished = True
+    finally:
+        shutdown(finished)

@@ -102,16 +102,10 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     (and writes: :func:`engine.finetune.finetune`)."""
     from engine import distributed
 
-    group = distributed.init_from_env(args.device)
-    if not group.is_main:
-        args.quiet = True
-    finished = False
-    try:
-        code = _pair_and_finetune(args, group.is_main)
-        finished = True
-        return code
-    finally:
-        distributed.shutdown(finished)
+    with distributed.process_group(args.device) as group:
+        if not group.is_main:
+            args.quiet = True
+        return _pair_and_finetune(args, group.is_main)
 
 
 def _pair_and_finetune(args: argparse.Namespace, main_rank: bool) -> int:

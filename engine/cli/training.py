@@ -72,14 +72,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train a variant; under torchrun every rank trains and rank 0 alone writes and prints."""
     from engine import distributed
 
-    group = distributed.init_from_env(args.device)
-    finished = False
-    try:
-        code = _train_and_save(args, group.is_main)
-        finished = True
-        return code
-    finally:
-        distributed.shutdown(finished)
+    with distributed.process_group(args.device) as group:
+        return _train_and_save(args, group.is_main)
 
 
 def _train_and_save(args: argparse.Namespace, main_rank: bool) -> int:
