@@ -229,7 +229,11 @@ class Enhancer:
         h, w = frame.height - frame.height % bins, frame.width - frame.width % bins
         job = replace(job, frame=frame.crop(0, 0, h, w))
         unclipped, mirror = pack_rggb(job.frame, used, clip=False)
-        packed = bin_packed(np.clip(unclipped, 0.0, 1.0), factor)  # what the network sees
+        # Bin, then clip: clipping first kept the noise's positive bias in dark areas at a
+        # binned noise level low enough for the network to trust it, and the fast model's
+        # preview of the sample came out magenta ([105, 92, 107] against the export's
+        # [88, 87, 79]; now [85, 87, 80]).
+        packed = np.clip(bin_packed(unclipped, factor), 0.0, 1.0)  # what the network sees
         # The classical proxy bins the noise below black too, as the full render keeps it.
         below = np.clip(bin_packed(unclipped, factor), -NOISE_FLOOR, 1.0)
         del unclipped
