@@ -17,8 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QThreadPool, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
-from PySide6.QtWidgets import QMainWindow, QMessageBox
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
+from PySide6.QtWidgets import QAbstractSpinBox, QLineEdit, QMainWindow, QMessageBox
 
 from engine.io import ExportOptions
 from engine.render import CLASSICAL
@@ -35,6 +35,7 @@ from .preferences import ask_preferences
 from .preview import PreviewController, PreviewState, viewer_labels
 from .session import LoadedPhoto, Session
 from .settings import AppSettings
+from .shortcuts import WindowShortcutsFirst, show_shortcuts
 from .view_controls import ViewControls
 from .viewer import BEFORE_KEYS
 from .window_ui import WindowUi
@@ -113,6 +114,12 @@ class MainWindow(QMainWindow):
             lambda: ask_preferences(self.session, self, self.apply_preferences)
         )
         ui.about_action.triggered.connect(lambda: show_about(self))
+        actions = [a for a in self.findChildren(QAction) if a.shortcuts()]
+        ui.shortcuts_action.triggered.connect(lambda: show_shortcuts(self, actions))
+        # The window's shortcuts win over a focused text field (Ctrl+E in the ratio box).
+        self.shortcuts_first = WindowShortcutsFirst(actions, self)
+        for field in [*self.findChildren(QLineEdit), *self.findChildren(QAbstractSpinBox)]:
+            field.installEventFilter(self.shortcuts_first)
         self.view_controls.beforeModeChanged.connect(self._before_mode_changed)
         ui.exposure.autoRequested.connect(self._auto_ratio_clicked)
         ui.fine_tune_action.triggered.connect(self.finetune.open_panel)

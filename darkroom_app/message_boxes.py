@@ -40,10 +40,22 @@ class ErrorBoxes:
             box.close()
 
 
+def about_text() -> str:
+    """About's text, with the installed version (``"Darkroom 0.1.0"``)."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("darkroom")
+    except metadata.PackageNotFoundError:  # a bare checkout
+        version = "(development checkout)"
+    return ABOUT_TEXT.replace("<b>Darkroom</b>", f"<b>Darkroom {version}</b>", 1)
+
+
 def show_about(parent: QWidget) -> QMessageBox:
-    """Help ▸ About, with the application's icon."""
-    box = QMessageBox(QMessageBox.Icon.NoIcon, "About Darkroom", ABOUT_TEXT,
+    """Help ▸ About, with the application's icon and version."""
+    box = QMessageBox(QMessageBox.Icon.NoIcon, "About Darkroom", about_text(),
                       QMessageBox.StandardButton.Ok, parent)  # fmt: skip
+    box.setObjectName("aboutDialog")
     box.setIconPixmap(parent.windowIcon().pixmap(64, 64))
     box.finished.connect(box.deleteLater)
     box.open()

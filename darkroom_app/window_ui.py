@@ -71,6 +71,7 @@ class WindowUi:
         )
         self.sample_action = self._action("Open &Sample Photo", "openSampleAction")
         self.about_action = self._action("&About Darkroom", "aboutAction")
+        self.shortcuts_action = self._action("&Keyboard Shortcuts", "shortcutsAction", "F1")
         self.fine_tune_action = self._action("&Fine-tune on My Camera…", "fineTuneAction")
         self.model_library_action = self._action("Model &Library…", "modelLibraryAction")
         self.mode_actions: dict[str, QAction] = {}
@@ -166,6 +167,7 @@ class WindowUi:
         tools_menu.addAction(self.model_library_action)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.sample_action)
+        help_menu.addAction(self.shortcuts_action)
         help_menu.addAction(self.about_action)
 
     def _build_toolbar(self) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +18,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QThreadPool, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QMessageBox, QProgressBar, QSlider, QWidget
+from PySide6.QtWidgets import QDialog, QLabel, QMessageBox, QProgressBar, QSlider, QWidget
 
 from darkroom_app import create_window
 from darkroom_app.controls import ExposureSlider
@@ -495,3 +498,62 @@ def test_export_of_the_bundled_sample_defaults_outside_the_installation(
     window.exporter.choose()
     assert window.exporter.dialog.path() == night_dng.parent / "night-darkroom.jpg"
     window.exporter.dialog.reject()
+
+
+CTRL_E_ON_X11 = """
+import sys, tempfile
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtTest import QTest
+from darkroom_app import create_window
+from darkroom_app.main import ensure_application
+app = ensure_application()
+assert "Ctrl+E" in [k.toString() for k in QKeySequence.keyBindings(
+    QKeySequence.StandardKey.MoveToEndOfLine)]  # X11's bindings: a text field claims Ctrl+E
+settings = QSettings(tempfile.mkstemp(suffix=".ini")[1], QSettings.Format.IniFormat)
+window = create_window(["darkroom", sys.argv[1]], settings)
+window.show()
+for _ in range(600):
+    app.processEvents()
+    if window.ui.export_action.isEnabled():
+        break
+    QTest.qWait(50)
+window.activateWindow()
+assert QTest.qWaitForWindowActive(window, 5000)
+window.ui.exposure.spin.setFocus()
+QTest.qWait(200)
+assert app.focusWidget() is window.ui.exposure.spin
+QTest.keyClick(app.focusWidget(), Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+QTest.qWait(200)
+print("export dialog:", window.exporter.dialog is not None and window.exporter.dialog.isVisible())
+window.exporter.dialog and window.exporter.dialog.reject()
+window.close()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs Xvfb (Debian: xvfb)")
+def test_ctrl_e_exports_even_from_the_ratio_box_on_x11(night_dng: Path) -> None:
+    """On X11 a focused text field takes Ctrl+E (end of line) before the window's actions;
+    only a real X server shows it, so this runs the window under Xvfb in a subprocess."""
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    done = subprocess.run(["xvfb-run", "-a", sys.executable, "-c", CTRL_E_ON_X11, str(night_dng)],
+                          capture_output=True, text=True, timeout=180, env=env)  # fmt: skip
+    assert "export dialog: True" in done.stdout, done.stdout + done.stderr[-2000:]
+
+
+def test_help_lists_shortcuts_and_about_shows_the_version(qtbot, make_window) -> None:
+    from importlib import metadata
+
+    window = make_window()
+    window.ui.shortcuts_action.trigger()
+    dialog = window.findChild(QDialog, "shortcutsDialog")
+    assert dialog is not None and dialog.isVisible()
+    table = dialog.findChild(QLabel, "shortcutsTable").text()
+    assert "Ctrl+E" in table and "Export" in table and "Ctrl+1" in table and "F1" in table
+    assert "Show the before image" in table
+    dialog.reject()
+    window.ui.about_action.trigger()
+    about = window.findChild(QMessageBox, "aboutDialog")
+    assert about is not None and f"Darkroom {metadata.version('darkroom')}" in about.text()
+    about.close()

@@ -1,0 +1,77 @@
+"""Keyboard shortcuts that work whichever widget has focus, and Help ▸ Keyboard Shortcuts.
+
+A text field claims some key combinations for itself before the window's actions see them
+(Qt's ``ShortcutOverride``): with the ratio box focused, Ctrl+E (move to end of line in some
+styles) never reached File ▸ Export. :class:`WindowShortcutsFirst` answers that claim for every
+shortcut of the window's own actions, so they fire wherever the focus is; typing, arrows and
+the field's other shortcuts are untouched.
+
+The list the dialog shows is built from the actions themselves (plus the keys the viewer
+handles directly), so it cannot drift from what the keys do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+
+#: Keys the viewer handles itself (not actions), as the dialog lists them.
+VIEWER_KEYS = (
+    ("\\ or B (hold)", "Show the before image"),
+    ("Mouse wheel", "Zoom at the pointer"),
+    ("Drag", "Pan when zoomed in; move the split line"),
+)
+
+
+def _sequence(event: QKeyEvent) -> QKeySequence:
+    return QKeySequence(event.keyCombination())
+
+
+class WindowShortcutsFirst(QObject):
+    """Event filter: let the window's action shortcuts win over a focused text field."""
+
+    def __init__(self, actions: Iterable[QAction], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.actions = list(actions)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
+            pressed = _sequence(event)
+            if any(a.isEnabled() and pressed in a.shortcuts() for a in self.actions):
+                event.ignore()  # not the field's: the window's shortcut fires
+                return True
+        return False
+
+
+def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:
+    """``(keys, what)`` for every action with a shortcut, then the viewer's own keys."""
+    rows = []
+    for action in actions:
+        keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText)
+                         for s in action.shortcuts())  # fmt: skip
+        if keys:
+            rows.append((keys, action.text().replace("&", "").rstrip("…")))
+    return rows + list(VIEWER_KEYS)
+
+
+def show_shortcuts(parent: QWidget, actions: Iterable[QAction]) -> QDialog:
+    """Help ▸ Keyboard Shortcuts: a table of :func:`shortcut_rows` (non-modal)."""
+    dialog = QDialog(parent)
+    dialog.setObjectName("shortcutsDialog")
+    dialog.setWindowTitle("Keyboard Shortcuts")
+    rows = "".join(f"<tr><td><b>{keys}</b></td><td>&nbsp;&nbsp;{what}</td></tr>"
+                   for keys, what in shortcut_rows(actions))  # fmt: skip
+    label = QLabel(f"<table>{rows}</table>", dialog)
+    label.setObjectName("shortcutsTable")
+    label.setTextFormat(Qt.TextFormat.RichText)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dialog)
+    buttons.rejected.connect(dialog.reject)
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(label)
+    layout.addWidget(buttons)
+    dialog.finished.connect(dialog.deleteLater)
+    dialog.open()
+    return dialog
