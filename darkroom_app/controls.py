@@ -23,7 +23,7 @@ from engine.render import CLASSICAL, MAX_RATIO, MIN_RATIO
 #: The slider covers x1 to x300 (most night shots); the spin box takes up to x1000.
 SLIDER_MAX_RATIO = 300.0
 _STEPS = 1000
-CLASSICAL_LABEL = "None (classical)"
+CLASSICAL_LABEL = "No enhancement (classical)"
 
 
 class ExposureSlider(QSlider):
@@ -180,38 +180,61 @@ class AmountControl(QWidget):
         self.amountChanged.emit(percent / 100.0)
 
 
+#: What each architecture is good for, in a photographer's words.
+PURPOSES = {
+    "fast": "Noise-aware and quick: cleans dark photos and leaves well-exposed ones alone.",
+    "baseline": "The original See-in-the-Dark network: strong on very dark shots, slow.",
+    "attention": "See-in-the-Dark with attention gates: the best score on very dark shots.",
+    "gan": "Trained against a critic for crisper texture; may invent fine detail.",
+    "uunet": "Two networks in a row, the second refining the first; slow.",
+    "deep": "A deeper network: smoother results, slower.",
+    "lite": "The smallest network: the quickest, and the softest.",
+}
+#: The named choices (label, how the model is picked) shown before the advanced group.
+RECOMMENDED, FASTEST, STRONGEST = "Recommended", "Fastest", "Strongest"
+
+
 def model_tooltip(entry: ModelEntry) -> str:
-    """The model card as a tooltip: what it is, what it learned from and what it measured."""
+    """A few short sentences: what the model is good for, how it was trained, what it scored
+    (rounded; no file paths or hardware names)."""
     card = entry.card
     if card is None:
-        return f"{entry.name}: no trained weights"
-    lines = [f"<b>{entry.name}</b> — {card.summary()}"]
-    if card.training_data:
-        lines.append(f"Data: {card.training_data}")
-    lines.append(f"Iterations: {card.iterations:,}" if card.iterations else "Iterations: unknown")
-    metrics = [
-        f"{key.upper()} {value:.3f}" if isinstance(value, float) else f"{key}: {value}"
-        for key, value in card.metrics.items()
-    ]
-    lines.append("Measured: " + (", ".join(metrics) if metrics else "not measured"))
-    if card.hardware:
-        lines.append(f"Trained on: {card.hardware}")
-    if entry.weights_path is not None:
-        lines.append(f"File: {entry.weights_path}")
+        return f"{entry.name}: no trained weights yet."
+    purpose = PURPOSES.get(card.architecture, f"A {card.architecture} network.")
+    if entry.name not in PURPOSES:  # the user's own
+        origin = f", fine-tuned from {card.base_model}" if card.base_model else ""
+        purpose = f"Your model{origin}. {purpose}"
+    where = "a GPU" if "GPU" in (card.hardware or "") else "a 2-core CPU"
+    hours = card.training_time_s / 3600 if card.training_time_s else 0.0
+    trained = f"Trained {card.iterations:,} steps" if card.iterations else "Trained"
+    took = f" in {hours:.0f} h" if hours >= 1 else f" in {hours * 60:.0f} min" if hours else ""
+    lines = [f"<b>{entry.name}</b>: {purpose}", f"{trained} on {where}{took}."]
+    psnr = card.metrics.get("psnr")
+    if isinstance(psnr, int | float) and not isinstance(psnr, bool) and math.isfinite(psnr):
+        lines.append(f"Scores {psnr:.1f} dB on held-out dark photos (higher is cleaner).")
     return "<br>".join(lines)
 
 
 CLASSICAL_TOOLTIP = (
-    "<b>None (classical)</b> — no network: gain, edge-aware demosaic and the file's own "
-    "colour pipeline. Fast, but noise is amplified with the exposure."
+    "<b>No enhancement</b>: the photo as plain brightening shows it (demosaic and the "
+    "file's own colours). Noise grows with the exposure."
 )
 
 
-class ModelCombo(QComboBox):
-    """Model selector: "None (classical)" plus every model that has weights.
+def _psnr(entry: ModelEntry) -> float:
+    value = entry.card.metrics.get("psnr") if entry.card else None
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else -math.inf
 
-    Item data is the model name passed to ``Enhancer`` (``"none"`` for classical); the tooltip
-    of each item, and of the combo for the current item, is the model card.
+
+class ModelCombo(QComboBox):
+    """Model selector in a photographer's words: "Recommended" (the default model), "Fastest"
+    (the fewest computations), "Strongest" (the best measured score), "No enhancement", the
+    user's own fine-tuned models by name, then every model by name under "Advanced".
+
+    Item data is the model name passed to ``Enhancer`` (``"none"`` for classical); headers
+    carry none and cannot be chosen. A model may appear twice (a named choice and its own
+    row); :meth:`select` picks its first row.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -223,22 +246,57 @@ class ModelCombo(QComboBox):
     def reload(self, model_dirs: list[Path]) -> None:
         """Rescan bundled and user models, keeping the selection if it still exists."""
         current = self.current_model()
+        entries = model_entries(model_dirs)
+        usable = [e for e in entries if e.problem is None and e.has_weights]
+        bundled = [e for e in usable if e.name in PURPOSES]
+        own = [e for e in usable if e.name not in PURPOSES]
         with QSignalBlocker(self):
             self.clear()
-            self.addItem(CLASSICAL_LABEL, CLASSICAL)
-            self.setItemData(0, CLASSICAL_TOOLTIP, Qt.ItemDataRole.ToolTipRole)
-            for entry in model_entries(model_dirs):
+            for label, entry in self._named_choices(bundled):
+                self._add(f"{label}: {entry.name}", entry.name, model_tooltip(entry))
+            self._add(CLASSICAL_LABEL, CLASSICAL, CLASSICAL_TOOLTIP)
+            if own:
+                self._add_header("Your models")
+                for entry in own:
+                    self._add(entry.name, entry.name, model_tooltip(entry))
+            self._add_header("Advanced: every model")
+            for entry in bundled:
+                self._add(entry.name, entry.name, model_tooltip(entry))
+            for entry in entries:
                 if entry.problem is not None:  # listed, greyed out, with the reason
                     self._add_disabled(entry.name, entry.problem)
-                    continue
-                if not entry.has_weights:
-                    continue  # registered variants still training: nothing to run yet
-                self.addItem(entry.name, entry.name)
-                self.setItemData(
-                    self.count() - 1, model_tooltip(entry), Qt.ItemDataRole.ToolTipRole
-                )
             self.select(current)
         self._update_tooltip()
+
+    @staticmethod
+    def _named_choices(bundled: list[ModelEntry]) -> list[tuple[str, ModelEntry]]:
+        """Recommended (the default model), Fastest (the fewest steps per photo: ``lite``),
+        Strongest (the best measured score), each once."""
+        from engine.resources import DEFAULT_MODEL
+
+        by_name = {e.name: e for e in bundled}
+        picks = [(RECOMMENDED, by_name.get(DEFAULT_MODEL)), (FASTEST, by_name.get("lite")),
+                 (STRONGEST, max(bundled, key=_psnr, default=None))]  # fmt: skip
+        seen: set[str] = set()
+        out = []
+        for label, entry in picks:
+            if entry is not None and entry.name not in seen:
+                seen.add(entry.name)
+                out.append((label, entry))
+        return out
+
+    def _add(self, label: str, name: str, tooltip: str) -> None:
+        self.addItem(label, name)
+        self.setItemData(self.count() - 1, tooltip, Qt.ItemDataRole.ToolTipRole)
+
+    def _add_header(self, text: str) -> None:
+        self.insertSeparator(self.count())
+        self.addItem(text, None)
+        item = self.model().item(self.count() - 1)  # type: ignore[attr-defined]
+        item.setEnabled(False)
+        font = item.font()
+        font.setBold(True)
+        item.setFont(font)
 
     def _add_disabled(self, name: str, problem: str) -> None:
         """A model whose card is damaged: shown so the user learns why it cannot be chosen."""
@@ -250,8 +308,9 @@ class ModelCombo(QComboBox):
         item.setEnabled(False)
 
     def models(self) -> list[str]:
-        """The names that can be chosen (disabled entries are not among them)."""
-        return [str(self.itemData(i)) for i in range(self.count()) if self.itemData(i)]
+        """The names that can be chosen, once each (headers and disabled entries are not)."""
+        names = [str(self.itemData(i)) for i in range(self.count()) if self.itemData(i)]
+        return list(dict.fromkeys(names))
 
     def current_model(self) -> str:
         data = self.currentData()

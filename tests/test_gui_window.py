@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -274,11 +275,22 @@ def test_model_combo_lists_user_model_with_card(
     save_model(model, card, tmp_path / "models" / "tiny.safetensors")
     window = make_window(night_dng)
     combo = window.ui.model_combo
-    assert combo.models()[0] == "none" and "tiny" in combo.models()
+    labels = [combo.itemText(i) for i in range(combo.count())]
+    assert labels[:4] == ["Recommended: fast", "Fastest: lite", "Strongest: attention",
+                          "No enhancement (classical)"]  # fmt: skip
+    assert labels.index("Your models") < labels.index("tiny") < labels.index(
+        "Advanced: every model")  # fmt: skip
+    for header in ("Your models", "Advanced: every model"):
+        assert not combo.model().item(labels.index(header)).isEnabled()
+    assert combo.models()[:4] == ["fast", "lite", "attention", "none"] and "tiny" in combo.models()
     index = combo.findData("tiny")
     tooltip = combo.itemData(index, Qt.ItemDataRole.ToolTipRole)
-    for text in ("synthetic night scenes", "1,234", "PSNR 28.50 dB", "SSIM 0.810"):
+    for text in ("Your model", "1,234 steps", "Scores 28.5 dB"):
         assert text in tooltip
+    for i in range(combo.count()):  # short sentences: no paths, dicts or long decimals
+        tip = str(combo.itemData(i, Qt.ItemDataRole.ToolTipRole) or "")
+        assert "/" not in tip.replace("</b>", "") and "{" not in tip and "File:" not in tip
+        assert not re.search(r"\d\.\d{3}", tip), tip
     with qtbot.waitSignal(window.previewReady, timeout=TIMEOUT_MS):
         assert window.set_model("tiny")
     assert window.last_preview.request.model == "tiny"
