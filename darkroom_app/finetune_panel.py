@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QThreadPool, Signal
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox, QScrollArea, QWidget
 
 from engine.finetune import (
     CheckedPair,
@@ -127,6 +127,21 @@ class FineTunePanel(QDockWidget):
             if found:
                 self.ui.name_edit.setText(found[0].name)
         self._name_changed()
+        if not self.isVisible() and not self.isFloating():
+            # Its own window beside the photo: docked, it squeezed the photo to a sliver.
+            self.setFloating(True)
+            window = self.parentWidget()
+            screen = (window.screen() if window is not None else self.screen()).availableGeometry()
+            scroll = self.widget()  # a scroll area around the form: its content's full height
+            inner = scroll.widget() if isinstance(scroll, QScrollArea) else scroll
+            wanted = inner.sizeHint().height() + 48 if inner is not None else 760
+            width, height = min(820, screen.width()), min(max(760, wanted), screen.height())
+            self.resize(width, height)
+            anchor = window.frameGeometry() if window is not None else screen
+            # Beside the window when the screen has room, else over its right-hand side.
+            beside = anchor.right() + 1 + width <= screen.right()
+            left = anchor.right() + 1 if beside else max(screen.left(), screen.right() - width)
+            self.move(left, max(screen.top(), min(anchor.top(), screen.bottom() - height)))
         self.show()
         self.raise_()
 

@@ -300,10 +300,13 @@ class FineTunePanelUi:
         """Every model with weights (bundled or in ``library``), then files browsed to.
 
         Args:
-            fallback: what to select when nothing is selected yet (the last run's base).
+            fallback: what to select when nothing is selected yet (the last run's base;
+                empty: the default model, as ``darkroom-cli finetune`` uses).
         """
+        from engine.resources import DEFAULT_MODEL
+
         combo = self.base_combo
-        current = str(combo.currentData() or fallback)
+        current = str(combo.currentData() or fallback or DEFAULT_MODEL)
         # Files the user browsed to stay listed (the last run's base too, after a restart).
         items = [str(combo.itemData(i)) for i in range(combo.count())] + [current]
         files = list(dict.fromkeys(p for p in items if p.endswith(".safetensors")))

@@ -367,3 +367,16 @@ def test_model_library_renames_deletes_exports_imports(
         dialog.import_file(tmp_path / "evil.pth")
     assert blocker.args == ["error"] and "pickle" in last_error(window)
     assert dialog.names() == ["tiny-base"]
+
+
+def test_fine_tune_opens_as_its_own_window_and_leaves_the_photo_its_size(
+    qtbot, make_window
+) -> None:
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    before = window.viewer.size()
+    panel = open_panel(window)
+    qtbot.wait(50)
+    assert panel.isFloating() and panel.width() >= 600
+    assert window.viewer.size() == before  # the photo keeps its room
