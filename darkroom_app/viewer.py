@@ -172,12 +172,16 @@ class BeforeAfterView(QWidget):
         return [(r, "after")]
 
     def fit_scale(self) -> float:
+        """The scale "Fit" uses: the whole photo in a pane; side by side, the photo fills the
+        panes' full height (a landscape photo fitted into half the width left half the
+        viewer empty), its sides reached by panning, both panes in step."""
         if self._size is None:
             return 1.0
         pane = self.panes()[0][0]
-        return max(
-            1e-4, min(pane.width() / self._size.width(), pane.height() / self._size.height())
-        )
+        by_height = pane.height() / self._size.height()
+        if self._mode == "side":
+            return max(1e-4, by_height)
+        return max(1e-4, min(pane.width() / self._size.width(), by_height))
 
     def zoom_fit(self) -> None:
         self._fit = True
