@@ -72,14 +72,23 @@ def classical_linear(frame: RawFrame, ratio: float, keep_negative: bool = False)
     """
     if not keep_negative:
         return demosaic(normalise_mosaic(frame, ratio, clip=True), frame.cfa_name)
-    mosaic = normalise_mosaic(frame, ratio, clip=False)
+    return demosaic_below_black(normalise_mosaic(frame, ratio, clip=False), frame.cfa_name)
+
+
+def demosaic_below_black(mosaic: np.ndarray, cfa_name: str) -> np.ndarray:
+    """:func:`demosaic` of an unclipped ``(H, W)`` mosaic keeping its noise below black (down
+    to ``-NOISE_FLOOR``; see :func:`classical_linear`). ``mosaic`` is clipped in place.
+
+    Returns:
+        ``(H, W, 3)`` float32 linear camera RGB in ``[-NOISE_FLOOR, 1]``.
+    """
     np.clip(mosaic, -NOISE_FLOOR, 1.0, out=mosaic)
     # LibRaw demosaics unsigned data: lift the floor to 0 and back (the interpolation is
     # linear in the values, so the lift passes through it).
     scale = np.float32(1.0 + NOISE_FLOOR)
     mosaic += np.float32(NOISE_FLOOR)
     mosaic /= scale
-    rgb = demosaic(mosaic, frame.cfa_name)
+    rgb = demosaic(mosaic, cfa_name)
     rgb *= scale
     rgb -= np.float32(NOISE_FLOOR)
     return rgb

@@ -39,17 +39,23 @@ def clip_proximity(mosaic_max: torch.Tensor) -> torch.Tensor:
     return torch.maximum(weight, smooth[0, 0])  # never less than the pixel's own need
 
 
-def neighbourhood_max(mosaic: np.ndarray | torch.Tensor) -> torch.Tensor:
+def neighbourhood_max(mosaic: np.ndarray | torch.Tensor) -> torch.Tensor | None:
     """``(H, W)`` mosaic -> the maximum over each pixel's 3x3 neighbourhood (all CFA colours
-    around it, for any 2x2 layout)."""
-    m = torch.as_tensor(mosaic, dtype=torch.float32)[None, None]
-    return F.max_pool2d(m, 3, stride=1, padding=1)[0, 0]
+    around it, for any 2x2 layout); ``None`` when nothing reaches :data:`CLIP_START` (most
+    frames: no full-resolution map is made)."""
+    m = torch.as_tensor(mosaic, dtype=torch.float32)
+    if float(m.max()) < CLIP_START:
+        return None
+    return F.max_pool2d(m[None, None], 3, stride=1, padding=1)[0, 0]
 
 
-def packed_max(packed: np.ndarray | torch.Tensor) -> torch.Tensor:
+def packed_max(packed: np.ndarray | torch.Tensor) -> torch.Tensor | None:
     """Packed ``(4, h, w)`` -> ``(2h, 2w)``: each 2x2 block's largest value on its 4 pixels
-    (the packed grid; the caller mirrors it back to the frame's grid like the output)."""
+    (the packed grid; the caller mirrors it back to the frame's grid like the output);
+    ``None`` when nothing reaches :data:`CLIP_START`."""
     p = torch.as_tensor(packed, dtype=torch.float32)
+    if float(p.max()) < CLIP_START:
+        return None
     block = p.amax(dim=0)
     block = F.max_pool2d(block[None, None], 3, stride=1, padding=1)[0, 0]  # neighbour blocks
     return block.repeat_interleave(2, 0).repeat_interleave(2, 1)

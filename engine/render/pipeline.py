@@ -18,6 +18,7 @@ from engine.render.colour import (
     NOISE_FLOOR,
     apply_orientation,
     classical_linear,
+    demosaic_below_black,
     develop,
     srgb_decode,
 )
@@ -233,10 +234,11 @@ class Enhancer:
         # binned noise level low enough for the network to trust it, and the fast model's
         # preview of the sample came out magenta ([105, 92, 107] against the export's
         # [88, 87, 79]; now [85, 87, 80]).
-        packed = np.clip(bin_packed(unclipped, factor), 0.0, 1.0)  # what the network sees
-        # The classical proxy bins the noise below black too, as the full render keeps it.
-        below = np.clip(bin_packed(unclipped, factor), -NOISE_FLOOR, 1.0)
+        binned = bin_packed(unclipped, factor)
         del unclipped
+        packed = np.clip(binned, 0.0, 1.0)  # what the network sees
+        # The classical proxy bins the noise below black too, as the full render keeps it.
+        below = np.clip(binned, -NOISE_FLOOR, 1.0, out=binned)
         kept = job.frame.visible_rect  # the region, less what the bins dropped
         crop = scaled_crop(job.frame.default_crop, factor, h // factor, w // factor)
         rendered = self._finish(job, packed, mirror, crop, factor, below)
@@ -273,10 +275,12 @@ class Enhancer:
             job.cancel.raise_if_cancelled()
         if self.runner is None or job.amount == 0:
             job.progress(0, 1, "demosaic")
-            linear = _classical(job)
+            mosaic = normalise_mosaic(job.frame, job.ratio, clip=False)  # once, for both
+            near_clip = neighbourhood_max(mosaic)
+            linear = demosaic_below_black(mosaic, job.frame.cfa_name)
             job.progress(1, 1, "done")
-            near_clip = neighbourhood_max(normalise_mosaic(job.frame, job.ratio, clip=True))
-            return self._package(job, linear, True, job.frame.default_crop, near_clip, True)
+            linear_chw = torch.from_numpy(linear).permute(2, 0, 1)
+            return self._package(job, linear_chw, True, job.frame.default_crop, near_clip, True)
         packed, mirror = pack_rggb(job.frame, job.ratio)
         return self._finish(job, packed, mirror, job.frame.default_crop)
 
@@ -298,7 +302,9 @@ class Enhancer:
         source = packed if unclipped is None else unclipped
         classical = _binned_classical(source, mirror) if proxy else None
         keep_negative = not proxy or unclipped is not None
-        near_clip = mirror_image(packed_max(packed), mirror)
+        near_clip = packed_max(packed)
+        if near_clip is not None:
+            near_clip = mirror_image(near_clip, mirror)
         if self.runner is None or job.amount == 0:
             if classical is None:
                 classical = _classical(job)
