@@ -209,8 +209,8 @@ def model_tooltip(entry: ModelEntry) -> str:
     trained = f"Trained {card.iterations:,} steps" if card.iterations else "Trained"
     took = f" in {hours:.0f} h" if hours >= 1 else f" in {hours * 60:.0f} min" if hours else ""
     lines = [f"<b>{entry.name}</b>: {purpose}", f"{trained} on {where}{took}."]
-    psnr = card.metrics.get("psnr")
-    if isinstance(psnr, int | float) and not isinstance(psnr, bool) and math.isfinite(psnr):
+    psnr = _psnr(entry)
+    if math.isfinite(psnr):
         lines.append(f"Scores {psnr:.1f} dB on held-out dark photos (higher is cleaner).")
     return "<br>".join(lines)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from engine.io import software
+
 ABOUT_TEXT = (
     "<b>Darkroom</b><br>Rescue underexposed and night RAW photos with learned enhancement, "
     "after <i>Learning to See in the Dark</i> (Chen et al., CVPR 2018)."
@@ -41,14 +43,8 @@ class ErrorBoxes:
 
 
 def about_text() -> str:
-    """About's text, with the installed version (``"Darkroom 0.1.0"``)."""
-    from importlib import metadata
-
-    try:
-        version = metadata.version("darkroom")
-    except metadata.PackageNotFoundError:  # a bare checkout
-        version = "(development checkout)"
-    return ABOUT_TEXT.replace("<b>Darkroom</b>", f"<b>Darkroom {version}</b>", 1)
+    """About's text, titled with the name and version exports carry (``"Darkroom 0.1.0"``)."""
+    return ABOUT_TEXT.replace("<b>Darkroom</b>", f"<b>{software()}</b>", 1)
 
 
 def show_about(parent: QWidget) -> QMessageBox:

@@ -48,7 +48,8 @@ def main() -> None:
     state = {k: v.contiguous() for k, v in result.model.state_dict().items()}
     save_file(state, out / f"rank{group.rank}.safetensors")
     (out / f"rank{group.rank}.json").write_text(json.dumps(
-        {"losses": result.losses, "notes": result.notes, "world": group.world_size}))  # fmt: skip
+        {"losses": result.losses, "notes": [*result.notes, result.parallel],
+         "world": group.world_size}))  # fmt: skip
     distributed.shutdown()
 
 

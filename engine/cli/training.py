@@ -143,6 +143,7 @@ def _training_card(
         f"crop {args.crop}, batch {args.batch}, seed {args.seed}, {result.precision}"
         + (" autocast" if result.precision != "fp32" else ""),
         *result.notes,
+        *([result.parallel] if result.parallel else []),
     ]
     if args.init:
         notes.append(f"warm start from {Path(args.init).name} ({result.warm_started} tensors)")

@@ -8,6 +8,7 @@ noise profile) and scores a model on fixed centre crops (:class:`Validation`).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -200,21 +201,25 @@ class Validation:
         """Mean PSNR of plain amplification (what ``--model none`` shows)."""
         return float(np.mean(self.gain_scores()))
 
+    @functools.cached_property
+    def gain_images(self) -> list[np.ndarray]:
+        """Each crop as plain amplification shows it (developed sRGB), made once for the
+        gain scores and the scene check."""
+        return [develop_numpy(classical_linear(c.dark, c.ratio), c.dark) for c in self.crops]
+
     def gain_scores(self) -> list[float]:
         """PSNR of plain amplification on each crop."""
-        return [
-            float(psnr(develop_numpy(classical_linear(c.dark, c.ratio), c.dark), ref))
-            for c, ref in zip(self.crops, self.references, strict=True)
-        ]
+        return [float(psnr(shown, ref))
+                for shown, ref in zip(self.gain_images, self.references, strict=True)]  # fmt: skip
 
     def scene_correlations(self) -> list[float]:
         """Per crop, the correlation of the amplified short exposure with the long one's
         developed reference, both grey and blurred against noise: about 1 for one scene,
         near 0 for two different ones."""
         out = []
-        for c, ref in zip(self.crops, self.references, strict=True):
-            shown = _blurred_grey(develop_numpy(classical_linear(c.dark, c.ratio), c.dark))
-            out.append(float(np.corrcoef(shown.ravel(), _blurred_grey(ref).ravel())[0, 1]))
+        for shown, ref in zip(self.gain_images, self.references, strict=True):
+            a, b = _blurred_grey(shown), _blurred_grey(ref)
+            out.append(float(np.corrcoef(a.ravel(), b.ravel())[0, 1]))
         return [v if np.isfinite(v) else 0.0 for v in out]
 
     def suspects(self, model_scores: Sequence[float], gain_scores: Sequence[float]

@@ -305,7 +305,8 @@ class _FinetuneRun:
             self.progress.report("validating", f"validation PSNR {self.progress.psnr_now:.2f} dB")
         if result is None:  # stopped early before this session trained anything
             result = self._train_chunk(replace(config, iterations=run.done))
-        self.notes += [n for n in result.notes if n.startswith("data parallel")]
+        if result.parallel:
+            self.notes.append(result.parallel)
         return self._keep_best(result) if self.group.is_main else result
 
     def _on_main(self, measure: Callable[[], T]) -> T:

@@ -36,6 +36,7 @@ from engine.io.framing import (
     unorient_rect,
 )
 from engine.io.libraw import DEMOSAIC_ALGORITHM, libraw_demosaic
+from engine.io.metadata import software
 from engine.io.naming import (
     DEFAULT_NAME,
     NAME_FIELDS,
@@ -96,6 +97,7 @@ __all__ = [
     "packed_positions",
     "read_dng_framing",
     "read_raw",
+    "software",
     "synthetic_scene",
     "unorient_rect",
     "write_cfa_dng",

@@ -21,7 +21,6 @@ EXIF block, TIFF directory or PNG chunk is assembled by hand here.
 from __future__ import annotations
 
 import functools
-import math
 import os
 import struct
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.io.raw_metadata import ExifInfo
+from engine.io.tiff import exposure_fraction, positive_or_none
 
 #: Exif.Image (IFD0) tags that describe the photo, not the RAW file: copied. Everything else in
 #: IFD0 (strips, sizes, CFA, black/white levels, colour matrices, DNG private data) is not.
@@ -50,8 +50,9 @@ OWN_PHOTO_TAGS = frozenset({"PixelXDimension", "PixelYDimension", "ColorSpace"})
 XMP_NAMESPACE = ("https://github.com/darkroom-photo/ns/1.0/", "darkroom")
 
 
+@functools.cache
 def software() -> str:
-    """``"Darkroom <version>"``: the Software tag of every export."""
+    """``"Darkroom <version>"``: the Software tag of every export (and About's title)."""
     try:
         return f"Darkroom {package_metadata.version('darkroom')}"
     except package_metadata.PackageNotFoundError:  # running from a bare checkout
@@ -90,12 +91,13 @@ def copyable(key: str) -> bool:
     return group not in STRUCTURE_GROUPS
 
 
+@functools.cache
 def _exiv2() -> Any:
+    """exiv2, set up once: quiet about maker-note quirks, Darkroom's XMP namespace known."""
     import exiv2
 
-    exiv2.LogMsg.setLevel(exiv2.LogMsg.Level.error)  # no warnings about makernote quirks
-    prefix = exiv2.XmpProperties.prefix(XMP_NAMESPACE[0])
-    if not prefix:
+    exiv2.LogMsg.setLevel(exiv2.LogMsg.Level.error)
+    if not exiv2.XmpProperties.prefix(XMP_NAMESPACE[0]):
         exiv2.XmpProperties.registerNs(*XMP_NAMESPACE)
     return exiv2
 
@@ -111,6 +113,17 @@ def read_source(path: str | os.PathLike[str] | None) -> Any | None:
     except exiv2.Exiv2Error:
         return None
     return image
+
+
+def software_tag(path: str | os.PathLike[str]) -> str | None:
+    """The ``Exif.Image.Software`` of an image file (any format exiv2 reads), or ``None``."""
+    image = read_source(path)
+    if image is None:
+        return None
+    for datum in image.exifData():
+        if datum.key() == "Exif.Image.Software":
+            return str(datum.toString())
+    return None
 
 
 def add_metadata(
@@ -186,21 +199,17 @@ def _write_facts(exif: Any, facts: ExifInfo) -> None:
     if facts.datetime and facts.datetime.strip():
         exif["Exif.Image.DateTime"] = facts.datetime.strip()
         exif["Exif.Photo.DateTimeOriginal"] = facts.datetime.strip()
-    for key, value in (("Exif.Photo.ExposureTime", _exposure(facts.exposure_time)),
-                       ("Exif.Photo.FNumber", facts.f_number),
-                       ("Exif.Photo.FocalLength", facts.focal_length)):  # fmt: skip
-        if value is not None and math.isfinite(value) and value > 0:
+    exposure = positive_or_none(facts.exposure_time)
+    rationals = {
+        "Exif.Photo.ExposureTime": exposure and exposure_fraction(exposure),
+        "Exif.Photo.FNumber": positive_or_none(facts.f_number),
+        "Exif.Photo.FocalLength": positive_or_none(facts.focal_length),
+    }
+    for key, value in rationals.items():
+        if value is not None:
             exif[key] = _rational(value)
-    if facts.iso is not None and math.isfinite(facts.iso) and facts.iso > 0:
-        exif["Exif.Photo.ISOSpeedRatings"] = min(65535, max(1, round(facts.iso)))
-
-
-def _exposure(seconds: float | None) -> float | None:
-    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
-        return None
-    if seconds < 1 and abs(1 / seconds - round(1 / seconds)) < 1e-3 / seconds:
-        return 1.0 / round(1 / seconds)  # 1/125 s reads back as 1/125, not 0.008
-    return seconds
+    if (iso := positive_or_none(facts.iso)) is not None:
+        exif["Exif.Photo.ISOSpeedRatings"] = min(65535, max(1, round(iso)))
 
 
 def _rational(value: float) -> Any:

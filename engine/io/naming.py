@@ -105,24 +105,9 @@ def default_output_folder(
 
 
 def written_by_darkroom(path: str | os.PathLike[str]) -> bool:
-    """Whether the file at ``path`` is a Darkroom export (its TIFF/EXIF Software tag starts
-    with "Darkroom"); any file that cannot be read as an image is not."""
-    return (_software(Path(path)) or "").startswith(SOFTWARE_PREFIX)
+    """Whether the file at ``path`` is a Darkroom export (its EXIF Software tag, read with
+    exiv2 like all export metadata, starts with "Darkroom"); any file exiv2 cannot read is
+    not."""
+    from engine.io.metadata import software_tag
 
-
-def _software(path: Path) -> str | None:
-    """The Software tag of a JPEG, PNG (eXIf), TIFF or DNG, or ``None``."""
-    try:
-        if path.suffix.lower() in (".tif", ".tiff", ".dng"):
-            import tifffile
-
-            with tifffile.TiffFile(path) as tif:
-                tag = tif.pages[0].tags.get("Software")
-                return str(tag.value) if tag is not None else None
-        from PIL import Image
-
-        with Image.open(path) as image:
-            value = image.getexif().get(305)
-            return str(value) if value is not None else None
-    except Exception:  # noqa: BLE001 - a file we cannot read as an image is not ours
-        return None
+    return (software_tag(path) or "").startswith(SOFTWARE_PREFIX)

@@ -158,14 +158,14 @@ def exif_tags(
     if date and _DATETIME_RE.match(date):
         ifd0.append(TiffTag(306, ASCII, date))
         sub.append(TiffTag(36867, ASCII, date))
-    if (exposure := _positive(exif.exposure_time)) is not None:
-        sub.append(TiffTag(33434, RATIONAL, (_exposure(exposure),)))
-    if (f_number := _positive(exif.f_number)) is not None:
+    if (exposure := positive_or_none(exif.exposure_time)) is not None:
+        sub.append(TiffTag(33434, RATIONAL, (exposure_fraction(exposure),)))
+    if (f_number := positive_or_none(exif.f_number)) is not None:
         sub.append(TiffTag(33437, RATIONAL, (f_number,)))
-    if (iso := _positive(exif.iso)) is not None:
+    if (iso := positive_or_none(exif.iso)) is not None:
         # SHORT is the classic EXIF 2.2 type every reader knows; ISO above 65535 saturates.
         sub.append(TiffTag(34855, SHORT, (min(65535, max(1, round(iso))),)))
-    if (focal := _positive(exif.focal_length)) is not None:
+    if (focal := positive_or_none(exif.focal_length)) is not None:
         sub.append(TiffTag(37386, RATIONAL, (focal,)))
     if exif.lens and exif.lens.strip():
         sub.append(TiffTag(42036, ASCII, exif.lens.strip()))
@@ -174,14 +174,14 @@ def exif_tags(
     return ifd0, sub
 
 
-def _positive(value: float | None) -> float | None:
+def positive_or_none(value: float | None) -> float | None:
     """``value`` as a float if it is a finite positive number, else ``None``."""
     if value is None or not math.isfinite(value) or value <= 0:
         return None
     return float(value)
 
 
-def _exposure(seconds: float) -> float:
+def exposure_fraction(seconds: float) -> float:
     # 1/125 s should read back as 1/125 rather than 0.008 in viewers that show fractions.
     if seconds < 1:
         inverse = 1.0 / seconds

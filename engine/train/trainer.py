@@ -106,6 +106,7 @@ class TrainResult:
     warm_started: int = 0
     precision: str = "fp32"  # what the steps ran in: "fp32", or the autocast dtype ("bf16")
     notes: list[str] = field(default_factory=list)  # the strategy's lines for the model card
+    parallel: str = ""  # how torchrun shared the run out, for the card ("" in one process)
 
 
 def warm_start(model: nn.Module, weights: str | Path) -> int:
@@ -261,15 +262,17 @@ class _Run:
             hardware=hardware_description(self.device),
             warm_started=self.warm,
             precision=precision_name(self.amp),
-            notes=self.strategy.card_notes() + self._parallel_notes(),
+            notes=self.strategy.card_notes(),
+            parallel=data_parallel_note(self.dist, self.config.batch_size),
         )
 
-    def _parallel_notes(self) -> list[str]:
-        group = self.dist
-        if not group.active:
-            return []
-        return [f"data parallel: {group.world_size} torchrun processes ({group.backend}, DDP), "
-                f"global batch {self.config.batch_size}, a seed per crop"]  # fmt: skip
+
+def data_parallel_note(group: Distributed, batch_size: int) -> str:
+    """The model card's line on a torchrun run (``""`` for a single process)."""
+    if not group.active:
+        return ""
+    return (f"data parallel: {group.world_size} torchrun processes ({group.backend}, DDP), "
+            f"global batch {batch_size}, a seed per crop")  # fmt: skip
 
 
 def _data_parallel(model: nn.Module, device: torch.device, group: Distributed) -> nn.Module:
