@@ -97,6 +97,25 @@ def quiet_logs(*names: str) -> Iterator[None]:
 #: the held-out photos, against 25.0 for OpenCV's edge-aware Bayer conversion, 25.7 AHD,
 #: 25.8 PPG, 26.8 AAHD, 27.8 VNG (docs/demosaic.md), and takes 0.9 s for 12 MP on 2 cores.
 DEMOSAIC_ALGORITHM = "DHT"
+#: Rows :func:`with_range_strip` adds below a mosaic.
+RANGE_STRIP_ROWS = 16
+
+
+def with_range_strip(mosaic: np.ndarray) -> np.ndarray:
+    """``(H, W)`` uint16 mosaic -> ``(H + RANGE_STRIP_ROWS, W)``: the mosaic's last rows
+    mirrored below it (CFA phase kept), then one CFA period of rows holding 0 and 65535 at
+    every CFA colour.
+
+    LibRaw's DHT clamps each interpolated value to its channel's minimum and maximum over the
+    whole mosaic, so a crop and the whole frame gave the same pixels different values (up to
+    131/255 apart where a crop held no bright pixel). With black and white of every colour in
+    the strip, every mosaic's clamp is the full range, and a pixel's demosaic depends on its
+    neighbourhood alone; the mirrored rows keep the strip's own edges out of the picture's.
+    """
+    mirrored = np.pad(mosaic, ((0, RANGE_STRIP_ROWS - 2), (0, 0)), mode="reflect")
+    extremes = np.zeros((2, mosaic.shape[1]), np.uint16)
+    extremes[:, (np.arange(mosaic.shape[1]) // 2) % 2 == 1] = 65535  # 0, 0, max, max, ...
+    return np.concatenate([mirrored, extremes])
 
 
 def libraw_demosaic(
@@ -117,10 +136,10 @@ def libraw_demosaic(
 
     from engine.io.dng import cfa_dng_bytes
 
-    data = cfa_dng_bytes(mosaic, cfa)
+    data = cfa_dng_bytes(with_range_strip(mosaic), cfa)
     with rawpy.imread(io.BytesIO(data)) as raw:
         return raw.postprocess(
             demosaic_algorithm=getattr(rawpy.DemosaicAlgorithm, algorithm),
             output_color=rawpy.ColorSpace.raw, gamma=(1, 1), no_auto_bright=True,
             user_wb=[1.0, 1.0, 1.0, 1.0], output_bps=16, user_black=0, user_sat=65535,
-        )  # fmt: skip
+        )[: mosaic.shape[0]]  # fmt: skip

@@ -63,6 +63,7 @@ def packed_max(packed: np.ndarray | torch.Tensor) -> torch.Tensor | None:
 
 #: Rows per strip when fading highlights: the temporaries stay small on a 12 MP frame.
 _STRIP_ROWS = 256
+_HALO = 2  # rows the smoothing of clip_proximity reads on each side
 
 
 def neutralise_highlights(
@@ -86,7 +87,11 @@ def neutralise_highlights(
     gains = torch.as_tensor(np.asarray(wb_gains, np.float32) / np.min(wb_gains)).view(3, 1, 1)
     for top in range(int(near[0]), int(near[-1]) + 1, _STRIP_ROWS):
         rows = slice(top, top + _STRIP_ROWS)
-        weight = clip_proximity(mosaic_max[rows])[None]
+        # The 5x5 smoothing reads 2 rows beyond the strip: a strip's edge must not depend on
+        # where strips start (a crop of the frame starts them elsewhere).
+        halo = min(top, _HALO)
+        weight = clip_proximity(mosaic_max[top - halo : top + _STRIP_ROWS + _HALO])
+        weight = weight[None, halo : halo + _STRIP_ROWS]
         strip = linear_camera[:, rows]
         # Grey at the pixel's own level once white-balanced (a clipped pixel: white), so a
         # highlight loses its colour, not its brightness.

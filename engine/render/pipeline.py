@@ -25,12 +25,20 @@ from engine.render.colour import (
 from engine.render.highlights import neighbourhood_max, neutralise_highlights, packed_max
 from engine.render.inputs import network_channels
 from engine.render.packing import Mirror, mirror_image, normalise_mosaic, pack_rggb
-from engine.render.preview import bin_packed, preview_factor, preview_frame, scaled_crop
+from engine.render.preview import (
+    bin_packed,
+    picture_region,
+    preview_factor,
+    preview_frame,
+    scaled_crop,
+)
 from engine.render.ratio import estimate_ratio
 from engine.render.tiling import TiledRunner
 
 #: Name of the classical (network-free) pipeline wherever a model name is expected.
 CLASSICAL = "none"
+#: Mosaic pixels around a full-resolution region that its demosaic and highlight map read.
+DEMOSAIC_CONTEXT = 16
 
 
 @dataclass
@@ -216,14 +224,20 @@ class Enhancer:
         for judging exposure and colour live.
         """
         level = self.noise_level(frame) if self.takes_noise else None  # the whole frame's
-        frame, picture = preview_frame(frame, region)
         used = estimate_ratio(frame) if ratio is None else float(ratio)
-        job = _Pass(frame, used, check_amount(amount), level, progress, cancel)
         # The region's own size sets the binning: the sub-frame's extra edge pixels (whole
         # CFA periods around an odd region) must not push a 100 % view into binning by 2.
-        factor = max(1, preview_factor(picture[2], picture[3], max_side))
+        _, _, height, width = picture_region(frame, region)
+        factor = max(1, preview_factor(height, width, max_side))
         if factor == 1:
+            # Full resolution: the export's own pixels. The network sees the region with its
+            # whole receptive field around it, on the whole frame's pooling grid.
+            context, align = self.region_context()
+            frame, picture = preview_frame(frame, region, context, align)
+            job = _Pass(frame, used, check_amount(amount), level, progress, cancel)
             return replace(self._render(job), covers=picture)
+        frame, picture = preview_frame(frame, region)
+        job = _Pass(frame, used, check_amount(amount), level, progress, cancel)
         # Crop to whole bins first: binning drops the remainder at the mirrored frame's bottom
         # and right, which would be the top and left once the output is mirrored back.
         bins = 2 * factor
@@ -243,6 +257,15 @@ class Enhancer:
         crop = scaled_crop(job.frame.default_crop, factor, h // factor, w // factor)
         rendered = self._finish(job, packed, mirror, crop, factor, below)
         return replace(rendered, covers=(picture[0], picture[1], kept[2], kept[3]))
+
+    def region_context(self) -> tuple[int, int]:
+        """``(context, align)`` in mosaic pixels for :func:`preview_frame`: what a region must
+        carry around it so that its render equals the same pixels of the whole frame's."""
+        if self.runner is None:
+            return DEMOSAIC_CONTEXT, 2
+        # The runner's margin covers the receptive radius (packed pixels, 2 mosaic pixels
+        # each); the highlight map and the demosaic input reach a few pixels further.
+        return 2 * self.runner.margin + DEMOSAIC_CONTEXT, 2 * self.runner.multiple
 
     def render(
         self,

@@ -37,26 +37,44 @@ def preview_factor(height: int, width: int, max_side: int) -> int:
     return max(1, int(np.ceil(longest / max(max_side, 16))))
 
 
-def preview_frame(frame: RawFrame, region: Rect | None) -> tuple[RawFrame, Rect]:
+def picture_region(frame: RawFrame, region: Rect | None) -> Rect:
+    """``region`` (``top, left, height, width`` in pixels of the picture, unrotated; ``None``:
+    all of it) clipped to the picture."""
+    _, _, v_height, v_width = frame.visible_rect
+    inside = clip_rect(region, v_height, v_width) if region is not None else None
+    return inside or (0, 0, v_height, v_width)
+
+
+def preview_frame(
+    frame: RawFrame, region: Rect | None, context: int = 0, align: int = 2
+) -> tuple[RawFrame, Rect]:
     """The part of ``frame`` a preview of ``region`` renders.
 
     Args:
         region: ``(top, left, height, width)`` in pixels of the picture (the default crop,
             unrotated); ``None``: the whole picture.
+        context: mosaic pixels kept around the region on every side (where the frame has
+            them): a network's output there depends on them.
+        align: the cut's top and left are multiples of ``align`` from the mosaic's top-left,
+            and its bottom and right from the mosaic's bottom-right, so a network's pooling
+            grid falls where it falls on the whole frame whichever way the packing mirrors
+            it (even: whole CFA periods).
 
     Returns:
-        ``(sub_frame, picture_rect)``: the mosaic cut to whole CFA periods around the region,
-        with its ``default_crop`` set to exactly the region (so odd edges cost no
-        misregistration; ``frame`` itself when that is all of it), and the region clipped to
-        the picture, in picture coordinates.
+        ``(sub_frame, picture_rect)``: the mosaic cut around the region, with its
+        ``default_crop`` set to exactly the region (so odd edges cost no misregistration;
+        ``frame`` itself when that is all of it), and the region clipped to the picture, in
+        picture coordinates.
     """
-    v_top, v_left, v_height, v_width = wanted = frame.visible_rect
-    inside = clip_rect(region, v_height, v_width) if region is not None else None
-    inside = inside or (0, 0, v_height, v_width)
+    v_top, v_left, _, _ = frame.visible_rect
+    inside = picture_region(frame, region)
     wanted = (v_top + inside[0], v_left + inside[1], inside[2], inside[3])
-    t0, l0 = wanted[0] - wanted[0] % 2, wanted[1] - wanted[1] % 2
-    t1 = min(frame.height, -(-(wanted[0] + wanted[2]) // 2) * 2)
-    l1 = min(frame.width, -(-(wanted[1] + wanted[3]) // 2) * 2)
+    top, left = max(0, wanted[0] - context), max(0, wanted[1] - context)
+    t0, l0 = top - top % align, left - left % align
+    below = max(0, frame.height - (wanted[0] + wanted[2] + context))
+    right = max(0, frame.width - (wanted[1] + wanted[3] + context))
+    t1, l1 = frame.height - below + below % align, frame.width - right + right % align
+    t1, l1 = min(t1, frame.height), min(l1, frame.width)
     if (t0, l0, t1, l1) == (0, 0, frame.height, frame.width) and frame.default_crop is None:
         return frame, inside
     sub = frame.crop(t0, l0, t1 - t0, l1 - l0)

@@ -1,0 +1,84 @@
+"""A full-resolution preview region is the export's own pixels (issue 20, part 1).
+
+The 100 % view renders only what is on screen, with the network's whole receptive field around
+it and on the whole frame's pooling grid; these tests prove it equals the same pixels of the
+full render, for every Bayer layout (packing mirrors three of them), odd region offsets, an
+Amount below 100 %, the classical path, and frames with clipped highlights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.io import read_raw
+from engine.models import ModelCard, create_model, save_model
+from engine.render import Enhancer
+from tests.conftest import LAYOUTS
+
+
+@pytest.fixture(scope="module")
+def small_fast(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A narrow ``fast`` network with random weights: the default architecture's receptive
+    field, pooling grid and inputs (noise map, demosaic planes) at a fraction of its cost.
+    Every weight is drawn large: as initialised, the network's residual is near zero and its
+    output would hardly depend on the context it is given."""
+    import torch
+
+    torch.manual_seed(0)
+    model = create_model("fast", widths=(4, 6, 8, 10, 12))
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 0.15)
+    path = tmp_path_factory.mktemp("models") / "small-fast.safetensors"
+    save_model(model, ModelCard(name="small-fast", architecture="fast", config=model.config),
+               path)  # fmt: skip
+    return path
+
+
+def _as_uint8(srgb: np.ndarray) -> np.ndarray:
+    return np.clip(srgb * 255.0 + 0.5, 0, 255).astype(np.uint8).astype(np.int16)
+
+
+@pytest.mark.parametrize("cfa", LAYOUTS)
+def test_a_full_resolution_region_equals_the_whole_render(make_dng, small_fast, cfa) -> None:
+    # Big enough that the region's context stops inside the frame on every side.
+    path = make_dng(f"{cfa}.dng", height=1260, width=1302, cfa=cfa, ratio=20.0, noise=2.0,
+                    seed=3)  # fmt: skip
+    frame = read_raw(path)
+    enhancer = Enhancer(str(small_fast), device="cpu", precision="fp32")
+    context, align = enhancer.region_context()
+    region = (577, 603, 61, 97)  # odd offsets and sizes
+    assert region[0] > context and frame.height - sum(region[::2]) > context
+    for amount in (1.0, 0.4):
+        whole = enhancer.render(frame, 20.0, amount=amount).srgb
+        part = enhancer.render_preview(frame, 20.0, max(region[2:]), region, amount=amount)
+        assert part.covers == region
+        top, left, h, w = region
+        expected = whole[top : top + h, left : left + w]
+        assert part.srgb.shape == expected.shape
+        assert np.abs(_as_uint8(part.srgb) - _as_uint8(expected)).max() <= 1
+        assert np.abs(part.srgb - expected).max() < 1e-4
+    # The cut is on the frame's pooling grid from both ends, whichever way packing mirrors.
+    assert align % 2 == 0
+
+
+def test_classical_regions_with_highlights_are_exact(make_dng) -> None:
+    # A dim noisy scene, a small white patch far from the regions, and a tall stripe near the
+    # clip point: neither LibRaw's demosaic range nor the highlight fade's strips may depend on
+    # what else is in the crop.
+    from tests.conftest import smooth_scene
+
+    scene = smooth_scene(600, 420, seed=1) * 0.35
+    scene[10:20, 10:20] = 1.0
+    scene[:, 200:236] = 0.93
+    path = make_dng("bright.dng", height=600, width=420, noise=8.0, seed=1, scene=scene)
+    frame = read_raw(path)
+    enhancer = Enhancer("none", device="cpu")
+    whole = enhancer.render(frame, 1.0).srgb
+    for region in ((237, 181, 51, 77), (300, 31, 120, 150), (540, 351, 60, 69)):
+        part = enhancer.render_preview(frame, 1.0, max(region[2:]), region).srgb
+        top, left, h, w = region
+        assert np.abs(part - whole[top : top + h, left : left + w]).max() < 1e-5, region
