@@ -37,7 +37,7 @@ from engine.jobs import CancelToken, ProgressCallback
 from engine.models import check_name
 from engine.render import CLASSICAL, Enhancer
 
-from .workers import to_qimage, to_uint8
+from .preview_render import to_qimage, to_uint8
 
 #: Longer side of the pair thumbnails in the table, pixels.
 THUMB_SIDE = 96

@@ -33,18 +33,21 @@ from .message_boxes import ErrorBoxes, show_about
 from .open_controls import OpenControls, dropped_files
 from .preferences import ask_preferences
 from .preview import PreviewController, PreviewState, viewer_labels
+from .preview_render import PreviewResult
+from .scripting import ScriptingApi
 from .session import LoadedPhoto, Session
 from .settings import AppSettings
 from .shortcuts import WindowShortcutsFirst, show_shortcuts
 from .view_controls import ViewControls
 from .viewer import BEFORE_KEYS
 from .window_ui import WindowUi
-from .workers import Job, PreviewResult
+from .workers import Job
 
 
-class MainWindow(QMainWindow):
+class MainWindow(ScriptingApi, QMainWindow):
     """Signals (tests and scripts wait on these):
-    previewReady(float): a preview at that ratio is on screen.
+    previewReady(float): a preview at that ratio is on screen (perhaps a stand-in).
+    previewRendered(float): the chosen model's own render of the view is on screen.
     photoLoaded(str): a photo finished loading and is now current.
     loadFinished(bool): a load ended (success or not).
     errorShown(str, str): :meth:`show_error` was called (title, message).
@@ -52,6 +55,7 @@ class MainWindow(QMainWindow):
     """
 
     previewReady = Signal(float)
+    previewRendered = Signal(float)
     photoLoaded = Signal(str)
     loadFinished = Signal(bool)
     errorShown = Signal(str, str)
@@ -127,6 +131,7 @@ class MainWindow(QMainWindow):
         self.viewer.viewChanged.connect(self.preview.schedule)
         self.preview.busyChanged.connect(ui.preview_busy.setVisible)
         self.preview.shown.connect(self._preview_shown)
+        self.preview.rendered.connect(lambda r: self.previewRendered.emit(r.request.ratio))
         self.preview.failed.connect(self._preview_failed)
         self.exporter.finished.connect(lambda outcome: self.renderFinished.emit(outcome.status))
         self.loader.finished.connect(self.loadFinished)
@@ -161,26 +166,6 @@ class MainWindow(QMainWindow):
 
     def open_sample(self) -> None:
         self.loader.open_sample()
-
-    def open_path(self, path: str | Path, wait: bool = False) -> bool:
-        """Load a RAW file in the background; the current photo stays until it succeeds.
-
-        Args:
-            wait: block (in a local event loop) until it is loaded or has failed.
-
-        Returns:
-            With ``wait``, whether the photo is now current; else True (loading started).
-        """
-        job = self.loader.open(str(path))
-        if not wait:
-            return True
-        self.wait_for_load()
-        ok = job.outcome is not None and job.outcome.status == "ok"
-        return ok and self.session.path == str(path)
-
-    def wait_for_load(self) -> None:
-        """Block in a local event loop while a photo is loading."""
-        self.loader.wait()
 
     def _photo_changed(self, photo: LoadedPhoto | None) -> None:
         self.preview.reset()
@@ -217,27 +202,9 @@ class MainWindow(QMainWindow):
 
     # -- adjustments -----------------------------------------------------------------------
 
-    def set_ratio(self, ratio: float) -> float:
-        """Set the exposure ratio (x1..x1000) as if typed; returns the value used."""
-        return self.ui.exposure.set_ratio(ratio)
-
     def _auto_ratio_clicked(self) -> None:
         if self.session.auto_ratio is not None:
             self.set_ratio(self.session.auto_ratio)
-
-    def set_model(self, name: str) -> bool:
-        """Select a listed model by name (``"none"`` = classical); False (and the selection
-        unchanged) if the selector does not list it."""
-        self.session.set_model(name)
-        return self.session.model == (name or CLASSICAL)
-
-    def set_split_mode(self, mode: str) -> None:
-        """``"wipe"``, ``"side"`` or ``"after"`` (see :class:`ViewControls`)."""
-        self.view_controls.set_split_mode(mode)
-
-    def set_before_mode(self, mode: str) -> None:
-        """``"same"`` (classical at the same ratio) or ``"x1"`` (as the camera recorded)."""
-        self.view_controls.set_before_mode(mode)
 
     def _ratio_changed(self, ratio: float) -> None:
         shown = self.ui.exposure.set_ratio(ratio, notify=False)
@@ -291,13 +258,9 @@ class MainWindow(QMainWindow):
     def _update_labels(self) -> None:
         session, ratio, model = self.session, self.session.ratio, self.session.model
         self.viewer.before_label, self.viewer.after_label = viewer_labels(
-            ratio,
-            model,
-            self.view_controls.before_x1,
-            session.device_is_cpu,
-            session.amount,
-            session.model_dirs,
-        )
+            ratio, model, self.view_controls.before_x1, session.amount,
+            self.preview.stand_in_on_screen,
+        )  # fmt: skip
         self.ui.amount.setEnabled(model != CLASSICAL)  # the classical render has nothing to dose
         self.viewer.update()
         self.ui.info.set_ratio(ratio, session.auto_ratio)
@@ -321,6 +284,7 @@ class MainWindow(QMainWindow):
     def _preview_shown(self, result: PreviewResult) -> None:
         self.last_preview = result
         self.ui.histogram.set_counts(result.histogram)
+        self._update_labels()  # a stand-in says so until the true render replaces it
         self.previewReady.emit(result.request.ratio)
 
     def _preview_failed(self, message: str) -> None:
@@ -342,22 +306,6 @@ class MainWindow(QMainWindow):
     def cancel_render(self) -> None:
         """Cancel the running export (nothing is written)."""
         self.exporter.cancel()
-
-    def export_to(self, path: str | Path, format: str = "jpeg", bits: int = 8,
-                  quality: int = 95, keep_metadata: bool = True,
-                  overwrite: bool = False) -> Path:  # fmt: skip
-        """Blocking export of the current photo (scripts and tests).
-
-        Returns:
-            The written file.
-
-        Raises:
-            DarkroomError: no photo, or the export failed (nothing partial is left).
-            Cancelled: :meth:`cancel_render` was called meanwhile.
-        """
-        options = ExportOptions(format, bits, quality, keep_metadata, overwrite)
-        self.wait_for_load()  # export what the script just opened, not the photo before it
-        return self.exporter.export_to(Path(path), options)
 
     # -- preferences, errors, close --------------------------------------------------------
 

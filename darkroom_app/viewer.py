@@ -11,8 +11,10 @@ holding backslash or B shows "before" everywhere.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
@@ -26,7 +28,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from .viewer_paint import BACKGROUND, paint_images, paint_label, paint_split_line
+from .viewer_paint import BACKGROUND, draw_images, paint_images, paint_label, paint_split_line
 
 MODES = ("wipe", "side", "after")
 BEFORE_KEYS = (Qt.Key.Key_Backslash, Qt.Key.Key_B)
@@ -226,6 +228,33 @@ class BeforeAfterView(QWidget):
         seen = QRectF(top_left, pane.size() / self._scale)
         return seen.intersected(QRectF(0, 0, self._size.width(), self._size.height()))
 
+    def visible_region(self) -> tuple[int, int, int, int]:
+        """The visible part of the photo as whole pixels ``(x, y, width, height)`` in display
+        coordinates (after orientation); ``(0, 0, 0, 0)`` without a photo."""
+        seen = self.visible_image_rect()
+        if seen.isEmpty():
+            return (0, 0, 0, 0)
+        x0, y0 = math.floor(seen.left() + 1e-6), math.floor(seen.top() + 1e-6)
+        x1, y1 = math.ceil(seen.right() - 1e-6), math.ceil(seen.bottom() - 1e-6)
+        return (x0, y0, x1 - x0, y1 - y0)
+
+    def side_pixels(self, which: str = "after") -> np.ndarray:
+        """What a pane draws of ``which`` ("before"/"after") for :meth:`visible_region`, at the
+        current zoom in device pixels, without labels or split line: ``(H, W, 3)`` uint8."""
+        x, y, w, h = self.visible_region()
+        scale = self._scale * self.devicePixelRatioF()
+        image = QImage(max(1, round(w * scale)), max(1, round(h * scale)),
+                       QImage.Format.Format_RGB888)  # fmt: skip
+        image.fill(BACKGROUND)
+        layers = [layer for layer in (self._base, self._detail) if layer is not None]
+        p = QPainter(image)
+        p.scale(scale, scale)
+        p.translate(-x, -y)
+        draw_images(p, [(getattr(layer, which), layer.rect) for layer in layers], scale)
+        p.end()
+        rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), -1)
+        return rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
+
     def shows_whole_image(self) -> bool:
         if self._size is None:
             return True
@@ -256,9 +285,21 @@ class BeforeAfterView(QWidget):
             self._center = QPointF(
                 min(w, max(0.0, self._center.x())), min(h, max(0.0, self._center.y()))
             )
+            self._snap_to_pixels()
         self.update()
         self.zoomChanged.emit(self._scale * self.devicePixelRatioF())
         self.viewChanged.emit()
+
+    def _snap_to_pixels(self) -> None:
+        """At whole-number zooms (100 %, 200 %...) put image pixels on device pixels, so the
+        screen shows the render's pixels as they are, not resampled half a pixel off."""
+        device_scale = self._scale * self.devicePixelRatioF()
+        if self._fit or device_scale < 1 or abs(device_scale - round(device_scale)) > 1e-6:
+            return
+        half = QPointF(self.panes()[0][0].size().width(), self.panes()[0][0].size().height())
+        half /= 2 * self._scale
+        corner = self._center - half  # the pane's top-left, in image pixels
+        self._center = QPointF(round(corner.x()), round(corner.y())) + half
 
     # -- painting --------------------------------------------------------------------------
 

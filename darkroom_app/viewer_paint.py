@@ -35,12 +35,18 @@ def paint_images(
     p.translate(pane.center())
     p.scale(scale, scale)
     p.translate(-center)
+    draw_images(p, images, scale)
+    p.restore()
+
+
+def draw_images(p: QPainter, images: Iterable[tuple[QImage, QRectF]], scale: float) -> None:
+    """Draw each image over its rectangle in the painter's current (display) coordinates."""
     for image, rect in images:
-        # Magnified past 2x, show real pixels (nearest) so pixel-peeping is honest.
+        # Magnified past 2x, show real pixels (nearest) so pixel-peeping is honest; at exactly
+        # one image pixel per screen pixel on whole pixels, drawing copies the pixels as they are.
         magnification = scale * rect.width() / max(1, image.width())
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, magnification < 2.0)
         p.drawImage(rect, image)
-    p.restore()
 
 
 def paint_split_line(p: QPainter, x: float, height: float) -> None:

@@ -1,32 +1,29 @@
-"""Engine jobs wrapped for Qt: a cancellable QRunnable plus the preview and export jobs.
+"""Engine jobs wrapped for Qt: a cancellable QRunnable, and the export job.
 
 Each :class:`Job` owns a :class:`~engine.jobs.CancelToken` and reports back through a
 :class:`JobSignals` object created in the GUI thread. Its signals are connected with
 ``Qt.QueuedConnection`` (see :meth:`Job.on_done`), so callbacks always run in the GUI thread no
 matter which thread emits. The job functions (:func:`~darkroom_app.session.open_photo`,
-:func:`render_preview_layers`, :func:`export_image`) are plain engine calls: QImage is the only
-Qt type they touch, and QImage is safe to build off the GUI thread (QPixmap is not).
+:func:`~darkroom_app.preview_render.render_preview_pass`, :func:`export_image`) are plain engine
+calls: QImage is the only Qt type they touch, and QImage is safe to build off the GUI thread
+(QPixmap is not).
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QEventLoop, QObject, QRunnable, Qt, QThreadPool, Signal
-from PySide6.QtGui import QImage
 
 from engine.errors import Cancelled, DarkroomError
 from engine.io import ExportOptions, RawFrame
 from engine.jobs import CancelToken, ProgressCallback
-from engine.render import CLASSICAL, Adjustments, Rendered, export_frame
+from engine.render import Adjustments, export_frame
 
-from .geometry import Rect, sensor_to_display
 from .session import EnhancerCache
 
 
@@ -141,125 +138,6 @@ class Job(QRunnable):
         self.outcome = outcome
         self.signals.done.emit(outcome)
         self._release()  # last: the frame's own reference keeps the job alive until it returns
-
-
-# -- previews --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PreviewRequest:
-    """Everything one preview needs, captured in the GUI thread.
-
-    Attributes:
-        before_ratio: ratio of the classical "before" render; ``None`` = the same as ``ratio``.
-        region: sensor crop to render, ``None`` = the whole frame.
-        max_side: longer output side of the region render.
-        base_side: also render the whole frame at this size (shown around a zoomed-in region);
-            ``None`` = not needed.
-        preview_model: the model that draws this proxy, when not ``model`` itself (a lighter
-            variant for CPU previews); exports always use ``model``.
-    """
-
-    frame: RawFrame
-    ratio: float
-    model: str
-    device: str
-    model_dirs: tuple[Path, ...]
-    before_ratio: float | None
-    region: Rect | None
-    max_side: int
-    base_side: int | None
-    generation: int
-    preview_model: str | None = None  # draws the preview instead of ``model`` when set
-    amount: float = 1.0  # how much of the model's result (see engine Enhancer.render)
-
-
-@dataclass
-class PreviewLayer:
-    """A before/after pair and the display rectangle (top, left, height, width) it covers."""
-
-    before: QImage
-    after: QImage
-    rect: Rect
-
-
-@dataclass
-class PreviewResult:
-    request: PreviewRequest
-    detail: PreviewLayer | None  # the zoomed-in region, when the view is zoomed in
-    base: PreviewLayer | None  # the whole frame
-    histogram: np.ndarray  # (4, 256) counts: R, G, B, luminance
-    after_mean: float  # mean of the shown "after" pixels in [0, 1] (tests, diagnostics)
-    seconds: float
-
-
-def to_uint8(srgb: np.ndarray) -> np.ndarray:
-    """``(H, W, 3)`` float sRGB in [0, 1] -> contiguous uint8."""
-    return np.ascontiguousarray(np.clip(srgb * 255.0 + 0.5, 0, 255).astype(np.uint8))
-
-
-def to_qimage(pixels: np.ndarray) -> QImage:
-    """``(H, W, 3)`` uint8 -> a QImage that owns a copy of the pixels."""
-    h, w, _ = pixels.shape
-    return QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-
-
-def histogram(pixels: np.ndarray) -> np.ndarray:
-    """``(4, 256)`` counts of R, G, B and Rec. 709 luminance of a uint8 image."""
-    flat = pixels.reshape(-1, 3)
-    if flat.shape[0] > 1_000_000:  # plenty for 256 bins; keeps big previews cheap
-        flat = flat[:: flat.shape[0] // 1_000_000 + 1]
-    wide = flat.astype(np.uint16)  # 54 + 183 + 19 = 256: the weighted sum fits in 16 bits
-    luma = (54 * wide[:, 0] + 183 * wide[:, 1] + 19 * wide[:, 2]) >> 8
-    channels = [flat[:, 0], flat[:, 1], flat[:, 2], luma]
-    return np.stack([np.bincount(c, minlength=256)[:256] for c in channels])
-
-
-def render_preview_layers(
-    req: PreviewRequest, cache: EnhancerCache, cancel: CancelToken, progress: ProgressCallback
-) -> PreviewResult:
-    """Render the before/after proxies a preview request asks for."""
-    start = time.perf_counter()
-    frame = req.frame
-    after_enh = cache.get(req.preview_model or req.model, req.device, req.model_dirs)
-    classical = cache.get(CLASSICAL, "cpu")
-    shared_before = req.model == CLASSICAL and req.before_ratio is None
-
-    def layer(region: Rect | None, max_side: int) -> tuple[PreviewLayer, np.ndarray]:
-        after: Rendered = after_enh.render_preview(
-            frame, req.ratio, max_side, region, progress, cancel, amount=req.amount
-        )
-        after_px = to_uint8(after.srgb)
-        after_img = to_qimage(after_px)
-        if shared_before:  # the classical model at the same ratio *is* the before image
-            before_img = after_img
-        else:
-            before_ratio = req.ratio if req.before_ratio is None else req.before_ratio
-            before = classical.render_preview(frame, before_ratio, max_side, region, cancel=cancel)
-            before_img = to_qimage(to_uint8(before.srgb))
-        cancel.raise_if_cancelled()
-        # Drawn over exactly what it shows: binning may stop a few pixels short of the region.
-        covered = after.covers or (0, 0, frame.visible_height, frame.visible_width)
-        rect = sensor_to_display(
-            covered, frame.visible_height, frame.visible_width, frame.orientation
-        )
-        return PreviewLayer(before_img, after_img, rect), after_px
-
-    detail = base = None
-    if req.region is None:
-        base, pixels = layer(None, req.max_side)
-    else:
-        detail, pixels = layer(req.region, req.max_side)
-        if req.base_side is not None:
-            base, pixels = layer(None, req.base_side)
-    return PreviewResult(
-        request=req,
-        detail=detail,
-        base=base,
-        histogram=histogram(pixels),
-        after_mean=float(pixels.mean()) / 255.0,
-        seconds=time.perf_counter() - start,
-    )
 
 
 def wait_for(signal: Any) -> None:

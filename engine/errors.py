@@ -28,5 +28,10 @@ class ExportError(DarkroomError):
     """An output could not be written (exists, unwritable folder, same as input...)."""
 
 
+class SettingsError(DarkroomError):
+    """A photo's saved settings are unreadable, invalid or from a newer Darkroom, or could not
+    be saved anywhere."""
+
+
 class Cancelled(Exception):  # noqa: N818 - it is a control-flow signal, not an error
     """Raised inside a long job when its :class:`~engine.jobs.CancelToken` was set."""

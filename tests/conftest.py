@@ -21,6 +21,14 @@ def private_model_library(tmp_path_factory: pytest.TempPathFactory, monkeypatch)
     return folder
 
 
+@pytest.fixture(autouse=True)
+def private_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> Path:
+    """No test writes photo settings into the developer's own data folder."""
+    folder = tmp_path_factory.mktemp("data")
+    monkeypatch.setenv("DARKROOM_DATA_DIR", str(folder))
+    return folder
+
+
 def smooth_scene(height: int, width: int, seed: int = 0) -> np.ndarray:
     """A photo-like linear RGB scene: gradients plus soft coloured blobs.
 

@@ -34,7 +34,7 @@ def test_amount_zero_shows_and_exports_the_classical_render(
     monkeypatch,
     settings,
 ) -> None:
-    monkeypatch.setattr(preview_module, "cpu_preview_model_available", lambda: False)
+    monkeypatch.setattr(preview_module, "stand_in_available", lambda: False)
     _tiny_model(tmp_path / "models")
     window = make_window(night_dng)
     window.set_before_mode("same")  # before = classical at the same ratio

@@ -24,9 +24,10 @@ from darkroom_app.geometry import (
 )
 from darkroom_app.histogram import HistogramView
 from darkroom_app.info_panel import format_exposure_time
+from darkroom_app.preview_render import histogram
 from darkroom_app.settings import AppSettings
 from darkroom_app.viewer import BeforeAfterView
-from darkroom_app.workers import Job, histogram, live_jobs
+from darkroom_app.workers import Job, live_jobs
 from engine.io import read_raw
 from engine.render import Enhancer
 

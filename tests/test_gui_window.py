@@ -306,7 +306,7 @@ def test_a_failed_preview_shows_classical_and_keeps_the_saved_model(
     from darkroom_app import preview
     from engine.models import ModelCard, create_model, save_model
 
-    monkeypatch.setattr(preview, "cpu_preview_model_available", lambda: False)  # draw "tiny"
+    monkeypatch.setattr(preview, "stand_in_available", lambda: False)  # "tiny" alone
 
     model = create_model("baseline", base_features=4)
     weights = tmp_path / "models" / "tiny.safetensors"

@@ -65,6 +65,16 @@ def test_a_full_resolution_region_equals_the_whole_render(make_dng, small_fast, 
     assert align % 2 == 0
 
 
+def test_a_region_whose_context_is_the_whole_frame_is_still_the_region(make_dng) -> None:
+    frame = read_raw(make_dng("small.dng", height=120, width=160, ratio=10.0, cfa="GRBG"))
+    enhancer = Enhancer("none", device="cpu")
+    whole = enhancer.render(frame, 10.0).srgb
+    region = (3, 5, 111, 150)  # with its context, the cut is the whole mosaic
+    part = enhancer.render_preview(frame, 10.0, 150, region)
+    assert part.covers == region and part.srgb.shape == (111, 150, 3)
+    assert np.abs(part.srgb - whole[3:114, 5:155]).max() < 1e-5
+
+
 def test_classical_regions_with_highlights_are_exact(make_dng) -> None:
     # A dim noisy scene, a small white patch far from the regions, and a tall stripe near the
     # clip point: neither LibRaw's demosaic range nor the highlight fade's strips may depend on

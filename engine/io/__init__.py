@@ -4,6 +4,8 @@
   balance, colour matrix, orientation, EXIF), copied out of LibRaw inside ``with``;
 * :func:`write_rendered` (a render + :class:`ExportOptions`) and :func:`write_image`: JPEG,
   TIFF, PNG or linear DNG, atomically; :data:`FORMATS` is the one format/suffix table;
+* :func:`embedded_thumbnail`: a RAW file's embedded preview, small and upright (a half-size
+  render when it has none), for filmstrips; :func:`orient_image` applies LibRaw's ``flip``;
 * :func:`write_cfa_dng`, :func:`write_linear_dng`: DNG writers (tests and tools make RAW files
   with them); :func:`write_synthetic_dng`: a deterministic dark DNG for benchmarks;
 * :func:`output_name` / :func:`output_path_for` (``<stem>-darkroom.<ext>`` or a template),
@@ -31,6 +33,7 @@ from engine.io.framing import (
     DngFraming,
     Rect,
     clip_rect,
+    orient_image,
     orient_rect,
     read_dng_framing,
     unorient_rect,
@@ -59,6 +62,7 @@ from engine.io.raw import (
 )
 from engine.io.raw_metadata import SRGB_TO_XYZ, XYZ_TO_SRGB, ExifInfo, cam_to_srgb_from_xyz
 from engine.io.testdata import SONY_12MP, synthetic_scene, write_synthetic_dng
+from engine.io.thumbnails import THUMBNAIL_SIDE, embedded_thumbnail
 
 __all__ = [
     "BLUE",
@@ -73,6 +77,7 @@ __all__ = [
     "SONY_12MP",
     "SRGB_TO_XYZ",
     "SUFFIX_FORMATS",
+    "THUMBNAIL_SIDE",
     "XYZ_TO_SRGB",
     "DngFraming",
     "ExifInfo",
@@ -87,10 +92,12 @@ __all__ = [
     "check_readable_file",
     "clip_rect",
     "default_output_folder",
+    "embedded_thumbnail",
     "format_for_path",
     "is_inside_install",
     "libraw_demosaic",
     "normalise_format",
+    "orient_image",
     "orient_rect",
     "output_name",
     "output_path_for",

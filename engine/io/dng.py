@@ -176,9 +176,11 @@ def _encode_dng(
             extratags=[t.extratag() for t in ifd0 if t.code != 305],
         )
         if preview is not None:  # NewSubfileType 1: a reduced-resolution preview (DNG spec)
+            # One strip, i.e. one whole JPEG: LibRaw (rawpy's extract_thumb) and other preview
+            # extractors hand over the first strip only, which was 96 rows of a 1024 preview.
             tiff.write(np.ascontiguousarray(preview, dtype=np.uint8), photometric="rgb",
                        compression="jpeg", compressionargs={"level": 90}, subfiletype=1,
-                       metadata=None)  # fmt: skip
+                       rowsperstrip=preview.shape[0], metadata=None)  # fmt: skip
     append_exif_ifd(fh, exif_ifd)
 
 

@@ -21,6 +21,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from engine.io.libraw import quiet_logs
 
 Rect = tuple[int, int, int, int]
@@ -162,6 +164,26 @@ def orient_rect(rect: Rect, height: int, width: int, flip: int) -> Rect:
     if flip & 4:
         top, left, h, w = left, top, w, h
     return top, left, h, w
+
+
+def orient_image(image: np.ndarray, flip: int) -> np.ndarray:
+    """Rotate/mirror an unrotated ``(H, W, ...)`` image as LibRaw's ``flip`` says: columns
+    mirrored for bit 0, rows for bit 1, then transposed for bit 2 (``(W, H, ...)`` out).
+
+    Returns a C-contiguous array (a copy unless ``flip`` is 0 and ``image`` already is).
+
+    Examples:
+        >>> orient_image(np.arange(6).reshape(2, 3), 6).tolist()  # rotated 90 degrees clockwise
+        [[3, 0], [4, 1], [5, 2]]
+    """
+    out = image
+    if flip & 1:
+        out = out[:, ::-1]
+    if flip & 2:
+        out = out[::-1]
+    if flip & 4:
+        out = np.swapaxes(out, 0, 1)
+    return np.ascontiguousarray(out)
 
 
 def unorient_rect(rect: Rect, height: int, width: int, flip: int) -> Rect:

@@ -7,8 +7,10 @@ the rawpy handle never escapes the ``with`` block and a frame can also be built 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -231,6 +233,33 @@ def _bayer_layout(raw: object, p: Path) -> tuple[np.ndarray, np.ndarray]:
     return pattern, cfa
 
 
+@contextlib.contextmanager
+def libraw_errors(p: Path) -> Iterator[list[str]]:
+    """LibRaw's work on ``p`` (opened inside the block) with every failure as a one-line
+    :class:`RawReadError`; yields the list LibRaw's own complaints land in (filled when the
+    block ends, see :func:`~engine.io.libraw.libraw_session`).
+
+    Shared by :func:`read_raw` and the thumbnails, so a bad file reads the same everywhere.
+    Darkroom's own errors raised inside (:class:`UnsupportedSensorError`) pass through.
+    """
+    import rawpy
+
+    libraw_says: list[str] = []
+    try:
+        with libraw_session(p) as libraw_says:
+            yield libraw_says
+    except rawpy.LibRawFileUnsupportedError:
+        raise RawReadError(f"{p}: not a RAW file LibRaw can read") from None
+    except rawpy.LibRawIOError:
+        reason = "; ".join(libraw_says) or "truncated or I/O error"
+        raise RawReadError(f"{p}: could not read the file ({reason})") from None
+    except rawpy.LibRawError as exc:
+        reason = "; ".join(libraw_says) or type(exc).__name__
+        raise RawReadError(f"{p}: corrupt RAW file ({reason})") from None
+    except (OSError, MemoryError) as exc:
+        raise RawReadError(f"{p}: could not read the file ({exc.__class__.__name__})") from None
+
+
 def read_raw(path: str | os.PathLike[str]) -> RawFrame:
     """Decode a Bayer RAW file into a :class:`RawFrame`.
 
@@ -243,22 +272,9 @@ def read_raw(path: str | os.PathLike[str]) -> RawFrame:
         UnsupportedSensorError: X-Trans, Foveon, monochrome, 4-colour or already-demosaiced
             (linear) RAW files, or non-square pixels.
     """
-    import rawpy
-
     p = check_readable_file(path)
-    try:
-        with libraw_session(p) as libraw_says, open_raw(p) as raw:
-            frame = _frame(raw, p)
-    except rawpy.LibRawFileUnsupportedError:
-        raise RawReadError(f"{p}: not a RAW file LibRaw can read") from None
-    except rawpy.LibRawIOError:
-        reason = "; ".join(libraw_says) or "truncated or I/O error"
-        raise RawReadError(f"{p}: could not read the file ({reason})") from None
-    except rawpy.LibRawError as exc:
-        reason = "; ".join(libraw_says) or type(exc).__name__
-        raise RawReadError(f"{p}: corrupt RAW file ({reason})") from None
-    except (OSError, MemoryError) as exc:
-        raise RawReadError(f"{p}: could not read the file ({exc.__class__.__name__})") from None
+    with libraw_errors(p) as libraw_says, open_raw(p) as raw:
+        frame = _frame(raw, p)
     _check_pixels(frame, p)
     if libraw_says:  # LibRaw read it but complained: the user should know
         frame = replace(frame, warnings=(*frame.warnings, *libraw_says))

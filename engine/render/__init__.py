@@ -11,7 +11,10 @@
 * :func:`pack_rggb` / :func:`pack_bayer`: mosaic -> ``(4, H/2, W/2)`` network input;
 * :func:`develop`, :func:`classical_linear`: the file's own colour pipeline and demosaic;
 * :func:`estimate_ratio`, :func:`parse_ratio`: the exposure ratio;
-* :class:`TiledRunner`: a network over a packed frame in overlapping, blended tiles.
+* :class:`TiledRunner`: a network over a packed frame in overlapping, blended tiles;
+* :class:`PhotoSettings`: a photo's own ratio, model, Amount and Before view, saved beside it
+  (:func:`save_photo_settings`, :func:`load_photo_settings`; a per-user fallback folder,
+  :func:`default_data_dir`, where its folder is read-only), never in it.
 """
 
 from __future__ import annotations
@@ -50,6 +53,15 @@ from engine.render.packing import (
     rggb_mirror,
     unpack_bayer,
 )
+from engine.render.photo_settings import (
+    BEFORE_MODES,
+    PhotoSettings,
+    default_data_dir,
+    fallback_sidecar_path,
+    load_photo_settings,
+    save_photo_settings,
+    sidecar_path,
+)
 from engine.render.pipeline import CLASSICAL, Enhancer, Rendered, camera_xyz_matrix, check_amount
 from engine.render.preview import bin_packed, preview_factor, preview_frame
 from engine.render.ratio import MAX_RATIO, MIN_RATIO, estimate_ratio, parse_ratio
@@ -63,6 +75,7 @@ from engine.render.tiling import (
 )
 
 __all__ = [
+    "BEFORE_MODES",
     "CLASSICAL",
     "DEMOSAIC_PLANES",
     "MAX_RATIO",
@@ -74,6 +87,7 @@ __all__ = [
     "Enhancer",
     "FileOutcome",
     "Mirror",
+    "PhotoSettings",
     "RaySettings",
     "Rendered",
     "TilePlan",
@@ -85,6 +99,7 @@ __all__ = [
     "check_amount",
     "classical_linear",
     "crop_frame_border",
+    "default_data_dir",
     "demosaic",
     "demosaic_planes",
     "develop",
@@ -94,9 +109,11 @@ __all__ = [
     "enhance_on_ray",
     "estimate_ratio",
     "export_frame",
+    "fallback_sidecar_path",
     "frame_border",
     "highlight_gains",
     "leaky_clamp",
+    "load_photo_settings",
     "mirror_frame",
     "mirror_image",
     "network_channels",
@@ -112,6 +129,8 @@ __all__ = [
     "preview_frame",
     "process_file",
     "rggb_mirror",
+    "save_photo_settings",
+    "sidecar_path",
     "srgb_decode",
     "srgb_encode",
     "unpack_bayer",

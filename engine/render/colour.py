@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import torch
 
-from engine.io import MIN_LIBRAW_SIZE, RawFrame, libraw_demosaic
+from engine.io import MIN_LIBRAW_SIZE, RawFrame, libraw_demosaic, orient_image
 from engine.render.packing import normalise_mosaic
 
 # OpenCV names Bayer codes after the second row's first two pixels, so RGGB is "BayerBG".
@@ -224,12 +224,7 @@ def apply_orientation(image: np.ndarray, flip: int) -> np.ndarray:
     """Rotate/mirror an ``(H, W, ...)`` image as LibRaw's ``flip`` code says.
 
     LibRaw (after dcraw) mirrors columns for bit 0, rows for bit 1, then transposes for bit 2.
+    The one implementation is :func:`engine.io.orient_image`, shared with the embedded
+    thumbnails, so a filmstrip thumbnail and the render always face the same way.
     """
-    out = image
-    if flip & 1:
-        out = out[:, ::-1]
-    if flip & 2:
-        out = out[::-1]
-    if flip & 4:
-        out = np.swapaxes(out, 0, 1)
-    return np.ascontiguousarray(out)
+    return orient_image(image, flip)

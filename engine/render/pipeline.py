@@ -263,9 +263,10 @@ class Enhancer:
         carry around it so that its render equals the same pixels of the whole frame's."""
         if self.runner is None:
             return DEMOSAIC_CONTEXT, 2
-        # The runner's margin covers the receptive radius (packed pixels, 2 mosaic pixels
-        # each); the highlight map and the demosaic input reach a few pixels further.
-        return 2 * self.runner.margin + DEMOSAIC_CONTEXT, 2 * self.runner.multiple
+        # The receptive radius is in packed pixels (2 mosaic pixels each); the network's input
+        # planes (demosaic, noise map) and the highlight map read a few pixels further.
+        radius = self.runner.model.receptive_radius
+        return 2 * radius + DEMOSAIC_CONTEXT, 2 * self.runner.multiple
 
     def render(
         self,

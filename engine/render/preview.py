@@ -75,10 +75,13 @@ def preview_frame(
     right = max(0, frame.width - (wanted[1] + wanted[3] + context))
     t1, l1 = frame.height - below + below % align, frame.width - right + right % align
     t1, l1 = min(t1, frame.height), min(l1, frame.width)
-    if (t0, l0, t1, l1) == (0, 0, frame.height, frame.width) and frame.default_crop is None:
-        return frame, inside
-    sub = frame.crop(t0, l0, t1 - t0, l1 - l0)
     exact = (wanted[0] - t0, wanted[1] - l0, wanted[2], wanted[3])
+    if (t0, l0, t1, l1) == (0, 0, frame.height, frame.width):
+        if exact == frame.visible_rect:
+            return frame, inside  # all of it: the frame itself (its caches stay valid)
+        sub = frame
+    else:
+        sub = frame.crop(t0, l0, t1 - t0, l1 - l0)
     sub = replace(sub, default_crop=None if exact == (0, 0, sub.height, sub.width) else exact)
     return sub, inside
 
