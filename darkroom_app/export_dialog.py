@@ -60,10 +60,14 @@ class ExportDialog(QDialog):
         quality: int = 95,
         keep_metadata: bool = True,
         parent: QWidget | None = None,
+        photos: int = 1,
     ) -> None:
+        """``photos`` > 1: a batch; "Save into" is a folder, each file named by the engine's
+        rule (``NAME-darkroom.jpg``), and no existing file is replaced."""
         super().__init__(parent)
         self.setObjectName("exportDialog")
-        self.setWindowTitle("Export")
+        self.photos = photos
+        self.setWindowTitle("Export" if photos == 1 else f"Export {photos} Photos")
         self._stem = output_name(source, "")  # the engine's naming rule, as the CLI's
         self._overwrite_confirmed: Path | None = None
         self._make_widgets(quality, keep_metadata)
@@ -71,7 +75,10 @@ class ExportDialog(QDialog):
         self.setWindowModality(Qt.WindowModality.WindowModal)
         self.setMinimumWidth(480)
 
-        self.path_edit.setText(str(unused_path(folder, self._stem, FORMATS[fmt])))
+        if photos > 1:
+            self.path_edit.setText(str(folder))
+        else:
+            self.path_edit.setText(str(unused_path(folder, self._stem, FORMATS[fmt])))
         self.format_combo.currentIndexChanged.connect(self._format_changed)
         self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(fmt)))
         self.bits_combo.setCurrentIndex(1 if bits == 16 else 0)
@@ -115,7 +122,7 @@ class ExportDialog(QDialog):
         form.addRow("Format:", self.format_combo)
         form.addRow("Bit depth:", self.bits_combo)
         form.addRow("JPEG quality:", self.quality_spin)
-        form.addRow("Save as:", row)
+        form.addRow("Save as:" if self.photos == 1 else "Save into folder:", row)
         form.addRow("", self.metadata_check)
         form.addRow(self.note)
         form.addRow(buttons)
@@ -129,7 +136,7 @@ class ExportDialog(QDialog):
         return "dng" if self.choice() == "dng-cfa" else self.choice()
 
     def path(self) -> Path:
-        """The file to write."""
+        """The file to write (a batch: the folder to write into)."""
         return Path(self.path_edit.text().strip()).expanduser()
 
     def options(self) -> ExportOptions:
@@ -155,11 +162,18 @@ class ExportDialog(QDialog):
         self.bits_combo.setEnabled(not (jpeg or dng))
         self.quality_spin.setEnabled(jpeg)
         self.note.setText(_NOTES[self.choice()])
+        if self.photos > 1:
+            return  # a folder: each photo's name follows the format
         current = Path(self.path_edit.text().strip())
         if current.suffix.lower() != FORMATS[fmt]:
             self.path_edit.setText(str(unused_path(current.parent, current.stem, FORMATS[fmt])))
 
     def _browse(self) -> None:
+        if self.photos > 1:
+            folder = QFileDialog.getExistingDirectory(self, "Export into", self.path_edit.text())
+            if folder:
+                self.path_edit.setText(folder)
+            return
         fmt = self.fmt()
         name, _ = QFileDialog.getSaveFileName(
             self, "Export as", self.path_edit.text(), _FILTERS[fmt]

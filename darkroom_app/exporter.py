@@ -13,18 +13,65 @@ progress bar and Cancel button from them. Status lines and error dialogs go thro
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtWidgets import QWidget
 
 from engine.errors import Cancelled, DarkroomError
-from engine.io import ExportOptions, default_output_folder
+from engine.io import (
+    DEFAULT_NAME,
+    ExportOptions,
+    check_distinct_outputs,
+    default_output_folder,
+    output_path_for,
+)
+from engine.jobs import CancelToken, ProgressCallback
+from engine.render import BatchItem, BatchProgress, FileOutcome, PhotoSettings, run_batch
 
 from .export_dialog import ExportDialog
-from .session import Session
+from .session import EnhancerCache, Session
 from .settings import AppSettings
 from .workers import ExportRequest, Job, JobOutcome, error_message, export_image, wait_for
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """Several photos, each with its own settings, written into one folder."""
+
+    items: tuple[BatchItem, ...]
+    device: str
+    model_dirs: tuple[Path, ...]
+    options: ExportOptions
+    folder: Path
+
+
+def export_batch(
+    req: BatchRequest, cache: EnhancerCache, cancel: CancelToken, progress: ProgressCallback
+) -> list[FileOutcome]:
+    """Every photo of the batch through the engine's batch (:func:`engine.render.run_batch`,
+    the CLI's), reporting the whole batch's progress and time left."""
+    tracker = BatchProgress(len(req.items), progress)
+    return run_batch(list(req.items), lambda name: cache.get(name, req.device, req.model_dirs),
+                     req.options, cancel, on_start=tracker.start_file,
+                     progress=tracker)  # fmt: skip
+
+
+def batch_items(
+    paths: Sequence[str], folder: Path, fmt: str, settings_of: Callable[[str], PhotoSettings]
+) -> tuple[BatchItem, ...]:
+    """One item per photo, named by the engine's rule; two photos that would be written to the
+    same file are refused (:class:`~engine.errors.DarkroomError`)."""
+    items = []
+    for path in paths:
+        settings = settings_of(path)
+        dest = output_path_for(path, folder, fmt, DEFAULT_NAME, model=settings.model,
+                               ratio=settings.ratio, amount=settings.amount)  # fmt: skip
+        items.append(BatchItem(Path(path), dest, settings.model, settings.adjustments))
+    check_distinct_outputs([i.source for i in items], [i.dest for i in items])
+    return tuple(items)
 
 
 class Exporter(QObject):
@@ -121,6 +168,68 @@ class Exporter(QObject):
             self.job.cancel()
             self.session.say("Cancelling export…", 0)
 
+    # -- several photos --------------------------------------------------------------------
+
+    def choose_batch(
+        self, paths: Sequence[str], settings_of: Callable[[str], PhotoSettings]
+    ) -> None:
+        """File ▸ Export Selected Photos: ask for format and folder, then export each photo
+        with its own settings, in the background."""
+        if not paths:
+            self.session.say("Select photos in the filmstrip first")
+            return
+        if self.running:
+            self.session.say("An export is already running")
+            return
+        s = self.settings
+        folder = default_output_folder(paths[0], s.export_folder or None)
+        dialog = ExportDialog(Path(paths[0]), folder, s.export_format, s.export_bits,
+                              s.export_quality, s.export_keep_metadata, self.dialog_parent,
+                              photos=len(paths))  # fmt: skip
+        dialog.finished.connect(dialog.deleteLater)
+
+        def accepted() -> None:
+            s.export_folder = str(dialog.path())
+            s.export_format, s.export_bits = dialog.options().fmt, dialog.options().bits
+            self.start_batch(paths, dialog.path(), dialog.options(), settings_of)
+
+        dialog.accepted.connect(accepted)
+        dialog.open()
+        self.dialog = dialog
+
+    def start_batch(
+        self,
+        paths: Sequence[str],
+        folder: Path,
+        options: ExportOptions,
+        settings_of: Callable[[str], PhotoSettings],
+        interactive: bool = True,
+    ) -> Job | None:
+        """Export ``paths`` into ``folder``, each with ``settings_of(path)``, in the background;
+        the outcome's result is one :class:`~engine.render.FileOutcome` per photo."""
+        session = self.session
+        if self.running:
+            raise RuntimeError("an export is already running")
+        try:
+            if not Path(folder).is_dir():
+                raise DarkroomError(f"{folder}: no such folder")
+            items = batch_items(paths, Path(folder), options.fmt, settings_of)
+        except DarkroomError as exc:
+            session.tell("Export failed", str(exc))
+            return None
+        request = BatchRequest(items, session.device_pref, session.model_dirs, options,
+                               Path(folder))  # fmt: skip
+        job = Job(lambda token, progress: export_batch(request, session.cache, token, progress),
+                  name=f"export {len(items)} photos")  # fmt: skip
+        job.payload = request
+        job.on_progress(self._progress)
+        job.on_done(self._done)
+        self.job, self.last_outcome, self.interactive = job, None, interactive
+        session.say(f"Exporting {len(items)} photos…", 0)
+        self.started.emit(str(folder))
+        job.start(self.pool)
+        return job
+
     # -- scripting -------------------------------------------------------------------------
 
     def wait(self) -> JobOutcome | None:
@@ -156,7 +265,9 @@ class Exporter(QObject):
         if job is self.job:
             self.job = None
         self.last_outcome = outcome
-        if outcome.status == "ok":
+        if isinstance(job.payload, BatchRequest):
+            self._batch_done(job.payload, outcome)
+        elif outcome.status == "ok":
             self.session.say(f"Exported {outcome.result}", 8000)
         elif outcome.status == "cancelled":
             self.session.say("Export cancelled; nothing was written", 6000)
@@ -165,3 +276,21 @@ class Exporter(QObject):
             if self.interactive:
                 self.session.tell("Export failed", error_message(outcome.error))
         self.finished.emit(outcome)
+
+    def _batch_done(self, request: BatchRequest, outcome: JobOutcome) -> None:
+        if outcome.status == "cancelled":
+            self.session.say("Export cancelled: photos already written are kept; nothing partial "
+                             "was written", 8000)  # fmt: skip
+            return
+        if outcome.status == "error":
+            self.session.say("", 0)
+            if self.interactive:
+                self.session.tell("Export failed", error_message(outcome.error))
+            return
+        failed = [o.error for o in outcome.result if not o.ok]
+        written = len(outcome.result) - len(failed)
+        self.session.say(f"Exported {written} photo{'s' if written != 1 else ''} into "
+                         f"{request.folder}", 8000)  # fmt: skip
+        if failed and self.interactive:
+            self.session.tell(f"{len(failed)} of {len(outcome.result)} photos were not exported",
+                              "\n".join(failed))  # fmt: skip

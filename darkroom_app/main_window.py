@@ -21,16 +21,19 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import QAbstractSpinBox, QLineEdit, QMainWindow, QMessageBox
 
 from engine.io import ExportOptions
-from engine.render import CLASSICAL
+from engine.models import DEFAULT_MODEL
+from engine.render import CLASSICAL, default_data_dir
 
 from .controls import CLASSICAL_LABEL
 from .export_controls import ExportControls
 from .exporter import Exporter
 from .finetune_panel import FineTunePanel
+from .folder_controls import FolderControls
 from .geometry import oriented_size
 from .loader import PhotoLoader
 from .message_boxes import ErrorBoxes, show_about
 from .open_controls import OpenControls, dropped_files
+from .photo_settings import PhotoSettingsKeeper
 from .preferences import ask_preferences
 from .preview import PreviewController, PreviewState, viewer_labels
 from .preview_render import PreviewResult
@@ -85,6 +88,10 @@ class MainWindow(ScriptingApi, QMainWindow):
         self.loader = PhotoLoader(self.preview_pool, session, self)  # decode, then preview
         self.open_controls = OpenControls(self.loader, ui, s, self)
         self.view_controls = ViewControls(ui, s, self)
+        self.keeper = PhotoSettingsKeeper(session, self.view_controls, default_data_dir(),
+                                          self._recommended_model, self)  # fmt: skip
+        self.folders = FolderControls(ui, session, self.loader, self.exporter, self.keeper, s,
+                                      self)  # fmt: skip
         self.finetune = FineTunePanel(session, s, self)
         # Docked before restoreState, which places it; hidden until Tools ▸ Fine-tune.
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.finetune)
@@ -126,6 +133,18 @@ class MainWindow(ScriptingApi, QMainWindow):
             field.installEventFilter(self.shortcuts_first)
         self.view_controls.beforeModeChanged.connect(self._before_mode_changed)
         ui.exposure.autoRequested.connect(self._auto_ratio_clicked)
+        keeper = self.keeper
+        ui.undo_action.triggered.connect(keeper.undo_stack.undo)
+        ui.redo_action.triggered.connect(keeper.undo_stack.redo)
+        keeper.undo_stack.canUndoChanged.connect(ui.undo_action.setEnabled)
+        keeper.undo_stack.canRedoChanged.connect(ui.redo_action.setEnabled)
+        ui.undo_action.setEnabled(False)
+        ui.redo_action.setEnabled(False)
+        ui.copy_settings_action.triggered.connect(keeper.copy)
+        ui.paste_settings_action.triggered.connect(
+            lambda: keeper.paste(self.ui.filmstrip.selected_paths())
+        )
+        self.photoLoaded.connect(self.folders.photo_loaded)
         ui.fine_tune_action.triggered.connect(self.finetune.open_panel)
         ui.model_library_action.triggered.connect(self.finetune.open_library)
         self.viewer.viewChanged.connect(self.preview.schedule)
@@ -175,6 +194,7 @@ class MainWindow(ScriptingApi, QMainWindow):
         self._update_labels()
         self.export_controls.update_action()
         if photo is None:
+            self.keeper.photo_opened(None)
             self.viewer.clear()
             self.ui.info.clear()
             return
@@ -187,6 +207,7 @@ class MainWindow(ScriptingApi, QMainWindow):
         if frame.warnings:  # damaged metadata replaced by defaults; the info panel lists it
             opened += f" — note: {frame.warnings[0]}"
         self.statusBar().showMessage(opened, 10000 if frame.warnings else 4000)
+        self.keeper.photo_opened(photo)  # its own settings, or Auto and the recommended model
         self.preview.render_now()
         self.photoLoaded.emit(photo.path)
 
@@ -214,12 +235,14 @@ class MainWindow(ScriptingApi, QMainWindow):
         self.settings.ratio = ratio
         self._update_labels()
         self.preview.schedule()
+        self.keeper.changed()
 
     def _amount_changed(self, amount: float) -> None:
         self.ui.amount.set_amount(amount, notify=False)
         self.settings.amount = amount
         self._update_labels()
         self.preview.schedule()
+        self.keeper.changed()
 
     def _model_changed(self, name: str) -> None:
         combo = self.ui.model_combo
@@ -231,6 +254,7 @@ class MainWindow(ScriptingApi, QMainWindow):
         self.settings.model = name
         self._update_labels()
         self.preview.schedule()
+        self.keeper.changed()
 
     def _models_changed(self, renamed: dict[str, str]) -> None:
         """Re-list the model selector. It reloads quietly, so a vanished current model leaves
@@ -254,6 +278,12 @@ class MainWindow(ScriptingApi, QMainWindow):
     def _before_mode_changed(self, _mode: str) -> None:
         self._update_labels()
         self.preview.schedule()
+        self.keeper.changed()
+
+    def _recommended_model(self) -> str:
+        """What a photo opens with the first time: the default model, if it is listed."""
+        models = self.ui.model_combo.models()
+        return DEFAULT_MODEL if DEFAULT_MODEL in models else CLASSICAL
 
     def _update_labels(self) -> None:
         session, ratio, model = self.session, self.session.ratio, self.session.model
@@ -346,6 +376,8 @@ class MainWindow(ScriptingApi, QMainWindow):
     def shutdown(self) -> None:
         """Cancel every job and wait for the worker threads to finish."""
         self.finetune.shutdown()  # a running fine-tune writes a checkpoint, to resume later
+        self.keeper.save_now()
+        self.folders.shutdown()
         self.preview.cancel_all()
         self.loader.cancel()
         self.exporter.cancel()

@@ -21,6 +21,7 @@ from engine.render import CLASSICAL
 
 if TYPE_CHECKING:
     from .exporter import Exporter
+    from .folder_controls import FolderControls
     from .loader import PhotoLoader
     from .preview import PreviewController
     from .session import Session
@@ -40,6 +41,7 @@ class ScriptingApi:
         viewer: BeforeAfterView
         preview: PreviewController
         exporter: Exporter
+        folders: FolderControls
 
     def open_path(self, path: str | Path, wait: bool = False) -> bool:
         """Load a RAW file in the background; the current photo stays until it succeeds.
@@ -142,3 +144,28 @@ class ScriptingApi:
             "amount": session.amount,
             "before": "x1" if self.view_controls.before_x1 else "same",
         }
+
+    def open_folder(self, folder: str | Path) -> list[str]:
+        """Show ``folder``'s RAW files in the filmstrip and wait until its first photo (or the
+        current one, when it is in the folder) is loaded; returns the files (none: a dialog
+        said why)."""
+        files = self.folders.open_folder(folder)
+        self.loader.wait()
+        return files
+
+    def next_photo(self, step: int = 1) -> str | None:
+        """Open the next photo of the folder (``step`` -1: the previous) and wait until it is
+        loaded; returns its path, or None at the end of the folder."""
+        path = self.folders.step(step)
+        self.loader.wait()
+        return path
+
+    def copy_settings(self) -> dict[str, Any]:
+        """Edit ▸ Copy Settings; returns what was copied (see :meth:`current_settings`)."""
+        return self.folders.keeper.copy().to_dict()
+
+    def paste_settings(self, others: list[str] | None = None) -> int:
+        """Edit ▸ Paste Settings to the current photo and ``others`` (the filmstrip's selection
+        when None); returns how many photos got them."""
+        chosen = self.ui.filmstrip.selected_paths() if others is None else others
+        return self.folders.keeper.paste([str(p) for p in chosen])

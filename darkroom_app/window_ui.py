@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
+    QDockWidget,
     QFrame,
     QGroupBox,
     QHBoxLayout,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from .controls import AmountControl, ExposurePanel, ModelCombo
+from .filmstrip import FilmStrip
 from .histogram import HistogramView
 from .info_panel import InfoPanel
 from .recent_menu import RecentFilesMenu
@@ -59,6 +61,23 @@ class WindowUi:
         self.export_action = self._action("&Export…", "exportAction", "Ctrl+E",
                                           sp.SP_DialogSaveButton)  # fmt: skip
         self.export_action.setEnabled(False)
+        self.open_folder_action = self._action("Open &Folder…", "openFolderAction",
+                                               "Ctrl+Shift+O")  # fmt: skip
+        self.next_photo_action = self._action("&Next Photo", "nextPhotoAction", "Ctrl+Right")
+        self.previous_photo_action = self._action("&Previous Photo", "previousPhotoAction",
+                                                  "Ctrl+Left")  # fmt: skip
+        self.export_selected_action = self._action(
+            "Export Se&lected Photos…", "exportSelectedAction", "Ctrl+Shift+E"
+        )
+        for action in (self.next_photo_action, self.previous_photo_action,
+                       self.export_selected_action):  # fmt: skip
+            action.setEnabled(False)  # until a folder is open
+        self.undo_action = self._action("&Undo", "undoAction", QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action("&Redo", "redoAction", QKeySequence.StandardKey.Redo)
+        self.copy_settings_action = self._action("&Copy Settings", "copySettingsAction",
+                                                 "Ctrl+Shift+C")  # fmt: skip
+        self.paste_settings_action = self._action("&Paste Settings", "pasteSettingsAction",
+                                                  "Ctrl+Shift+V")  # fmt: skip
         self.quit_action = self._action("&Quit", "quitAction", QKeySequence.StandardKey.Quit)
         self.preferences_action = self._action("&Preferences…", "preferencesAction", "Ctrl+,")
         self.fit_action = self._action("Zoom to &Fit", "fitAction", "Ctrl+0")
@@ -142,18 +161,36 @@ class WindowUi:
         self.splitter.setStretchFactor(1, 0)
         self.splitter.setCollapsible(0, False)
         self.window.setCentralWidget(self.splitter)
+        self.filmstrip = FilmStrip()
+        self.filmstrip_dock = QDockWidget("Filmstrip", self.window)
+        self.filmstrip_dock.setObjectName("filmStripDock")
+        self.filmstrip_dock.setWidget(self.filmstrip)
+        self.filmstrip_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.filmstrip_dock)
+        self.filmstrip_dock.hide()  # until a folder is opened
 
     def _build_menus(self) -> None:
         bar = self.window.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.open_action)
+        file_menu.addAction(self.open_folder_action)
         self.recent_menu = RecentFilesMenu(self.window)
         file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
+        file_menu.addAction(self.next_photo_action)
+        file_menu.addAction(self.previous_photo_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.export_action)
+        file_menu.addAction(self.export_selected_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.copy_settings_action)
+        edit_menu.addAction(self.paste_settings_action)
+        edit_menu.addSeparator()
         edit_menu.addAction(self.preferences_action)
         view_menu = bar.addMenu("&View")
         for action in (self.fit_action, self.actual_action, self.zoom_in_action,

@@ -171,6 +171,9 @@ def test_burst_of_changes_renders_only_the_newest(qtbot, make_window, night_dng:
 
 def test_auto_button_uses_estimate(qtbot, make_window, night_dng: Path) -> None:
     window = make_window(night_dng)
+    # A photo opens at its Auto ratio the first time.
+    assert window.session.ratio == pytest.approx(round(window.session.auto_ratio, 1))
+    preview_at(qtbot, window, 3.0)
     with qtbot.waitSignal(window.previewReady, timeout=TIMEOUT_MS):
         qtbot.mouseClick(window.ui.exposure.auto_button, Qt.MouseButton.LeftButton)
     assert window.session.auto_ratio is not None and 10 < window.session.auto_ratio < 200

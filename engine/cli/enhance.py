@@ -13,7 +13,6 @@ import glob
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -185,7 +184,13 @@ def plan_outputs(
             or contradicts ``--format``, a bad template, or two inputs that would be written to
             the same file.
     """
-    from engine.io import DEFAULT_NAME, SUFFIX_FORMATS, normalise_format, output_path_for
+    from engine.io import (
+        DEFAULT_NAME,
+        SUFFIX_FORMATS,
+        check_distinct_outputs,
+        normalise_format,
+        output_path_for,
+    )
 
     fmt = normalise_format(fmt) if fmt else None
     target = Path(out) if out else None
@@ -206,12 +211,7 @@ def plan_outputs(
     template = template or DEFAULT_NAME
     outputs = [output_path_for(p, target if target else p.parent, fmt, template, **fields)
                for p in inputs]  # fmt: skip
-    seen: dict[Path, Path] = {}
-    for src, dst in zip(inputs, outputs, strict=True):
-        key = dst.resolve()
-        if key in seen:
-            raise DarkroomError(f"{src} and {seen[key]} would both be written to {dst}")
-        seen[key] = src
+    check_distinct_outputs(inputs, outputs)
     return outputs, fmt
 
 
@@ -271,35 +271,28 @@ def _run_batch(
     options: ExportOptions,
     args: argparse.Namespace,
 ) -> BatchReport:
-    """Enhance every input in turn, decoding the next one meanwhile."""
-    from engine.io import read_raw
+    """Enhance every input in turn (:func:`engine.render.run_batch`)."""
     from engine.jobs import CancelToken
-    from engine.render import process_file
+    from engine.render import BatchItem, run_batch
 
     # A terminal gets a bar that moves per tile, one file or many (a 12 MP frame takes seconds);
     # a batch also gets a summary.
     progress = _Progress(len(inputs), args.quiet)
-    cancel, report = CancelToken(), BatchReport()
-    # Decode the next file while the network works on this one (LibRaw runs outside the GIL
-    # for most of a decode, and the network leaves the GIL for its convolutions).
-    prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
-    pending: Future | None = prefetch.submit(read_raw, inputs[0]) if inputs else None
+    report = BatchReport()
+    items = [BatchItem(src, dst, enhancer.model_name, adjustments)
+             for src, dst in zip(inputs, outputs, strict=True)]  # fmt: skip
+
+    def finished(_index: int, outcome: FileOutcome) -> None:
+        if not outcome.ok or len(inputs) == 1:
+            progress.finish()
+        _report_outcome(outcome, report, args, progress.tty and len(inputs) > 1)
+
     try:
-        for i, (src, dst) in enumerate(zip(inputs, outputs, strict=True)):
-            progress.start_file(i, src.name)
-            current: Future = pending  # type: ignore[assignment]
-            pending = prefetch.submit(read_raw, inputs[i + 1]) if i + 1 < len(inputs) else None
-            outcome = process_file(enhancer, src, dst, adjustments, options, progress, cancel,
-                                   decode=lambda _path, f=current: f.result(),
-                                   debug=args.debug)  # fmt: skip
-            if not outcome.ok:
-                progress.finish()
-            if len(inputs) == 1:
-                progress.finish()
-            _report_outcome(outcome, report, args, progress.tty and len(inputs) > 1)
+        run_batch(items, lambda _name: enhancer, options, CancelToken(),
+                  on_start=lambda i, item: progress.start_file(i, item.source.name),
+                  progress=progress, on_outcome=finished, debug=args.debug)  # fmt: skip
     finally:
         progress.finish()
-        prefetch.shutdown(wait=True, cancel_futures=True)
     return report
 
 

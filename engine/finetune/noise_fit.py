@@ -47,7 +47,7 @@ from engine.finetune.noise_measure import (
     measure_dark_frame,
     measure_pair,
 )
-from engine.io import RAW_EXTENSIONS, RawFrame, read_raw
+from engine.io import RawFrame, raw_files_in, read_raw
 from engine.noise import NoiseLevel, NoiseProfile, noise_level_from_params, synthesise_dark
 from engine.render import classical_linear, normalise_mosaic
 from engine.train import RATIO_RANGE, TrainingPair
@@ -209,10 +209,7 @@ def load_dark_frames(folder: str | Path) -> list[RawFrame]:
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise DarkroomError(f"{root}: no such folder (dark frames)")
-    files = sorted(
-        p for p in root.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in RAW_EXTENSIONS
-    )  # fmt: skip
+    files = raw_files_in(root)
     if not files:
         raise DarkroomError(f"{root}: no RAW files (dark frames)")
     return [read_raw(p) for p in files]

@@ -48,7 +48,7 @@ from engine.finetune.pair_checks import (
     read_summary,
     summary_ratio,
 )
-from engine.io import RAW_EXTENSIONS
+from engine.io import raw_files_in
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.train import PairFiles, is_pair_source, load_pairs
 
@@ -161,15 +161,6 @@ def _pair_group(
     return pairs, unpaired
 
 
-def _raw_files(folder: Path) -> list[Path]:
-    # Hidden files are skipped: macOS leaves "._DSC01234.ARW" resource forks on USB disks.
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in RAW_EXTENSIONS
-    )
-
-
 def scan_folder(
     folder: str | Path,
     max_gap_s: float = MAX_GAP_S,
@@ -198,7 +189,7 @@ def scan_folder(
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise DarkroomError(f"{root}: no such folder")
-    files = _raw_files(root)
+    files = raw_files_in(root)
     if not files:
         raise DarkroomError(f"{root}: no RAW files")
     report = PairingReport(source=root)

@@ -22,6 +22,7 @@ from engine.io.export import (
     ExportOptions,
     RenderedImage,
     check_destination,
+    check_distinct_outputs,
     format_for_path,
     normalise_format,
     output_path_for,
@@ -58,6 +59,7 @@ from engine.io.raw import (
     cfa_from_name,
     check_readable_file,
     packed_positions,
+    raw_files_in,
     read_raw,
 )
 from engine.io.raw_metadata import SRGB_TO_XYZ, XYZ_TO_SRGB, ExifInfo, cam_to_srgb_from_xyz
@@ -88,6 +90,7 @@ __all__ = [
     "cam_to_srgb_from_xyz",
     "cfa_from_name",
     "check_destination",
+    "check_distinct_outputs",
     "check_name_template",
     "check_readable_file",
     "clip_rect",
@@ -102,6 +105,7 @@ __all__ = [
     "output_name",
     "output_path_for",
     "packed_positions",
+    "raw_files_in",
     "read_dng_framing",
     "read_raw",
     "software",

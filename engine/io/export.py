@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -110,6 +110,21 @@ def output_path_for(
     ``out/IMG_1-darkroom.jpg`` (a name over 255 bytes is shortened by :func:`fit_file_name`)."""
     suffix = FORMATS[normalise_format(fmt)]
     return Path(out_dir) / output_name(input_path, suffix, template, **fields)
+
+
+def check_distinct_outputs(inputs: Sequence[Path], outputs: Sequence[Path]) -> None:
+    """Refuse a batch in which two inputs would be written to the same file (``IMG_1.ARW`` and
+    ``IMG_1.DNG`` both make ``IMG_1-darkroom.jpg``).
+
+    Raises:
+        DarkroomError: the first clash, in one line.
+    """
+    seen: dict[Path, Path] = {}
+    for src, dst in zip(inputs, outputs, strict=True):
+        key = dst.resolve()
+        if key in seen:
+            raise DarkroomError(f"{src} and {seen[key]} would both be written to {dst}")
+        seen[key] = src
 
 
 @dataclass(frozen=True)

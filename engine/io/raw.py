@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import RawReadError, UnsupportedSensorError
+from engine.errors import DarkroomError, RawReadError, UnsupportedSensorError
 from engine.io.framing import Rect, clip_rect, read_dng_framing
 from engine.io.libraw import libraw_session, open_raw
 from engine.io.raw_metadata import (
@@ -32,6 +32,30 @@ RAW_EXTENSIONS: tuple[str, ...] = (
     ".rw2", ".pef", ".srw", ".x3f", ".3fr", ".erf", ".kdc", ".dcr", ".mos", ".mrw", ".iiq",
     ".raw", ".rwl", ".gpr",
 )  # fmt: skip
+
+
+def raw_files_in(folder: str | os.PathLike[str]) -> list[Path]:
+    """The RAW files directly in ``folder`` (by :data:`RAW_EXTENSIONS`), sorted.
+
+    Hidden files are skipped: macOS leaves "._DSC01234.ARW" resource forks on USB disks.
+
+    Raises:
+        DarkroomError: ``folder`` is not a folder that can be listed.
+    """
+    root = Path(folder).expanduser()
+    try:
+        entries = list(root.iterdir())
+    except FileNotFoundError:
+        raise DarkroomError(f"{root}: no such folder") from None
+    except NotADirectoryError:
+        raise DarkroomError(f"{root}: not a folder") from None
+    except OSError as exc:
+        raise DarkroomError(f"{root}: cannot list the folder ({exc.strerror or exc})") from None
+    return sorted(
+        p for p in entries
+        if p.suffix.lower() in RAW_EXTENSIONS and not p.name.startswith(".") and p.is_file()
+    )  # fmt: skip
+
 
 #: Colour indices used in :attr:`RawFrame.cfa_pattern`.
 RED, GREEN, BLUE = 0, 1, 2

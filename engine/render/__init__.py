@@ -20,7 +20,14 @@
 from __future__ import annotations
 
 from engine.render.adjustments import Adjustments, parse_amount
-from engine.render.batch import FileOutcome, process_file
+from engine.render.batch import (
+    BatchItem,
+    BatchProgress,
+    FileOutcome,
+    format_eta,
+    process_file,
+    run_batch,
+)
 from engine.render.cluster import RaySettings, WorkerSpec, enhance_on_ray
 from engine.render.colour import (
     apply_orientation,
@@ -83,6 +90,8 @@ __all__ = [
     "RENDER_SHARE",
     "WRITING",
     "Adjustments",
+    "BatchItem",
+    "BatchProgress",
     "EnhancedFile",
     "Enhancer",
     "FileOutcome",
@@ -110,6 +119,7 @@ __all__ = [
     "estimate_ratio",
     "export_frame",
     "fallback_sidecar_path",
+    "format_eta",
     "frame_border",
     "highlight_gains",
     "leaky_clamp",
@@ -129,6 +139,7 @@ __all__ = [
     "preview_frame",
     "process_file",
     "rggb_mirror",
+    "run_batch",
     "save_photo_settings",
     "sidecar_path",
     "srgb_decode",

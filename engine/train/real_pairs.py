@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import DarkroomError
-from engine.io import RAW_EXTENSIONS, RawFrame, read_raw
+from engine.io import RawFrame, raw_files_in, read_raw
 from engine.jobs import ProgressCallback, no_progress
 from engine.render import classical_linear
 from engine.train.synthesis import TrainingPair, random_crop_and_flip
@@ -57,15 +57,6 @@ def scene_id(path: Path) -> str:
     return path.stem.split("_", 1)[0]
 
 
-def _raw_files(folder: Path) -> list[Path]:
-    # Hidden files are skipped: macOS leaves "._00001_00_10s.ARW" resource forks on USB disks.
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in RAW_EXTENSIONS
-    )
-
-
 def pairs_from_sid_folder(root: str | Path) -> list[PairFiles]:
     """Pair every RAW file in ``root/short/`` with the long exposure of its scene in ``root/long/``.
 
@@ -87,7 +78,7 @@ def pairs_from_sid_folder(root: str | Path) -> list[PairFiles]:
             raise DarkroomError(
                 f"{root}: no {sub.name}/ folder (a pair folder needs short/ and long/)"
             )
-    shorts, longs = _raw_files(short_dir), _raw_files(long_dir)
+    shorts, longs = raw_files_in(short_dir), raw_files_in(long_dir)
     for sub, files in ((short_dir, shorts), (long_dir, longs)):
         if not files:
             raise DarkroomError(f"{sub}: no RAW files")
