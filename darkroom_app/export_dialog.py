@@ -162,8 +162,11 @@ class ExportDialog(QDialog):
         self.bits_combo.setEnabled(not (jpeg or dng))
         self.quality_spin.setEnabled(jpeg)
         self.note.setText(_NOTES[self.choice()])
-        if self.photos > 1:
-            return  # a folder: each photo's name follows the format
+        if self.photos > 1:  # a folder: each photo's name follows the format
+            self.note.setText(f"{_NOTES[self.choice()]} Each of the {self.photos} photos is "
+                              f"exported with its own ratio, model and Amount, as "
+                              f"NAME-darkroom{FORMATS[fmt]}; no file is replaced.")  # fmt: skip
+            return
         current = Path(self.path_edit.text().strip())
         if current.suffix.lower() != FORMATS[fmt]:
             self.path_edit.setText(str(unused_path(current.parent, current.stem, FORMATS[fmt])))

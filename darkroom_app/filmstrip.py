@@ -18,7 +18,7 @@ from engine.io import embedded_thumbnail
 from .preview_render import to_qimage
 from .workers import Job, JobOutcome, error_message
 
-THUMB_SIDE = 128
+THUMB_SIDE = 96
 _PATH_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -40,10 +40,10 @@ class FilmStrip(QListWidget):
         self.setMovement(QListView.Movement.Static)
         self.setUniformItemSizes(True)
         self.setIconSize(QSize(THUMB_SIDE, THUMB_SIDE))
-        self.setGridSize(QSize(THUMB_SIDE + 24, THUMB_SIDE + 34))
+        self.setGridSize(QSize(THUMB_SIDE + 40, THUMB_SIDE + 22))
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.setFixedHeight(THUMB_SIDE + 58)
+        self.setFixedHeight(THUMB_SIDE + 44)
         self.setToolTip("Ctrl+Right / Ctrl+Left: next / previous photo; "
                         "Ctrl- or Shift-click to select several for export")  # fmt: skip
         self.pool = QThreadPool(self)
@@ -63,7 +63,7 @@ class FilmStrip(QListWidget):
         with QSignalBlocker(self):
             self.clear()
             for path in files:
-                item = QListWidgetItem(self._placeholder, path.name)
+                item = QListWidgetItem(self._placeholder, _short(path.name))
                 item.setData(_PATH_ROLE, str(path))
                 item.setToolTip(str(path))
                 item.setSizeHint(self.gridSize())
@@ -148,3 +148,8 @@ def _placeholder_icon() -> QIcon:
     pixmap = QPixmap(THUMB_SIDE, THUMB_SIDE * 2 // 3)
     pixmap.fill(QColor(60, 60, 64))
     return QIcon(pixmap)
+
+
+def _short(name: str, keep: int = 18) -> str:
+    """A file name that fits under a thumbnail (the tooltip has the whole path)."""
+    return name if len(name) <= keep else f"{name[: keep - 7]}…{name[-6:]}"

@@ -115,6 +115,7 @@ class MainWindow(ScriptingApi, QMainWindow):
             self.resize(1280, 800)
         if s.window_state is not None:
             self.restoreState(s.window_state)
+        self.ui.filmstrip_dock.hide()  # a saved layout may show it; it waits for a folder
         ui.device_label.setText(f"Device: {session.device_label}")
         self._update_labels()
 
@@ -138,6 +139,9 @@ class MainWindow(ScriptingApi, QMainWindow):
         ui.redo_action.triggered.connect(keeper.undo_stack.redo)
         keeper.undo_stack.canUndoChanged.connect(ui.undo_action.setEnabled)
         keeper.undo_stack.canRedoChanged.connect(ui.redo_action.setEnabled)
+        # Bound methods, not lambdas: the window's connections end before its actions go.
+        keeper.undo_stack.undoTextChanged.connect(self._undo_text_changed)
+        keeper.undo_stack.redoTextChanged.connect(self._redo_text_changed)
         ui.undo_action.setEnabled(False)
         ui.redo_action.setEnabled(False)
         ui.copy_settings_action.triggered.connect(keeper.copy)
@@ -279,6 +283,12 @@ class MainWindow(ScriptingApi, QMainWindow):
         self._update_labels()
         self.preview.schedule()
         self.keeper.changed()
+
+    def _undo_text_changed(self, text: str) -> None:
+        self.ui.undo_action.setText(f"&Undo {text}".strip())
+
+    def _redo_text_changed(self, text: str) -> None:
+        self.ui.redo_action.setText(f"&Redo {text}".strip())
 
     def _recommended_model(self) -> str:
         """What a photo opens with the first time: the default model, if it is listed."""

@@ -28,6 +28,9 @@ SAVE_DELAY_MS = 500
 MERGE_WINDOW_S = 1.0
 
 
+_FIELD_NAMES = {"amount": "Amount", "before": "Before", "model": "Model", "ratio": "Ratio"}
+
+
 def _changed_fields(old: PhotoSettings, new: PhotoSettings) -> frozenset[str]:
     return frozenset(
         name for name in ("ratio", "model", "amount", "before")
@@ -40,7 +43,7 @@ class SettingsChange(QUndoCommand):
 
     def __init__(self, keeper: PhotoSettingsKeeper, old: PhotoSettings, new: PhotoSettings) -> None:
         fields = _changed_fields(old, new)
-        super().__init__(f"Change {', '.join(sorted(fields))}")
+        super().__init__(" and ".join(_FIELD_NAMES[f] for f in sorted(fields)))
         self.keeper, self.old, self.new, self.fields = keeper, old, new, fields
         self.at = time.monotonic()
         self.done = True  # already applied when pushed: the first redo() has nothing to do

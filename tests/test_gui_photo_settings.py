@@ -205,3 +205,14 @@ def test_cancelling_a_batch_leaves_no_partial_file(
         pass
     assert blocker.args[0].status == "cancelled"
     assert not [p for p in out.iterdir() if not p.name.endswith("-darkroom.tif")]
+
+
+def test_the_filmstrip_waits_for_a_folder_after_a_restart(qtbot, make_window,
+                                                          folder: Path) -> None:  # fmt: skip
+    window = make_window()
+    window.open_folder(folder)
+    assert window.ui.filmstrip_dock.isVisible()
+    window.close()  # saves the layout with the strip shown
+    again = make_window()
+    assert not again.ui.filmstrip_dock.isVisible()
+    assert again.ui.filmstrip.count() == 0
