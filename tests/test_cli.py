@@ -334,3 +334,22 @@ def test_models_lists_the_users_library_apart(tmp_path: Path, capsys) -> None:
     mine = out.index(f"your models ({library}):")
     assert out[mine - 1].startswith("none ") and out[mine + 1].startswith("my camera")
     assert all(not line.startswith("my camera") for line in out[:mine])
+
+
+def test_saved_settings_render_each_photo_as_the_window_left_it(
+    make_dng, tmp_path: Path, capsys
+) -> None:
+    from engine.render import PhotoSettings, save_photo_settings
+
+    a = make_dng("a.dng", ratio=10.0)
+    b = make_dng("b.dng", ratio=10.0)
+    data = tmp_path / "data"
+    save_photo_settings(a, PhotoSettings(3.0, "none", 1.0), data)  # beside a.dng
+    out = tmp_path / "out"
+    code, err = _run(capsys, "enhance", str(a), str(b), "-o", str(out), "--model", "none",
+                     "--ratio", "10", "--saved-settings", "--format", "png", "--bits", "16")
+    assert code == 0, err
+    dim, bright = (iio.imread(out / f"{n}-darkroom.png").mean() for n in ("a", "b"))
+    assert dim < bright * 0.6  # a.dng at its saved x3, b.dng at --ratio 10
+    code, err = _run(capsys, "enhance", str(a), "--engine", "ray", "--saved-settings")
+    assert code != 0 and "local engine only" in err

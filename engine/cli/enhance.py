@@ -22,7 +22,7 @@ from engine.resources import DEFAULT_MODEL
 
 if TYPE_CHECKING:  # imported lazily at run time: `darkroom-cli sample` must not load torch
     from engine.io import ExportOptions
-    from engine.render import Adjustments, Enhancer, FileOutcome
+    from engine.render import Adjustments, BatchItem, Enhancer, FileOutcome
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -65,6 +65,12 @@ def add_enhance_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
         "--model",
         default=DEFAULT_MODEL,
         help=f"model name, .safetensors path, or 'none' (default: {DEFAULT_MODEL})",
+    )
+    p.add_argument(
+        "--saved-settings",
+        action="store_true",
+        help="render each photo with the settings the window saved for it (ratio, model, "
+        "Amount, in NAME.EXT.darkroom.json); --ratio/--model/--amount for photos without",
     )
     p.add_argument("--format", help="jpeg (or jpg), tiff (or tif), png or dng (default: jpeg)")
     p.add_argument("--bits", type=int, default=8, help="8 or 16 (TIFF/PNG)")
@@ -232,6 +238,8 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     adjustments = Adjustments(parse_ratio(args.ratio), parse_amount(args.amount))
     if args.tile is not None and args.tile < 16:
         raise DarkroomError(f"--tile must be at least 16 (packed pixels), not {args.tile}")
+    if args.engine == "ray" and args.saved_settings:
+        raise DarkroomError("--saved-settings works with the local engine only")
     if args.engine != "ray" and (args.address or args.actors is not None):
         raise DarkroomError("--address and --actors need --engine ray")
     inputs = expand_inputs(args.inputs)
@@ -273,6 +281,7 @@ def _run_batch(
 ) -> BatchReport:
     """Enhance every input in turn (:func:`engine.render.run_batch`)."""
     from engine.jobs import CancelToken
+    from engine.models import library_dir
     from engine.render import BatchItem, run_batch
 
     # A terminal gets a bar that moves per tile, one file or many (a 12 MP frame takes seconds);
@@ -281,6 +290,16 @@ def _run_batch(
     report = BatchReport()
     items = [BatchItem(src, dst, enhancer.model_name, adjustments)
              for src, dst in zip(inputs, outputs, strict=True)]  # fmt: skip
+    if args.saved_settings:
+        items = [_with_saved_settings(item) for item in items]
+    loaded = {enhancer.model_name: enhancer}
+
+    def enhancer_for(name: str) -> Enhancer:
+        if name not in loaded:  # a photo saved with another model than --model
+            loaded[name] = Enhancer(name, device=args.device, tile=args.tile,
+                                    precision=args.precision,
+                                    model_dirs=[library_dir()])  # fmt: skip
+        return loaded[name]
 
     def finished(_index: int, outcome: FileOutcome) -> None:
         if not outcome.ok or len(inputs) == 1:
@@ -288,12 +307,28 @@ def _run_batch(
         _report_outcome(outcome, report, args, progress.tty and len(inputs) > 1)
 
     try:
-        run_batch(items, lambda _name: enhancer, options, CancelToken(),
+        run_batch(items, enhancer_for, options, CancelToken(),
                   on_start=lambda i, item: progress.start_file(i, item.source.name),
                   progress=progress, on_outcome=finished, debug=args.debug)  # fmt: skip
     finally:
         progress.finish()
     return report
+
+
+def _with_saved_settings(item: BatchItem) -> BatchItem:
+    """``item`` with the ratio, model and Amount the window saved for its photo, if any."""
+    from dataclasses import replace
+
+    from engine.render import default_data_dir, load_photo_settings
+
+    try:
+        saved = load_photo_settings(item.source, default_data_dir())
+    except DarkroomError as exc:
+        warn(f"{item.source}: ignored its saved settings: {exc}")
+        return item
+    if saved is None:
+        return item
+    return replace(item, model=saved.model, adjustments=saved.adjustments)
 
 
 def _report_outcome(
