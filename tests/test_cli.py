@@ -346,8 +346,23 @@ def test_saved_settings_render_each_photo_as_the_window_left_it(
     data = tmp_path / "data"
     save_photo_settings(a, PhotoSettings(3.0, "none", 1.0), data)  # beside a.dng
     out = tmp_path / "out"
-    code, err = _run(capsys, "enhance", str(a), str(b), "-o", str(out), "--model", "none",
-                     "--ratio", "10", "--saved-settings", "--format", "png", "--bits", "16")
+    code, err = _run(
+        capsys,
+        "enhance",
+        str(a),
+        str(b),
+        "-o",
+        str(out),
+        "--model",
+        "none",
+        "--ratio",
+        "10",
+        "--saved-settings",
+        "--format",
+        "png",
+        "--bits",
+        "16",
+    )
     assert code == 0, err
     dim, bright = (iio.imread(out / f"{n}-darkroom.png").mean() for n in ("a", "b"))
     assert dim < bright * 0.6  # a.dng at its saved x3, b.dng at --ratio 10
