@@ -113,6 +113,17 @@ def main() -> None:
     shot("07-export-selected-dialog")
     if window.exporter.dialog is not None:
         window.exporter.dialog.reject()
+    from engine.io import ExportOptions
+
+    out = work / "exports"
+    out.mkdir()
+    window.exporter.start_batch(strip.selected_paths(), out, ExportOptions("jpeg"),
+                                window.keeper.settings_of)  # fmt: skip
+    settle(2500)
+    shot("07b-export-selected-progress")
+    window.exporter.wait()
+    shot("07c-export-selected-done")
+    print(f"exported: {sorted(p.name for p in out.iterdir())}", flush=True)
 
     window.next_photo(-1)
     window.wait_until_rendered(120)
