@@ -60,14 +60,20 @@ class ExportDialog(QDialog):
         quality: int = 95,
         keep_metadata: bool = True,
         parent: QWidget | None = None,
-        photos: int = 1,
+        photos: int | None = None,
     ) -> None:
-        """``photos`` > 1: a batch; "Save into" is a folder, each file named by the engine's
-        rule (``NAME-darkroom.jpg``), and no existing file is replaced."""
+        """``photos`` given: a batch of that many photos (one, too); "Save into" is then a
+        folder, each file named by the engine's rule (``NAME-darkroom.jpg``), and no existing
+        file is replaced."""
         super().__init__(parent)
         self.setObjectName("exportDialog")
-        self.photos = photos
-        self.setWindowTitle("Export" if photos == 1 else f"Export {photos} Photos")
+        self.batch = photos is not None
+        self.photos = photos or 1
+        if self.batch:
+            noun = "Photo" if self.photos == 1 else "Photos"
+            self.setWindowTitle(f"Export {self.photos} {noun}")
+        else:
+            self.setWindowTitle("Export")
         self._stem = output_name(source, "")  # the engine's naming rule, as the CLI's
         self._overwrite_confirmed: Path | None = None
         self._make_widgets(quality, keep_metadata)
@@ -75,7 +81,7 @@ class ExportDialog(QDialog):
         self.setWindowModality(Qt.WindowModality.WindowModal)
         self.setMinimumWidth(480)
 
-        if photos > 1:
+        if self.batch:
             self.path_edit.setText(str(folder))
         else:
             self.path_edit.setText(str(unused_path(folder, self._stem, FORMATS[fmt])))
@@ -122,7 +128,7 @@ class ExportDialog(QDialog):
         form.addRow("Format:", self.format_combo)
         form.addRow("Bit depth:", self.bits_combo)
         form.addRow("JPEG quality:", self.quality_spin)
-        form.addRow("Save as:" if self.photos == 1 else "Save into folder:", row)
+        form.addRow("Save into folder:" if self.batch else "Save as:", row)
         form.addRow("", self.metadata_check)
         form.addRow(self.note)
         form.addRow(buttons)
@@ -162,17 +168,18 @@ class ExportDialog(QDialog):
         self.bits_combo.setEnabled(not (jpeg or dng))
         self.quality_spin.setEnabled(jpeg)
         self.note.setText(_NOTES[self.choice()])
-        if self.photos > 1:  # a folder: each photo's name follows the format
-            self.note.setText(f"{_NOTES[self.choice()]} Each of the {self.photos} photos is "
-                              f"exported with its own ratio, model and Amount, as "
-                              f"NAME-darkroom{FORMATS[fmt]}; no file is replaced.")  # fmt: skip
+        if self.batch:  # a folder: each photo's name follows the format
+            who = f"Each of the {self.photos} photos is" if self.photos > 1 else "The photo is"
+            self.note.setText(f"{_NOTES[self.choice()]} {who} exported with its own ratio, "
+                              f"model and Amount, as NAME-darkroom{FORMATS[fmt]}; no file is "
+                              "replaced.")  # fmt: skip
             return
         current = Path(self.path_edit.text().strip())
         if current.suffix.lower() != FORMATS[fmt]:
             self.path_edit.setText(str(unused_path(current.parent, current.stem, FORMATS[fmt])))
 
     def _browse(self) -> None:
-        if self.photos > 1:
+        if self.batch:
             folder = QFileDialog.getExistingDirectory(self, "Export into", self.path_edit.text())
             if folder:
                 self.path_edit.setText(folder)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSignalBlocker, QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import QItemSelectionModel, QSignalBlocker, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
 
@@ -72,6 +72,7 @@ class FilmStrip(QListWidget):
             self._start_thumbnail(i, path)
 
     def paths(self) -> list[str]:
+        """Every photo of the strip, in order."""
         return [self.item(i).data(_PATH_ROLE) for i in range(self.count())]
 
     def selected_paths(self) -> list[str]:
@@ -85,10 +86,12 @@ class FilmStrip(QListWidget):
             item = self.item(i)
             if item.data(_PATH_ROLE) == path:
                 with QSignalBlocker(self):
-                    if len(self.selectedItems()) <= 1:  # keep a multiple selection for export
+                    if len(self.selectedItems()) <= 1:
                         self.setCurrentItem(item)
-                    else:
-                        self.setCurrentItem(item, self.selectionCommand(self.indexFromItem(item)))
+                    else:  # a selection of several (for an export) stays as it is
+                        self.selectionModel().setCurrentIndex(
+                            self.indexFromItem(item), QItemSelectionModel.SelectionFlag.NoUpdate
+                        )
                 self.scrollToItem(item)
                 return
 

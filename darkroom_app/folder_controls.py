@@ -99,7 +99,9 @@ class FolderControls(QObject):
         strip if no folder is open); None (and a status line) at an end."""
         if not self.strip.count() and self.session.path is not None:
             self.open_folder(Path(self.session.path).parent)  # the open photo's own folder
-        path = self.strip.neighbour(self.session.path, offset)
+        # Count from the photo on its way, so quick presses add up.
+        loading = self.loader.job.payload if self.loader.job is not None else None
+        path = self.strip.neighbour(loading or self.session.path, offset)
         if path is None:
             self.session.say("Last photo of the folder" if offset > 0 else "First photo")
             return None
@@ -107,6 +109,7 @@ class FolderControls(QObject):
         return path
 
     def photo_loaded(self, path: str) -> None:
+        """Show the photo that just opened as the strip's current one."""
         self.strip.mark_current(path)
 
     def export_selected(self) -> None:

@@ -22,7 +22,8 @@ from PySide6.QtWidgets import QAbstractSpinBox, QLineEdit, QMainWindow, QMessage
 
 from engine.io import ExportOptions
 from engine.models import DEFAULT_MODEL
-from engine.render import CLASSICAL, default_data_dir
+from engine.render import CLASSICAL
+from engine.resources import user_data_dir
 
 from .controls import CLASSICAL_LABEL
 from .export_controls import ExportControls
@@ -35,7 +36,7 @@ from .message_boxes import ErrorBoxes, show_about
 from .open_controls import OpenControls, dropped_files
 from .photo_settings import PhotoSettingsKeeper
 from .preferences import ask_preferences
-from .preview import PreviewController, PreviewState, viewer_labels
+from .preview import PreviewController, PreviewState, architecture_of, viewer_labels
 from .preview_render import PreviewResult
 from .scripting import ScriptingApi
 from .session import LoadedPhoto, Session
@@ -88,8 +89,10 @@ class MainWindow(ScriptingApi, QMainWindow):
         self.loader = PhotoLoader(self.preview_pool, session, self)  # decode, then preview
         self.open_controls = OpenControls(self.loader, ui, s, self)
         self.view_controls = ViewControls(ui, s, self)
-        self.keeper = PhotoSettingsKeeper(session, self.view_controls, default_data_dir(),
-                                          self._recommended_model, self)  # fmt: skip
+        self.keeper = PhotoSettingsKeeper(
+            session, self.view_controls, user_data_dir(), self._recommended_model,
+            lambda name: name in self.ui.model_combo.models(), self,
+        )  # fmt: skip
         self.folders = FolderControls(ui, session, self.loader, self.exporter, self.keeper, s,
                                       self)  # fmt: skip
         self.finetune = FineTunePanel(session, s, self)
@@ -266,6 +269,7 @@ class MainWindow(ScriptingApi, QMainWindow):
         name of a renamed model, else to classical, the usual way (saved, re-rendered). The
         preview is redrawn anyway: a name may now stand for other weights."""
         combo, current = self.ui.model_combo, self.session.model
+        architecture_of.cache_clear()  # a name may now stand for another network
         combo.reload(list(self.session.model_dirs))
         if combo.current_model() != current:
             new_name = renamed.get(current, CLASSICAL)
@@ -332,7 +336,8 @@ class MainWindow(ScriptingApi, QMainWindow):
         if model != CLASSICAL:
             # Show something that always works, say so, and keep the user's saved choice.
             chosen = self.settings.model
-            self.session.set_model(CLASSICAL)
+            with self.keeper.unrecorded():  # the photo keeps its saved model
+                self.session.set_model(CLASSICAL)
             self.settings.model = chosen
             message = f"{message} (showing the classical render instead of {model})"
         self.show_error("Preview failed", message)

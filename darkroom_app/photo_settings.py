@@ -9,8 +9,10 @@ falls back to the per-user data folder). Steps of one slider drag merge into one
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -77,6 +79,8 @@ class PhotoSettingsKeeper(QObject):
         view: the view controls (the before mode).
         data_dir: the per-user data folder (sidecars of read-only folders).
         recommended_model: the model a photo opens with the first time.
+        model_listed: whether the window can show a model of that name (a photo's saved
+            model may have been deleted or renamed since).
 
     Signals:
         saved(str): a settings file was written (its path).
@@ -90,11 +94,13 @@ class PhotoSettingsKeeper(QObject):
         view: ViewControls,
         data_dir: Path,
         recommended_model: Callable[[], str],
+        model_listed: Callable[[str], bool] = lambda _name: True,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.session, self.view, self.data_dir = session, view, Path(data_dir)
         self.recommended_model = recommended_model
+        self.model_listed = model_listed
         self.undo_stack = QUndoStack(self)
         self.path: str | None = None
         self.auto_ratio: float | None = None
@@ -134,6 +140,16 @@ class PhotoSettingsKeeper(QObject):
             self.session.say(f"Ignored the photo's saved settings: {exc}", 10000)
         self.restore(settings or self.first_look(photo.auto_ratio), record=False)
 
+    @contextlib.contextmanager
+    def unrecorded(self) -> Iterator[None]:
+        """Changes made inside are not the user's: no undo step, nothing saved (the window
+        falling back to the classical render when a model fails)."""
+        restoring, self._restoring = self._restoring, True
+        try:
+            yield
+        finally:
+            self._restoring = restoring
+
     def restore(self, settings: PhotoSettings, record: bool = False) -> None:
         """Show ``settings`` (a ratio of ``None`` is the photo's Auto estimate).
 
@@ -141,6 +157,11 @@ class PhotoSettingsKeeper(QObject):
             record: make it an undoable change (a paste); undo/redo and opening do not.
         """
         ratio = settings.ratio if settings.ratio is not None else self.auto_ratio
+        if not self.model_listed(settings.model):
+            recommended = self.recommended_model()
+            self.session.say(f"The model {settings.model!r} saved for this photo is not "
+                             f"available; showing {recommended} instead", 10000)  # fmt: skip
+            settings = replace(settings, model=recommended)
         self._restoring = True
         try:
             self.session.set_model(settings.model)  # the window reverts a name it cannot show

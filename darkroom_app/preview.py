@@ -331,6 +331,8 @@ class PreviewController(QObject):
         if current and outcome.status == "ok":
             self._show(outcome.result)
             self._start_next()
+        elif current and outcome.status == "error" and request != self.latest:
+            self._start_next()  # a stand-in or the surround failed: the true view still comes
         elif current and outcome.status == "error":
             self.latest = None  # let the same request be retried after the user fixes things
             self.pending = []

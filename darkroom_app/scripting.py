@@ -161,7 +161,8 @@ class ScriptingApi:
         return path
 
     def copy_settings(self) -> dict[str, Any]:
-        """Edit ▸ Copy Settings; returns what was copied (see :meth:`current_settings`)."""
+        """Edit ▸ Copy Settings; returns what was copied, as its settings file holds it
+        (``ratio``, ``model``, ``amount``, ``before``, plus ``format`` and ``version``)."""
         return self.folders.keeper.copy().to_dict()
 
     def paste_settings(self, others: list[str] | None = None) -> int:

@@ -54,7 +54,7 @@ class EnhancerCache:
     Thread-safe: jobs in different pools may ask for the same model at once.
     """
 
-    def __init__(self, keep: int = 3) -> None:
+    def __init__(self, keep: int = 4) -> None:
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str, tuple[str, ...]], Enhancer] = {}
         self._keep = keep

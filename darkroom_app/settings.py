@@ -23,10 +23,11 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def default_user_models_dir() -> Path:
-    """Where user-trained models live unless Preferences says otherwise."""
-    import platformdirs
+    """Where user-trained models live unless Preferences says otherwise: the engine's model
+    library (:func:`engine.models.default_library_dir`), as the command line's."""
+    from engine.models import default_library_dir
 
-    return platformdirs.user_data_path(APPLICATION, ORGANISATION) / "models"
+    return default_library_dir()
 
 
 class AppSettings:

@@ -28,7 +28,13 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from .viewer_paint import BACKGROUND, draw_images, paint_images, paint_label, paint_split_line
+from .viewer_paint import (
+    BACKGROUND,
+    paint_images,
+    paint_label,
+    paint_split_line,
+    render_images,
+)
 
 MODES = ("wipe", "side", "after")
 BEFORE_KEYS = (Qt.Key.Key_Backslash, Qt.Key.Key_B)
@@ -241,19 +247,10 @@ class BeforeAfterView(QWidget):
     def side_pixels(self, which: str = "after") -> np.ndarray:
         """What a pane draws of ``which`` ("before"/"after") for :meth:`visible_region`, at the
         current zoom in device pixels, without labels or split line: ``(H, W, 3)`` uint8."""
-        x, y, w, h = self.visible_region()
-        scale = self._scale * self.devicePixelRatioF()
-        image = QImage(max(1, round(w * scale)), max(1, round(h * scale)),
-                       QImage.Format.Format_RGB888)  # fmt: skip
-        image.fill(BACKGROUND)
         layers = [layer for layer in (self._base, self._detail) if layer is not None]
-        p = QPainter(image)
-        p.scale(scale, scale)
-        p.translate(-x, -y)
-        draw_images(p, [(getattr(layer, which), layer.rect) for layer in layers], scale)
-        p.end()
-        rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), -1)
-        return rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
+        images = [(getattr(layer, which), layer.rect) for layer in layers]
+        scale = self._scale * self.devicePixelRatioF()
+        return render_images(images, self.visible_region(), scale)
 
     def shows_whole_image(self) -> bool:
         if self._size is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
@@ -47,6 +48,25 @@ def draw_images(p: QPainter, images: Iterable[tuple[QImage, QRectF]], scale: flo
         magnification = scale * rect.width() / max(1, image.width())
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, magnification < 2.0)
         p.drawImage(rect, image)
+
+
+def render_images(
+    images: Iterable[tuple[QImage, QRectF]], region: tuple[int, int, int, int], scale: float
+) -> np.ndarray:
+    """Draw ``images`` (display coordinates) as a pane would, for ``region`` ``(x, y, w, h)``
+    at ``scale`` device pixels per display pixel: ``(round(h * scale), round(w * scale), 3)``
+    uint8 (background where nothing is drawn)."""
+    x, y, w, h = region
+    image = QImage(max(1, round(w * scale)), max(1, round(h * scale)),
+                   QImage.Format.Format_RGB888)  # fmt: skip
+    image.fill(BACKGROUND)
+    p = QPainter(image)
+    p.scale(scale, scale)
+    p.translate(-x, -y)
+    draw_images(p, images, scale)
+    p.end()
+    rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), -1)
+    return rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
 
 
 def paint_split_line(p: QPainter, x: float, height: float) -> None:

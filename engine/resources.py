@@ -6,12 +6,28 @@ package ``darkroom_resources`` (see ``pyproject.toml``).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 #: The bundled model the CLI and the window use unless told otherwise (issue 19: noise-aware,
 #: 54 GMAC per 12 MP, starts from the classical demosaic). Here, not in ``engine.models``, so
 #: the command line can name it without loading torch.
 DEFAULT_MODEL = "fast"
+#: Environment variable overriding :func:`user_data_dir` (tests, portable installs).
+DATA_DIR_ENV_VAR = "DARKROOM_DATA_DIR"
+
+
+def user_data_dir() -> Path:
+    """The per-user data folder: ``DARKROOM_DATA_DIR`` if set, else
+    ``platformdirs.user_data_path("Darkroom", "Darkroom")``. It holds the model library
+    (``models/``) and the settings of photos in read-only folders (``photo-settings/``).
+    Not created here."""
+    env = os.environ.get(DATA_DIR_ENV_VAR, "").strip()
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return platformdirs.user_data_path("Darkroom", "Darkroom")
 
 
 def resources_dir() -> Path:

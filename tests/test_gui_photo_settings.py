@@ -216,3 +216,47 @@ def test_the_filmstrip_waits_for_a_folder_after_a_restart(qtbot, make_window,
     again = make_window()
     assert not again.ui.filmstrip_dock.isVisible()
     assert again.ui.filmstrip.count() == 0
+
+
+def test_export_selected_from_the_menu_with_one_photo_selected(
+    qtbot, make_window, folder: Path, tmp_path: Path
+) -> None:
+    window = make_window()
+    files = window.open_folder(folder)
+    assert window.ui.filmstrip.selected_paths() == files[:1]  # the current photo
+    window.ui.export_selected_action.trigger()
+    dialog = window.exporter.dialog
+    assert dialog is not None and dialog.batch and dialog.windowTitle() == "Export 1 Photo"
+    out = tmp_path / "chosen"
+    out.mkdir()
+    dialog.path_edit.setText(str(out))
+    with qtbot.waitSignal(window.exporter.finished, timeout=60_000) as blocker:
+        dialog.accept()
+    assert blocker.args[0].status == "ok"
+    assert [p.name for p in out.iterdir()] == ["IMG_1-darkroom.jpg"]
+
+
+def test_a_multiple_selection_survives_moving_between_its_photos(
+    qtbot, make_window, folder: Path
+) -> None:
+    window = make_window()
+    files = window.open_folder(folder)
+    strip = window.ui.filmstrip
+    strip.item(0).setSelected(True)
+    strip.item(2).setSelected(True)
+    strip.mark_current(files[2])
+    assert strip.selected_paths() == [files[0], files[2]]
+
+
+def test_a_saved_model_that_is_gone_opens_with_the_recommended_one(
+    qtbot, make_window, folder: Path
+) -> None:
+    from engine.render import PhotoSettings, save_photo_settings
+
+    photo = sorted(folder.glob("*.dng"))[0]
+    save_photo_settings(photo, PhotoSettings(7.0, "deleted-model", 0.5),
+                        os.environ["DARKROOM_DATA_DIR"])  # fmt: skip
+    window = make_window(photo)
+    assert window.current_settings() == {"ratio": 7.0, "model": "fast", "amount": 0.5,
+                                         "before": "same"}  # fmt: skip
+    assert "deleted-model" in window.statusBar().currentMessage()

@@ -325,6 +325,10 @@ def test_a_failed_preview_shows_classical_and_keeps_the_saved_model(
     assert "\n" not in message
     qtbot.waitUntil(lambda: window.session.model == "none", timeout=TIMEOUT_MS)
     assert window.settings.model == "tiny"
+    window.keeper.save_now()  # the photo's own settings keep the user's choice too
+    from engine.render import load_photo_settings
+
+    assert load_photo_settings(night_dng, os.environ["DARKROOM_DATA_DIR"]).model == "tiny"
     assert preview_at(qtbot, window, 30.0) > 0.05
     window.error_boxes.close_all()
 

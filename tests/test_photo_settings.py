@@ -18,12 +18,12 @@ from engine.render import (
     MAX_RATIO,
     Adjustments,
     PhotoSettings,
-    default_data_dir,
     fallback_sidecar_path,
     load_photo_settings,
     save_photo_settings,
     sidecar_path,
 )
+from engine.resources import user_data_dir
 
 SETTINGS = PhotoSettings(ratio=250.0, model="fast", amount=0.6, before="x1")
 
@@ -285,9 +285,19 @@ def test_default_data_dir_honours_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DARKROOM_DATA_DIR", str(tmp_path / "here"))
-    assert default_data_dir() == tmp_path / "here"
+    assert user_data_dir() == tmp_path / "here"
     monkeypatch.delenv("DARKROOM_DATA_DIR")
     import platformdirs
 
-    assert default_data_dir() == platformdirs.user_data_path("Darkroom", "Darkroom")
-    assert not str(default_data_dir()).startswith(str(tmp_path))
+    assert user_data_dir() == platformdirs.user_data_path("Darkroom", "Darkroom")
+    assert not str(user_data_dir()).startswith(str(tmp_path))
+
+
+def test_the_bundled_samples_settings_go_to_the_data_folder(tmp_path: Path) -> None:
+    from engine.resources import sample_raw_path
+
+    sample = sample_raw_path()
+    written = save_photo_settings(sample, PhotoSettings(12.0, "fast"), tmp_path)
+    assert written.parent == tmp_path / "photo-settings"
+    assert not sidecar_path(sample).exists()
+    assert load_photo_settings(sample, tmp_path).ratio == 12.0

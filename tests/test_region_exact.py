@@ -84,11 +84,45 @@ def test_classical_regions_with_highlights_are_exact(make_dng) -> None:
     scene = smooth_scene(600, 420, seed=1) * 0.35
     scene[10:20, 10:20] = 1.0
     scene[:, 200:236] = 0.93
+    scene[40:60, 300:400] = 1.0  # a bright band above a region...
+    scene[450:452, 60:64] = 1.0  # ...and a lamp inside it
     path = make_dng("bright.dng", height=600, width=420, noise=8.0, seed=1, scene=scene)
     frame = read_raw(path)
     enhancer = Enhancer("none", device="cpu")
     whole = enhancer.render(frame, 1.0).srgb
-    for region in ((237, 181, 51, 77), (300, 31, 120, 150), (540, 351, 60, 69)):
+    for region in ((237, 181, 51, 77), (300, 31, 120, 150), (540, 351, 60, 69),
+                   (420, 280, 60, 120), (446, 20, 30, 100)):  # fmt: skip
         part = enhancer.render_preview(frame, 1.0, max(region[2:]), region).srgb
         top, left, h, w = region
         assert np.abs(part - whole[top : top + h, left : left + w]).max() < 1e-5, region
+
+
+@pytest.fixture(scope="module")
+def small_baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The SID U-Net's shape (receptive radius 107, size multiple 16) with random weights large
+    enough that its output depends on its context (as initialised it hardly does)."""
+    import torch
+
+    torch.manual_seed(1)
+    model = create_model("baseline", base_features=4)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 0.1)
+    path = tmp_path_factory.mktemp("models") / "small-baseline.safetensors"
+    save_model(model, ModelCard(name="small-baseline", architecture="baseline",
+                                config=model.config), path)  # fmt: skip
+    return path
+
+
+@pytest.mark.parametrize("weights", ["small_fast", "small_baseline"])
+def test_a_region_equals_a_tiled_export_too(make_dng, weights, request) -> None:
+    # Tiles small enough that both the whole render and the region's are cut into several,
+    # along different seams: every kept pixel still has its whole receptive field.
+    frame = read_raw(make_dng("tiled.dng", height=1000, width=1100, ratio=20.0, noise=2.0))
+    path = request.getfixturevalue(weights)
+    enhancer = Enhancer(str(path), device="cpu", precision="fp32", tile=96)
+    assert len(enhancer.runner.plan(frame.height // 2, frame.width // 2).cores()) > 4
+    whole = enhancer.render(frame, 20.0).srgb
+    region = (431, 467, 81, 113)
+    part = enhancer.render_preview(frame, 20.0, max(region[2:]), region).srgb
+    assert np.abs(part - whole[431:512, 467:580]).max() < 1e-4

@@ -7,6 +7,7 @@ from engine.errors import Cancelled, DarkroomError
 from engine.jobs import CancelToken
 from engine.models import create_model
 from engine.render import TiledRunner, TilePlan, crop_frame_border, pad_frame_border
+from engine.render.tiling import BLEND
 
 
 def _model(name: str = "baseline", **cfg: object) -> torch.nn.Module:
@@ -105,7 +106,7 @@ def test_margin_covers_receptive_field_and_alignment() -> None:
     for name in ("baseline", "attention", "uunet", "deep"):
         model = create_model(name, base_features=8)
         runner = TiledRunner(model, torch.device("cpu"), tile=64)
-        assert runner.margin >= model.receptive_radius
+        assert runner.margin >= model.receptive_radius + BLEND  # the blend band too
         assert runner.margin % model.size_multiple == 0
         plan = runner.plan(1000, 1000)
         assert plan.core_h % model.size_multiple == 0 and plan.core_w % model.size_multiple == 0

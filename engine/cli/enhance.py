@@ -319,10 +319,11 @@ def _with_saved_settings(item: BatchItem) -> BatchItem:
     """``item`` with the ratio, model and Amount the window saved for its photo, if any."""
     from dataclasses import replace
 
-    from engine.render import default_data_dir, load_photo_settings
+    from engine.render import load_photo_settings
+    from engine.resources import user_data_dir
 
     try:
-        saved = load_photo_settings(item.source, default_data_dir())
+        saved = load_photo_settings(item.source, user_data_dir())
     except DarkroomError as exc:
         warn(f"{item.source}: ignored its saved settings: {exc}")
         return item

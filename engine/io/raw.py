@@ -53,8 +53,16 @@ def raw_files_in(folder: str | os.PathLike[str]) -> list[Path]:
         raise DarkroomError(f"{root}: cannot list the folder ({exc.strerror or exc})") from None
     return sorted(
         p for p in entries
-        if p.suffix.lower() in RAW_EXTENSIONS and not p.name.startswith(".") and p.is_file()
+        if p.suffix.lower() in RAW_EXTENSIONS and not p.name.startswith(".") and _is_file(p)
     )  # fmt: skip
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False where it cannot be looked at (a folder without search rights)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 #: Colour indices used in :attr:`RawFrame.cfa_pattern`.

@@ -52,9 +52,9 @@ def default_library_dir() -> Path:
     env = os.environ.get(ENV_VAR, "").strip()
     if env:
         return Path(env).expanduser()
-    import platformdirs
+    from engine.resources import user_data_dir
 
-    return platformdirs.user_data_path("Darkroom", "Darkroom") / "models"
+    return user_data_dir() / "models"
 
 
 def library_dir(library: str | os.PathLike[str] | None = None) -> Path:

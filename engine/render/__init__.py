@@ -14,7 +14,7 @@
 * :class:`TiledRunner`: a network over a packed frame in overlapping, blended tiles;
 * :class:`PhotoSettings`: a photo's own ratio, model, Amount and Before view, saved beside it
   (:func:`save_photo_settings`, :func:`load_photo_settings`; a per-user fallback folder,
-  :func:`default_data_dir`, where its folder is read-only), never in it.
+  :func:`engine.resources.user_data_dir`, where its folder is read-only), never in it.
 """
 
 from __future__ import annotations
@@ -63,7 +63,6 @@ from engine.render.packing import (
 from engine.render.photo_settings import (
     BEFORE_MODES,
     PhotoSettings,
-    default_data_dir,
     fallback_sidecar_path,
     load_photo_settings,
     save_photo_settings,
@@ -108,7 +107,6 @@ __all__ = [
     "check_amount",
     "classical_linear",
     "crop_frame_border",
-    "default_data_dir",
     "demosaic",
     "demosaic_planes",
     "develop",

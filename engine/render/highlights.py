@@ -85,7 +85,10 @@ def neutralise_highlights(
     if near.numel() == 0:
         return linear_camera  # most frames: nothing to do, nothing spent
     gains = torch.as_tensor(np.asarray(wb_gains, np.float32) / np.min(wb_gains)).view(3, 1, 1)
-    for top in range(int(near[0]), int(near[-1]) + 1, _STRIP_ROWS):
+    # The smoothing gives weight to the rows within _HALO of a near-clipped one: they are
+    # faded too, wherever the strips start.
+    first, last = max(0, int(near[0]) - _HALO), int(near[-1]) + _HALO
+    for top in range(first, last + 1, _STRIP_ROWS):
         rows = slice(top, top + _STRIP_ROWS)
         # The 5x5 smoothing reads 2 rows beyond the strip: a strip's edge must not depend on
         # where strips start (a crop of the frame starts them elsewhere).

@@ -3,7 +3,8 @@
 Non-destructive: the RAW file is only ever read. The settings go in a small JSON sidecar,
 ``NAME.EXT.darkroom.json`` beside the RAW (the whole name, so ``IMG_1.ARW`` and ``IMG_1.DNG``
 in one folder keep separate settings), written atomically by :mod:`engine.files`. Where the
-photo's folder cannot be written (a locked card, a read-only share), they go to
+photo's folder cannot be written (a locked card, a read-only share) or is inside Darkroom's
+installation (the bundled sample), they go to
 ``DATA_DIR/photo-settings/NAME.EXT.<hash>.json`` instead, the hash being of the RAW's resolved
 absolute path, so same-named files of different folders never share one.
 
@@ -34,6 +35,7 @@ from typing import Any
 
 from engine.errors import SettingsError
 from engine.files import atomic_write_json
+from engine.io import is_inside_install
 from engine.render.adjustments import Adjustments
 from engine.render.ratio import MAX_RATIO, MIN_RATIO
 
@@ -47,8 +49,6 @@ BEFORE_MODES = ("same", "x1")
 SIDECAR_SUFFIX = ".darkroom.json"
 #: Sub-folder of the data folder holding the sidecars of photos in read-only folders.
 FALLBACK_FOLDER = "photo-settings"
-#: Environment variable overriding :func:`default_data_dir` (tests, portable installs).
-DATA_DIR_ENV_VAR = "DARKROOM_DATA_DIR"
 
 # A settings file is a few hundred bytes; refuse to read a huge file someone named so.
 _MAX_BYTES = 64 * 1024
@@ -162,19 +162,6 @@ def _number(value: Any) -> float | None:
 # -- where ----------------------------------------------------------------------------------
 
 
-def default_data_dir() -> Path:
-    """``DARKROOM_DATA_DIR`` if set, else the per-user data folder
-    (``platformdirs.user_data_path("Darkroom", "Darkroom")``, whose ``models`` sub-folder is
-    the user's model library, see :func:`engine.models.default_library_dir`). Not created here.
-    """
-    env = os.environ.get(DATA_DIR_ENV_VAR, "").strip()
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return platformdirs.user_data_path("Darkroom", "Darkroom")
-
-
 def sidecar_path(raw: str | os.PathLike[str]) -> Path:
     """The sidecar beside a RAW file: ``IMG_1.ARW`` -> ``IMG_1.ARW.darkroom.json``."""
     p = Path(raw)
@@ -221,7 +208,8 @@ def save_photo_settings(
     raw: str | os.PathLike[str], settings: PhotoSettings, data_dir: str | os.PathLike[str]
 ) -> Path:
     """Save a photo's settings atomically beside it, or in ``data_dir`` where its folder is
-    not writable; returns the file written. The RAW itself is never opened.
+    not writable or is inside Darkroom's installation (the bundled sample); returns the file
+    written. The RAW itself is never opened.
 
     Saving beside the photo removes the fallback copy, so one file holds its settings.
 
@@ -230,7 +218,9 @@ def save_photo_settings(
     """
     beside, fallback = _paths(raw, data_dir)
     data = settings.to_dict()
-    if os.access(beside.parent, os.W_OK | os.X_OK):
+    if is_inside_install(beside.parent):  # the bundled sample: the installation stays as shipped
+        beside_reason = "inside the installation"
+    elif os.access(beside.parent, os.W_OK | os.X_OK):
         try:
             atomic_write_json(beside, data)
         except OSError as exc:  # read-only mount, a folder named like the sidecar, full disk

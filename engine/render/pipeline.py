@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -164,6 +165,7 @@ class Enhancer:
         self.runner: TiledRunner | None = None
         self.noise_profiles: list[NoiseProfile] = list(PROFILES.values())
         self._levels: OrderedDict[int, tuple[RawFrame, NoiseLevel]] = OrderedDict()
+        self._levels_lock = threading.Lock()
         if model != CLASSICAL:
             net, self.card = load_model(resolve_model(model, model_dirs))
             self.runner = TiledRunner(net, self.device, tile=tile, precision=precision)
@@ -181,13 +183,15 @@ class Enhancer:
         profiles first), remembered for the last few frames: a preview drag re-renders the
         same frame many times."""
         key = id(frame)
-        if key in self._levels and self._levels[key][0] is frame:
-            self._levels.move_to_end(key)
-            return self._levels[key][1]
+        with self._levels_lock:  # the preview's and an export's threads share an Enhancer
+            if key in self._levels and self._levels[key][0] is frame:
+                self._levels.move_to_end(key)
+                return self._levels[key][1]
         level = noise_level_for(frame, self.noise_profiles)
-        self._levels[key] = (frame, level)
-        while len(self._levels) > 4:
-            self._levels.popitem(last=False)
+        with self._levels_lock:
+            self._levels[key] = (frame, level)
+            while len(self._levels) > 4:
+                self._levels.popitem(last=False)
         return level
 
     def network_input(

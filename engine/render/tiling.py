@@ -184,10 +184,10 @@ class TiledRunner:
             # Tile shapes repeat across a frame and a batch; let cuDNN pick the fastest kernels.
             torch.backends.cudnn.benchmark = True
         self.multiple = model.size_multiple
-        # Inputs of neighbouring tiles overlap by 2 x margin >= the receptive field's diameter.
-        self.margin = max(
-            _round_up(model.receptive_radius, self.multiple), _round_up(BLEND, self.multiple)
-        )
+        # A tile's output is kept over its core and a BLEND band beyond it: every kept pixel
+        # needs the whole receptive radius inside the tile, so the tiles' blend equals the
+        # whole frame's output (and a full-resolution preview region, the export's pixels).
+        self.margin = _round_up(model.receptive_radius + BLEND, self.multiple)
         amp = autocast_dtype(self.device, precision)
         self.amp_dtype = amp if amp in model.supported_dtypes else None
         self.tile = tile
