@@ -149,16 +149,27 @@ class Exporter(QObject):
             device=session.device_pref, model_dirs=session.model_dirs, path=path,
             options=options, amount=session.amount,
         )  # fmt: skip
-        job = Job(
+        return self._launch(
             lambda token, progress: export_image(request, session.cache, token, progress),
-            name=f"export {path.name}",
-        )
+            request, path.name, path, interactive,
+        )  # fmt: skip
+
+    def _launch(
+        self,
+        work: Callable[[CancelToken, ProgressCallback], object],
+        request: ExportRequest | BatchRequest,
+        what: str,
+        target: Path,
+        interactive: bool,
+    ) -> Job:
+        """Start ``work`` as the export job, reporting through this exporter's signals."""
+        job = Job(work, name=f"export {what}")
         job.payload = request
         job.on_progress(self._progress)
         job.on_done(self._done)
         self.job, self.last_outcome, self.interactive = job, None, interactive
-        session.say(f"Exporting {path.name}…", 0)
-        self.started.emit(str(path))
+        self.session.say(f"Exporting {what}…", 0)
+        self.started.emit(str(target))
         job.start(self.pool)
         return job
 
@@ -219,16 +230,10 @@ class Exporter(QObject):
             return None
         request = BatchRequest(items, session.device_pref, session.model_dirs, options,
                                Path(folder))  # fmt: skip
-        job = Job(lambda token, progress: export_batch(request, session.cache, token, progress),
-                  name=f"export {len(items)} photos")  # fmt: skip
-        job.payload = request
-        job.on_progress(self._progress)
-        job.on_done(self._done)
-        self.job, self.last_outcome, self.interactive = job, None, interactive
-        session.say(f"Exporting {len(items)} photos…", 0)
-        self.started.emit(str(folder))
-        job.start(self.pool)
-        return job
+        return self._launch(
+            lambda token, progress: export_batch(request, session.cache, token, progress),
+            request, f"{len(items)} photos", Path(folder), interactive,
+        )  # fmt: skip
 
     # -- scripting -------------------------------------------------------------------------
 
