@@ -15,7 +15,14 @@
 
 from __future__ import annotations
 
-from engine.io.dng import MIN_LIBRAW_SIZE, write_cfa_dng, write_linear_dng
+from engine.io.dng import (
+    MIN_LIBRAW_SIZE,
+    XTRANS_TILE,
+    cfa_pattern_of,
+    write_cfa_dng,
+    write_linear_dng,
+    xtrans_pattern,
+)
 from engine.io.export import (
     FORMATS,
     SUFFIX_FORMATS,
@@ -80,6 +87,7 @@ __all__ = [
     "SRGB_TO_XYZ",
     "SUFFIX_FORMATS",
     "THUMBNAIL_SIDE",
+    "XTRANS_TILE",
     "XYZ_TO_SRGB",
     "DngFraming",
     "ExifInfo",
@@ -89,6 +97,7 @@ __all__ = [
     "RenderedImage",
     "cam_to_srgb_from_xyz",
     "cfa_from_name",
+    "cfa_pattern_of",
     "check_destination",
     "check_distinct_outputs",
     "check_name_template",
@@ -118,4 +127,5 @@ __all__ = [
     "write_rendered",
     "write_synthetic_dng",
     "written_by_darkroom",
+    "xtrans_pattern",
 ]

@@ -59,6 +59,43 @@ DEFAULT_XYZ_TO_CAM = np.array(
 #: The four 2x2 Bayer layouts (greens on a diagonal).
 BAYER_LAYOUTS = ("RGGB", "BGGR", "GRBG", "GBRG")
 
+#: Fujifilm's X-Trans 6x6 colour filter tile (0 = R, 1 = G, 2 = B) as LibRaw stores it for the
+#: whole sensor (``xtrans_abs``); a camera's picture starts somewhere inside it, so the
+#: pattern of its top-left pixel is this tile rolled by the picture's offset
+#: (:func:`xtrans_pattern`).
+XTRANS_TILE = np.array(
+    [[1, 1, 0, 1, 1, 2],
+     [1, 1, 2, 1, 1, 0],
+     [2, 0, 1, 0, 2, 1],
+     [1, 1, 2, 1, 1, 0],
+     [1, 1, 0, 1, 1, 2],
+     [0, 2, 1, 2, 0, 1]], dtype=np.int8,
+)  # fmt: skip
+
+
+def xtrans_pattern(top: int = 0, left: int = 0) -> np.ndarray:
+    """The X-Trans pattern of a picture starting ``top`` rows and ``left`` columns into
+    :data:`XTRANS_TILE`: ``(6, 6)`` int8 colour indices."""
+    return np.roll(XTRANS_TILE, (-top, -left), axis=(0, 1))
+
+
+def cfa_pattern_of(cfa: str | np.ndarray) -> np.ndarray:
+    """A Bayer layout's name (``"RGGB"``...) or a ``(2, 2)`` / ``(6, 6)`` array of colour
+    indices (0 = R, 1 = G, 2 = B; every colour present) -> the pattern as int8.
+
+    Raises:
+        ValueError: anything else.
+    """
+    if isinstance(cfa, str):
+        if cfa.upper() not in BAYER_LAYOUTS:
+            raise ValueError(f"not a Bayer layout: {cfa!r} (use one of {', '.join(BAYER_LAYOUTS)})")
+        return cfa_from_name(cfa)
+    pattern = np.asarray(cfa)
+    if pattern.shape not in ((2, 2), (6, 6)) or set(np.unique(pattern).tolist()) != {0, 1, 2}:
+        raise ValueError(f"not a 2x2 or 6x6 CFA pattern of R, G and B: {pattern.tolist()}")
+    return pattern.astype(np.int8)
+
+
 #: LibRaw refuses images narrower or shorter than this ("Unsupported file format").
 MIN_LIBRAW_SIZE = 22
 
@@ -209,14 +246,15 @@ def write_cfa_dng(
     overwrite: bool = True,
     finish: Callable[[bytes], bytes] | None = None,
 ) -> None:
-    """Write a Bayer CFA DNG (uncompressed, one strip) atomically.
+    """Write a CFA DNG (Bayer or X-Trans; uncompressed, one strip) atomically.
 
     Args:
         path: destination; replaced atomically if it exists.
         mosaic: ``(H, W)`` integer array (uint16, or any integer dtype with values in
             0..65535), raw DN; ``H`` and ``W`` >= 22 (LibRaw's minimum), odd sizes allowed.
         cfa: colour layout of the top-left 2x2 block: ``"RGGB"``, ``"BGGR"``, ``"GRBG"`` or
-            ``"GBRG"``.
+            ``"GBRG"``; or a ``(2, 2)`` or ``(6, 6)`` array of colour indices (an X-Trans
+            pattern, :func:`xtrans_pattern`).
         black_level: scalar, 4 values (row-major over the 2x2 block) or a ``(2, 2)`` array of
             black levels in DN per CFA position. Integers round-trip exactly through LibRaw.
         white_level: saturation in DN, ``1..65535``; ``None`` means 65535.
@@ -255,15 +293,15 @@ def write_cfa_dng(
         if arr.size and (arr.min() < 0 or arr.max() > 65535):
             raise ValueError("mosaic values must be in 0..65535")
         arr = arr.astype(np.uint16)
-    if str(cfa).upper() not in BAYER_LAYOUTS:
-        raise ValueError(f"not a Bayer layout: {cfa!r} (use one of {', '.join(BAYER_LAYOUTS)})")
-    pattern = cfa_from_name(cfa)
+    pattern = cfa_pattern_of(cfa)
     white = 65535 if white_level is None else int(white_level)
     if not 0 < white <= 65535:
         raise ValueError(f"white_level must be in 1..65535, got {white_level}")
     black = np.asarray(black_level, dtype=np.float64)
-    if black.size not in (1, 4) or not np.isfinite(black).all() or (black < 0).any():
-        raise ValueError("black_level must be a scalar, 4 values or a 2x2 array, all >= 0")
+    sizes = (1, 4) if pattern.shape == (2, 2) else (1,)
+    if black.size not in sizes or not np.isfinite(black).all() or (black < 0).any():
+        raise ValueError("black_level must be a scalar (or, for a Bayer layout, 4 values or a "
+                         "2x2 array), all >= 0")  # fmt: skip
     if black.max() >= white:
         raise ValueError(f"black level {black.max():g} must be below white level {white}")
     black_values = tuple(float(v) for v in black.reshape(-1))
@@ -284,17 +322,17 @@ def write_cfa_dng(
                finish=finish, preview=preview)  # fmt: skip
 
 
-def cfa_dng_bytes(mosaic: np.ndarray, cfa: str) -> bytes:
+def cfa_dng_bytes(mosaic: np.ndarray, cfa: str | np.ndarray) -> bytes:
     """A minimal CFA DNG in memory, for handing a mosaic to LibRaw (its demosaics).
 
     Args:
         mosaic: ``(H, W)`` uint16, black 0 and white 65535; at least
             :data:`MIN_LIBRAW_SIZE` pixels each way.
-        cfa: layout of the top-left 2x2 block.
+        cfa: layout of the top-left 2x2 block, or a 2x2 / 6x6 pattern (:func:`cfa_pattern_of`).
     """
     buffer = io.BytesIO()
     arr = np.ascontiguousarray(mosaic, dtype=np.uint16)
-    pattern = cfa_from_name(cfa)
+    pattern = cfa_pattern_of(cfa)
     ifd0, exif_ifd, unique_model = _identity_tags(None, None, None, default_model="Mosaic",
                                                   orientation=1)  # fmt: skip
     ifd0 += _dng_common_tags(
@@ -309,9 +347,9 @@ def cfa_dng_bytes(mosaic: np.ndarray, cfa: str) -> bytes:
 
 
 def _cfa_tags(pattern: np.ndarray, white: int, black: tuple[float, ...]) -> list[TiffTag]:
-    """The tags that describe a Bayer mosaic: layout and levels."""
+    """The tags that describe a CFA mosaic: layout and levels."""
     tags = [
-        TiffTag(33421, SHORT, (2, 2)),  # CFARepeatPatternDim
+        TiffTag(33421, SHORT, pattern.shape),  # CFARepeatPatternDim: 2x2, or 6x6 X-Trans
         TiffTag(33422, BYTE, tuple(int(c) for c in pattern.reshape(-1))),  # CFAPattern
         TiffTag(50710, BYTE, (0, 1, 2)),  # CFAPlaneColor: indices above mean R, G, B
         TiffTag(50711, SHORT, (1,)),  # CFALayout: rectangular

@@ -101,32 +101,52 @@ DEMOSAIC_ALGORITHM = "DHT"
 RANGE_STRIP_ROWS = 16
 
 
-def with_range_strip(mosaic: np.ndarray) -> np.ndarray:
+#: LibRaw's X-Trans interpolation works in 512-pixel tiles and refuses smaller pictures.
+XTRANS_MIN_SIZE = 512
+
+
+def repeat_last_period(mosaic: np.ndarray, rows: int, cols: int, period: int) -> np.ndarray:
+    """``mosaic`` grown by ``rows`` below and ``cols`` to the right, repeating its last
+    ``period`` rows and columns, so every added pixel has the CFA colour of its position."""
+    h, w = mosaic.shape
+    row_index = np.r_[np.arange(h), h - period + np.arange(rows) % period]
+    col_index = np.r_[np.arange(w), w - period + np.arange(cols) % period]
+    return mosaic[np.ix_(row_index, col_index)]
+
+
+def with_range_strip(mosaic: np.ndarray, period: int = 2) -> np.ndarray:
     """``(H, W)`` uint16 mosaic -> ``(H + RANGE_STRIP_ROWS, W)``: the mosaic's last rows
-    mirrored below it (CFA phase kept), then one CFA period of rows holding 0 and 65535 at
-    every CFA colour.
+    continued below it (CFA phase kept: mirrored for a 2x2 Bayer ``period``, repeated for a
+    6x6 X-Trans one), then two rows holding 0 and 65535 at every CFA colour.
 
     LibRaw's DHT clamps each interpolated value to its channel's minimum and maximum over the
     whole mosaic, so a crop and the whole frame gave the same pixels different values (up to
     131/255 apart where a crop held no bright pixel). With black and white of every colour in
     the strip, every mosaic's clamp is the full range, and a pixel's demosaic depends on its
-    neighbourhood alone; the mirrored rows keep the strip's own edges out of the picture's.
+    neighbourhood alone; the continued rows keep the strip's own edges out of the picture's.
     """
-    mirrored = np.pad(mosaic, ((0, RANGE_STRIP_ROWS - 2), (0, 0)), mode="reflect")
+    if period == 2:
+        continued = np.pad(mosaic, ((0, RANGE_STRIP_ROWS - 2), (0, 0)), mode="reflect")
+    else:
+        continued = repeat_last_period(mosaic, RANGE_STRIP_ROWS - 2, 0, period)
     extremes = np.zeros((2, mosaic.shape[1]), np.uint16)
     extremes[:, (np.arange(mosaic.shape[1]) // 2) % 2 == 1] = 65535  # 0, 0, max, max, ...
-    return np.concatenate([mirrored, extremes])
+    return np.concatenate([continued, extremes])
 
 
 def libraw_demosaic(
-    mosaic: np.ndarray, cfa: str, algorithm: str = DEMOSAIC_ALGORITHM
+    mosaic: np.ndarray, cfa: str | np.ndarray, algorithm: str = DEMOSAIC_ALGORITHM
 ) -> np.ndarray:
     """Demosaic a mosaic with LibRaw (handed over as an in-memory DNG).
 
     Args:
         mosaic: ``(H, W)`` uint16, 0 = black, 65535 = white; at least
             :data:`~engine.io.dng.MIN_LIBRAW_SIZE` pixels each way.
-        cfa: layout of the top-left 2x2 block, e.g. ``"GRBG"``.
+        cfa: layout of the top-left 2x2 block, e.g. ``"GRBG"``, or a 2x2 / 6x6 pattern of
+            colour indices (:func:`~engine.io.dng.cfa_pattern_of`). For an X-Trans 6x6
+            pattern LibRaw runs its own X-Trans interpolation (Markesteijn's, 3 passes at this
+            quality) whatever Bayer ``algorithm`` is named; pictures smaller than
+            :data:`XTRANS_MIN_SIZE` are grown by whole periods for it and cut back.
         algorithm: a :class:`rawpy.DemosaicAlgorithm` name.
 
     Returns:
@@ -134,12 +154,19 @@ def libraw_demosaic(
     """
     import rawpy
 
-    from engine.io.dng import cfa_dng_bytes
+    from engine.io.dng import cfa_dng_bytes, cfa_pattern_of
 
-    data = cfa_dng_bytes(with_range_strip(mosaic), cfa)
+    pattern = cfa_pattern_of(cfa)
+    period = pattern.shape[0]
+    h, w = mosaic.shape
+    grown = mosaic
+    if period == 6:
+        grown = repeat_last_period(mosaic, max(0, XTRANS_MIN_SIZE - h),
+                                   max(0, XTRANS_MIN_SIZE - w), period)  # fmt: skip
+    data = cfa_dng_bytes(with_range_strip(grown, period), pattern)
     with rawpy.imread(io.BytesIO(data)) as raw:
         return raw.postprocess(
             demosaic_algorithm=getattr(rawpy.DemosaicAlgorithm, algorithm),
             output_color=rawpy.ColorSpace.raw, gamma=(1, 1), no_auto_bright=True,
             user_wb=[1.0, 1.0, 1.0, 1.0], output_bps=16, user_black=0, user_sat=65535,
-        )[: mosaic.shape[0]]  # fmt: skip
+        )[:h, :w]  # fmt: skip
