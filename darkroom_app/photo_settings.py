@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.errors import DarkroomError
-from engine.render import PhotoSettings, load_photo_settings, save_photo_settings
+from engine.render import CLASSICAL, PhotoSettings, load_photo_settings, save_photo_settings
 
 from .session import LoadedPhoto, Session
 from .view_controls import ViewControls
@@ -120,9 +120,11 @@ class PhotoSettingsKeeper(QObject):
         before = "x1" if self.view.before_x1 else "same"
         return PhotoSettings(session.ratio, session.model, session.amount, before)
 
-    def first_look(self, auto_ratio: float | None) -> PhotoSettings:
-        """What a photo opens with the first time: Auto ratio, the recommended model."""
-        return PhotoSettings(auto_ratio, self.recommended_model(), 1.0, "same")
+    def first_look(self, auto_ratio: float | None, xtrans: bool = False) -> PhotoSettings:
+        """What a photo opens with the first time: Auto ratio, the recommended model (the
+        classical render for an X-Trans photo: the networks are Bayer-only so far)."""
+        model = CLASSICAL if xtrans else self.recommended_model()
+        return PhotoSettings(auto_ratio, model, 1.0, "same")
 
     def photo_opened(self, photo: LoadedPhoto | None) -> None:
         """Apply the new photo's settings (its own, or the first look); a fresh undo history."""
@@ -138,7 +140,8 @@ class PhotoSettingsKeeper(QObject):
             settings = load_photo_settings(photo.path, self.data_dir)
         except DarkroomError as exc:  # a damaged sidecar must not stop the photo from opening
             self.session.say(f"Ignored the photo's saved settings: {exc}", 10000)
-        self.restore(settings or self.first_look(photo.auto_ratio), record=False)
+        first = self.first_look(photo.auto_ratio, photo.frame.is_xtrans)
+        self.restore(settings or first, record=False)
 
     @contextlib.contextmanager
     def unrecorded(self) -> Iterator[None]:

@@ -17,7 +17,8 @@ class RawReadError(DarkroomError):
 
 
 class UnsupportedSensorError(DarkroomError):
-    """The RAW file is readable but its sensor layout is not supported (X-Trans, Foveon...)."""
+    """The RAW file is readable but its sensor is not supported (Foveon, monochrome...), or a
+    model cannot enhance it (the networks are Bayer-only: X-Trans renders classically)."""
 
 
 class ModelError(DarkroomError):

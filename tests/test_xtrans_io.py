@@ -1,9 +1,6 @@
-"""X-Trans groundwork (issue 23, parts 1 and 3): 6x6 CFA DNGs written with the engine's own
-writer read back by LibRaw with the same pattern, and LibRaw's X-Trans demosaic of them.
-
-Darkroom's pipeline does not take X-Trans yet: ``read_raw`` still refuses such a file with its
-one-line reason (tested here too, so the day it opens them this test says so).
-"""
+"""X-Trans files (issue 23, parts 1 and 3): 6x6 CFA DNGs written with the engine's own
+writer read back by LibRaw and by ``read_raw`` with the same pattern, and LibRaw's X-Trans
+demosaic of them."""
 
 from __future__ import annotations
 
@@ -13,7 +10,6 @@ import numpy as np
 import pytest
 import rawpy
 
-from engine.errors import UnsupportedSensorError
 from engine.io import XTRANS_TILE, libraw_demosaic, read_raw, write_cfa_dng, xtrans_pattern
 from tests.conftest import smooth_scene
 
@@ -49,8 +45,10 @@ def test_libraw_reads_back_the_pattern(tmp_path: Path, phase, size) -> None:
         assert (np.vectorize("RGB".index)(colours) == pattern).all()
         assert raw.raw_image_visible.shape == (h, w)
         assert (raw.raw_image_visible == mosaic).all()
-    with pytest.raises(UnsupportedSensorError, match="X-Trans"):
-        read_raw(path)
+    frame = read_raw(path)
+    assert frame.cfa_name == "X-Trans" and frame.period == 6
+    assert (frame.cfa_pattern == pattern).all() and frame.black_level.shape == (6, 6)
+    assert frame.mosaic.shape == (h - h % 6, w - w % 6)  # whole periods only
 
 
 @pytest.mark.parametrize("phase", PHASES)

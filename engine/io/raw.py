@@ -71,15 +71,16 @@ RED, GREEN, BLUE = 0, 1, 2
 
 @dataclass(frozen=True, eq=False)
 class RawFrame:
-    """One Bayer RAW exposure, decoded and detached from LibRaw.
+    """One RAW exposure (Bayer or X-Trans), decoded and detached from LibRaw.
 
     Attributes:
         mosaic: ``(H, W)`` uint16 (or float32 for synthetic frames) visible sensor data in raw
-            digital numbers, cropped to even ``H`` and ``W`` so every 2x2 block is a full CFA
-            period.
+            digital numbers, cropped to whole CFA periods (even ``H`` and ``W``; multiples of 6
+            for X-Trans).
         cfa_pattern: ``(2, 2)`` int array of colour indices (0 = R, 1 = G, 2 = B) for the
-            top-left 2x2 block of ``mosaic``.
-        black_level: ``(2, 2)`` float32 black level in DN at each position of the 2x2 block.
+            top-left 2x2 block of ``mosaic``; ``(6, 6)`` for a Fujifilm X-Trans sensor.
+        black_level: float32 black level in DN at each position of the CFA period (the
+            pattern's shape).
         white_level: saturation level in DN (LibRaw's value, after DNG linearisation).
         wb_gains: ``(3,)`` float32 as-shot white-balance multipliers (R, G, B), G = 1.
         cam_to_srgb: ``(3, 3)`` float32 matrix from white-balanced linear camera RGB to linear
@@ -132,25 +133,40 @@ class RawFrame:
         return self.visible_rect[3]
 
     @property
+    def period(self) -> int:
+        """Rows (and columns) of one CFA period: 2 for Bayer, 6 for X-Trans."""
+        return int(self.cfa_pattern.shape[0])
+
+    @property
+    def is_xtrans(self) -> bool:
+        return self.period == 6
+
+    @property
     def cfa_name(self) -> str:
-        """The 2x2 layout as a string, e.g. ``"RGGB"``."""
+        """The 2x2 layout as a string, e.g. ``"RGGB"``; ``"X-Trans"`` for a 6x6 one."""
+        if self.is_xtrans:
+            return "X-Trans"
         return "".join("RGB"[int(c)] for c in self.cfa_pattern.reshape(-1))
 
     def black_map(self, dtype: type = np.float32) -> np.ndarray:
-        """``(H, W)`` black level of every pixel (the 2x2 ``black_level`` tiled)."""
-        return np.tile(self.black_level.astype(dtype), (self.height // 2, self.width // 2))
+        """``(H, W)`` black level of every pixel (the per-position ``black_level`` tiled)."""
+        n = self.period
+        tiles = (-(-self.height // n), -(-self.width // n))
+        return np.tile(self.black_level.astype(dtype), tiles)[: self.height, : self.width]
 
     def with_mosaic(self, mosaic: np.ndarray) -> RawFrame:
         """A copy with another mosaic of the same CFA phase (crops, darkened copies)."""
         return replace(self, mosaic=mosaic)
 
     def crop(self, top: int, left: int, height: int, width: int) -> RawFrame:
-        """Crop keeping the CFA phase: ``top``/``left`` are rounded down to even.
+        """Crop keeping the CFA phase: ``top``/``left`` are rounded down to whole CFA periods
+        (even; multiples of 6 for X-Trans), ``height``/``width`` too.
 
         The default crop follows: what of it falls inside the new mosaic, in its coordinates.
         """
-        top, left = top - top % 2, left - left % 2
-        height, width = height - height % 2, width - width % 2
+        n = self.period
+        top, left = top - top % n, left - left % n
+        height, width = height - height % n, width - width % n
         mosaic = self.mosaic[top : top + height, left : left + width].copy()
         crop = None
         if self.default_crop is not None:
@@ -171,8 +187,9 @@ class RawFrame:
         if self.default_crop is None:
             return self
         top, left, height, width = self.default_crop
-        height, width = height - height % 2, width - width % 2
-        shift = (-(top % 2), -(left % 2))
+        n = self.period
+        height, width = height - height % n, width - width % n
+        shift = (-(top % n), -(left % n))
         return replace(
             self,
             mosaic=self.mosaic[top : top + height, left : left + width].copy(),
@@ -211,6 +228,17 @@ def _is_bayer(pattern: np.ndarray) -> bool:
     return pattern.shape == (2, 2) and values == [0, 1, 1, 2]
 
 
+def _is_xtrans(pattern: np.ndarray) -> bool:
+    """A 6x6 tile with X-Trans's counts (8 red, 20 green, 8 blue) and every colour in each of
+    its four 3x3 quarters (what its preview bins and highlight map rely on)."""
+    if pattern.shape != (6, 6):
+        return False
+    if np.bincount(pattern.reshape(-1), minlength=3).tolist() != [8, 20, 8]:
+        return False
+    quarters = (pattern[:3, :3], pattern[:3, 3:], pattern[3:, :3], pattern[3:, 3:])
+    return all(len(set(q.reshape(-1).tolist())) == 3 for q in quarters)
+
+
 def check_readable_file(path: str | os.PathLike[str]) -> Path:
     """Common checks before decoding, each with a one-line reason."""
     p = Path(path)
@@ -229,11 +257,12 @@ def check_readable_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def _bayer_layout(raw: object, p: Path) -> tuple[np.ndarray, np.ndarray]:
-    """LibRaw's ``(2, 2)`` colour indices and Darkroom's CFA pattern (0 = R, 1 = G, 2 = B).
+def _cfa_layout(raw: object, p: Path) -> tuple[np.ndarray, np.ndarray]:
+    """LibRaw's ``(2, 2)`` (Bayer) or ``(6, 6)`` (X-Trans) colour indices and Darkroom's CFA
+    pattern (0 = R, 1 = G, 2 = B).
 
     Raises:
-        UnsupportedSensorError: a linear or multi-layer file, a monochrome, X-Trans, 4-colour
+        UnsupportedSensorError: a linear or multi-layer file, a monochrome, 4-colour
             or otherwise unusual sensor.
     """
     import rawpy
@@ -250,17 +279,16 @@ def _bayer_layout(raw: object, p: Path) -> tuple[np.ndarray, np.ndarray]:
     if pattern is None or raw.num_colors < 3:  # type: ignore[attr-defined]
         raise UnsupportedSensorError(f"{p}: not supported: monochrome sensor")
     pattern = np.asarray(pattern)
-    if pattern.shape != (2, 2):
+    if pattern.shape not in ((2, 2), (6, 6)):
         raise UnsupportedSensorError(
-            f"{p}: not supported: non-Bayer sensor ({pattern.shape[0]}x"
-            f"{pattern.shape[1]} CFA, e.g. Fuji X-Trans)"
+            f"{p}: not supported: a {pattern.shape[0]}x{pattern.shape[1]} colour filter array"
         )
     if desc[:3] != "RGB":
         raise UnsupportedSensorError(f"{p}: not supported: {desc} colour filter array")
     # LibRaw's colour indices: 0=R 1=G 2=B 3=second G (desc "RGBG").
     cfa = np.array([[("RGBG"[i]) for i in row] for row in pattern.tolist()])
     cfa = np.vectorize("RGB".index)(cfa).astype(np.int8)
-    if not _is_bayer(cfa):
+    if not (_is_bayer(cfa) or _is_xtrans(cfa)):
         raise UnsupportedSensorError(f"{p}: not supported: unusual CFA layout {desc}")
     return pattern, cfa
 
@@ -293,7 +321,7 @@ def libraw_errors(p: Path) -> Iterator[list[str]]:
 
 
 def read_raw(path: str | os.PathLike[str]) -> RawFrame:
-    """Decode a Bayer RAW file into a :class:`RawFrame`.
+    """Decode a Bayer or X-Trans RAW file into a :class:`RawFrame`.
 
     Damaged metadata the image does not need (a singular colour matrix, an impossible white
     balance or date) is replaced by a documented default and listed in
@@ -301,7 +329,7 @@ def read_raw(path: str | os.PathLike[str]) -> RawFrame:
 
     Raises:
         RawReadError: missing, empty, corrupt, truncated or not a RAW file, or no image data.
-        UnsupportedSensorError: X-Trans, Foveon, monochrome, 4-colour or already-demosaiced
+        UnsupportedSensorError: Foveon, monochrome, 4-colour or already-demosaiced
             (linear) RAW files, or non-square pixels.
     """
     p = check_readable_file(path)
@@ -315,7 +343,7 @@ def read_raw(path: str | os.PathLike[str]) -> RawFrame:
 
 def _frame(raw: object, p: Path) -> RawFrame:
     """Everything a :class:`RawFrame` holds, copied out of an open rawpy handle."""
-    pattern, cfa = _bayer_layout(raw, p)
+    pattern, cfa = _cfa_layout(raw, p)
     mosaic = np.array(raw.raw_image_visible, copy=True)  # type: ignore[attr-defined]
     black_per_colour = np.asarray(raw.black_level_per_channel, dtype=np.float32)  # type: ignore[attr-defined]
     black = black_per_colour[np.asarray(pattern)].astype(np.float32)
@@ -323,9 +351,10 @@ def _frame(raw: object, p: Path) -> RawFrame:
     matrix, matrix_warnings = colour_matrix(raw)
     exif, exif_warnings = read_exif(p, raw)
     h, w = mosaic.shape
+    n = cfa.shape[0]
     return RawFrame(
-        # Keep whole CFA periods only; dropping an odd last row/column changes nothing visible.
-        mosaic=mosaic[: h - h % 2, : w - w % 2],
+        # Keep whole CFA periods only; dropping the last rows/columns changes nothing visible.
+        mosaic=mosaic[: h - h % n, : w - w % n],
         cfa_pattern=cfa,
         black_level=black,
         white_level=float(raw.white_level),  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@
   brightness, oriented by LibRaw itself; about 0.15 s for 12 MP.
 
 Any file LibRaw cannot open raises the one-line :class:`~engine.errors.RawReadError` that
-:func:`~engine.io.read_raw` raises for it. Sensors Darkroom cannot enhance (X-Trans, Foveon,
+:func:`~engine.io.read_raw` raises for it. Sensors Darkroom cannot open (Foveon, monochrome,
 linear DNG) still get a thumbnail: the filmstrip shows them, opening one says why not.
 """
 

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import torch
 
-from engine.io import MIN_LIBRAW_SIZE, RawFrame, libraw_demosaic, orient_image
+from engine.io import MIN_LIBRAW_SIZE, RawFrame, cfa_pattern_of, libraw_demosaic, orient_image
 from engine.render.packing import normalise_mosaic
 
 # OpenCV names Bayer codes after the second row's first two pixels, so RGGB is "BayerBG".
@@ -26,26 +26,30 @@ _OPENCV_BAYER = {
 }
 
 
-def demosaic(mosaic: np.ndarray, cfa_name: str) -> np.ndarray:
-    """Demosaic a normalised mosaic with LibRaw's DHT (:func:`engine.io.libraw_demosaic`).
+def demosaic(mosaic: np.ndarray, cfa: str | np.ndarray) -> np.ndarray:
+    """Demosaic a normalised mosaic with LibRaw (:func:`engine.io.libraw_demosaic`): DHT for a
+    Bayer layout, LibRaw's own X-Trans interpolation (Markesteijn's) for a 6x6 one.
 
     The classical path (``--model none``), the "before" image and the network-free baselines
     all stand on this; DHT was chosen by PSNR against the truth and speed (docs/demosaic.md).
-    Mosaics smaller than LibRaw accepts (a few pixels) are interpolated bilinearly.
+    Bayer mosaics smaller than LibRaw accepts (a few pixels) are interpolated bilinearly.
 
     Args:
         mosaic: ``(H, W)`` float32 in [0, 1] (black-subtracted, normalised).
-        cfa_name: the layout of the mosaic's top-left 2x2 block, e.g. ``"RGGB"``.
+        cfa: the layout of the mosaic's top-left 2x2 block, e.g. ``"RGGB"``, or its CFA
+            pattern (``RawFrame.cfa_pattern``: 2x2, or 6x6 for X-Trans).
 
     Returns:
         ``(H, W, 3)`` float32 linear camera RGB in [0, 1].
     """
+    pattern = cfa_pattern_of(cfa)
     # 16 bits keep 1/65535 steps, far below any visible level.
     quantised = np.rint(np.clip(mosaic, 0.0, 1.0) * np.float32(65535.0)).astype(np.uint16)
-    if min(quantised.shape) >= MIN_LIBRAW_SIZE:
-        rgb = libraw_demosaic(quantised, cfa_name)
+    if min(quantised.shape) >= MIN_LIBRAW_SIZE or pattern.shape == (6, 6):
+        rgb = libraw_demosaic(quantised, pattern)
     else:
-        rgb = cv2.cvtColor(quantised, _OPENCV_BAYER[cfa_name])
+        name = "".join("RGB"[int(c)] for c in pattern.reshape(-1))
+        rgb = cv2.cvtColor(quantised, _OPENCV_BAYER[name])
     out = rgb.astype(np.float32)
     out *= np.float32(1.0 / 65535.0)
     return out
@@ -71,11 +75,11 @@ def classical_linear(frame: RawFrame, ratio: float, keep_negative: bool = False)
         ``keep_negative``).
     """
     if not keep_negative:
-        return demosaic(normalise_mosaic(frame, ratio, clip=True), frame.cfa_name)
-    return demosaic_below_black(normalise_mosaic(frame, ratio, clip=False), frame.cfa_name)
+        return demosaic(normalise_mosaic(frame, ratio, clip=True), frame.cfa_pattern)
+    return demosaic_below_black(normalise_mosaic(frame, ratio, clip=False), frame.cfa_pattern)
 
 
-def demosaic_below_black(mosaic: np.ndarray, cfa_name: str) -> np.ndarray:
+def demosaic_below_black(mosaic: np.ndarray, cfa: str | np.ndarray) -> np.ndarray:
     """:func:`demosaic` of an unclipped ``(H, W)`` mosaic keeping its noise below black (down
     to ``-NOISE_FLOOR``; see :func:`classical_linear`). ``mosaic`` is clipped in place.
 
@@ -88,7 +92,7 @@ def demosaic_below_black(mosaic: np.ndarray, cfa_name: str) -> np.ndarray:
     scale = np.float32(1.0 + NOISE_FLOOR)
     mosaic += np.float32(NOISE_FLOOR)
     mosaic /= scale
-    rgb = demosaic(mosaic, cfa_name)
+    rgb = demosaic(mosaic, cfa)
     rgb *= scale
     rgb -= np.float32(NOISE_FLOOR)
     return rgb

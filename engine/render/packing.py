@@ -19,6 +19,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from engine.errors import UnsupportedSensorError
 from engine.io import BLUE, GREEN, RED, RawFrame, packed_positions
 
 #: Canonical packed channel order, as colour indices.
@@ -51,6 +52,8 @@ def pack_bayer(frame: RawFrame, ratio: float = 1.0, clip: bool = True) -> np.nda
     Returns:
         ``(4, H/2, W/2)`` float32, channels R, G1, B, G2, values in [0, 1] when ``clip``.
     """
+    if frame.is_xtrans:
+        raise UnsupportedSensorError("X-Trans frames are not packed into Bayer channels")
     pos = packed_positions(frame.cfa_pattern)
     h, w = frame.mosaic.shape
     out = np.empty((4, h // 2, w // 2), dtype=np.float32)

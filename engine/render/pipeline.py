@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from engine.device import select_device
+from engine.errors import UnsupportedSensorError
 from engine.io import XYZ_TO_SRGB, RawFrame, Rect, orient_rect
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.models import DEFAULT_MODEL, ModelCard, load_model, resolve_model
@@ -23,11 +24,17 @@ from engine.render.colour import (
     develop,
     srgb_decode,
 )
-from engine.render.highlights import neighbourhood_max, neutralise_highlights, packed_max
+from engine.render.highlights import (
+    CLIP_START,
+    neighbourhood_max,
+    neutralise_highlights,
+    packed_max,
+)
 from engine.render.inputs import network_channels
 from engine.render.packing import Mirror, mirror_image, normalise_mosaic, pack_rggb
 from engine.render.preview import (
     bin_packed,
+    bin_xtrans,
     picture_region,
     preview_factor,
     preview_frame,
@@ -227,6 +234,7 @@ class Enhancer:
         averages noise away, so the proxy looks a little cleaner than the full render; it is
         for judging exposure and colour live.
         """
+        self.check_sensor(frame, amount)
         level = self.noise_level(frame) if self.takes_noise else None  # the whole frame's
         used = estimate_ratio(frame) if ratio is None else float(ratio)
         # The region's own size sets the binning: the sub-frame's extra edge pixels (whole
@@ -242,6 +250,8 @@ class Enhancer:
             return replace(self._render(job), covers=picture)
         frame, picture = preview_frame(frame, region)
         job = _Pass(frame, used, check_amount(amount), level, progress, cancel)
+        if frame.is_xtrans:
+            return self._xtrans_preview(job, factor, picture)
         # Crop to whole bins first: binning drops the remainder at the mirrored frame's bottom
         # and right, which would be the top and left once the output is mirrored back.
         bins = 2 * factor
@@ -260,6 +270,34 @@ class Enhancer:
         kept = job.frame.visible_rect  # the region, less what the bins dropped
         crop = scaled_crop(job.frame.default_crop, factor, h // factor, w // factor)
         rendered = self._finish(job, packed, mirror, crop, factor, below)
+        return replace(rendered, covers=(picture[0], picture[1], kept[2], kept[3]))
+
+    def check_sensor(self, frame: RawFrame, amount: float = 1.0) -> None:
+        """Refuse, in one line, a frame this model cannot enhance: the networks are Bayer-only
+        (an X-Trans frame renders classically, or with Amount 0).
+
+        Raises:
+            UnsupportedSensorError: an X-Trans frame and a network at an Amount above 0.
+        """
+        if frame.is_xtrans and self.runner is not None and amount > 0:
+            name = Path(frame.path).name if frame.path else "this photo"
+            raise UnsupportedSensorError(
+                f"{name}: no {self.model_name} model for X-Trans sensors yet; use the classical "
+                "render (--model none)"
+            )
+
+    def _xtrans_preview(self, job: _Pass, factor: int, picture: Rect) -> Rendered:
+        """The classical proxy of an X-Trans frame (:func:`bin_xtrans`), on the bins' grid."""
+        size = 3 * -(-factor // 3)  # whole 3x3 quarters of the tile, each with every colour
+        frame = job.frame
+        h, w = frame.height - frame.height % size, frame.width - frame.width % size
+        job = replace(job, frame=frame.crop(0, 0, h, w))
+        mosaic = normalise_mosaic(job.frame, job.ratio, clip=False)
+        rgb, block_max = bin_xtrans(np.clip(mosaic, -NOISE_FLOOR, 1.0), job.frame.cfa_pattern, size)
+        near_clip = torch.from_numpy(block_max) if block_max.max() >= CLIP_START else None
+        crop = scaled_crop(job.frame.default_crop, size, h // size, w // size)
+        rendered = self._package(job, torch.from_numpy(rgb), True, crop, near_clip, True)
+        kept = job.frame.visible_rect
         return replace(rendered, covers=(picture[0], picture[1], kept[2], kept[3]))
 
     def region_context(self) -> tuple[int, int]:
@@ -294,6 +332,7 @@ class Enhancer:
         """
         used = estimate_ratio(frame) if ratio is None else float(ratio)
         amount = check_amount(amount)
+        self.check_sensor(frame, amount)
         level = self.noise_level(frame) if self.takes_noise and amount > 0 else None
         return self._render(_Pass(frame, used, amount, level, progress, cancel))
 
@@ -305,7 +344,7 @@ class Enhancer:
             job.progress(0, 1, "demosaic")
             mosaic = normalise_mosaic(job.frame, job.ratio, clip=False)  # once, for both
             near_clip = neighbourhood_max(mosaic)
-            linear = demosaic_below_black(mosaic, job.frame.cfa_name)
+            linear = demosaic_below_black(mosaic, job.frame.cfa_pattern)
             job.progress(1, 1, "done")
             linear_chw = torch.from_numpy(linear).permute(2, 0, 1)
             return self._package(job, linear_chw, True, job.frame.default_crop, near_clip, True)

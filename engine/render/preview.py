@@ -7,6 +7,7 @@ the screen shows, not what the sensor holds.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -29,6 +30,31 @@ def bin_packed(packed: np.ndarray, factor: int) -> np.ndarray:
     hh, ww = h // factor, w // factor
     view = packed[:, : hh * factor, : ww * factor].reshape(c, hh, factor, ww, factor)
     return view.mean(axis=(2, 4), dtype=np.float32)
+
+
+def bin_xtrans(mosaic: np.ndarray, pattern: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Average an X-Trans mosaic in ``size`` x ``size`` blocks, each colour on its own.
+
+    Args:
+        mosaic: ``(H, W)`` float32 normalised mosaic, ``H`` and ``W`` multiples of ``size``.
+        pattern: its ``(6, 6)`` CFA pattern (0 = R, 1 = G, 2 = B).
+        size: a multiple of 3 (every 3x3 quarter of the tile holds every colour).
+
+    Returns:
+        ``(rgb, block_max)``: ``(3, H / size, W / size)`` float32 means of each colour's
+        samples in each block, and ``(H / size, W / size)`` the largest sample of each block
+        clipped to [0, 1] (for the highlight rule).
+    """
+    h, w = mosaic.shape
+    colours = np.tile(pattern, (h // 6 + 1, w // 6 + 1))[:h, :w]
+    blocks = (h // size, size, w // size, size)
+    planes = []
+    for colour in range(3):
+        mask = (colours == colour).astype(np.float32)
+        total = (mosaic * mask).reshape(blocks).sum(axis=(1, 3))
+        planes.append(total / mask.reshape(blocks).sum(axis=(1, 3)))
+    block_max = np.clip(mosaic, 0.0, 1.0).reshape(blocks).max(axis=(1, 3))
+    return np.stack(planes).astype(np.float32), block_max
 
 
 def preview_factor(height: int, width: int, max_side: int) -> int:
@@ -58,7 +84,7 @@ def preview_frame(
         align: the cut's top and left are multiples of ``align`` from the mosaic's top-left,
             and its bottom and right from the mosaic's bottom-right, so a network's pooling
             grid falls where it falls on the whole frame whichever way the packing mirrors
-            it (even: whole CFA periods).
+            it (always a whole number of CFA periods).
 
     Returns:
         ``(sub_frame, picture_rect)``: the mosaic cut around the region, with its
@@ -66,6 +92,7 @@ def preview_frame(
         ``frame`` itself when that is all of it), and the region clipped to the picture, in
         picture coordinates.
     """
+    align = math.lcm(align, frame.period)  # whole CFA periods whatever is asked
     v_top, v_left, _, _ = frame.visible_rect
     inside = picture_region(frame, region)
     wanted = (v_top + inside[0], v_left + inside[1], inside[2], inside[3])

@@ -73,10 +73,14 @@ def estimate_ratio(frame: RawFrame, target_mean: float = TARGET_MEAN, step: int 
     """
     frame = frame.visible()
     values = []
+    n, black_level = frame.period, np.asarray(frame.black_level, np.float32)
     for dy in (0, 1):
         for dx in (0, 1):
             plane = frame.mosaic[dy :: 2 * step, dx :: 2 * step].astype(np.float32)
-            black = np.float32(frame.black_level[dy, dx])
+            # Each sample's own CFA position (one position per plane for Bayer).
+            rows = np.arange(dy, frame.height, 2 * step)[: plane.shape[0]] % n
+            cols = np.arange(dx, frame.width, 2 * step)[: plane.shape[1]] % n
+            black = black_level[np.ix_(rows, cols)]
             v = (plane - black) / (np.float32(frame.white_level) - black)
             values.append(v[v < 0.95].reshape(-1))
     unclipped = np.concatenate(values) if values else np.empty(0, np.float32)

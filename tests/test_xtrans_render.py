@@ -1,0 +1,125 @@
+"""X-Trans photos through the classical path, everywhere (issue 23, parts 3 and 4 in part):
+the engine's render, preview bins and 100 % regions, the command line, exports, the window.
+The networks are Bayer-only so far: they refuse an X-Trans photo in one line."""
+
+# The window fixtures are test_gui_window's, imported by name (pytest finds them so).
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+import rawpy
+import tifffile
+
+from engine.cli import main
+from engine.errors import UnsupportedSensorError
+from engine.io import orient_rect, read_raw, write_cfa_dng, xtrans_pattern
+from engine.render import Enhancer
+from tests.conftest import smooth_scene
+from tests.test_gui_window import TIMEOUT_MS, make_window, settings  # noqa: F401
+
+BLACK, WHITE = 512, 16383
+
+
+def _xtrans_dng(path: Path, height: int, width: int, phase=(0, 0), ratio: float = 10.0,
+                orientation: int = 1, noise: float = 2.0) -> Path:  # fmt: skip
+    pattern = xtrans_pattern(*phase)
+    scene = smooth_scene(height, width, seed=2) / ratio
+    index = np.tile(pattern, (height // 6 + 1, width // 6 + 1))[:height, :width]
+    mosaic = np.take_along_axis(scene, index[..., None].astype(np.intp), axis=2)[..., 0]
+    mosaic = BLACK + mosaic * (WHITE - BLACK)
+    mosaic += np.random.default_rng(0).normal(0.0, noise, mosaic.shape)
+    write_cfa_dng(path, np.clip(mosaic, 0, WHITE).astype(np.uint16), pattern,
+                  black_level=BLACK, white_level=WHITE, orientation=orientation)  # fmt: skip
+    return path
+
+
+@pytest.mark.parametrize("phase", [(0, 0), (1, 2)])
+def test_the_classical_render_of_x_trans_gives_the_scene_back(tmp_path: Path, phase) -> None:
+    path = _xtrans_dng(tmp_path / "x.dng", 301, 457, phase, ratio=1.0, noise=0.0)
+    frame = read_raw(path)
+    rendered = Enhancer("none", device="cpu").render(frame, 1.0)
+    assert rendered.srgb.shape == (300, 456, 3)
+    linear = rendered.linear_sensor
+    scene = smooth_scene(301, 457, seed=2)[:300, :456]
+    inner = (slice(8, -8), slice(8, -8))
+    assert np.abs(linear[inner] - scene[inner]).mean() < 0.01
+
+
+def test_previews_and_100_percent_regions(tmp_path: Path) -> None:
+    frame = read_raw(_xtrans_dng(tmp_path / "x.dng", 600, 900, (1, 2), orientation=6))
+    enhancer = Enhancer("none", device="cpu")
+    whole = enhancer.render(frame, 10.0).srgb
+    small = enhancer.render_preview(frame, 10.0, max_side=200)
+    assert max(small.srgb.shape[:2]) <= 200 and small.covers[:2] == (0, 0)
+    assert np.abs(small.srgb.mean(axis=(0, 1)) - whole.mean(axis=(0, 1))).max() < 0.02
+    # Inside the first of the 512-pixel tiles LibRaw's X-Trans interpolation works in, a 100 %
+    # region is the export's own pixels (elsewhere it can differ a little: see the window test).
+    region = (101, 203, 121, 151)
+    part = enhancer.render_preview(frame, 10.0, 151, region)
+    top, left, h, w = orient_rect(part.covers, frame.visible_height, frame.visible_width,
+                                  frame.orientation)  # fmt: skip
+    assert part.covers == region
+    assert np.abs(part.srgb - whole[top : top + h, left : left + w]).max() < 1e-5
+
+
+def test_networks_refuse_x_trans_in_one_line(tmp_path: Path) -> None:
+    frame = read_raw(_xtrans_dng(tmp_path / "x.dng", 120, 180))
+    fast = Enhancer("fast", device="cpu")
+    for render in (lambda: fast.render(frame, 10.0),
+                   lambda: fast.render_preview(frame, 10.0, 100)):  # fmt: skip
+        with pytest.raises(UnsupportedSensorError, match="no fast model for X-Trans") as info:
+            render()
+        assert "\n" not in str(info.value)
+    # Amount 0 is the classical render, which X-Trans has.
+    assert fast.render(frame, 10.0, amount=0).srgb.shape == (120, 180, 3)
+
+
+def test_the_command_line_and_exports(tmp_path: Path, capsys) -> None:
+    path = _xtrans_dng(tmp_path / "x.dng", 120, 180)
+    out = tmp_path / "out"
+    assert main(["enhance", str(path), "--model", "none", "--ratio", "10", "-o", str(out),
+                 "--format", "tiff", "--bits", "16"]) == 0  # fmt: skip
+    assert tifffile.imread(out / "x-darkroom.tif").shape == (120, 180, 3)
+    assert main(["enhance", str(path), "--model", "none", "--ratio", "10", "-o", str(out),
+                 "--format", "dng"]) == 0  # fmt: skip
+    with rawpy.imread(str(out / "x-darkroom.dng")) as raw:  # a linear DNG of the render
+        assert raw.raw_image_visible.shape[:2] == (120, 180)
+    capsys.readouterr()
+    assert main(["enhance", str(path), "-o", str(tmp_path / "net")]) != 0  # the default model
+    err = capsys.readouterr().err
+    assert "X-Trans" in err and "Traceback" not in err
+    assert main(["enhance", str(path), "--model", "none", "-o", str(tmp_path / "cfa"),
+                 "--format", "dng", "--dng", "cfa"]) != 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Bayer" in err
+
+
+def test_the_window_shows_x_trans_classically(qtbot, make_window,
+                                                          tmp_path: Path) -> None:  # fmt: skip
+    path = _xtrans_dng(tmp_path / "x.dng", 600, 900, (1, 2), orientation=6)
+    window = make_window(path)
+    assert window.current_settings()["model"] == "none"  # its first look: classical
+    assert window.ui.info.text("Dimensions").endswith("X-Trans)")
+    window.resize(700, 560)
+    window.set_zoom(1.0)
+    assert window.wait_until_rendered(60)
+    x, y, w, h = window.visible_region()
+    assert w < 600 and h < 900
+    export = tifffile.imread(window.export_to(tmp_path / "x.tif", format="tiff", bits=16))
+    expected = np.rint(export[y : y + h, x : x + w].astype(np.float64) / 257.0)
+    # Not exact, unlike Bayer: LibRaw's X-Trans interpolation works in 512-pixel tiles from
+    # the picture's corner, so a cut and the whole frame differ a little here and there.
+    diff = np.abs(window.after_image() - expected)
+    assert diff.max() <= 3 and (diff > 1).mean() < 0.01
+    with qtbot.waitSignal(window.errorShown, timeout=TIMEOUT_MS) as blocker:
+        window.set_model("fast")
+    assert "X-Trans" in blocker.args[1]
+    qtbot.waitUntil(lambda: window.session.model == "none", timeout=TIMEOUT_MS)
+    window.error_boxes.close_all()
