@@ -123,3 +123,15 @@ def test_the_window_shows_x_trans_classically(qtbot, make_window,
     assert "X-Trans" in blocker.args[1]
     qtbot.waitUntil(lambda: window.session.model == "none", timeout=TIMEOUT_MS)
     window.error_boxes.close_all()
+
+
+def test_models_says_which_sensors_each_model_takes(capsys) -> None:
+    import json
+
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("none") and "Bayer, X-Trans" in line for line in lines)
+    assert any(line.startswith("fast") and " Bayer " in line for line in lines)
+    assert main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {row["name"]: row["sensors"] for row in rows}["fast"] == ["bayer"]

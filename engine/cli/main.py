@@ -33,7 +33,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
-    print(f"{'model':<12} {'params':>9} {'weights':>10}  card")
+    print(f"{'model':<12} {'params':>9} {'weights':>10}  {'sensors':<14} card")
     bundled = True
     for row in rows:
         card = row["card"]
@@ -50,12 +50,24 @@ def cmd_models(args: argparse.Namespace) -> int:
         params = f"{row['parameters'] / 1e6:8.2f}M" if row["parameters"] else f"{'-':>9}"
         if bundled and row["source"] == "library":
             bundled = False
-            print(f"none         classical pipeline (no network)\nyour models ({library}):")
-        print(f"{row['name']:<12} {params} {weights:>10}  {summary}")
+            print(f"{CLASSICAL_ROW}\nyour models ({library}):")
+        sensors = _sensor_names(row["sensors"])
+        print(f"{row['name']:<12} {params} {weights:>10}  {sensors:<14} {summary}")
     if bundled:
-        print("none         classical pipeline (no network)")
+        print(CLASSICAL_ROW)
         print(f"your models ({library}): none yet (darkroom-cli finetune makes them)")
     return EXIT_OK
+
+
+#: ``models``' line for the classical pipeline, which takes every supported sensor.
+CLASSICAL_ROW = (
+    f"{'none':<12} {'-':>9} {'-':>10}  {'Bayer, X-Trans':<14} classical pipeline (no network)"
+)
+
+
+def _sensor_names(sensors: list[str] | None) -> str:
+    names = {"bayer": "Bayer", "x-trans": "X-Trans"}
+    return ", ".join(names.get(s, s) for s in sensors) if sensors else "-"
 
 
 def _model_row(entry: ModelEntry) -> dict[str, Any]:
@@ -67,19 +79,20 @@ def _model_row(entry: ModelEntry) -> dict[str, Any]:
     from engine.errors import ModelError
     from engine.models import count_parameters, create_model, list_models
 
-    params, problem = None, entry.problem
+    params, problem, sensors = None, entry.problem, None
     if entry.architecture != "unknown":
         config = entry.card.config if entry.card else {}
         try:
             with torch.device("meta"):
-                params = count_parameters(create_model(entry.architecture, **config))
+                network = create_model(entry.architecture, **config)
+                params, sensors = count_parameters(network), list(network.sensors)
         except (ModelError, RuntimeError, OverflowError) as exc:
             problem = problem or str(exc)
     path = entry.weights_path
     bundled = entry.name in list_models()  # library names never take a variant's
     return {
         "name": entry.name, "architecture": entry.architecture, "parameters": params,
-        "source": "bundled" if bundled else "library",
+        "source": "bundled" if bundled else "library", "sensors": sensors,
         "weights": str(path) if path else None,
         "weights_bytes": path.stat().st_size if path else None,
         "card": asdict(entry.card) if entry.card else None, "problem": problem,

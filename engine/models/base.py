@@ -129,6 +129,9 @@ class EnhanceNet(nn.Module):
     variant: str = "enhance"
     #: Full-resolution output pixels per packed pixel along each axis.
     upscale: ClassVar[int] = UPSCALE
+    #: The colour filter arrays the network takes: every network so far packs a 2x2 Bayer
+    #: block (an X-Trans photo is rendered classically, or by a model that lists "x-trans").
+    sensors: ClassVar[tuple[str, ...]] = ("bayer",)
     #: Convolutions and LeakyReLU only: bf16 and fp16 autocast are safe (measured: the shipped
     #: baseline moved by +0.01 dB on the held-out set in bf16).
     supported_dtypes: ClassVar[tuple[torch.dtype, ...]] = (torch.bfloat16, torch.float16)

@@ -279,7 +279,13 @@ class Enhancer:
         Raises:
             UnsupportedSensorError: an X-Trans frame and a network at an Amount above 0.
         """
-        if frame.is_xtrans and self.runner is not None and amount > 0:
+        network = self.runner.model if self.runner is not None else None
+        if (
+            frame.is_xtrans
+            and network is not None
+            and "x-trans" not in network.sensors
+            and amount > 0
+        ):
             name = Path(frame.path).name if frame.path else "this photo"
             raise UnsupportedSensorError(
                 f"{name}: no {self.model_name} model for X-Trans sensors yet; use the classical "
