@@ -68,9 +68,10 @@ from engine.render.photo_settings import (
     save_photo_settings,
     sidecar_path,
 )
-from engine.render.pipeline import CLASSICAL, Enhancer, Rendered, camera_xyz_matrix, check_amount
+from engine.render.pipeline import CLASSICAL, Enhancer, camera_xyz_matrix, check_amount
 from engine.render.preview import bin_packed, preview_factor, preview_frame
 from engine.render.ratio import MAX_RATIO, MIN_RATIO, estimate_ratio, parse_ratio
+from engine.render.rendered import Rendered
 from engine.render.tiling import (
     TiledRunner,
     TilePlan,

@@ -23,7 +23,8 @@ from engine.io import (
 )
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.render.adjustments import Adjustments
-from engine.render.pipeline import Enhancer, Rendered
+from engine.render.pipeline import Enhancer
+from engine.render.rendered import Rendered
 
 #: Share of an export's progress (out of 100) given to rendering; writing takes the rest.
 RENDER_SHARE = 90
