@@ -135,3 +135,11 @@ def test_models_says_which_sensors_each_model_takes(capsys) -> None:
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {row["name"]: row["sensors"] for row in rows}["fast"] == ["bayer"]
+
+
+def test_fine_tuning_on_x_trans_pairs_says_why_not(tmp_path: Path) -> None:
+    from engine.finetune.pair_checks import read_summary
+
+    path = _xtrans_dng(tmp_path / "x.dng", 120, 180)
+    with pytest.raises(UnsupportedSensorError, match="X-Trans; fine-tuning needs an X-Trans"):
+        read_summary(path)

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.errors import DarkroomError
+from engine.errors import DarkroomError, UnsupportedSensorError
 from engine.io import RawFrame, packed_positions, read_raw
 from engine.train import PairFiles
 
@@ -249,7 +249,13 @@ def read_summary(path: Path) -> RawSummary:
             file is turned into one, so one bad file never ends a scan).
     """
     try:
-        return summarise(read_raw(path))
+        frame = read_raw(path)
+        if frame.is_xtrans:  # the networks are Bayer-only: nothing to fine-tune on these yet
+            raise UnsupportedSensorError(
+                f"{path}: X-Trans; fine-tuning needs an X-Trans model, which Darkroom does not "
+                "have yet"
+            )
+        return summarise(frame)
     except DarkroomError:
         raise
     except Exception as exc:  # noqa: BLE001 - corrupt files can upset LibRaw/numpy in odd ways
