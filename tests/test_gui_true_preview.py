@@ -25,7 +25,8 @@ def _exported_region(window, tmp_path: Path, name: str) -> np.ndarray:
 
 def test_the_100_percent_view_is_the_exports_pixels(qtbot, make_window, make_dng,
                                                     tmp_path: Path) -> None:  # fmt: skip
-    path = make_dng("big.dng", height=640, width=960, ratio=40.0, noise=2.0, orientation=6)
+    # Larger than the viewer at 100 % on any screen (1.0 or 2.0 device pixels per point).
+    path = make_dng("big.dng", height=1000, width=1500, ratio=40.0, noise=2.0, orientation=6)
     window = make_window(path)
     window.resize(820, 620)  # the photo is larger than the viewer at 100 %
     assert window.set_model("fast")
@@ -33,7 +34,7 @@ def test_the_100_percent_view_is_the_exports_pixels(qtbot, make_window, make_dng
     window.set_zoom(1.0)
     assert window.wait_until_rendered(60)
     x, y, w, h = window.visible_region()
-    assert 0 < w < 640 and 0 < h < 960  # a region of the portrait photo, not all of it
+    assert 0 < w < 1000 and 0 < h < 1500  # a region of the portrait photo, not all of it
     assert window.viewer.detail_layer is not None
     after = window.after_image()
     assert after.shape == (h, w, 3)
