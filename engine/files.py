@@ -307,3 +307,57 @@ def install_staged(staged: Sequence[tuple[Path, Path]], overwrite: bool = False)
     for _, backup in backups:
         if backup is not None:
             backup.unlink(missing_ok=True)
+
+
+class JsonTooBigError(ValueError):
+    """A JSON file over the size or nesting a reader allows (not what it claims to be)."""
+
+
+def read_json_file(path: str | os.PathLike[str], max_bytes: int, max_depth: int) -> Any:
+    """A small JSON file written by Darkroom (a model card, a photo's settings), read with
+    bounds, so a huge or hostile file costs nothing and says why in a few words.
+
+    Raises:
+        OSError: the file cannot be read.
+        JsonTooBigError: over ``max_bytes`` or nested deeper than ``max_depth``.
+        ValueError: not UTF-8 text, or not valid JSON (the reason in one line).
+    """
+    with open(path, "rb") as fh:
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise JsonTooBigError(f"over {max_bytes >> 10} KB")
+    try:
+        # utf-8-sig: an editor may have added a byte-order mark, which json refuses.
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    if json_nesting(text) > max_depth:
+        raise JsonTooBigError(f"nested over {max_depth} deep")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON: {exc.msg}, line {exc.lineno}") from None
+    except (ValueError, RecursionError) as exc:  # a 5000-digit number
+        raise ValueError(type(exc).__name__) from None
+
+
+def json_nesting(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` in JSON text (strings skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest

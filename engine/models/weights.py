@@ -8,7 +8,6 @@ what it measured. Loading is strict (every key, every shape) and never unpickles
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import torch
 from torch import nn
 
 from engine.errors import ModelError
-from engine.files import atomic_write_bytes
+from engine.files import JsonTooBigError, atomic_write_bytes, read_json_file
 from engine.models.card import ModelCard
 from engine.models.registry import create_model, list_models
 from engine.resources import bundled_models_dir
@@ -61,14 +60,11 @@ def read_card(weights_path: Path) -> ModelCard:
     if not path.is_file():
         raise ModelError(f"{weights_path}: model card {path.name} is missing")
     try:
-        if path.stat().st_size > MAX_CARD_BYTES:
-            raise ModelError(f"{path}: not a model card (over {MAX_CARD_BYTES >> 20} MB)")
-        text = path.read_text(encoding="utf-8")
-        if _nesting(text) > MAX_CARD_DEPTH:
-            raise ModelError(f"{path}: not a model card (nested over {MAX_CARD_DEPTH} deep)")
-        data = json.loads(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ModelError(f"{path}: unreadable model card ({exc.__class__.__name__})") from None
+        data = read_json_file(path, MAX_CARD_BYTES, MAX_CARD_DEPTH)
+    except JsonTooBigError as exc:
+        raise ModelError(f"{path}: not a model card ({exc})") from None
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: unreadable model card ({exc})") from None
     if not isinstance(data, dict):
         raise ModelError(f"{path}: model card is not a JSON object")
     try:
@@ -188,28 +184,6 @@ def _card_or_problem(path: Path) -> tuple[ModelCard | None, str | None]:
         return read_card(path), None
     except ModelError as exc:
         return None, str(exc)
-
-
-def _nesting(text: str) -> int:
-    """The deepest nesting of ``[`` and ``{`` in JSON text (strings skipped)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
 
 
 def check_weights_fit(path: Path, card: ModelCard) -> int:

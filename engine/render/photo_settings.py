@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import SettingsError
-from engine.files import atomic_write_json
+from engine.files import JsonTooBigError, atomic_write_json, read_json_file
 from engine.io import is_inside_install
 from engine.render.adjustments import Adjustments
 from engine.render.ratio import MAX_RATIO, MIN_RATIO
@@ -52,6 +51,7 @@ FALLBACK_FOLDER = "photo-settings"
 
 # A settings file is a few hundred bytes; refuse to read a huge file someone named so.
 _MAX_BYTES = 64 * 1024
+_MAX_DEPTH = 16  # a flat object: anything deeper is not ours
 # Longest part of the RAW's name kept in a fallback name (file names stop at 255 bytes).
 _NAME_CHARS = 100
 
@@ -257,23 +257,14 @@ def _mtime(path: Path) -> float | None:
 
 def _read(path: Path) -> PhotoSettings:
     try:
-        with open(path, "rb") as fh:
-            raw_bytes = fh.read(_MAX_BYTES + 1)
+        data = read_json_file(path, _MAX_BYTES, _MAX_DEPTH)
     except OSError as exc:
         raise SettingsError(f"{path}: could not read the settings ({_reason(exc)})") from None
-    if len(raw_bytes) > _MAX_BYTES:
-        raise SettingsError(f"{path}: too large for a settings file")
-    try:
-        # utf-8-sig: an editor may have added a byte-order mark, which json refuses.
-        data = json.loads(raw_bytes.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise SettingsError(f"{path}: not a settings file (not UTF-8 text)") from None
-    except json.JSONDecodeError as exc:
-        raise SettingsError(
-            f"{path}: damaged settings file (not valid JSON: {exc.msg}, line {exc.lineno})"
-        ) from None
-    except (ValueError, RecursionError) as exc:  # a 5000-digit number, 10000 nested brackets
-        raise SettingsError(f"{path}: damaged settings file ({type(exc).__name__})") from None
+    except JsonTooBigError as exc:
+        raise SettingsError(f"{path}: damaged settings file ({exc})") from None
+    except ValueError as exc:
+        what = "not a settings file" if "UTF-8" in str(exc) else "damaged settings file"
+        raise SettingsError(f"{path}: {what} ({exc})") from None
     try:
         return PhotoSettings.from_dict(data)
     except SettingsError as exc:
