@@ -124,14 +124,20 @@ def with_range_strip(mosaic: np.ndarray, period: int = 2) -> np.ndarray:
     131/255 apart where a crop held no bright pixel). With black and white of every colour in
     the strip, every mosaic's clamp is the full range, and a pixel's demosaic depends on its
     neighbourhood alone; the continued rows keep the strip's own edges out of the picture's.
+    One allocation: this runs on every classical render and every network input.
     """
-    if period == 2:
-        continued = np.pad(mosaic, ((0, RANGE_STRIP_ROWS - 2), (0, 0)), mode="reflect")
+    h, w = mosaic.shape
+    rows = RANGE_STRIP_ROWS - 2
+    if period == 2:  # mirrored about the last row, as np.pad's "reflect" (short mosaics too)
+        continued = np.pad(np.arange(h), (0, rows), mode="reflect")[h:]
     else:
-        continued = repeat_last_period(mosaic, RANGE_STRIP_ROWS - 2, 0, period)
-    extremes = np.zeros((2, mosaic.shape[1]), np.uint16)
-    extremes[:, (np.arange(mosaic.shape[1]) // 2) % 2 == 1] = 65535  # 0, 0, max, max, ...
-    return np.concatenate([continued, extremes])
+        continued = h - period + np.arange(rows) % period
+    out = np.empty((h + RANGE_STRIP_ROWS, w), np.uint16)
+    out[:h] = mosaic
+    out[h : h + rows] = mosaic[continued]
+    out[h + rows :] = 0
+    out[h + rows :, (np.arange(w) // 2) % 2 == 1] = 65535  # 0, 0, max, max, ...
+    return out
 
 
 def libraw_demosaic(

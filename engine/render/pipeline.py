@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -245,11 +246,12 @@ class Enhancer:
     def _xtrans_preview(self, job: _Pass, factor: int, picture: Rect) -> Rendered:
         """The classical proxy of an X-Trans frame (:func:`bin_xtrans`), on the bins' grid."""
         size = 3 * -(-factor // 3)  # whole 3x3 quarters of the tile, each with every colour
-        frame = job.frame
-        h, w = frame.height - frame.height % size, frame.width - frame.width % size
+        frame, whole = job.frame, math.lcm(size, 6)
+        h, w = frame.height - frame.height % whole, frame.width - frame.width % whole
         job = replace(job, frame=frame.crop(0, 0, h, w))
         mosaic = normalise_mosaic(job.frame, job.ratio, clip=False)
-        rgb, block_max = bin_xtrans(np.clip(mosaic, -NOISE_FLOOR, 1.0), job.frame.cfa_pattern, size)
+        np.clip(mosaic, -NOISE_FLOOR, 1.0, out=mosaic)
+        rgb, block_max = bin_xtrans(mosaic, job.frame.cfa_pattern, size)
         near_clip = torch.from_numpy(block_max) if block_max.max() >= CLIP_START else None
         crop = scaled_crop(job.frame.default_crop, size, h // size, w // size)
         rendered = self._package(job, torch.from_numpy(rgb), True, crop, near_clip, True)

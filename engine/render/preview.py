@@ -36,7 +36,8 @@ def bin_xtrans(mosaic: np.ndarray, pattern: np.ndarray, size: int) -> tuple[np.n
     """Average an X-Trans mosaic in ``size`` x ``size`` blocks, each colour on its own.
 
     Args:
-        mosaic: ``(H, W)`` float32 normalised mosaic, ``H`` and ``W`` multiples of ``size``.
+        mosaic: ``(H, W)`` float32 normalised mosaic, ``H`` and ``W`` multiples of
+            ``lcm(size, 6)`` (whole blocks and whole tiles).
         pattern: its ``(6, 6)`` CFA pattern (0 = R, 1 = G, 2 = B).
         size: a multiple of 3 (every 3x3 quarter of the tile holds every colour).
 
@@ -46,14 +47,20 @@ def bin_xtrans(mosaic: np.ndarray, pattern: np.ndarray, size: int) -> tuple[np.n
         clipped to [0, 1] (for the highlight rule).
     """
     h, w = mosaic.shape
-    colours = np.tile(pattern, (h // 6 + 1, w // 6 + 1))[:h, :w]
-    blocks = (h // size, size, w // size, size)
+    tile = math.lcm(size, 6)  # blocks repeat their colour layout every `tile` pixels
+    n = tile // size
+    # (tile rows, block in tile, row in block, ...): the colour of a pixel depends on its
+    # place in the tile only, so one small mask per colour weighs every tile at once.
+    blocks = mosaic.reshape(h // tile, n, size, w // tile, n, size)
+    layout = np.tile(pattern, (tile // 6, tile // 6)).reshape(n, size, n, size)
     planes = []
     for colour in range(3):
-        mask = (colours == colour).astype(np.float32)
-        total = (mosaic * mask).reshape(blocks).sum(axis=(1, 3))
-        planes.append(total / mask.reshape(blocks).sum(axis=(1, 3)))
-    block_max = np.clip(mosaic, 0.0, 1.0).reshape(blocks).max(axis=(1, 3))
+        mask = (layout == colour).astype(np.float32)
+        total = np.einsum("ipajqb,paqb->ipjq", blocks, mask)
+        planes.append(
+            (total / mask.sum(axis=(1, 3))[None, :, None, :]).reshape(h // size, w // size)
+        )
+    block_max = np.clip(blocks.max(axis=(2, 5)).reshape(h // size, w // size), 0.0, 1.0)
     return np.stack(planes).astype(np.float32), block_max
 
 
