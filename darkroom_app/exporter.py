@@ -200,9 +200,10 @@ class Exporter(QObject):
         dialog.finished.connect(dialog.deleteLater)
 
         def accepted() -> None:
-            s.export_folder = str(dialog.path())
-            s.export_format, s.export_bits = dialog.options().fmt, dialog.options().bits
-            self.start_batch(paths, dialog.path(), dialog.options(), settings_of)
+            folder, options = dialog.path(), dialog.options()
+            s.export_folder = str(folder)
+            s.export_format, s.export_bits = options.fmt, options.bits
+            self.start_batch(paths, folder, options, settings_of)
 
         dialog.accepted.connect(accepted)
         dialog.open()

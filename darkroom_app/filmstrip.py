@@ -63,7 +63,7 @@ class FilmStrip(QListWidget):
         with QSignalBlocker(self):
             self.clear()
             for path in files:
-                item = QListWidgetItem(self._placeholder, _short(path.name))
+                item = QListWidgetItem(self._placeholder, path.name)
                 item.setData(_PATH_ROLE, str(path))
                 item.setToolTip(str(path))
                 item.setSizeHint(self.gridSize())
@@ -151,8 +151,3 @@ def _placeholder_icon() -> QIcon:
     pixmap = QPixmap(THUMB_SIDE, THUMB_SIDE * 2 // 3)
     pixmap.fill(QColor(60, 60, 64))
     return QIcon(pixmap)
-
-
-def _short(name: str, keep: int = 18) -> str:
-    """A file name that fits under a thumbnail (the tooltip has the whole path)."""
-    return name if len(name) <= keep else f"{name[: keep - 7]}…{name[-6:]}"

@@ -100,8 +100,7 @@ class FolderControls(QObject):
         if not self.strip.count() and self.session.path is not None:
             self.open_folder(Path(self.session.path).parent)  # the open photo's own folder
         # Count from the photo on its way, so quick presses add up.
-        loading = self.loader.job.payload if self.loader.job is not None else None
-        path = self.strip.neighbour(loading or self.session.path, offset)
+        path = self.strip.neighbour(self.loader.loading_path or self.session.path, offset)
         if path is None:
             self.session.say("Last photo of the folder" if offset > 0 else "First photo")
             return None

@@ -49,6 +49,11 @@ class PhotoLoader(QObject):
     def busy(self) -> bool:
         return self.job is not None
 
+    @property
+    def loading_path(self) -> str | None:
+        """The photo being opened, if one is."""
+        return self.job.payload if self.job is not None else None
+
     def open(self, path: str) -> Job:
         if self.job is not None:
             self.job.cancel()  # skipped if still queued; its result is ignored otherwise

@@ -256,7 +256,7 @@ class PreviewController(QObject):
         true_view = next(p for p in passes if p.role == VIEW and not p.is_stand_in)
         if self.latest is not None and true_view == replace(self.latest, generation=0):
             # Nothing changed (e.g. a resize that kept the same scale): the newest passes stand.
-            self._set_busy(bool(self.pending) or any(not j.cancelled for j in self.jobs))
+            self._set_busy(self._has_work())
             return
         self.cancel_all()
         self.generation += 1
@@ -340,9 +340,7 @@ class PreviewController(QObject):
         elif current:  # cancelled though newest (window closing): allow a later retry
             self.latest = None
             self.pending = []
-        self._set_busy(
-            self.timer.isActive() or bool(self.pending) or any(not j.cancelled for j in self.jobs)
-        )
+        self._set_busy(self._has_work())
 
     def _show(self, result: PreviewResult) -> None:
         request, layer = result.request, result.layer
@@ -360,6 +358,11 @@ class PreviewController(QObject):
         self.shown.emit(result)
         if request == self.latest:
             self.rendered.emit(result)
+
+    def _has_work(self) -> bool:
+        """A render is scheduled, waiting to start, or running (and not cancelled)."""
+        return (self.timer.isActive() or bool(self.pending)
+                or any(not job.cancelled for job in self.jobs))  # fmt: skip
 
     def _set_busy(self, busy: bool) -> None:
         if busy != self.busy:

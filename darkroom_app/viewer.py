@@ -293,8 +293,8 @@ class BeforeAfterView(QWidget):
         device_scale = self._scale * self.devicePixelRatioF()
         if self._fit or device_scale < 1 or abs(device_scale - round(device_scale)) > 1e-6:
             return
-        half = QPointF(self.panes()[0][0].size().width(), self.panes()[0][0].size().height())
-        half /= 2 * self._scale
+        pane = self.panes()[0][0]
+        half = QPointF(pane.width(), pane.height()) / (2 * self._scale)
         corner = self._center - half  # the pane's top-left, in image pixels
         self._center = QPointF(round(corner.x()), round(corner.y())) + half
 

@@ -78,7 +78,7 @@ def export_frame(
         options,
         exif=frame.exif,
         source_path=frame.path,
-        cfa=frame.cfa_name if frame.cfa_pattern.shape == (2, 2) else None,
+        cfa=None if frame.is_xtrans else frame.cfa_name,  # a Bayer mosaic DNG only
     )
     progress(100, 100, "Done")
     return rendered
