@@ -183,6 +183,7 @@ class AmountControl(QWidget):
 #: What each architecture is good for, in a photographer's words.
 PURPOSES = {
     "fast": "Noise-aware and quick: cleans dark photos and leaves well-exposed ones alone.",
+    "fast-xtrans": "fast for Fujifilm X-Trans sensors; chosen by itself for their photos.",
     "baseline": "The original See-in-the-Dark network: strong on very dark shots, slow.",
     "attention": "See-in-the-Dark with attention gates: the best score on very dark shots.",
     "gan": "Trained against a critic for crisper texture; may invent fine detail.",
@@ -200,8 +201,10 @@ def model_tooltip(entry: ModelEntry) -> str:
     card = entry.card
     if card is None:
         return f"{entry.name}: no trained weights yet."
-    purpose = PURPOSES.get(card.architecture, f"A {card.architecture} network.")
-    if entry.name not in PURPOSES:  # the user's own
+    purpose = PURPOSES.get(entry.name) or PURPOSES.get(
+        card.architecture, f"A {card.architecture} network."
+    )
+    if not entry.bundled:  # the user's own
         origin = f", fine-tuned from {card.base_model}" if card.base_model else ""
         purpose = f"Your model{origin}. {purpose}"
     where = "a GPU" if "GPU" in (card.hardware or "") else "a 2-core CPU"
@@ -248,8 +251,8 @@ class ModelCombo(QComboBox):
         current = self.current_model()
         entries = model_entries(model_dirs)
         usable = [e for e in entries if e.problem is None and e.has_weights]
-        bundled = [e for e in usable if e.name in PURPOSES]
-        own = [e for e in usable if e.name not in PURPOSES]
+        bundled = [e for e in usable if e.bundled]
+        own = [e for e in usable if not e.bundled]
         with QSignalBlocker(self):
             self.clear()
             for label, entry in self._named_choices(bundled):
@@ -275,8 +278,10 @@ class ModelCombo(QComboBox):
         from engine.resources import DEFAULT_MODEL
 
         by_name = {e.name: e for e in bundled}
+        # Scores are comparable on one table only: Bayer models' (X-Trans has its own).
+        bayer = [e for e in bundled if e.card is not None and "bayer" in e.card.sensors]
         picks = [(RECOMMENDED, by_name.get(DEFAULT_MODEL)), (FASTEST, by_name.get("lite")),
-                 (STRONGEST, max(bundled, key=_psnr, default=None))]  # fmt: skip
+                 (STRONGEST, max(bayer, key=_psnr, default=None))]  # fmt: skip
         seen: set[str] = set()
         out = []
         for label, entry in picks:

@@ -17,11 +17,13 @@ from PySide6.QtGui import QImage
 
 from engine.errors import DarkroomError, ModelError
 from engine.finetune import (
+    BaseSensorError,
     CheckedPair,
     FinetuneProgress,
     FinetuneRequest,
     FinetuneResult,
     MixedCamerasError,
+    MixedSensorsError,
     NameTakenError,
     NoBaseModelError,
     NoPairsError,
@@ -163,6 +165,8 @@ def default_model_name(camera: str, library: Path) -> str:
 START_PROBLEM_TITLES: dict[type[DarkroomError], str] = {
     NoPairsError: "No valid pairs",
     MixedCamerasError: "Pairs from several cameras",
+    MixedSensorsError: "Pairs from Bayer and X-Trans cameras",
+    BaseSensorError: "Base model takes other photos",
     NoBaseModelError: "No base model",
     NameTakenError: "Name taken",
     ModelError: "Invalid model name",

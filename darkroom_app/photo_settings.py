@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.errors import DarkroomError
+from engine.models import renders_sensor
 from engine.render import CLASSICAL, PhotoSettings, load_photo_settings, save_photo_settings
 
 from .session import LoadedPhoto, Session
@@ -120,10 +121,13 @@ class PhotoSettingsKeeper(QObject):
         before = "x1" if self.view.before_x1 else "same"
         return PhotoSettings(session.ratio, session.model, session.amount, before)
 
-    def first_look(self, auto_ratio: float | None, xtrans: bool = False) -> PhotoSettings:
+    def first_look(self, auto_ratio: float | None, sensor: str = "bayer") -> PhotoSettings:
         """What a photo opens with the first time: Auto ratio, the recommended model (the
-        classical render for an X-Trans photo: the networks are Bayer-only so far)."""
-        model = CLASSICAL if xtrans else self.recommended_model()
+        classical render when that model has no version for the photo's colour filter array,
+        ``sensor``: :func:`engine.models.renders_sensor`)."""
+        model = self.recommended_model()
+        if not renders_sensor(model, sensor):
+            model = CLASSICAL
         return PhotoSettings(auto_ratio, model, 1.0, "same")
 
     def photo_opened(self, photo: LoadedPhoto | None) -> None:
@@ -140,7 +144,7 @@ class PhotoSettingsKeeper(QObject):
             settings = load_photo_settings(photo.path, self.data_dir)
         except DarkroomError as exc:  # a damaged sidecar must not stop the photo from opening
             self.session.say(f"Ignored the photo's saved settings: {exc}", 10000)
-        first = self.first_look(photo.auto_ratio, photo.frame.is_xtrans)
+        first = self.first_look(photo.auto_ratio, photo.frame.sensor)
         self.restore(settings or first, record=False)
 
     @contextlib.contextmanager

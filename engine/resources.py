@@ -13,6 +13,23 @@ from pathlib import Path
 #: 54 GMAC per 12 MP, starts from the classical demosaic). Here, not in ``engine.models``, so
 #: the command line can name it without loading torch.
 DEFAULT_MODEL = "fast"
+#: The default model's version for Fujifilm's X-Trans sensors (issue 23): the same network with
+#: colour-masked planes in, trained on synthetic X-Trans pairs.
+DEFAULT_XTRANS_MODEL = "fast-xtrans"
+#: Bundled models with a version for the other kind of colour filter array: a photo whose CFA
+#: its model does not take is rendered by that version, so the default serves every photo.
+CFA_SIBLINGS = {
+    (DEFAULT_MODEL, "x-trans"): DEFAULT_XTRANS_MODEL,
+    (DEFAULT_XTRANS_MODEL, "bayer"): DEFAULT_MODEL,
+}
+
+
+def cfa_sibling(model: str, sensor: str) -> str | None:
+    """The bundled model that stands in for ``model`` on a ``sensor`` (``"bayer"`` or
+    ``"x-trans"``) photo it does not take, or ``None``."""
+    return CFA_SIBLINGS.get((model, sensor))
+
+
 #: Environment variable overriding :func:`user_data_dir` (tests, portable installs).
 DATA_DIR_ENV_VAR = "DARKROOM_DATA_DIR"
 

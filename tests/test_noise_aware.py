@@ -129,7 +129,7 @@ def test_train_refuses_bad_ratio_ranges(bad: str, capsys) -> None:
 
 def test_demosaic_planes_are_the_classical_demosaic_space_to_depthed() -> None:
     from engine.render import demosaic
-    from engine.render.inputs import rggb_mosaic
+    from engine.render.packing import positional_mosaic as rggb_mosaic
 
     packed = np.random.default_rng(3).random((4, 20, 24), dtype=np.float32)
     planes = torch.from_numpy(demosaic_planes(packed))[None]

@@ -1,6 +1,7 @@
-"""X-Trans photos through the classical path, everywhere (issue 23, parts 3 and 4 in part):
-the engine's render, preview bins and 100 % regions, the command line, exports, the window.
-The networks are Bayer-only so far: they refuse an X-Trans photo in one line."""
+"""X-Trans photos everywhere (issue 23, parts 3 and 4): the classical render, preview bins and
+100 % regions, the default model (its X-Trans version, chosen by the file's CFA), the command
+line, exports, the window. Bayer-only networks refuse an X-Trans photo in one line
+(tests/test_xtrans_network.py)."""
 
 # The window fixtures are test_gui_window's, imported by name (pytest finds them so).
 # ruff: noqa: F811
@@ -18,7 +19,6 @@ import rawpy
 import tifffile
 
 from engine.cli import main
-from engine.errors import UnsupportedSensorError
 from engine.io import orient_rect, read_raw, write_cfa_dng, xtrans_pattern
 from engine.render import Enhancer
 from tests.conftest import smooth_scene
@@ -69,16 +69,16 @@ def test_previews_and_100_percent_regions(tmp_path: Path) -> None:
     assert np.abs(part.srgb - whole[top : top + h, left : left + w]).max() < 1e-5
 
 
-def test_networks_refuse_x_trans_in_one_line(tmp_path: Path) -> None:
+def test_the_default_model_renders_x_trans_with_its_x_trans_version(tmp_path: Path) -> None:
     frame = read_raw(_xtrans_dng(tmp_path / "x.dng", 120, 180))
     fast = Enhancer("fast", device="cpu")
-    for render in (lambda: fast.render(frame, 10.0),
-                   lambda: fast.render_preview(frame, 10.0, 100)):  # fmt: skip
-        with pytest.raises(UnsupportedSensorError, match="no fast model for X-Trans") as info:
-            render()
-        assert "\n" not in str(info.value)
-    # Amount 0 is the classical render, which X-Trans has.
-    assert fast.render(frame, 10.0, amount=0).srgb.shape == (120, 180, 3)
+    rendered = fast.render(frame, 10.0)
+    assert rendered.model == "fast-xtrans" and rendered.srgb.shape == (120, 180, 3)
+    assert fast.render_preview(frame, 10.0, 100).model == "fast-xtrans"
+    direct = Enhancer("fast-xtrans", device="cpu").render(frame, 10.0)
+    np.testing.assert_array_equal(rendered.srgb, direct.srgb)
+    # Amount 0 is the classical render, which needs no network.
+    assert fast.render(frame, 10.0, amount=0).model == "fast"
 
 
 def test_the_command_line_and_exports(tmp_path: Path, capsys) -> None:
@@ -91,8 +91,10 @@ def test_the_command_line_and_exports(tmp_path: Path, capsys) -> None:
                  "--format", "dng"]) == 0  # fmt: skip
     with rawpy.imread(str(out / "x-darkroom.dng")) as raw:  # a linear DNG of the render
         assert raw.raw_image_visible.shape[:2] == (120, 180)
+    assert main(["enhance", str(path), "-o", str(tmp_path / "net")]) == 0  # the default model
+    assert (tmp_path / "net" / "x-darkroom.jpg").is_file()
     capsys.readouterr()
-    assert main(["enhance", str(path), "-o", str(tmp_path / "net")]) != 0  # the default model
+    assert main(["enhance", str(path), "--model", "lite", "-o", str(tmp_path / "lite")]) != 0
     err = capsys.readouterr().err
     assert "X-Trans" in err and "Traceback" not in err
     assert main(["enhance", str(path), "--model", "none", "-o", str(tmp_path / "cfa"),
@@ -101,15 +103,16 @@ def test_the_command_line_and_exports(tmp_path: Path, capsys) -> None:
     assert "Traceback" not in err and "Bayer" in err
 
 
-def test_the_window_shows_x_trans_classically(qtbot, make_window,
-                                                          tmp_path: Path) -> None:  # fmt: skip
+def test_the_window_enhances_x_trans_with_the_x_trans_model(qtbot, make_window,
+                                                              tmp_path: Path) -> None:  # fmt: skip
     path = _xtrans_dng(tmp_path / "x.dng", 600, 900, (1, 2), orientation=6)
     window = make_window(path)
-    assert window.current_settings()["model"] == "none"  # its first look: classical
+    assert window.current_settings()["model"] == "fast"  # Recommended, for X-Trans too
     assert window.ui.info.text("Dimensions").endswith("X-Trans)")
     window.resize(700, 560)
     window.set_zoom(1.0)
     assert window.wait_until_rendered(60)
+    assert window.viewer.after_label.startswith("After · fast-xtrans ×")  # who drew it
     x, y, w, h = window.visible_region()
     assert w < 600 and h < 900
     export = tifffile.imread(window.export_to(tmp_path / "x.tif", format="tiff", bits=16))
@@ -119,7 +122,7 @@ def test_the_window_shows_x_trans_classically(qtbot, make_window,
     diff = np.abs(window.after_image() - expected)
     assert diff.max() <= 3 and (diff > 1).mean() < 0.01
     with qtbot.waitSignal(window.errorShown, timeout=TIMEOUT_MS) as blocker:
-        window.set_model("fast")
+        window.set_model("lite")  # Bayer only
     assert "X-Trans" in blocker.args[1]
     qtbot.waitUntil(lambda: window.session.model == "none", timeout=TIMEOUT_MS)
     window.error_boxes.close_all()
@@ -131,15 +134,22 @@ def test_models_says_which_sensors_each_model_takes(capsys) -> None:
     assert main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("none") and "Bayer, X-Trans" in line for line in lines)
-    assert any(line.startswith("fast") and " Bayer " in line for line in lines)
+    assert any(line.startswith("fast ") and " Bayer " in line for line in lines)
+    assert any(line.startswith("fast-xtrans ") and " X-Trans " in line for line in lines)
     assert main(["models", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert {row["name"]: row["sensors"] for row in rows}["fast"] == ["bayer"]
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["fast"]["sensors"] == ["bayer"]
+    assert rows["fast-xtrans"]["sensors"] == ["x-trans"]
+    assert rows["fast-xtrans"]["source"] == "bundled"
 
 
-def test_fine_tuning_on_x_trans_pairs_says_why_not(tmp_path: Path) -> None:
+def test_x_trans_files_are_summarised_for_fine_tuning(tmp_path: Path) -> None:
+    """Pairs from an X-Trans camera fine-tune the X-Trans model (tests/test_xtrans_finetune.py):
+    the pair checks read such files, their greens found by the 6x6 pattern."""
     from engine.finetune.pair_checks import read_summary
 
-    path = _xtrans_dng(tmp_path / "x.dng", 120, 180)
-    with pytest.raises(UnsupportedSensorError, match="X-Trans; fine-tuning needs an X-Trans"):
-        read_summary(path)
+    summary = read_summary(_xtrans_dng(tmp_path / "x.dng", 120, 180, ratio=1.0, noise=0.0))
+    assert (summary.cfa, summary.sensor) == ("X-Trans", "x-trans")
+    assert summary.green.shape == (40, 60) and summary.thumb_scale == 3.0
+    green = smooth_scene(120, 180, seed=2)[..., 1].reshape(40, 3, 60, 3).mean(axis=(1, 3))
+    assert np.abs(summary.green - green).max() < 0.02

@@ -77,7 +77,7 @@ def _model_row(entry: ModelEntry) -> dict[str, Any]:
     import torch
 
     from engine.errors import ModelError
-    from engine.models import count_parameters, create_model, list_models
+    from engine.models import count_parameters, create_model
 
     params, problem, sensors = None, entry.problem, None
     if entry.architecture != "unknown":
@@ -89,10 +89,9 @@ def _model_row(entry: ModelEntry) -> dict[str, Any]:
         except (ModelError, RuntimeError, OverflowError) as exc:
             problem = problem or str(exc)
     path = entry.weights_path
-    bundled = entry.name in list_models()  # library names never take a variant's
     return {
         "name": entry.name, "architecture": entry.architecture, "parameters": params,
-        "source": "bundled" if bundled else "library", "sensors": sensors,
+        "source": "bundled" if entry.bundled else "library", "sensors": sensors,
         "weights": str(path) if path else None,
         "weights_bytes": path.stat().st_size if path else None,
         "card": asdict(entry.card) if entry.card else None, "problem": problem,

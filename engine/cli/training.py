@@ -38,8 +38,11 @@ def _ratio_range(text: str | None) -> tuple[float, float] | None:
     return lo, hi
 
 
-def _pair_source(data: str, crop: int, args: argparse.Namespace | None = None):
-    """A training source for ``--data``: real pairs (CSV / SID folder) or clean photos."""
+def _pair_source(
+    data: str, crop: int, args: argparse.Namespace | None = None, sensor: str = "bayer"
+):
+    """A training source for ``--data``: real pairs (CSV / SID folder) or clean photos, made
+    into ``sensor`` (``"bayer"``, ``"x-trans"``) pairs."""
     path = Path(data)
     if not path.exists():
         raise DarkroomError(f"{data}: no such file or folder")
@@ -58,8 +61,9 @@ def _pair_source(data: str, crop: int, args: argparse.Namespace | None = None):
     clean = float(getattr(args, "clean_fraction", 0.0) or 0.0)
     if not 0.0 <= clean < 1.0:
         raise DarkroomError("--clean-fraction must be in [0, 1)")
-    source = SyntheticPairSource(photos, crop=crop, ratio_range=ratios, clean_fraction=clean)
-    recipe = ""
+    source = SyntheticPairSource(photos, crop=crop, ratio_range=ratios, clean_fraction=clean,
+                                 sensor=sensor)  # fmt: skip
+    recipe = ", X-Trans" if sensor == "x-trans" else ""
     if ratios is not None:
         recipe += f", ratios x{ratios[0]:g}-x{ratios[1]:g} log-uniform"
     if clean:
@@ -82,7 +86,8 @@ def _train_and_save(args: argparse.Namespace, main_rank: bool) -> int:
 
     config = _train_config(args)  # every rank checks, so all stop alike on a bad --out
     out = Path(args.out)
-    source, data_desc = _pair_source(args.data, args.crop, args)
+    sensor = str(config.model_config.get("sensor", "bayer"))  # an X-Trans network's pairs
+    source, data_desc = _pair_source(args.data, args.crop, args, sensor)
     last_print = [0.0]
 
     def report(p: TrainProgress) -> None:
@@ -178,6 +183,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
     # Resolved up front: fails fast, before minutes of evaluation, and reused for the cards.
     weights_of = {name: resolve_model(name) for name in models if name != CLASSICAL}
+    sensor = args.sensor
+    other = [n for n, w in weights_of.items() if sensor not in read_card(w).sensors]
+    if other and args.models in ("all", ""):  # every model that takes this sensor's pairs
+        models = [m for m in models if m not in other]
+        weights_of = {n: w for n, w in weights_of.items() if n not in other}
+    elif other:
+        kind = "X-Trans" if sensor == "x-trans" else "Bayer"
+        raise DarkroomError(f"{', '.join(other)}: no {kind} model; evaluate {kind} pairs "
+                            "with a model that takes them (see darkroom-cli models)")  # fmt: skip
     try:
         ratios = [float(r) for r in args.ratios.split(",")]
     except ValueError:
@@ -188,7 +202,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         pairs = [load_pair(spec) for spec in load_pairs(data)]
     else:
         pairs = default_eval_pairs(data, ratios=ratios, max_photos=args.max_photos,
-                                   max_side=args.max_side or None)  # fmt: skip
+                                   max_side=args.max_side or None, sensor=sensor)  # fmt: skip
     if not pairs:
         raise DarkroomError(f"{data}: no evaluation pairs")
 
@@ -277,6 +291,8 @@ def add_training_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", default="all", help="'all' (with weights), 'none' or a,b,c")
     p.add_argument("--out", default="evaluation", help="folder for table.md, results.json, PNG")
     p.add_argument("--ratios", default="100,250,300", help="for synthetic pairs")
+    p.add_argument("--sensor", choices=("bayer", "x-trans"), default="bayer",
+                   help="synthetic pairs from a Bayer or an X-Trans sensor")  # fmt: skip
     p.add_argument("--max-photos", type=int, help="use at most this many held-out photos")
     p.add_argument("--max-side", type=int, default=512, help="centre-crop photos (0: full)")
     p.add_argument("--device", default="auto")

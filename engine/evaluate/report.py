@@ -25,8 +25,10 @@ def default_eval_pairs(
     ratios: Sequence[float] = (100, 250, 300),
     max_photos: int | None = None,
     max_side: int | None = 512,
+    sensor: str = "bayer",
 ) -> list[TrainingPair]:
-    """Deterministic synthetic evaluation pairs from the held-out split of a photo folder.
+    """Deterministic synthetic evaluation pairs from the held-out split of a photo folder,
+    from a ``sensor`` (``"bayer"``, ``"x-trans"``) camera.
 
     Every held-out photo (see :func:`engine.train.synthesis.is_held_out`; the first ``max_photos``)
     at every ratio, centre-cropped to ``max_side``, with the same noise on every run.
@@ -42,7 +44,7 @@ def default_eval_pairs(
         photos = photos[: max(0, int(max_photos))]
     if not photos:
         raise DarkroomError(f"{folder}: no held-out photos (about 1 in 10 photos is held out)")
-    return held_out_pairs(photos, ratios, max_side=max_side)
+    return held_out_pairs(photos, ratios, max_side=max_side, sensor=sensor)
 
 
 def write_report(

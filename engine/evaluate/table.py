@@ -142,7 +142,8 @@ def _run_network(enhancer: Enhancer, pair: TrainingPair, cancel: CancelToken | N
 def _describe(pairs: Sequence[TrainingPair]) -> str:
     synthetic = sum(1 for p in pairs if p.dark.exif.make == "Synthetic")
     if synthetic == len(pairs):
-        return "synthetic: unprocessed photos with the physics-based noise model"
+        sensor = " X-Trans" if all(p.dark.is_xtrans for p in pairs) else ""
+        return f"synthetic{sensor}: unprocessed photos with the physics-based noise model"
     if synthetic == 0:
         return "real short/long RAW pairs"
     return f"{synthetic} synthetic, {len(pairs) - synthetic} real"

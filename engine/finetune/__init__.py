@@ -11,7 +11,8 @@ the loaded :class:`~engine.train.TrainingPair`.
   their long exposures with a :func:`fit_noise_profile` of the camera), reports
   :class:`FinetuneProgress`, pauses with a :class:`PauseToken`, resumes after a cancel or a
   crash, and saves into the model library; :func:`check_start` holds the rules a request must
-  pass (one camera among them), for the window and the CLI alike;
+  pass (one camera and one kind of sensor among them: X-Trans pairs fine-tune the X-Trans
+  version of the default model), for the window and the CLI alike;
 * :func:`find_interrupted_run` / :func:`list_interrupted_runs`: runs that stopped before saving
   (their versioned :class:`RunState` is this package's business alone).
 """
@@ -35,10 +36,12 @@ from engine.finetune.request import (
     DEFAULT_LR,
     DEFAULT_PATCH,
     DEFAULT_PATIENCE,
+    BaseSensorError,
     FinetuneRequest,
     FinetuneSettings,
     FinetuneStartError,
     MixedCamerasError,
+    MixedSensorsError,
     NameTakenError,
     NoBaseModelError,
     NoPairsError,
@@ -64,6 +67,7 @@ __all__ = [
     "DEFAULT_PATIENCE",
     "MAX_GAP_S",
     "RUN_STATE_VERSION",
+    "BaseSensorError",
     "CheckedPair",
     "FileIssue",
     "FinetuneProgress",
@@ -73,6 +77,7 @@ __all__ = [
     "FinetuneStartError",
     "InterruptedRun",
     "MixedCamerasError",
+    "MixedSensorsError",
     "NameTakenError",
     "NoBaseModelError",
     "NoPairsError",

@@ -37,8 +37,9 @@ from engine.train import (
     TrainingPair,
     crop_pair,
     load_pair,
-    random_crop_and_flip,
+    random_training_crop,
     to_rggb,
+    training_crop_size,
 )
 
 #: Share of training crops synthesised from the user's long exposures when ``synthetic``.
@@ -61,9 +62,13 @@ class FinetunePairSource:
     """Training crops from the user's real pairs, mixed with synthetic ones.
 
     A synthetic crop takes a random long exposure and its target, crops and flips both
-    (CFA-correct, :func:`~engine.train.synthesis.random_crop_and_flip`), then darkens the crop with
+    (CFA-correct, :func:`~engine.train.real_pairs.random_training_crop`), then darkens the crop with
     the fitted noise profile (:func:`~engine.finetune.noise_fit.darken_frame`) at one of the user's
     ratios times a factor log-uniform in :data:`RATIO_JITTER`.
+
+    X-Trans pairs give X-Trans crops, real and synthetic alike (cut on whole 6-pixel periods to
+    multiples of 12 pixels, flipped, never mirrored into another geometry), for an X-Trans
+    model.
 
     Every crop carries its noise level for noise-aware models: a synthetic one the level it
     was drawn with, a real one its frame's level as the app would find it with the fitted
@@ -103,13 +108,13 @@ class FinetunePairSource:
         if self.profile is not None and user.long is not None:
             if rng.random() < self.synthetic_fraction:
                 return self._synthetic(user, rng)
-        out = random_crop_and_flip(user.pair, self.crop, rng)
+        out = random_training_crop(user.pair, self.crop, rng)
         return replace(out, target=to_float(out.target), noise=self.levels[index])
 
     def _synthetic(self, user: LoadedPair, rng: np.random.Generator) -> TrainingPair:
         assert self.profile is not None and user.long is not None
         clean = TrainingPair(user.pair.name, user.long, 1.0, user.pair.target)
-        crop = random_crop_and_flip(clean, self.crop, rng)
+        crop = random_training_crop(clean, self.crop, rng)
         lo, hi = RATIO_JITTER
         ratio = self.ratios[int(rng.integers(len(self.ratios)))]
         ratio = max(1.0, ratio * math.exp(rng.uniform(math.log(lo), math.log(hi))))
@@ -135,8 +140,10 @@ def load_finetune_pair(spec: PairFiles, keep_long: bool) -> LoadedPair:
 
 
 def centre_crop(pair: TrainingPair, side: int) -> TrainingPair:
+    """The centre ``side`` x ``side`` of a pair (whole CFA periods: an X-Trans crop is cut to
+    multiples of 12 pixels, as training crops are)."""
     h, w = pair.dark.height, pair.dark.width
-    ch, cw = min(side, h), min(side, w)
+    ch, cw = training_crop_size(pair, side)
     return crop_pair(pair, (h - ch) // 2, (w - cw) // 2, ch, cw)
 
 

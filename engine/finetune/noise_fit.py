@@ -7,11 +7,12 @@ enough to synthesise more training pairs from the user's own clean long exposure
 Measurements (:mod:`engine.finetune.noise_measure`; all in DN above black, at the camera's own bit
 depth; model and units as in :mod:`engine.noise.model`):
 
-* **Dark frame** (no light): per CFA position, the mean is the colour bias; the variance of the
-  row means is ``sigma_row**2 + read_var / W``; what is left after removing the row means is
-  the read noise. Its Tukey-lambda shape is the lambda whose quantiles correlate best with the
-  sorted samples (the probability-plot correlation coefficient, as ELD fits it), and its scale
-  the slope of that probability plot over the central 98 % (robust to hot pixels).
+* **Dark frame** (no light): per CFA position (per colour on X-Trans), the mean is the colour
+  bias; the variance of the row means is ``sigma_row**2 + read_var / W``; what is left after
+  removing the row means is the read noise. Its Tukey-lambda shape is the lambda whose
+  quantiles correlate best with the sorted samples (the probability-plot correlation
+  coefficient, as ELD fits it), and its scale the slope of that probability plot over the
+  central 98 % (robust to hot pixels).
 * **Short/long pair** (the long one is the clean reference): the short exposure's expected
   signal is ``S = long / ratio``, and the residual ``r = short - S`` (bias and row means
   removed) has variance ``K * S + read_var`` (photon shot noise plus read noise; the long
@@ -225,8 +226,8 @@ def darken_frame(
     """A synthetic short exposure of a clean frame: darkened by ``ratio``, with fitted noise.
 
     Returns:
-        A frame like ``long`` (same CFA, levels, EXIF) whose float32 mosaic holds the noisy dark
-        signal in DN, clipped to ``[0, white_level]`` as a file would be.
+        A frame like ``long`` (same CFA, Bayer or X-Trans, levels, EXIF) whose float32 mosaic
+        holds the noisy dark signal in DN, clipped to ``[0, white_level]`` as a file would be.
     """
     return darken_with_level(long, ratio, profile, rng)[0]
 
@@ -237,7 +238,8 @@ def darken_with_level(
     """:func:`darken_frame`, and the noise level it drew (for noise-aware models)."""
     clean = normalise_mosaic(long, 1.0, clip=True)
     params = profile.sample_params(rng)
-    dark = synthesise_dark(clean, ratio, params, profile, rng, cfa=long.cfa_name, clip=False)
+    # The pattern, not its name: an X-Trans frame's colour bias is placed by its 6x6 tile.
+    dark = synthesise_dark(clean, ratio, params, profile, rng, cfa=long.cfa_pattern, clip=False)
     black = long.black_map()
     dn = dark * (np.float32(long.white_level) - black) + black
     np.clip(dn, 0.0, long.white_level, out=dn)

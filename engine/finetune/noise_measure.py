@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import DarkroomError
-from engine.io import RawFrame, packed_positions
+from engine.io import BLUE, GREEN, RED, RawFrame, packed_positions
 from engine.noise import tukey_lambda_quantile, tukey_lambda_variance
 
 #: Read-noise shape assumed without dark frames (0 = logistic, close to Gaussian).
@@ -54,7 +54,8 @@ class NoiseMeasurement:
         lam: Tukey-lambda shape (measured on dark frames, assumed for pairs).
         sigma_read: Tukey-lambda scale, ``read_std / sqrt(tukey_lambda_variance(lam))``, DN.
         sigma_row: standard deviation of the per-row offset, DN.
-        bias: mean offsets in packed order (R, G1, B, G2), DN.
+        bias: mean offsets in packed order (R, G1, B, G2), DN (per colour on X-Trans, where
+            G1 and G2 are the mean of every green).
     """
 
     source: str
@@ -88,20 +89,44 @@ def _is_integral(frame: RawFrame) -> bool:
     return bool(np.all(sample == np.rint(sample)))
 
 
+def _bias_sites(cfa_pattern: np.ndarray) -> list[list[tuple[int, int]]]:
+    """The positions of the CFA period behind each entry of the packed order (R, G1, B, G2):
+    one each in a Bayer block; on a 6x6 X-Trans tile every red, every green (for G1 and G2
+    alike) and every blue, so the bias is measured per colour, as the noise model places it
+    (:func:`engine.noise.model.add_noise`)."""
+    pattern = np.asarray(cfa_pattern)
+    if pattern.shape == (2, 2):
+        return [[site] for site in packed_positions(pattern)]
+    red, green, blue = ([(int(y), int(x)) for y, x in np.argwhere(pattern == c)]
+                        for c in (RED, GREEN, BLUE))  # fmt: skip
+    return [red, green, blue, green]
+
+
 def _packed_means(x: np.ndarray, cfa_pattern: np.ndarray, valid: np.ndarray | None = None) -> list:
-    """Mean of ``x`` at each CFA position, packed order (R, G1, B, G2)."""
+    """Mean of ``x`` at each CFA position (per colour on X-Trans), packed order (R, G1, B,
+    G2)."""
+    n = np.asarray(cfa_pattern).shape[0]
     means = []
-    for dy, dx in packed_positions(cfa_pattern):
-        plane = x[dy::2, dx::2]
-        if valid is not None:
-            plane = plane[valid[dy::2, dx::2]]
-        means.append(float(plane.mean()) if plane.size else 0.0)
+    for sites in _bias_sites(cfa_pattern):
+        total, count = 0.0, 0
+        for dy, dx in sites:
+            plane = x[dy::n, dx::n]
+            if valid is not None:
+                plane = plane[valid[dy::n, dx::n]]
+            total += float(plane.sum())
+            count += int(plane.size)
+        means.append(total / count if count else 0.0)
     return means
 
 
 def _subtract_packed(x: np.ndarray, cfa_pattern: np.ndarray, values: Sequence[float]) -> None:
-    for (dy, dx), value in zip(packed_positions(cfa_pattern), values, strict=True):
-        x[dy::2, dx::2] -= value
+    """Subtract each packed entry's value at its positions (each position once)."""
+    n = np.asarray(cfa_pattern).shape[0]
+    per_site: dict[tuple[int, int], float] = {}
+    for sites, value in zip(_bias_sites(cfa_pattern), values, strict=True):
+        per_site.update(dict.fromkeys(sites, value))
+    for (dy, dx), value in per_site.items():
+        x[dy::n, dx::n] -= value
 
 
 def fit_lambda(samples: np.ndarray) -> tuple[float, float, float]:

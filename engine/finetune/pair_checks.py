@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.errors import DarkroomError, UnsupportedSensorError
-from engine.io import RawFrame, packed_positions, read_raw
+from engine.errors import DarkroomError
+from engine.io import GREEN, RawFrame, read_raw
 from engine.train import PairFiles
 
 #: Largest acceptable misalignment between short and long exposure, sensor pixels.
@@ -52,6 +52,8 @@ class CheckedPair:
         reason: one line saying why an invalid pair is invalid (empty when valid).
         shift_px: measured misalignment in sensor pixels (``None``: not measured).
         clipped_fraction: fraction of the long exposure's pixels near white, in [0, 1].
+        sensor: the colour filter array, ``"bayer"`` or ``"x-trans"`` (``None``: not read),
+            which picks the model a fine-tune on it starts from.
     """
 
     short: Path
@@ -62,6 +64,7 @@ class CheckedPair:
     reason: str = ""
     shift_px: float | None = None
     clipped_fraction: float | None = None
+    sensor: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -159,7 +162,8 @@ class RawSummary:
         path: the file.
         camera: "Make Model" from the EXIF.
         width, height: mosaic size in sensor pixels.
-        cfa: 2x2 layout name, e.g. ``"RGGB"``.
+        cfa: 2x2 layout name, e.g. ``"RGGB"``, or ``"X-Trans"``.
+        sensor: ``"bayer"`` or ``"x-trans"`` (:attr:`~engine.io.RawFrame.sensor`).
         exposure_time: seconds, or ``None``.
         iso: ISO speed, or ``None``.
         taken: capture time from the EXIF, or ``None``.
@@ -174,6 +178,7 @@ class RawSummary:
     width: int
     height: int
     cfa: str
+    sensor: str
     exposure_time: float | None
     iso: float | None
     taken: datetime | None
@@ -191,35 +196,58 @@ def _parse_time(text: str | None) -> datetime | None:
         return None  # malformed or zeroed ("0000:00:00 00:00:00") EXIF dates
 
 
+#: Side of the blocks whose greens are averaged into one thumbnail pixel: a Bayer block, or a
+#: 3x3 quarter of the X-Trans tile (five greens; every 3x3 window of it holds each colour).
+GREEN_BLOCK = {"bayer": 2, "x-trans": 3}
+
+
+def _green_means(frame: RawFrame) -> np.ndarray:
+    """Mean normalised green of every :data:`GREEN_BLOCK` block (whole blocks only), found
+    from the frame's CFA pattern: ``(H // b, W // b)`` float32."""
+    b, n = GREEN_BLOCK[frame.sensor], frame.period
+    h, w = frame.height // b * b, frame.width // b * b
+    pattern = np.asarray(frame.cfa_pattern)
+    sums = np.zeros((h // b, w // b), np.float32)
+    counts = np.zeros((h // b, w // b), np.float32)
+    # One strided view per green position of the period, no full-frame float copy. The
+    # period is a whole number of blocks, so pixel (dy + n i, dx + n j) lies in block
+    # (dy // b + (n // b) i, dx // b + (n // b) j): a strided view of the blocks too.
+    step = n // b
+    for dy, dx in np.argwhere(pattern == GREEN):
+        black = np.float32(frame.black_level[dy, dx])
+        plane = frame.mosaic[dy:h:n, dx:w:n].astype(np.float32) - black
+        plane /= np.float32(frame.white_level) - black
+        sums[dy // b :: step, dx // b :: step] += plane
+        counts[dy // b :: step, dx // b :: step] += np.float32(1.0)
+    return sums / np.maximum(counts, np.float32(1.0))
+
+
 def green_thumbnail(frame: RawFrame, max_side: int = THUMB_MAX_SIDE) -> tuple[np.ndarray, float]:
-    """The mean of the two greens of every CFA block, area-downsampled.
+    """The mean of the greens of every CFA block (the two of a Bayer block, the five of each
+    3x3 quarter of an X-Trans tile), area-downsampled.
 
     Returns:
         ``(h, w)`` float32 normalised green (black-subtracted, divided by ``white - black``, not
         clipped) with ``max(h, w) <= max_side``, and the sensor pixels per thumbnail pixel.
     """
-    _, g1, _, g2 = packed_positions(frame.cfa_pattern)
-    planes = []
-    for dy, dx in (g1, g2):
-        black = np.float32(frame.black_level[dy, dx])
-        plane = frame.mosaic[dy::2, dx::2].astype(np.float32) - black
-        planes.append(plane / (np.float32(frame.white_level) - black))
-    green = (planes[0] + planes[1]) * np.float32(0.5)
+    green = _green_means(frame)
+    block = GREEN_BLOCK[frame.sensor]
     h, w = green.shape
     factor = max(1, math.ceil(max(h, w) / max_side))
     if factor > 1:
         green = cv2.resize(green, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(green, dtype=np.float32), 2.0 * w / green.shape[1]
+    return np.ascontiguousarray(green, dtype=np.float32), float(block) * w / green.shape[1]
 
 
 def clipped_fraction(frame: RawFrame, level: float = CLIP_LEVEL) -> float:
-    """Fraction of mosaic pixels at or above ``level`` of the way from black to white."""
-    clipped = 0
-    for dy in (0, 1):
-        for dx in (0, 1):
+    """Fraction of mosaic pixels at or above ``level`` of the way from black to white (each
+    position of the CFA period against its own black level)."""
+    clipped, n = 0, frame.period
+    for dy in range(n):
+        for dx in range(n):
             black = float(frame.black_level[dy, dx])
             threshold = black + level * (frame.white_level - black)
-            clipped += int(np.count_nonzero(frame.mosaic[dy::2, dx::2] >= threshold))
+            clipped += int(np.count_nonzero(frame.mosaic[dy::n, dx::n] >= threshold))
     return clipped / max(frame.mosaic.size, 1)
 
 
@@ -232,6 +260,7 @@ def summarise(frame: RawFrame) -> RawSummary:
         width=frame.width,
         height=frame.height,
         cfa=frame.cfa_name,
+        sensor=frame.sensor,
         exposure_time=frame.exif.exposure_time,
         iso=frame.exif.iso,
         taken=_parse_time(frame.exif.datetime),
@@ -245,17 +274,11 @@ def read_summary(path: Path) -> RawSummary:
     """Decode ``path`` and summarise it.
 
     Raises:
-        DarkroomError: the file cannot be read as a Bayer RAW (any decoder failure on a corrupt
-            file is turned into one, so one bad file never ends a scan).
+        DarkroomError: the file cannot be read as a Bayer or X-Trans RAW (any decoder failure
+            on a corrupt file is turned into one, so one bad file never ends a scan).
     """
     try:
-        frame = read_raw(path)
-        if frame.is_xtrans:  # the networks are Bayer-only: nothing to fine-tune on these yet
-            raise UnsupportedSensorError(
-                f"{path}: X-Trans; fine-tuning needs an X-Trans model, which Darkroom does not "
-                "have yet"
-            )
-        return summarise(frame)
+        return summarise(read_raw(path))
     except DarkroomError:
         raise
     except Exception as exc:  # noqa: BLE001 - corrupt files can upset LibRaw/numpy in odd ways
@@ -299,7 +322,8 @@ def check_pair(
         return CheckedPair(
             short=short.path, long=long.path, ratio=ratio, camera=short.camera,
             status=INVALID if reason else VALID, reason=reason,
-            clipped_fraction=long.clipped_fraction, **extra,  # type: ignore[arg-type]
+            clipped_fraction=long.clipped_fraction, sensor=short.sensor,
+            **extra,  # type: ignore[arg-type]
         )  # fmt: skip
 
     if short.camera != long.camera:

@@ -9,6 +9,10 @@ too. The rules:
 * at least one pair, every :class:`~engine.finetune.CheckedPair` valid;
 * **one camera**: each camera has its own noise, so a mixed set fine-tunes for none of them
   (:class:`MixedCamerasError`); pairs given as plain files are checked once loaded;
+* **one kind of sensor**, Bayer or Fujifilm X-Trans (:class:`MixedSensorsError`), which picks
+  the model that is trained: :func:`resolve_base` gives X-Trans pairs the X-Trans version of
+  the default model (``fast`` -> ``fast-xtrans``, :func:`engine.models.cfa_sibling`), and a
+  base that takes only the other kind is refused in one line (:class:`BaseSensorError`);
 * a base model, and a valid library name not yet taken (unless overwriting).
 """
 
@@ -20,11 +24,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.errors import DarkroomError, ModelError
+from engine.errors import DarkroomError, ModelError, UnsupportedSensorError
 from engine.finetune.data import SYNTHETIC_FRACTION
 from engine.finetune.pair_checks import CheckedPair
-from engine.io import RawFrame
-from engine.models import check_name, library_dir
+from engine.io import RawFrame, read_raw
+from engine.models import (
+    DEFAULT_MODEL,
+    ModelCard,
+    cfa_sibling,
+    check_name,
+    library_dir,
+    read_card,
+    resolve_model,
+)
 from engine.train import PairFiles
 
 #: Fine-tuning learning rate: half of training from scratch (the weights are already good, and
@@ -50,6 +62,15 @@ class NoPairsError(FinetuneStartError):
 
 class MixedCamerasError(FinetuneStartError):
     """The pairs come from more than one camera."""
+
+
+class MixedSensorsError(FinetuneStartError):
+    """The pairs mix Bayer and X-Trans sensors."""
+
+
+class BaseSensorError(FinetuneStartError, UnsupportedSensorError):
+    """The base model takes the other kind of sensor than the pairs' and has no version for
+    theirs (or that version is not installed)."""
 
 
 class NoBaseModelError(FinetuneStartError):
@@ -180,8 +201,8 @@ def check_start(request: FinetuneRequest) -> str:
     """Check what can be checked before loading anything; returns the valid model name.
 
     Raises:
-        FinetuneStartError: no valid pairs, several cameras, no base model, or the name is
-            taken (unless ``overwrite``).
+        FinetuneStartError: no valid pairs, several cameras or kinds of sensor, no base
+            model, or the name is taken (unless ``overwrite``).
         ModelError: an invalid model name.
     """
     pairs = list(request.pairs)
@@ -191,8 +212,17 @@ def check_start(request: FinetuneRequest) -> str:
         raise NoPairsError(reason or "no pairs to fine-tune on")
     check_one_camera((f"{p.short.name} + {p.long.name}", p.camera) for p in pairs
                      if isinstance(p, CheckedPair))  # fmt: skip
+    sensor = check_one_sensor((f"{p.short.name} + {p.long.name}", p.sensor) for p in pairs
+                              if isinstance(p, CheckedPair) and p.sensor)  # fmt: skip
     if not request.base:
         raise NoBaseModelError("choose a trained model to start from")
+    if sensor is not None:  # a base that cannot take these pairs, before anything loads
+        try:
+            weights: Path | None = resolve_base(request.base, sensor, request.library)
+        except ModelError:
+            weights = None  # an unknown base: the run says so when it loads it
+        if weights is not None:
+            check_base_sensor(read_card(weights), sensor)
     name = check_name(request.name)
     root = request.library_dir
     if (root / f"{name}.safetensors").exists() and not request.overwrite:
@@ -218,6 +248,92 @@ def check_one_camera(labelled_cameras: Iterable[tuple[str, str]]) -> None:
             f"the pairs come from {len(names)} cameras ({', '.join(names)}); a fine-tune learns "
             f"one camera's noise: remove the pairs of the others (e.g. {by_camera[names[-1]][0]})"
         )
+
+
+#: How messages name the kinds of sensor (:attr:`engine.io.RawFrame.sensor`).
+SENSOR_WORDS = {"bayer": "Bayer", "x-trans": "X-Trans"}
+
+
+def check_one_sensor(labelled_sensors: Iterable[tuple[str, str]]) -> str | None:
+    """Refuse pairs from both kinds of sensor (a Bayer and an X-Trans model are two models).
+
+    Args:
+        labelled_sensors: ``(pair label, sensor)`` for every pair whose sensor is known.
+
+    Returns:
+        The one sensor, ``"bayer"`` or ``"x-trans"`` (``None``: no pair given).
+
+    Raises:
+        MixedSensorsError: naming a pair of each kind.
+    """
+    by_sensor: dict[str, str] = {}
+    for label, sensor in labelled_sensors:
+        by_sensor.setdefault(sensor, label)
+    if len(by_sensor) > 1:
+        (a, first), (b, second) = sorted(by_sensor.items())
+        raise MixedSensorsError(
+            f"the pairs mix {SENSOR_WORDS.get(a, a)} ({first}) and {SENSOR_WORDS.get(b, b)} "
+            f"({second}) sensors; a fine-tune trains a model for one kind: remove the others"
+        )
+    return next(iter(by_sensor), None)
+
+
+def pairs_sensor(pairs: Sequence[CheckedPair | PairFiles]) -> str:
+    """The kind of sensor the pairs come from, ``"bayer"`` or ``"x-trans"``: as the pair checks
+    found it (:attr:`CheckedPair.sensor`), else read from the first pair's short exposure
+    (plain files are checked pair by pair once loaded).
+
+    Raises:
+        MixedSensorsError: checked pairs of both kinds.
+        DarkroomError: no pairs, or the first file cannot be read.
+    """
+    known = check_one_sensor((f"{p.short.name} + {p.long.name}", p.sensor) for p in pairs
+                             if isinstance(p, CheckedPair) and p.sensor)  # fmt: skip
+    if known is not None:
+        return known
+    if not pairs:
+        raise NoPairsError("no pairs to fine-tune on")
+    return read_raw(pairs[0].short).sensor
+
+
+def resolve_base(base: str, sensor: str, library: str | os.PathLike[str] | None = None) -> Path:
+    """The weights a fine-tune of ``base`` on ``sensor`` pairs starts from: ``base`` itself, or
+    its version for that kind of sensor (:func:`engine.models.cfa_sibling`: X-Trans pairs
+    fine-tune ``fast-xtrans`` when ``fast`` is asked for); the library is searched too.
+
+    Raises:
+        BaseSensorError: ``base`` has a version for ``sensor`` that is not installed.
+        ModelError: an unknown base, or one without weights.
+    """
+    chosen = cfa_sibling(base, sensor)
+    if chosen is None:
+        return resolve_model(base, [library_dir(library)])
+    try:
+        return resolve_model(chosen, [library_dir(library)])
+    except ModelError:
+        kind = SENSOR_WORDS.get(sensor, sensor)
+        raise BaseSensorError(
+            f"{kind} pairs fine-tune {chosen}, the {kind} version of {base}, and it is not "
+            "installed"
+        ) from None
+
+
+def check_base_sensor(card: ModelCard, sensor: str) -> None:
+    """Refuse, in one line, a base model (its card) that does not take ``sensor`` photos.
+
+    Raises:
+        BaseSensorError: naming what the model takes and what to fine-tune instead.
+    """
+    if sensor in card.sensors:
+        return
+    theirs = SENSOR_WORDS.get(sensor, sensor)
+    takes = " and ".join(SENSOR_WORDS.get(s, s) for s in card.sensors)
+    version = cfa_sibling(DEFAULT_MODEL, sensor)
+    instead = f"{DEFAULT_MODEL} (its {theirs} version, {version})" if version else DEFAULT_MODEL
+    raise BaseSensorError(
+        f"{card.name} takes {takes} photos only and these pairs are {theirs}; fine-tune "
+        f"{instead} or another {theirs} model"
+    )
 
 
 def pair_files_of(pairs: Sequence[CheckedPair | PairFiles]) -> list[PairFiles]:

@@ -6,7 +6,10 @@
 variant's fine-tuning strategy) and saves the result into the model library with a model card.
 
 * **Rules** (:mod:`~engine.finetune.request`): valid pairs from one camera, a base model, a
-  free name; the window asks the same :func:`~engine.finetune.request.check_start`.
+  free name; the window asks the same :func:`~engine.finetune.request.check_start`. Pairs
+  from a Fujifilm X-Trans camera fine-tune an X-Trans model: the default's X-Trans version
+  when the default is the base (:func:`~engine.finetune.request.resolve_base`); a base that
+  takes only Bayer photos is refused in one line.
 * **Data** (:mod:`~engine.finetune.data`). Real pairs are loaded like
   :class:`~engine.train.RealPairSource` does. With ``synthetic``, about
   :data:`~engine.finetune.data.SYNTHETIC_FRACTION` of the training crops are instead made from
@@ -62,11 +65,16 @@ from engine.finetune.data import (
 from engine.finetune.noise_fit import NoiseFit, fit_noise_profile
 from engine.finetune.progress import FinetuneProgress, PauseToken, ProgressState
 from engine.finetune.request import (
+    SENSOR_WORDS,
     FinetuneRequest,
     NameTakenError,
+    check_base_sensor,
     check_one_camera,
+    check_one_sensor,
     check_start,
     pair_files_of,
+    pairs_sensor,
+    resolve_base,
 )
 from engine.finetune.result import FinetuneResult, json_safe
 from engine.finetune.run_state import (
@@ -81,9 +89,9 @@ from engine.jobs import CancelToken
 from engine.models import (
     EnhanceNet,
     ModelCard,
+    cfa_sibling,
     load_model,
     read_tensors,
-    resolve_model,
     save_tensors,
     save_to_library,
 )
@@ -164,11 +172,19 @@ class _FinetuneRun:
         self.n_val = self.settings.held_out(len(self.files))
         self.device = select_device(request.device)
         self.root = request.library_dir
-        self.base_path = resolve_model(request.base, [self.root])
+        # The pairs' kind of sensor picks the network: X-Trans pairs fine-tune an X-Trans model
+        # (the default's X-Trans version when the default is asked for).
+        self.sensor = pairs_sensor(request.pairs)
+        self.base_path = resolve_base(request.base, self.sensor, self.root)
         self.base_model: EnhanceNet | None
         self.base_model, self.base_card = load_model(self.base_path)
+        check_base_sensor(self.base_card, self.sensor)
         self.strategy = strategy_class(self.base_card.architecture)
         self.notes: list[str] = [self.strategy.finetune_note] if self.strategy.finetune_note else []
+        if (version := cfa_sibling(request.base, self.sensor)) is not None:
+            kind = SENSOR_WORDS.get(self.sensor, self.sensor)
+            self.notes.append(f"{kind} pairs: fine-tuned {version}, the {kind} version of "
+                              f"{request.base}")  # fmt: skip
         self.darks = load_dark_list(request.dark_frames)
         self.work = model_work_dir(self.name, self.root)
         self.ckpt, self.run_file = self.work / CHECKPOINT_NAME, self.work / RUN_NAME
@@ -184,6 +200,9 @@ class _FinetuneRun:
             keep_long = s.synthetic and i < len(self.files) - n_val
             loaded.append(load_finetune_pair(files, keep_long=keep_long))
         check_one_camera((_label(f), u.pair.dark.exif.camera)
+                         for f, u in zip(self.files, loaded, strict=True))  # fmt: skip
+        # Plain files were judged by the first one's sensor: every pair must be of its kind.
+        check_one_sensor((_label(f), u.pair.dark.sensor)
                          for f, u in zip(self.files, loaded, strict=True))  # fmt: skip
         train_set, val_set = loaded[: len(loaded) - n_val], loaded[len(loaded) - n_val :]
         if n_val:

@@ -22,7 +22,7 @@ from typing import Any
 from engine.errors import DarkroomError
 from engine.files import atomic_write_json
 from engine.finetune.pair_checks import CheckedPair
-from engine.finetune.request import FinetuneRequest, pair_files_of
+from engine.finetune.request import FinetuneRequest, pair_files_of, pairs_sensor, resolve_base
 from engine.models import WORK_FOLDER, library_dir, work_dir
 from engine.train import PairFiles, strategy_class
 
@@ -253,7 +253,7 @@ def installed_by_interrupted_run(request: FinetuneRequest) -> bool:
     same base and pairs saved before it could clear its work folder (killed in between): its
     state is still there and the model's card names the same base. Such a run may finish.
     """
-    from engine.models import read_card, resolve_model
+    from engine.models import read_card
 
     name = request.name.strip()
     run = find_interrupted_run(name, request.library_dir)
@@ -261,7 +261,8 @@ def installed_by_interrupted_run(request: FinetuneRequest) -> bool:
         return False
     try:
         card = read_card(request.library_dir / f"{name}.safetensors")
-        base = resolve_model(request.base, [request.library_dir])
+        # The base the run trained: for X-Trans pairs, the default's X-Trans version.
+        base = resolve_base(request.base, pairs_sensor(request.pairs), request.library_dir)
         base_card = read_card(base)
     except DarkroomError:
         return False

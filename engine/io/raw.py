@@ -142,6 +142,12 @@ class RawFrame:
         return self.period == 6
 
     @property
+    def sensor(self) -> str:
+        """The kind of colour filter array, as models name the ones they take
+        (:attr:`engine.models.EnhanceNet.sensors`): ``"bayer"`` or ``"x-trans"``."""
+        return "x-trans" if self.is_xtrans else "bayer"
+
+    @property
     def cfa_name(self) -> str:
         """The 2x2 layout as a string, e.g. ``"RGGB"``; ``"X-Trans"`` for a 6x6 one."""
         if self.is_xtrans:

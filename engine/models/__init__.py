@@ -48,17 +48,19 @@ from engine.models.weights import (
     model_entries,
     read_card,
     read_tensors,
+    renders_sensor,
     resolve_model,
     save_model,
     save_tensors,
     write_card,
 )
-from engine.resources import DEFAULT_MODEL
+from engine.resources import DEFAULT_MODEL, DEFAULT_XTRANS_MODEL, cfa_sibling
 
 __all__ = [
     "CARD_FORMAT_VERSION",
     "CARD_MIGRATIONS",
     "DEFAULT_MODEL",
+    "DEFAULT_XTRANS_MODEL",
     "ENV_VAR",
     "FRAME_12MP",
     "OUTPUT_SPACES",
@@ -75,6 +77,7 @@ __all__ = [
     "UNetDiscriminator",
     "UUNet",
     "card_path_for",
+    "cfa_sibling",
     "check_name",
     "check_weights_path",
     "count_parameters",
@@ -95,6 +98,7 @@ __all__ = [
     "read_tensors",
     "register_model",
     "rename_model",
+    "renders_sensor",
     "resolve_model",
     "save_model",
     "save_tensors",

@@ -124,14 +124,17 @@ class EnhanceNet(nn.Module):
         demosaic_input: the input also carries the classical demosaic of the packed channels
             as 12 planes after the noise map (:func:`engine.render.inputs.demosaic_planes`);
             the runner makes them.
+        sensors: the colour filter arrays the network takes, ``"bayer"`` (a 2x2 block packed
+            into colour planes) and/or ``"x-trans"``; the renderer refuses (or hands to an
+            X-Trans sibling) a frame of another kind.
+        colour_input: the packed planes hold samples by position (X-Trans,
+            :func:`engine.render.packing.pack_xtrans`) and the input carries the 12
+            colour-masked planes after the noise map (:func:`engine.render.colour_planes`).
     """
 
     variant: str = "enhance"
     #: Full-resolution output pixels per packed pixel along each axis.
     upscale: ClassVar[int] = UPSCALE
-    #: The colour filter arrays the network takes: every network so far packs a 2x2 Bayer
-    #: block (an X-Trans photo is rendered classically, or by a model that lists "x-trans").
-    sensors: ClassVar[tuple[str, ...]] = ("bayer",)
     #: Convolutions and LeakyReLU only: bf16 and fp16 autocast are safe (measured: the shipped
     #: baseline moved by +0.01 dB on the held-out set in bf16).
     supported_dtypes: ClassVar[tuple[torch.dtype, ...]] = (torch.bfloat16, torch.float16)
@@ -146,6 +149,8 @@ class EnhanceNet(nn.Module):
         self.out_channels: int = 3
         self.noise_input: bool = False
         self.demosaic_input: bool = False
+        self.sensors: tuple[str, ...] = ("bayer",)
+        self.colour_input: bool = False
 
     def forward(self, x: Tensor) -> Tensor:
         """``(N, in_channels, h, w)`` packed Bayer -> ``(N, out_channels, 2h, 2w)`` linear RGB."""

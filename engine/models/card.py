@@ -100,6 +100,12 @@ class ModelCard:
         """The card as the UTF-8 JSON stored beside its weights."""
         return (json.dumps(self.to_json(), indent=2) + "\n").encode("utf-8")
 
+    @property
+    def sensors(self) -> tuple[str, ...]:
+        """The colour filter arrays the model takes (:attr:`EnhanceNet.sensors`), from its
+        config: ``("x-trans",)`` for an X-Trans network, else ``("bayer",)``."""
+        return (str(self.config.get("sensor", "bayer")),)
+
     def summary(self) -> str:
         """One line for menus and tooltips."""
         bits = [self.architecture, f"{self.iterations} iterations" if self.iterations else ""]

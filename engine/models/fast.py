@@ -41,6 +41,17 @@ turns it into speed:
   subtracting its noise; where the input is clean it keeps it. In 6,000-step trials the gated
   form scored 4-7 dB better than the plain residual at x100-x300.
 
+* **X-Trans** (``sensor="x-trans"``): Fujifilm's 6x6 pattern does not pack into colour planes
+  of a 2x2 block, so the four packed planes hold the samples by position
+  (:func:`engine.render.packing.pack_xtrans`) and 12 colour-masked planes say which colour
+  each sample is (:func:`engine.render.packing.colour_planes`); they enter through the same
+  1x1 convolution as the demosaic planes, which are LibRaw's X-Trans interpolation. The body,
+  head, gate and the runner's 2x2 geometry are the Bayer network's, so an X-Trans network
+  starts from the Bayer one's weights (:meth:`FastUNet.xtrans_state`). Tiles need no
+  alignment to the 6-pixel period: the phase travels in the colour planes. A 3x3 convolution
+  over all 24 masked and position planes would cost about 7 GMAC more per 12 MP frame;
+  through the 1x1 the X-Trans network costs 1.2 GMAC more than the Bayer one.
+
 At the defaults: 1.39 M parameters, 53.7 GMAC per 12 MP frame (:func:`engine.models.frame_gmacs`,
 ``darkroom-cli bench``), a tenth of the SID U-Net's 560.
 """
@@ -68,6 +79,10 @@ GATE_START = -2.0
 #: The demosaic planes the runner adds for ``base="demosaic"``
 #: (:data:`engine.render.DEMOSAIC_PLANES`; models sit below render in the layers).
 DEMOSAIC_PLANES = 12
+#: The colour-masked mosaic planes an X-Trans network takes (:func:`engine.render.colour_planes`).
+COLOUR_PLANES = 12
+#: The colour filter arrays a fast network can be built for, as :attr:`EnhanceNet.sensors` names.
+SENSORS = ("bayer", "x-trans")
 #: Peak activation bytes per packed input pixel per level-0 feature, float32 inference
 #: (level 0 holds a quarter of the packed positions; measured with tracemalloc-style peaks).
 ACTIVATION_BYTES_PER_FEATURE = 12
@@ -110,9 +125,11 @@ class FastUNet(EnhanceNet):
     """Noise-conditioned U-Net below packed resolution (see the module docstring).
 
     ``forward(x)``: ``x`` is ``(N, 4, h, w)`` packed Bayer in [0, 1] (R, G1, B, G2,
-    amplified), followed by its 4-channel noise map when ``noise_input`` and by the 12
-    demosaic planes when ``base="demosaic"`` (so ``(N, 20, h, w)`` at the defaults); returns
-    ``(N, out_channels, 2h, 2w)`` linear camera RGB, not clamped.
+    amplified), followed by its 4-channel noise map when ``noise_input``, by the 12
+    colour-masked planes for ``sensor="x-trans"`` (whose 4 packed planes are by position), and
+    by the 12 demosaic planes when ``base="demosaic"`` (so ``(N, 20, h, w)`` at the defaults,
+    ``(N, 32, h, w)`` for X-Trans); returns ``(N, out_channels, 2h, 2w)`` linear camera RGB,
+    not clamped.
 
     Args:
         raw_channels: packed raw channels (4).
@@ -125,6 +142,8 @@ class FastUNet(EnhanceNet):
         base: what the output corrects: ``"demosaic"``, ``"bilinear"`` or ``"none"``.
         gate: with a base, also predict how much of it to let go per pixel.
         head: ``"shuffle"`` or ``"overlap"`` (see the module docstring).
+        sensor: ``"bayer"`` or ``"x-trans"`` (see the module docstring; X-Trans needs
+            ``base="demosaic"`` and ``noise_input``).
     """
 
     variant = "fast"
@@ -141,6 +160,7 @@ class FastUNet(EnhanceNet):
         base: str = "demosaic",
         gate: bool = True,
         head: str = "shuffle",
+        sensor: str = "bayer",
     ) -> None:
         super().__init__()
         widths, encoder_convs, decoder_convs = (
@@ -170,29 +190,38 @@ class FastUNet(EnhanceNet):
             "gate": bool(gate),
             "head": head,
         }
+        if sensor != "bayer":  # Bayer cards written before X-Trans keep their exact config
+            self.config["sensor"] = sensor
         if base not in BASES:
             raise ValueError(f"base must be one of {', '.join(BASES)}, got {base!r}")
         if head not in HEADS:
             raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
         if base != "none" and (raw_channels != 4 or out_channels != 3):
             raise ValueError("starting from a demosaic needs 4 raw and 3 output channels")
+        if sensor not in SENSORS:
+            raise ValueError(f"sensor must be one of {', '.join(SENSORS)}, got {sensor!r}")
+        if sensor == "x-trans" and (base != "demosaic" or not noise_input):
+            raise ValueError("an X-Trans network needs base='demosaic' and noise_input")
+        self.sensors = (sensor,)
+        self.colour_input = sensor == "x-trans"
+        planes_1x1 = DEMOSAIC_PLANES + COLOUR_PLANES * self.colour_input
         self.base = base
         self.gate = bool(gate) and base != "none"
         self.raw_channels = raw_channels
         self.noise_input = bool(noise_input)
         self.demosaic_input = base == "demosaic"
         self.in_channels = raw_channels * (2 if noise_input else 1)
-        self.in_channels += DEMOSAIC_PLANES if self.demosaic_input else 0
+        self.in_channels += planes_1x1 if self.demosaic_input else 0
         self.out_channels = out_channels
         self.widths, self.encoder_convs, self.decoder_convs = widths, encoder_convs, decoder_convs
         slope = float(negative_slope)
         # The demosaic planes enter through a 1x1 convolution added to the first 3x3 one's
         # output: a 3x3 over all 80 unshuffled planes would cost 17 of the budget's 60 GMAC,
         # and the mosaic beside them already carries the neighbourhood.
-        stem_in = (self.in_channels - DEMOSAIC_PLANES * self.demosaic_input) * UNSHUFFLE**2
+        stem_in = (self.in_channels - planes_1x1 * self.demosaic_input) * UNSHUFFLE**2
         self.stem_channels = stem_in
         self.demosaic_stem = (
-            nn.Conv2d(DEMOSAIC_PLANES * UNSHUFFLE**2, widths[0], 1, bias=False)
+            nn.Conv2d(planes_1x1 * UNSHUFFLE**2, widths[0], 1, bias=False)
             if self.demosaic_input
             else None
         )
@@ -291,6 +320,19 @@ class FastUNet(EnhanceNet):
         taps[:, :, scale // 2 : scale // 2 + scale, scale // 2 : scale // 2 + scale] = own
         state = {k: v for k, v in self.state_dict().items() if not k.startswith("head.")}
         return state | {"head.weight": taps, "head_bias": self.head.bias.detach().clone()}
+
+    def xtrans_state(self) -> dict[str, Tensor]:
+        """This Bayer network's weights for the same network with ``sensor="x-trans"``: the
+        colour planes' 1x1 taps start at zero, everything else is carried over (a warm start
+        for training the X-Trans network on the Bayer one's features)."""
+        if self.colour_input or self.demosaic_stem is None:
+            raise ValueError("xtrans_state needs a Bayer network that starts from a demosaic")
+        state = {k: v.detach().clone() for k, v in self.state_dict().items()}
+        taps = state["demosaic_stem.weight"]  # (features, 12 * 4, 1, 1)
+        # pixel_unshuffle keeps planes together: the colour planes' 48 channels come first.
+        colour = taps.new_zeros(taps.shape[0], COLOUR_PLANES * UNSHUFFLE**2, 1, 1)
+        state["demosaic_stem.weight"] = torch.cat([colour, taps], dim=1)
+        return state
 
     def trace_radius(self) -> int:
         """Analytic receptive radius in packed pixels (the reasoning of

@@ -79,7 +79,10 @@ def check_name(name: str) -> str:
             f"invalid model name {name!r}: use 1-80 letters, digits, spaces, '.', '_', '+' or "
             "'-', starting with a letter or digit"
         )
-    if name.lower() in _RESERVED or name in list_models():
+    from engine.resources import bundled_models_dir
+
+    bundled = (bundled_models_dir() / f"{name}.safetensors").is_file()
+    if name.lower() in _RESERVED or name in list_models() or bundled:
         raise ModelError(f"model name {name!r} is reserved (a built-in model or option)")
     return name
 

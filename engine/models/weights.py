@@ -19,7 +19,7 @@ from engine.errors import ModelError
 from engine.files import JsonTooBigError, atomic_write_bytes, read_json_file
 from engine.models.card import ModelCard
 from engine.models.registry import create_model, list_models
-from engine.resources import bundled_models_dir
+from engine.resources import bundled_models_dir, cfa_sibling
 
 PICKLE_SUFFIXES = {".pth", ".pt", ".ckpt", ".pkl", ".pickle", ".bin", ".tar"}
 #: A model card larger than this is not a model card, bytes.
@@ -32,14 +32,16 @@ MAX_PARAMETERS = 200_000_000
 
 @dataclass
 class ModelEntry:
-    """A model the app can offer: a registered variant, with weights or not yet, or a model
-    whose card is damaged (``problem`` says why; it is listed, disabled, never loaded)."""
+    """A model the app can offer: a registered variant, with weights or not yet, another
+    bundled model, a user's model, or a model whose card is damaged (``problem`` says why; it
+    is listed, disabled, never loaded). ``bundled``: shipped with the app."""
 
     name: str
     architecture: str
     weights_path: Path | None
     card: ModelCard | None
     problem: str | None = None
+    bundled: bool = False
 
     @property
     def has_weights(self) -> bool:
@@ -157,7 +159,8 @@ def read_tensors(weights_path: str | os.PathLike[str]) -> dict[str, torch.Tensor
 
 
 def model_entries(extra_dirs: list[Path] | None = None) -> list[ModelEntry]:
-    """Every registered variant (with its bundled weights if shipped), then user models.
+    """Every registered variant (with its bundled weights if shipped), the other bundled
+    models (versions of a variant, such as ``fast-xtrans``), then user models.
 
     A model whose card cannot be read is still listed, with ``problem`` set and no weights, so
     the front ends can say why it is disabled; nothing here raises for a bad file.
@@ -167,15 +170,16 @@ def model_entries(extra_dirs: list[Path] | None = None) -> list[ModelEntry]:
     for variant in list_models():
         path = bundled / f"{variant}.safetensors"
         card, problem = _card_or_problem(path) if path.is_file() else (None, None)
-        entries.append(ModelEntry(variant, variant, path if card else None, card, problem))
-    for folder in extra_dirs or []:
+        entries.append(ModelEntry(variant, variant, path if card else None, card, problem,
+                                  bundled=True))  # fmt: skip
+    for folder in [bundled, *(extra_dirs or [])]:
         for path in sorted(folder.glob("*.safetensors")):
-            if path.name.startswith("."):
+            if path.name.startswith(".") or (folder == bundled and path.stem in list_models()):
                 continue
             card, problem = _card_or_problem(path)
             architecture = card.architecture if card else "unknown"
             entries.append(ModelEntry(path.stem, architecture, path if card else None, card,
-                                      problem))  # fmt: skip
+                                      problem, bundled=folder == bundled))  # fmt: skip
     return entries
 
 
@@ -244,3 +248,17 @@ def resolve_model(name_or_path: str, extra_dirs: list[Path] | None = None) -> Pa
         )
     assert entry.weights_path is not None
     return entry.weights_path
+
+
+def renders_sensor(model: str, sensor: str, extra_dirs: list[Path] | None = None) -> bool:
+    """Whether ``model`` (a ``--model`` value; ``"none"`` is the classical render) can enhance
+    a ``sensor`` (``"bayer"``, ``"x-trans"``) photo: itself, or through its version for that
+    colour filter array (:func:`engine.resources.cfa_sibling`). A model that cannot be read
+    renders nothing."""
+    if model == "none":
+        return True
+    try:
+        chosen = cfa_sibling(model, sensor) or model
+        return sensor in read_card(resolve_model(chosen, extra_dirs)).sensors
+    except ModelError:
+        return False

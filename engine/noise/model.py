@@ -232,14 +232,24 @@ class NoiseProfile:
         return cls.from_dict(data)
 
 
-def _bias_map(shape: tuple[int, ...], bias: tuple[float, ...], cfa: str) -> np.ndarray:
-    """Per-pixel bias, broadcastable to ``shape`` (mosaic or packed)."""
+def _bias_map(shape: tuple[int, ...], bias: tuple[float, ...], cfa: str | np.ndarray) -> np.ndarray:
+    """Per-pixel bias, broadcastable to ``shape`` (mosaic or packed).
+
+    ``cfa``: a 2x2 layout's name or pattern; a 6x6 X-Trans pattern places red's, blue's and
+    the two greens' mean bias by each pixel's colour.
+    """
     if len(shape) == 3:
         return np.asarray(bias, np.float64).reshape(4, 1, 1)
-    block = np.empty((2, 2), np.float64)
-    for ch, (dy, dx) in enumerate(packed_positions(cfa_from_name(cfa))):
-        block[dy, dx] = bias[ch]
-    return np.tile(block, (shape[0] // 2, shape[1] // 2))
+    pattern = cfa_from_name(cfa) if isinstance(cfa, str) else np.asarray(cfa)
+    if pattern.shape == (2, 2):
+        block = np.empty((2, 2), np.float64)
+        for ch, (dy, dx) in enumerate(packed_positions(pattern)):
+            block[dy, dx] = bias[ch]
+    else:
+        by_colour = np.array([bias[0], (bias[1] + bias[3]) / 2, bias[2]], np.float64)
+        block = by_colour[pattern.astype(np.intp)]
+    n = block.shape[0]
+    return np.tile(block, (-(-shape[0] // n), -(-shape[1] // n)))[: shape[0], : shape[1]]
 
 
 def add_noise(
@@ -247,7 +257,7 @@ def add_noise(
     params: NoiseParams,
     rng: np.random.Generator,
     *,
-    cfa: str = "RGGB",
+    cfa: str | np.ndarray = "RGGB",
     shot: bool = True,
     read: bool = True,
     row: bool = True,
@@ -262,8 +272,9 @@ def add_noise(
             shot noise. Any real dtype.
         params: one realisation (:meth:`NoiseProfile.sample_params`).
         rng: random generator; the same seed gives the same noise.
-        cfa: the mosaic's 2x2 layout, used only to place ``params.bias`` on an ``(H, W)``
-            mosaic (packed arrays already are in R, G1, B, G2 order).
+        cfa: the mosaic's 2x2 layout (name or pattern) or 6x6 X-Trans pattern, used only to
+            place ``params.bias`` on an ``(H, W)`` mosaic (packed arrays already are in R, G1,
+            B, G2 order).
         shot, read, row, quantise: switch single sources off (for tests and ablations).
             Quantisation rounds the DN above black, the same as rounding absolute DN for the
             integer black levels real sensors have; bias is added before it, as the ADC sees
@@ -316,7 +327,7 @@ def synthesise_dark(
     profile: NoiseProfile,
     rng: np.random.Generator,
     *,
-    cfa: str = "RGGB",
+    cfa: str | np.ndarray = "RGGB",
     clip: bool = True,
 ) -> np.ndarray:
     """A noisy under-exposure of a clean normalised frame, in normalised units.

@@ -8,7 +8,8 @@
 * :func:`process_file`: one file of a batch as a :class:`FileOutcome` (a bad file is an
   outcome, not an exception), called by the local batch and by :func:`enhance_on_ray`, the
   batch on a Ray cluster (:class:`RaySettings`, :class:`WorkerSpec`);
-* :func:`pack_rggb` / :func:`pack_bayer`: mosaic -> ``(4, H/2, W/2)`` network input;
+* :func:`pack_rggb` / :func:`pack_bayer`: mosaic -> ``(4, H/2, W/2)`` network input
+  (:func:`pack_for_network`: or :func:`pack_xtrans` with :func:`colour_planes` for X-Trans);
 * :func:`develop`, :func:`classical_linear`: the file's own colour pipeline and demosaic;
 * :func:`estimate_ratio`, :func:`parse_ratio`: the exposure ratio;
 * :class:`TiledRunner`: a network over a packed frame in overlapping, blended tiles;
@@ -51,11 +52,14 @@ from engine.render.enhance import (
 from engine.render.inputs import DEMOSAIC_PLANES, demosaic_planes, network_channels
 from engine.render.packing import (
     Mirror,
+    colour_planes,
     mirror_frame,
     mirror_image,
     normalise_mosaic,
     pack_bayer,
+    pack_for_network,
     pack_rggb,
+    pack_xtrans,
     packed_positions,
     rggb_mirror,
     unpack_bayer,
@@ -68,9 +72,10 @@ from engine.render.photo_settings import (
     save_photo_settings,
     sidecar_path,
 )
-from engine.render.pipeline import CLASSICAL, Enhancer, camera_xyz_matrix, check_amount
+from engine.render.pipeline import CLASSICAL, Enhancer
 from engine.render.preview import bin_packed, preview_factor, preview_frame
 from engine.render.ratio import MAX_RATIO, MIN_RATIO, estimate_ratio, parse_ratio
+from engine.render.render_pass import camera_xyz_matrix, check_amount
 from engine.render.rendered import Rendered
 from engine.render.tiling import (
     TiledRunner,
@@ -107,6 +112,7 @@ __all__ = [
     "camera_xyz_matrix",
     "check_amount",
     "classical_linear",
+    "colour_planes",
     "crop_frame_border",
     "demosaic",
     "demosaic_planes",
@@ -128,7 +134,9 @@ __all__ = [
     "network_channels",
     "normalise_mosaic",
     "pack_bayer",
+    "pack_for_network",
     "pack_rggb",
+    "pack_xtrans",
     "packed_positions",
     "pad_frame_border",
     "parse_amount",

@@ -11,6 +11,11 @@ what it was trained on:
   camera RGB, space-to-depth'ed back to packed resolution (``pixel_unshuffle(2)`` order), so
   the tiled runner cuts, pads and blends it like the mosaic itself. A network that starts from
   it only has to learn what the demosaic gets wrong.
+
+An X-Trans frame's packed planes hold samples by position, not colour
+(:func:`engine.render.packing.pack_xtrans`); given its ``pattern``, the input also carries the
+12 colour-masked planes (:func:`engine.render.packing.colour_planes`) before the demosaic,
+which is then LibRaw's X-Trans interpolation of the same samples.
 """
 
 from __future__ import annotations
@@ -21,32 +26,27 @@ import torch.nn.functional as F  # noqa: N812 - the usual alias
 
 from engine.noise import NoiseLevel
 from engine.render.colour import demosaic as classical_demosaic
+from engine.render.packing import colour_planes, positional_mosaic
 
 #: Planes :func:`demosaic_planes` adds: 3 colours x 2 x 2 sensor pixels per packed pixel.
 DEMOSAIC_PLANES = 12
 
 
-def rggb_mosaic(packed: np.ndarray) -> np.ndarray:
-    """Packed RGGB ``(4, h, w)`` (R, G1, B, G2) back on the sensor grid: ``(2h, 2w)``."""
-    _, h, w = packed.shape
-    mosaic = np.empty((2 * h, 2 * w), np.float32)
-    mosaic[0::2, 0::2], mosaic[0::2, 1::2] = packed[0], packed[1]
-    mosaic[1::2, 1::2], mosaic[1::2, 0::2] = packed[2], packed[3]
-    return mosaic
-
-
-def demosaic_planes(packed: np.ndarray) -> np.ndarray:
+def demosaic_planes(packed: np.ndarray, pattern: np.ndarray | None = None) -> np.ndarray:
     """The classical demosaic of packed RGGB, at packed resolution.
 
     Args:
-        packed: ``(4, h, w)`` float32 in [0, 1], RGGB geometry (:func:`pack_rggb`).
+        packed: ``(4, h, w)`` float32 in [0, 1], RGGB geometry (:func:`pack_rggb`), or an
+            X-Trans mosaic packed by position (:func:`~engine.render.packing.pack_xtrans`).
+        pattern: the X-Trans pattern of that mosaic's top-left pixel; ``None`` for RGGB.
 
     Returns:
         ``(12, h, w)`` float32 in [0, 1]: plane ``3 * 0 + 2 * i + j`` is red at sensor pixel
         ``(2y + i, 2x + j)``, then green, then blue (``torch.nn.functional.pixel_unshuffle``
         order, undone by ``pixel_shuffle(planes, 2)``).
     """
-    rgb = torch.from_numpy(classical_demosaic(rggb_mosaic(packed[:4]), "RGGB"))  # (2h, 2w, 3)
+    cfa = "RGGB" if pattern is None else pattern
+    rgb = torch.from_numpy(classical_demosaic(positional_mosaic(packed[:4]), cfa))  # (2h, 2w, 3)
     # torch's unshuffle copies on every core; numpy's transpose took 4x as long on 12 MP.
     return F.pixel_unshuffle(rgb.permute(2, 0, 1)[None], 2)[0].numpy()
 
@@ -56,13 +56,17 @@ def network_channels(
     ratio: float,
     noise: NoiseLevel | None = None,
     demosaic: bool = False,
+    pattern: np.ndarray | None = None,
 ) -> np.ndarray:
     """A network's input: ``packed`` ``(4, h, w)``, then its noise map if ``noise`` is given
-    (4 planes), then its demosaic if ``demosaic`` (12 planes, :func:`demosaic_planes`);
-    float32, ``(4 | 8 | 16 | 20, h, w)``."""
+    (4 planes), then for an X-Trans ``pattern`` the colour-masked planes
+    (:func:`~engine.render.packing.colour_planes`, 12), then its demosaic if ``demosaic``
+    (12 planes, :func:`demosaic_planes`); float32, ``(4 | 8 | 16 | 20 | 32, h, w)``."""
     parts = [packed]
     if noise is not None:
         parts.append(noise.sigma_map(packed, ratio))
+    if pattern is not None:
+        parts.append(colour_planes(packed, pattern))
     if demosaic:
-        parts.append(demosaic_planes(packed))
+        parts.append(demosaic_planes(packed, pattern))
     return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -9,6 +9,11 @@ bottom right of its 2x2 block, in RGGB at the top left. Networks therefore get t
 :func:`pack_rggb`, which mirrors the mosaic into RGGB geometry first (and says how to mirror the
 output back), so one model serves RGGB, BGGR, GRBG and GBRG sensors with the same sub-pixel
 geometry.
+
+X-Trans mosaics (6x6 period) are packed by position alone (:func:`pack_xtrans`): the same
+four planes of each 2x2 block, whatever their colours; which colour each sample is travels
+beside them as colour-masked planes (:func:`colour_planes`), so a network is told, not left
+to guess, the phase of the pattern (see :mod:`engine.models.fast`).
 """
 
 from __future__ import annotations
@@ -166,3 +171,77 @@ def pack_rggb(frame: RawFrame, ratio: float = 1.0, clip: bool = True) -> tuple[n
     """
     mirror = rggb_mirror(frame.cfa_pattern)
     return pack_bayer(mirror_frame(frame, mirror), ratio, clip), mirror
+
+
+#: Positions (row, column) inside each 2x2 block of the four packed planes, in the order of
+#: packed RGGB (R, G1, B, G2): X-Trans planes keep the same geometry.
+POSITIONAL_ORDER: tuple[tuple[int, int], ...] = ((0, 0), (0, 1), (1, 1), (1, 0))
+
+
+def pack_xtrans(frame: RawFrame, ratio: float = 1.0, clip: bool = True) -> np.ndarray:
+    """Pack an X-Trans frame's mosaic by position: black-subtracted, normalised, amplified
+    (:func:`normalise_mosaic`), then each 2x2 block's four samples as four planes in
+    :data:`POSITIONAL_ORDER` (the geometry of packed RGGB; an odd last row or column is
+    dropped).
+
+    Returns:
+        ``(4, H // 2, W // 2)`` float32, in [0, 1] when ``clip``; the colours of the samples
+        are the frame's ``cfa_pattern`` (:func:`colour_planes`).
+    """
+    return pack_xtrans_mosaic(normalise_mosaic(frame, ratio, clip))
+
+
+def pack_xtrans_mosaic(mosaic: np.ndarray) -> np.ndarray:
+    """``(H, W)`` -> ``(4, H // 2, W // 2)``: each 2x2 block's samples in
+    :data:`POSITIONAL_ORDER` (an odd last row or column is dropped)."""
+    h, w = mosaic.shape[0] // 2 * 2, mosaic.shape[1] // 2 * 2
+    return np.stack([mosaic[dy:h:2, dx:w:2] for dy, dx in POSITIONAL_ORDER])
+
+
+def positional_mosaic(packed: np.ndarray) -> np.ndarray:
+    """Packed planes in :data:`POSITIONAL_ORDER` ``(4, h, w)`` back on the sensor grid:
+    ``(2h, 2w)`` (for packed RGGB too, whose order this is)."""
+    _, h, w = packed.shape
+    mosaic = np.empty((2 * h, 2 * w), np.float32)
+    for plane, (dy, dx) in zip(packed, POSITIONAL_ORDER, strict=True):
+        mosaic[dy::2, dx::2] = plane
+    return mosaic
+
+
+def colour_planes(packed: np.ndarray, pattern: np.ndarray) -> np.ndarray:
+    """Each colour's samples of a positionally packed mosaic on their own planes.
+
+    Args:
+        packed: ``(4, h, w)`` in :data:`POSITIONAL_ORDER` (:func:`pack_xtrans`).
+        pattern: the CFA pattern of the mosaic's top-left pixel (``(6, 6)`` or ``(2, 2)``).
+
+    Returns:
+        ``(12, h, w)`` float32: plane ``4 * c + 2 * i + j`` holds colour ``c``'s samples at
+        sensor pixel ``(2y + i, 2x + j)`` and 0 elsewhere (``pixel_unshuffle(2)`` order, as the
+        demosaic planes).
+    """
+    mosaic = positional_mosaic(packed)
+    h, w = mosaic.shape
+    n = pattern.shape[0]
+    colours = np.tile(np.asarray(pattern), (-(-h // n), -(-w // n)))[:h, :w]
+    out = np.zeros((3, 2, 2, h // 2, w // 2), np.float32)
+    for i in range(2):
+        for j in range(2):
+            site, colour = mosaic[i::2, j::2], colours[i::2, j::2]
+            for c in range(3):
+                np.copyto(out[c, i, j], site, where=colour == c)
+    return out.reshape(12, h // 2, w // 2)
+
+
+def pack_for_network(
+    frame: RawFrame, ratio: float = 1.0, clip: bool = True
+) -> tuple[np.ndarray, Mirror]:
+    """What a network's packed planes are for ``frame``: :func:`pack_rggb` for a Bayer frame,
+    :func:`pack_xtrans` (never mirrored) for an X-Trans one.
+
+    Returns:
+        ``(packed, mirror)``: ``(4, H/2, W/2)`` float32 and the mirror to undo on the output.
+    """
+    if frame.is_xtrans:
+        return pack_xtrans(frame, ratio, clip), (False, False)
+    return pack_rggb(frame, ratio, clip)

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from engine.io import RawFrame, Rect, clip_rect
+from engine.io import RawFrame, Rect, clip_rect, xtrans_pattern
 
 
 def bin_packed(packed: np.ndarray, factor: int) -> np.ndarray:
@@ -62,6 +62,23 @@ def bin_xtrans(mosaic: np.ndarray, pattern: np.ndarray, size: int) -> tuple[np.n
         )
     block_max = np.clip(blocks.max(axis=(2, 5)).reshape(h // size, w // size), 0.0, 1.0)
     return np.stack(planes).astype(np.float32), block_max
+
+
+def remosaic(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lay binned colours out again as an X-Trans mosaic (each pixel keeps the colour its
+    place in the pattern passes), for a network that takes X-Trans input.
+
+    Args:
+        rgb: ``(3, h, w)`` float32 (:func:`bin_xtrans`).
+
+    Returns:
+        ``(mosaic, pattern)``: ``(h, w)`` float32 and the ``(6, 6)`` X-Trans pattern of its
+        top-left pixel (:func:`engine.io.xtrans_pattern`).
+    """
+    pattern = xtrans_pattern(0, 0)
+    _, h, w = rgb.shape
+    index = np.tile(pattern, (-(-h // 6), -(-w // 6)))[:h, :w].astype(np.intp)
+    return np.take_along_axis(rgb, index[None], axis=0)[0], pattern
 
 
 def preview_factor(height: int, width: int, max_side: int) -> int:

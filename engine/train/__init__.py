@@ -21,6 +21,8 @@ from engine.train.real_pairs import (
     load_pairs,
     pairs_from_csv,
     pairs_from_sid_folder,
+    random_training_crop,
+    training_crop_size,
 )
 from engine.train.strategies import (
     TrainingStrategy,
@@ -86,6 +88,7 @@ __all__ = [
     "pairs_from_csv",
     "pairs_from_sid_folder",
     "random_crop_and_flip",
+    "random_training_crop",
     "register_strategy",
     "sample_unprocess_params",
     "strategy_class",
@@ -94,6 +97,7 @@ __all__ = [
     "to_raw_frame",
     "to_rggb",
     "train",
+    "training_crop_size",
     "training_loss",
     "unprocess",
     "warm_start",

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io import ExifInfo, RawFrame, cfa_from_name
+from engine.io import ExifInfo, RawFrame, cfa_from_name, xtrans_pattern
 from engine.noise import (
     PROFILES,
     NoiseLevel,
@@ -30,7 +30,7 @@ from engine.noise import (
     noise_level_from_params,
     synthesise_dark,
 )
-from engine.render import network_channels, pack_rggb, rggb_mirror
+from engine.render import network_channels, pack_rggb, pack_xtrans, rggb_mirror
 from engine.train.unprocess import mosaic, sample_unprocess_params, unprocess
 
 #: Exposure ratios are drawn log-uniformly here most of the time (SID's x100-x300 and around).
@@ -38,6 +38,8 @@ RATIO_RANGE = (50.0, 300.0)
 #: ...and from this wider range the rest of the time, so x2-x1000 still behave.
 WIDE_RATIO_RANGE = (2.0, 1000.0)
 WIDE_FRACTION = 0.1
+#: The colour filter arrays synthetic pairs can be made for (as models name them).
+SENSORS = ("bayer", "x-trans")
 #: Share of training pairs with a white balance outside Brooks' daylight range.
 TRAIN_WIDE_WB_FRACTION = 0.3
 
@@ -65,15 +67,21 @@ class TrainingPair:
 
     def network_input(self, noise: NoiseLevel | None = None, demosaic: bool = False) -> np.ndarray:
         """``(4, H/2, W/2)`` float32 in [0, 1]: packed, amplified by ``ratio``, clipped; with
-        ``noise``, its noise map after it, with ``demosaic`` its classical demosaic after that
-        (:func:`engine.render.network_channels`: what the app gives the same model).
+        ``noise``, its noise map after it, for an X-Trans pair the colour planes, with
+        ``demosaic`` its classical demosaic after that (:func:`engine.render.network_channels`:
+        what the app gives the same model).
 
-        Only for pairs in RGGB geometry (:func:`to_rggb`), so the network's output lines up
-        with ``target`` pixel for pixel.
+        Only for Bayer pairs in RGGB geometry (:func:`to_rggb`), so the network's output lines
+        up with ``target`` pixel for pixel; X-Trans pairs are packed by position
+        (:func:`engine.render.pack_xtrans`), never mirrored.
 
         Raises:
-            ValueError: the dark frame is not RGGB.
+            ValueError: the dark frame is Bayer but not RGGB.
         """
+        if self.dark.is_xtrans:
+            packed = pack_xtrans(self.dark, self.ratio)
+            return network_channels(packed, self.ratio, noise, demosaic=demosaic,
+                                    pattern=self.dark.cfa_pattern)  # fmt: skip
         packed, mirror = pack_rggb(self.dark, self.ratio)
         if any(mirror):
             raise ValueError(f"{self.name}: {self.dark.cfa_name} pair; mirror it with to_rggb()")
@@ -131,32 +139,43 @@ def synthesise_pair(
     name: str = "synthetic",
     wide_wb_fraction: float = 0.0,
     k: float | None = None,
+    sensor: str = "bayer",
 ) -> TrainingPair:
     """Make a (dark, clean) pair from an sRGB photo.
 
-    Unprocess with a random camera, white balance and Bayer layout; draw the ratio (unless
-    given) and a noise realisation of a random (or the given) profile at a random ISO; darken
-    and add noise in the raw domain.
+    Unprocess with a random camera, white balance and Bayer layout (or, for ``sensor``
+    ``"x-trans"``, the X-Trans pattern at a random phase: where a crop of a real sensor starts
+    inside the 6x6 tile); draw the ratio (unless given) and a noise realisation of a random (or
+    the given) profile at a random ISO; darken and add noise in the raw domain.
 
     Args:
-        srgb: ``(H, W, 3)`` float sRGB in [0, 1]; odd sizes are cropped to even.
+        srgb: ``(H, W, 3)`` float sRGB in [0, 1]; cropped to even sizes (to multiples of 6
+            for X-Trans: whole periods, so flips keep the pattern's phase).
         k: the system gain to use (default: drawn over the profile's range).
+        sensor: ``"bayer"`` or ``"x-trans"``.
     """
-    h, w = srgb.shape[0] // 2 * 2, srgb.shape[1] // 2 * 2
+    if sensor not in SENSORS:
+        raise ValueError(f"sensor must be one of {', '.join(SENSORS)}, got {sensor!r}")
+    period = 6 if sensor == "x-trans" else 2
+    h, w = srgb.shape[0] // period * period, srgb.shape[1] // period * period
     params = sample_unprocess_params(rng, cfa=cfa, wide_wb_fraction=wide_wb_fraction)
+    pattern = cfa_from_name(params.cfa)
+    if sensor == "x-trans":  # drawn after the Bayer recipe's numbers, which stay as they were
+        top, left = (int(v) for v in rng.integers(0, 6, size=2))
+        pattern = xtrans_pattern(top, left)
     clean = unprocess(srgb[:h, :w], params)
     used_ratio = sample_ratio(rng) if ratio is None else float(ratio)
     if profile is None:
         profile = PROFILES[list(PROFILES)[int(rng.integers(len(PROFILES)))]]
     noise = profile.sample_params(rng, k=k)
-    dark = synthesise_dark(mosaic(clean, params.cfa), used_ratio, noise, profile, rng,
-                           cfa=params.cfa)  # fmt: skip
+    dark = synthesise_dark(mosaic(clean, pattern), used_ratio, noise, profile, rng,
+                           cfa=pattern)  # fmt: skip
     span = params.white_level - params.black_level
     dn = np.clip(dark * np.float32(span) + np.float32(params.black_level), 0, params.white_level)
     frame = RawFrame(
         mosaic=dn.astype(np.float32),
-        cfa_pattern=cfa_from_name(params.cfa),
-        black_level=np.full((2, 2), params.black_level, np.float32),
+        cfa_pattern=pattern,
+        black_level=np.full(pattern.shape, params.black_level, np.float32),
         white_level=float(params.white_level),
         wb_gains=np.asarray(params.wb_gains, np.float32),
         cam_to_srgb=params.camera.cam_to_srgb,
@@ -167,9 +186,11 @@ def synthesise_pair(
 
 
 def crop_pair(pair: TrainingPair, top: int, left: int, height: int, width: int) -> TrainingPair:
-    """Crop both halves; offsets and sizes are made even so the CFA phase is kept."""
-    top, left = top - top % 2, left - left % 2
-    height, width = height - height % 2, width - width % 2
+    """Crop both halves; offsets and sizes are rounded down to whole CFA periods (even, or
+    multiples of 6 for X-Trans) so the CFA phase is kept."""
+    n = pair.dark.period
+    top, left = top - top % n, left - left % n
+    height, width = height - height % n, width - width % n
     dark = pair.dark.crop(top, left, height, width)
     target = pair.target[top : top + height, left : left + width]
     return replace(pair, dark=dark, target=np.ascontiguousarray(target))
@@ -206,8 +227,11 @@ def flip_pair(
 def to_rggb(pair: TrainingPair) -> TrainingPair:
     """The pair mirrored so its dark frame has RGGB geometry.
 
-    See :func:`engine.render.packing.rggb_mirror`; the target is mirrored with it.
+    See :func:`engine.render.packing.rggb_mirror`; the target is mirrored with it. X-Trans
+    pairs are returned as they are (their packing is by position, never mirrored).
     """
+    if pair.dark.is_xtrans:
+        return pair
     rows, columns = rggb_mirror(pair.dark.cfa_pattern)
     if not (rows or columns):
         return pair
@@ -238,6 +262,8 @@ class SyntheticPairSource:
             seed-variant recipe).
         clean_fraction: share of near-clean pairs: ratio 1 at the profile's lowest gain, where
             the right output is the input demosaicked.
+        sensor: ``"bayer"`` or ``"x-trans"`` pairs (:func:`synthesise_pair`); X-Trans crops
+            are cut to multiples of 12 (whole periods, an even packed size).
     """
 
     def __init__(
@@ -248,7 +274,10 @@ class SyntheticPairSource:
         wide_wb_fraction: float = TRAIN_WIDE_WB_FRACTION,
         ratio_range: tuple[float, float] | None = None,
         clean_fraction: float = 0.0,
+        sensor: str = "bayer",
     ) -> None:
+        if sensor not in SENSORS:
+            raise ValueError(f"sensor must be one of {', '.join(SENSORS)}, got {sensor!r}")
         if not photos:
             raise ValueError("no training photos")
         self.photos = list(photos)
@@ -256,6 +285,7 @@ class SyntheticPairSource:
         self.profiles = list(profiles or PROFILES.values())
         self.wide_wb_fraction = wide_wb_fraction
         self.ratio_range, self.clean_fraction = ratio_range, clean_fraction
+        self.sensor = sensor
         self._cache: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -272,7 +302,8 @@ class SyntheticPairSource:
         index = int(rng.integers(len(self.photos)))
         photo = self._photo(index)
         h, w = photo.shape[:2]
-        ch, cw = min(self.crop, h) // 2 * 2, min(self.crop, w) // 2 * 2
+        step = 12 if self.sensor == "x-trans" else 2
+        ch, cw = min(self.crop, h) // step * step, min(self.crop, w) // step * step
         top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
         patch = photo[top : top + ch, left : left + cw].astype(np.float32) / 255.0
         # Flips of the sRGB patch happen before mosaicking, so they are trivially CFA-correct.
@@ -290,15 +321,22 @@ class SyntheticPairSource:
             ratio = sample_ratio(rng, self.ratio_range)
         return synthesise_pair(np.ascontiguousarray(patch), rng, profile=profile,
                                name=self.photos[index].name, ratio=ratio, k=k,
-                               wide_wb_fraction=self.wide_wb_fraction)  # fmt: skip
+                               wide_wb_fraction=self.wide_wb_fraction,
+                               sensor=self.sensor)  # fmt: skip
 
 
 def held_out_pairs(
-    photos: Sequence[Path], ratios: Sequence[float], seed: int = 2018, max_side: int | None = 512
+    photos: Sequence[Path],
+    ratios: Sequence[float],
+    seed: int = 2018,
+    max_side: int | None = 512,
+    sensor: str = "bayer",
 ) -> list[TrainingPair]:
     """Deterministic evaluation pairs: every photo at every ratio, same noise on every run.
 
-    ``max_side`` centre-crops large photos so a CPU evaluation stays affordable.
+    ``max_side`` centre-crops large photos so a CPU evaluation stays affordable; ``sensor``
+    makes Bayer or X-Trans pairs (:func:`synthesise_pair`: the same scenes, cameras and noise
+    draws, plus the X-Trans phase).
     """
     pairs = []
     for i, path in enumerate(photos):
@@ -311,6 +349,8 @@ def held_out_pairs(
         for ratio in ratios:
             rng = np.random.default_rng([seed, i, int(ratio)])
             pairs.append(
-                synthesise_pair(photo, rng, ratio=ratio, name=f"{Path(path).stem}@x{ratio:g}")
+                synthesise_pair(
+                    photo, rng, ratio=ratio, name=f"{Path(path).stem}@x{ratio:g}", sensor=sensor
+                )
             )
     return pairs

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.io import ExifInfo, RawFrame, cam_to_srgb_from_xyz, cfa_from_name
+from engine.io import ExifInfo, RawFrame, cam_to_srgb_from_xyz, cfa_from_name, cfa_pattern_of
 from engine.render import highlight_gains, srgb_decode
 
 #: Bayer layouts :func:`sample_unprocess_params` picks from.
@@ -248,12 +248,14 @@ def unprocess(
     return np.clip(raw, 0.0, 1.0).astype(np.float32)
 
 
-def mosaic(linear_rgb: np.ndarray, cfa: str) -> np.ndarray:
-    """Sample an RGB image through a Bayer colour filter array.
+def mosaic(linear_rgb: np.ndarray, cfa: str | np.ndarray) -> np.ndarray:
+    """Sample an RGB image through a colour filter array.
 
     Args:
         linear_rgb: ``(H, W, 3)`` float, H and W even.
-        cfa: layout of the top-left 2x2 block, e.g. ``"GRBG"``.
+        cfa: layout of the top-left 2x2 block, e.g. ``"GRBG"``, or a ``(2, 2)`` / ``(6, 6)``
+            pattern of colour indices (an X-Trans one, :func:`engine.io.xtrans_pattern`), for
+            the mosaic's top-left pixel.
 
     Returns:
         ``(H, W)`` float32, each pixel the channel its filter passes.
@@ -264,12 +266,10 @@ def mosaic(linear_rgb: np.ndarray, cfa: str) -> np.ndarray:
     h, w, _ = image.shape
     if h % 2 or w % 2 or h == 0 or w == 0:
         raise ValueError(f"mosaic needs even, non-zero height and width, got {h}x{w}")
-    out = np.empty((h, w), dtype=np.float32)
-    pattern = cfa_from_name(_check_layout(cfa))
-    for dy in range(2):
-        for dx in range(2):
-            out[dy::2, dx::2] = image[dy::2, dx::2, int(pattern[dy, dx])]
-    return out
+    pattern = cfa_from_name(_check_layout(cfa)) if isinstance(cfa, str) else cfa_pattern_of(cfa)
+    n = pattern.shape[0]
+    index = np.tile(pattern, (-(-h // n), -(-w // n)))[:h, :w].astype(np.intp)
+    return np.take_along_axis(image, index[..., None], axis=2)[..., 0].astype(np.float32)
 
 
 def to_raw_frame(linear_rgb: np.ndarray, params: UnprocessParams) -> RawFrame:
