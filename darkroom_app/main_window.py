@@ -21,7 +21,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import QAbstractSpinBox, QLineEdit, QMainWindow, QMessageBox
 
 from engine.io import ExportOptions
-from engine.models import DEFAULT_MODEL, cfa_sibling
+from engine.models import DEFAULT_MODEL, model_for_sensor
 from engine.render import CLASSICAL
 from engine.resources import user_data_dir
 
@@ -301,8 +301,8 @@ class MainWindow(ScriptingApi, QMainWindow):
 
     def _update_labels(self) -> None:
         session, ratio, model = self.session, self.session.ratio, self.session.model
-        if session.frame is not None:  # the default's X-Trans version renders X-Trans photos
-            model = cfa_sibling(model, session.frame.sensor) or model
+        if session.frame is not None and session.amount > 0:  # who draws this photo
+            model = model_for_sensor(model, session.frame.sensor)
         self.viewer.before_label, self.viewer.after_label = viewer_labels(
             ratio, model, self.view_controls.before_x1, session.amount,
             self.preview.stand_in_on_screen,

@@ -18,7 +18,8 @@ class RawReadError(DarkroomError):
 
 class UnsupportedSensorError(DarkroomError):
     """The RAW file is readable but its sensor is not supported (Foveon, monochrome...), or a
-    model cannot enhance it (the networks are Bayer-only: X-Trans renders classically)."""
+    model cannot enhance it (a network takes Bayer or X-Trans photos, and only the default model
+    has a version for each)."""
 
 
 class ModelError(DarkroomError):

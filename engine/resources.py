@@ -13,6 +13,10 @@ from pathlib import Path
 #: 54 GMAC per 12 MP, starts from the classical demosaic). Here, not in ``engine.models``, so
 #: the command line can name it without loading torch.
 DEFAULT_MODEL = "fast"
+#: The kinds of colour filter array (``RawFrame.sensor``, ``EnhanceNet.sensors``), and their
+#: names in messages.
+SENSORS = ("bayer", "x-trans")
+SENSOR_NAMES = {"bayer": "Bayer", "x-trans": "X-Trans"}
 #: The default model's version for Fujifilm's X-Trans sensors (issue 23): the same network with
 #: colour-masked planes in, trained on synthetic X-Trans pairs.
 DEFAULT_XTRANS_MODEL = "fast-xtrans"
@@ -28,6 +32,14 @@ def cfa_sibling(model: str, sensor: str) -> str | None:
     """The bundled model that stands in for ``model`` on a ``sensor`` (``"bayer"`` or
     ``"x-trans"``) photo it does not take, or ``None``."""
     return CFA_SIBLINGS.get((model, sensor))
+
+
+def model_for_sensor(model: str, sensor: str) -> str:
+    """The model that renders (or fine-tunes on) ``sensor`` photos when ``model`` is asked
+    for: its version for that colour filter array (:func:`cfa_sibling`), else ``model``
+    itself. The one rule the renderer, the window's caption, ``renders_sensor`` and
+    fine-tuning follow."""
+    return cfa_sibling(model, sensor) or model
 
 
 #: Environment variable overriding :func:`user_data_dir` (tests, portable installs).

@@ -257,3 +257,21 @@ def test_train_then_evaluate_an_x_trans_model(tmp_path: Path, capsys) -> None:
     assert main([*argv, "--models", "lite"]) != 0
     err = capsys.readouterr().err
     assert "no X-Trans model" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_a_missing_x_trans_version_is_one_line_naming_it(tmp_path: Path, monkeypatch) -> None:
+    """If the default's X-Trans version cannot be loaded, X-Trans photos say which model and
+    why, every time, without loading it again; Bayer photos are not affected."""
+    import engine.resources
+
+    siblings = dict(engine.resources.CFA_SIBLINGS)
+    siblings[("fast", "x-trans")] = "fast-gone"
+    monkeypatch.setattr(engine.resources, "CFA_SIBLINGS", siblings)
+    frame = read_raw(_xtrans_dng(tmp_path / "x.dng", 120, 180))
+    fast = Enhancer("fast", device="cpu")
+    for _ in range(2):
+        with pytest.raises(UnsupportedSensorError, match="fast-gone, the X-Trans version of "
+                           "fast, cannot be used: unknown model 'fast-gone'") as info:  # fmt: skip
+            fast.render_preview(frame, 10.0, 100)
+        assert "\n" not in str(info.value) and str(info.value).startswith("x.dng: ")
+    assert fast.render(read_raw(_bayer_dng(tmp_path / "b.dng")), 4.0).model == "fast"

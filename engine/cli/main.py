@@ -66,8 +66,9 @@ CLASSICAL_ROW = (
 
 
 def _sensor_names(sensors: list[str] | None) -> str:
-    names = {"bayer": "Bayer", "x-trans": "X-Trans"}
-    return ", ".join(names.get(s, s) for s in sensors) if sensors else "-"
+    from engine.resources import SENSOR_NAMES
+
+    return ", ".join(SENSOR_NAMES.get(s, s) for s in sensors) if sensors else "-"
 
 
 def _model_row(entry: ModelEntry) -> dict[str, Any]:

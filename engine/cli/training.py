@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.errors import DarkroomError
+from engine.resources import SENSOR_NAMES
 
 if TYPE_CHECKING:
     from engine.models import ModelCard
@@ -49,9 +50,16 @@ def _pair_source(
     from engine.train import is_pair_source
 
     if is_pair_source(path):
+        from engine.io import read_raw
         from engine.train import RealPairSource, load_pairs
 
-        return RealPairSource(load_pairs(path), crop=crop), f"real pairs from {path.name}"
+        specs = load_pairs(path)
+        if specs and (theirs := read_raw(specs[0].short).sensor) != sensor:
+            raise DarkroomError(
+                f"{path.name}: {SENSOR_NAMES[theirs]} pairs, and this network takes "
+                f"{SENSOR_NAMES[sensor]} photos (its config's sensor)"
+            )
+        return RealPairSource(specs, crop=crop), f"real pairs from {path.name}"
     from engine.train import SyntheticPairSource, list_photos
 
     photos = list_photos(path, held_out=False)
@@ -183,28 +191,35 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
     # Resolved up front: fails fast, before minutes of evaluation, and reused for the cards.
     weights_of = {name: resolve_model(name) for name in models if name != CLASSICAL}
-    sensor = args.sensor
-    other = [n for n, w in weights_of.items() if sensor not in read_card(w).sensors]
-    if other and args.models in ("all", ""):  # every model that takes this sensor's pairs
-        models = [m for m in models if m not in other]
-        weights_of = {n: w for n, w in weights_of.items() if n not in other}
-    elif other:
-        kind = "X-Trans" if sensor == "x-trans" else "Bayer"
-        raise DarkroomError(f"{', '.join(other)}: no {kind} model; evaluate {kind} pairs "
-                            "with a model that takes them (see darkroom-cli models)")  # fmt: skip
     try:
         ratios = [float(r) for r in args.ratios.split(",")]
     except ValueError:
         raise DarkroomError(f"--ratios {args.ratios!r}: give numbers like 100,250,300") from None
     from engine.train import is_pair_source, load_pair, load_pairs
 
-    if is_pair_source(data):
+    sensor = args.sensor
+    if is_pair_source(data):  # real pairs say what sensor they come from
         pairs = [load_pair(spec) for spec in load_pairs(data)]
+        sensors = sorted({p.dark.sensor for p in pairs})
+        if len(sensors) > 1:
+            raise DarkroomError(f"{data}: the pairs mix Bayer and X-Trans cameras; evaluate "
+                                "each kind on its own")  # fmt: skip
+        sensor = sensors[0] if sensors else sensor
     else:
         pairs = default_eval_pairs(data, ratios=ratios, max_photos=args.max_photos,
                                    max_side=args.max_side or None, sensor=sensor)  # fmt: skip
     if not pairs:
         raise DarkroomError(f"{data}: no evaluation pairs")
+    # Each row is the named model's own render: one that does not take these pairs is left out
+    # of "all" and refused by name (the renderer would hand them to its other-CFA version).
+    other = [n for n, w in weights_of.items() if sensor not in read_card(w).sensors]
+    if other and args.models in ("all", ""):
+        models = [m for m in models if m not in other]
+        weights_of = {n: w for n, w in weights_of.items() if n not in other}
+    elif other:
+        kind = SENSOR_NAMES[sensor]
+        raise DarkroomError(f"{', '.join(other)}: no {kind} model; evaluate {kind} pairs "
+                            "with a model that takes them (see darkroom-cli models)")  # fmt: skip
 
     def report(done: int, total: int, message: str) -> None:
         if not args.quiet:

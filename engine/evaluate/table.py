@@ -113,15 +113,16 @@ def _sheet_indices(pairs: Sequence[TrainingPair], count: int) -> list[int]:
     return sorted(chosen)
 
 
-def _sheet_window(reference: np.ndarray, size: int) -> tuple[int, int, int, int]:
-    """``(top, left, h, w)`` of the most detailed ``size`` x ``size`` window on a 4x4 grid."""
+def _sheet_window(reference: np.ndarray, size: int, period: int = 2) -> tuple[int, int, int, int]:
+    """``(top, left, h, w)`` of the most detailed ``size`` x ``size`` window on a 4x4 grid,
+    on whole CFA periods (``period``: 2 for Bayer, 6 for X-Trans)."""
     h, w = reference.shape[:2]
-    # Even sizes and offsets: the input column crops the mosaic, which keeps whole CFA periods.
-    ch, cw = min(size, h) // 2 * 2, min(size, w) // 2 * 2
+    # The input column crops the mosaic, which keeps whole CFA periods.
+    ch, cw = min(size, h) // period * period, min(size, w) // period * period
     grey = reference.mean(axis=2)
     best, window = -1.0, (0, 0, ch, cw)
-    for top in np.linspace(0, h - ch, 4).astype(int) // 2 * 2:
-        for left in np.linspace(0, w - cw, 4).astype(int) // 2 * 2:
+    for top in np.linspace(0, h - ch, 4).astype(int) // period * period:
+        for left in np.linspace(0, w - cw, 4).astype(int) // period * period:
             patch = grey[top : top + ch, left : left + cw]
             # Gradient energy favours texture and edges over merely bright/dark areas.
             score = float(
@@ -271,7 +272,7 @@ def _score_pair(
     reference = develop_numpy(pair.target, pair.dark)
     window = np.s_[:, :]
     if row is not None:
-        top, left, h, w = _sheet_window(reference, crop)
+        top, left, h, w = _sheet_window(reference, crop, pair.dark.period)
         window = np.s_[top : top + h, left : left + w]
         row.images[INPUT_COLUMN] = develop_numpy(
             classical_linear(pair.dark.crop(top, left, h, w), 1.0), pair.dark

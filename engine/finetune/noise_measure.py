@@ -239,7 +239,9 @@ def measure_pair(
             exposure), or noise that does not grow with the signal (no fit).
     """
     what = f"{_name(short)} / {_name(long)}"
-    if short.mosaic.shape != long.mosaic.shape or short.cfa_name != long.cfa_name:
+    if short.mosaic.shape != long.mosaic.shape or not np.array_equal(
+        short.cfa_pattern, long.cfa_pattern
+    ):
         raise DarkroomError(f"{what}: frames differ in size or CFA layout")
     short, long = _centre(short), _centre(long)
     if not (math.isfinite(ratio) and ratio >= 1.0):

@@ -34,9 +34,11 @@ from engine.models import (
     cfa_sibling,
     check_name,
     library_dir,
+    model_for_sensor,
     read_card,
     resolve_model,
 )
+from engine.resources import SENSOR_NAMES
 from engine.train import PairFiles
 
 #: Fine-tuning learning rate: half of training from scratch (the weights are already good, and
@@ -251,7 +253,6 @@ def check_one_camera(labelled_cameras: Iterable[tuple[str, str]]) -> None:
 
 
 #: How messages name the kinds of sensor (:attr:`engine.io.RawFrame.sensor`).
-SENSOR_WORDS = {"bayer": "Bayer", "x-trans": "X-Trans"}
 
 
 def check_one_sensor(labelled_sensors: Iterable[tuple[str, str]]) -> str | None:
@@ -272,7 +273,7 @@ def check_one_sensor(labelled_sensors: Iterable[tuple[str, str]]) -> str | None:
     if len(by_sensor) > 1:
         (a, first), (b, second) = sorted(by_sensor.items())
         raise MixedSensorsError(
-            f"the pairs mix {SENSOR_WORDS.get(a, a)} ({first}) and {SENSOR_WORDS.get(b, b)} "
+            f"the pairs mix {SENSOR_NAMES.get(a, a)} ({first}) and {SENSOR_NAMES.get(b, b)} "
             f"({second}) sensors; a fine-tune trains a model for one kind: remove the others"
         )
     return next(iter(by_sensor), None)
@@ -305,16 +306,16 @@ def resolve_base(base: str, sensor: str, library: str | os.PathLike[str] | None 
         BaseSensorError: ``base`` has a version for ``sensor`` that is not installed.
         ModelError: an unknown base, or one without weights.
     """
-    chosen = cfa_sibling(base, sensor)
-    if chosen is None:
+    chosen = model_for_sensor(base, sensor)
+    if chosen == base:
         return resolve_model(base, [library_dir(library)])
     try:
         return resolve_model(chosen, [library_dir(library)])
-    except ModelError:
-        kind = SENSOR_WORDS.get(sensor, sensor)
+    except ModelError as exc:
+        kind = SENSOR_NAMES.get(sensor, sensor)
         raise BaseSensorError(
-            f"{kind} pairs fine-tune {chosen}, the {kind} version of {base}, and it is not "
-            "installed"
+            f"{kind} pairs fine-tune {chosen}, the {kind} version of {base}, which cannot be "
+            f"used: {exc}"
         ) from None
 
 
@@ -326,8 +327,8 @@ def check_base_sensor(card: ModelCard, sensor: str) -> None:
     """
     if sensor in card.sensors:
         return
-    theirs = SENSOR_WORDS.get(sensor, sensor)
-    takes = " and ".join(SENSOR_WORDS.get(s, s) for s in card.sensors)
+    theirs = SENSOR_NAMES.get(sensor, sensor)
+    takes = " and ".join(SENSOR_NAMES.get(s, s) for s in card.sensors)
     version = cfa_sibling(DEFAULT_MODEL, sensor)
     instead = f"{DEFAULT_MODEL} (its {theirs} version, {version})" if version else DEFAULT_MODEL
     raise BaseSensorError(

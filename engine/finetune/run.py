@@ -65,7 +65,6 @@ from engine.finetune.data import (
 from engine.finetune.noise_fit import NoiseFit, fit_noise_profile
 from engine.finetune.progress import FinetuneProgress, PauseToken, ProgressState
 from engine.finetune.request import (
-    SENSOR_WORDS,
     FinetuneRequest,
     NameTakenError,
     check_base_sensor,
@@ -96,6 +95,7 @@ from engine.models import (
     save_to_library,
 )
 from engine.models import work_dir as model_work_dir
+from engine.resources import SENSOR_NAMES
 from engine.train import (
     CheckpointError,
     PairFiles,
@@ -182,7 +182,7 @@ class _FinetuneRun:
         self.strategy = strategy_class(self.base_card.architecture)
         self.notes: list[str] = [self.strategy.finetune_note] if self.strategy.finetune_note else []
         if (version := cfa_sibling(request.base, self.sensor)) is not None:
-            kind = SENSOR_WORDS.get(self.sensor, self.sensor)
+            kind = SENSOR_NAMES.get(self.sensor, self.sensor)
             self.notes.append(f"{kind} pairs: fine-tuned {version}, the {kind} version of "
                               f"{request.base}")  # fmt: skip
         self.darks = load_dark_list(request.dark_frames)

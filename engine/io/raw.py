@@ -144,7 +144,7 @@ class RawFrame:
     @property
     def sensor(self) -> str:
         """The kind of colour filter array, as models name the ones they take
-        (:attr:`engine.models.EnhanceNet.sensors`): ``"bayer"`` or ``"x-trans"``."""
+        (:attr:`engine.models.EnhanceNet.sensors`): one of :data:`engine.resources.SENSORS`."""
         return "x-trans" if self.is_xtrans else "bayer"
 
     @property
@@ -220,6 +220,8 @@ def packed_positions(cfa_pattern: np.ndarray) -> list[tuple[int, int]]:
         cfa_pattern: ``(2, 2)`` colour indices (0 = R, 1 = G, 2 = B).
     """
     cfa = np.asarray(cfa_pattern)
+    if cfa.shape != (2, 2):
+        raise ValueError(f"not a Bayer pattern (a {cfa.shape[0]}x{cfa.shape[-1]} CFA tile)")
     (ry, rx), (by, bx) = (tuple(np.argwhere(cfa == c)[0]) for c in (RED, BLUE))
     # Greens sit diagonally to each other; the one sharing the red's row is G1.
     g1 = (int(ry), int(1 - rx))

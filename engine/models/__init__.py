@@ -54,7 +54,7 @@ from engine.models.weights import (
     save_tensors,
     write_card,
 )
-from engine.resources import DEFAULT_MODEL, DEFAULT_XTRANS_MODEL, cfa_sibling
+from engine.resources import DEFAULT_MODEL, DEFAULT_XTRANS_MODEL, cfa_sibling, model_for_sensor
 
 __all__ = [
     "CARD_FORMAT_VERSION",
@@ -93,6 +93,7 @@ __all__ = [
     "list_models",
     "load_model",
     "model_entries",
+    "model_for_sensor",
     "pad_to_multiple",
     "read_card",
     "read_tensors",

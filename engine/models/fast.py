@@ -65,6 +65,7 @@ import torch.nn.functional as F  # noqa: N812 - the conventional alias
 from torch import Tensor, nn
 
 from engine.models.base import EnhanceNet, check_positive
+from engine.resources import SENSORS
 
 #: The extra space-to-depth factor at the input (and depth-to-space at the output: the head
 #: emits 4x4 sensor pixels per level-0 position).
@@ -81,8 +82,6 @@ GATE_START = -2.0
 DEMOSAIC_PLANES = 12
 #: The colour-masked mosaic planes an X-Trans network takes (:func:`engine.render.colour_planes`).
 COLOUR_PLANES = 12
-#: The colour filter arrays a fast network can be built for, as :attr:`EnhanceNet.sensors` names.
-SENSORS = ("bayer", "x-trans")
 #: Peak activation bytes per packed input pixel per level-0 feature, float32 inference
 #: (level 0 holds a quarter of the packed positions; measured with tracemalloc-style peaks).
 ACTIVATION_BYTES_PER_FEATURE = 12

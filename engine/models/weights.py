@@ -19,7 +19,7 @@ from engine.errors import ModelError
 from engine.files import JsonTooBigError, atomic_write_bytes, read_json_file
 from engine.models.card import ModelCard
 from engine.models.registry import create_model, list_models
-from engine.resources import bundled_models_dir, cfa_sibling
+from engine.resources import bundled_models_dir, model_for_sensor
 
 PICKLE_SUFFIXES = {".pth", ".pt", ".ckpt", ".pkl", ".pickle", ".bin", ".tar"}
 #: A model card larger than this is not a model card, bytes.
@@ -258,7 +258,7 @@ def renders_sensor(model: str, sensor: str, extra_dirs: list[Path] | None = None
     if model == "none":
         return True
     try:
-        chosen = cfa_sibling(model, sensor) or model
+        chosen = model_for_sensor(model, sensor)
         return sensor in read_card(resolve_model(chosen, extra_dirs)).sensors
     except ModelError:
         return False

@@ -98,8 +98,8 @@ class PreviewRendering:
     def _xtrans_preview(self, job: RenderPass, factor: int, picture: Rect) -> Rendered:
         """A binned X-Trans preview (:func:`bin_xtrans`), on the bins' grid: the classical
         proxy, or the network's render of the bins laid out again as an X-Trans mosaic
-        (:func:`remosaic`; each bin's colours average ``size**2 * 2 / 9`` red or blue samples,
-        which the noise map is told)."""
+        (:func:`remosaic`), its noise map told how many samples of each colour a bin
+        averaged."""
         size = 3 * -(-factor // 3)  # whole 3x3 quarters of the tile, each with every colour
         frame, whole = job.frame, math.lcm(2 * size, 6)  # an even number of bins
         h, w = frame.height - frame.height % whole, frame.width - frame.width % whole
@@ -113,10 +113,14 @@ class PreviewRendering:
             rendered = self._package(job, torch.from_numpy(rgb), True, crop, near_clip, True)
         else:
             binned, pattern = remosaic(np.clip(rgb, 0.0, 1.0))
-            packed = pack_xtrans_mosaic(binned)
+            # Each bin averages 2/9 of its pixels for red or blue, 5/9 for green.
+            _, bins_h, bins_w = rgb.shape
+            colours = np.tile(pattern, (-(-bins_h // 6), -(-bins_w // 6)))[:bins_h, :bins_w]
+            samples = np.where(colours == 1, 5 / 9, 2 / 9) * size**2
+            binning = pack_xtrans_mosaic(np.sqrt(samples).astype(np.float32))
             proxy = (torch.from_numpy(rgb), near_clip)
-            rendered = self._finish(job, packed, (False, False), crop, size * math.sqrt(2) / 3,
-                                    pattern=pattern, proxy=proxy)  # fmt: skip
+            rendered = self._finish(job, pack_xtrans_mosaic(binned), (False, False), crop,
+                                    binning, pattern=pattern, proxy=proxy)  # fmt: skip
         kept = job.frame.visible_rect
         return replace(rendered, covers=(picture[0], picture[1], kept[2], kept[3]))
 

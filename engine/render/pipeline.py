@@ -13,7 +13,7 @@ from engine.device import select_device
 from engine.errors import ModelError, UnsupportedSensorError
 from engine.io import XYZ_TO_SRGB, RawFrame, Rect
 from engine.jobs import CancelToken, ProgressCallback, no_progress
-from engine.models import DEFAULT_MODEL, ModelCard, cfa_sibling, load_model, resolve_model
+from engine.models import DEFAULT_MODEL, ModelCard, load_model, model_for_sensor, resolve_model
 from engine.noise import PROFILES, NoiseLevel, NoiseProfile, card_noise_profile, noise_level_for
 from engine.render.colour import (
     apply_orientation,
@@ -44,9 +44,14 @@ from engine.render.render_pass import (
 )
 from engine.render.rendered import Rendered
 from engine.render.tiling import TiledRunner
+from engine.resources import SENSOR_NAMES
 
 #: Name of the classical (network-free) pipeline wherever a model name is expected.
 CLASSICAL = "none"
+
+
+def _photo_name(frame: RawFrame) -> str:
+    return Path(frame.path).name if frame.path else "this photo"
 
 
 class Enhancer(PreviewRendering):
@@ -72,6 +77,7 @@ class Enhancer(PreviewRendering):
         self.model_name = model
         self._options = (device, tile, model_dirs, precision)  # for a CFA sibling
         self._sibling: Enhancer | None = None
+        self._sibling_error: str | None = None
         self._sibling_lock = threading.Lock()
         self.device = select_device(device)
         self.card: ModelCard | None = None
@@ -112,40 +118,54 @@ class Enhancer(PreviewRendering):
         packed: np.ndarray,
         ratio: float,
         level: NoiseLevel | None,
-        binning: float = 1,
+        binning: float | np.ndarray = 1,
         pattern: np.ndarray | None = None,
     ) -> np.ndarray:
         """What the network takes (:func:`~engine.render.inputs.network_channels`): ``packed``
-        ``(4, h, w)``, the noise map for a noise-aware model (pixels averaged over
-        ``binning**2`` samples of their colour carry ``1 / binning`` of the noise), an X-Trans
-        model's colour planes (``pattern``: the X-Trans pattern of ``packed``'s top-left
-        pixel) and the demosaic for a model that starts from it."""
+        ``(4, h, w)``, the noise map for a noise-aware model (a pixel averaged over
+        ``binning**2`` samples of its colour carries ``1 / binning`` of the noise; ``binning``
+        is one number, or one per packed sample, ``(4, h, w)``), an X-Trans model's colour
+        planes (``pattern``: the X-Trans pattern of ``packed``'s top-left pixel) and the
+        demosaic for a model that starts from it."""
         model = self.runner.model if self.runner is not None else None
         noise = None
+        per_sample = isinstance(binning, np.ndarray)
         if level is not None and model is not None and model.noise_input:
-            noise = level.scaled(1.0 / binning)
+            noise = level if per_sample else level.scaled(1.0 / float(binning))
         wants_demosaic = model is not None and model.demosaic_input
         colours = pattern if model is not None and model.colour_input else None
-        return network_channels(packed, ratio, noise, demosaic=wants_demosaic, pattern=colours)
+        x = network_channels(packed, ratio, noise, demosaic=wants_demosaic, pattern=colours)
+        if noise is not None and per_sample:
+            x[4:8] /= binning  # the noise map follows the 4 packed planes
+        return x
 
     def for_frame(self, frame: RawFrame) -> Enhancer:
         """The enhancer that renders ``frame``: this one, or, for a photo whose colour filter
         array this model does not take, the bundled version of it for that CFA
-        (:func:`engine.models.cfa_sibling`: the default model's X-Trans version), loaded once.
-        The result's :attr:`Rendered.model` names the model that really rendered it."""
+        (:func:`engine.models.model_for_sensor`: the default model's X-Trans version), loaded
+        once. The result's :attr:`Rendered.model` names the model that really rendered it.
+
+        Raises:
+            UnsupportedSensorError: that version cannot be loaded (said once, then again for
+                every frame that needs it, without trying again).
+        """
         network = self.runner.model if self.runner is not None else None
         if network is None or frame.sensor in network.sensors:
             return self
-        sibling = cfa_sibling(self.model_name, frame.sensor)
-        if sibling is None:
-            return self  # check_sensor says why not
+        sibling = model_for_sensor(self.model_name, frame.sensor)
+        if sibling == self.model_name:
+            return self  # no version for this sensor: check_sensor says so
         with self._sibling_lock:  # the preview's and an export's threads share an Enhancer
-            if self._sibling is None:
+            if self._sibling is None and self._sibling_error is None:
                 device, tile, model_dirs, precision = self._options
                 try:
                     self._sibling = Enhancer(sibling, device, tile, model_dirs, precision)
-                except ModelError:
-                    return self  # not installed: check_sensor says why not
+                except ModelError as exc:
+                    kind = SENSOR_NAMES.get(frame.sensor, frame.sensor)
+                    self._sibling_error = (f"{sibling}, the {kind} version of {self.model_name}, "
+                                           f"cannot be used: {exc}")  # fmt: skip
+            if self._sibling is None:
+                raise UnsupportedSensorError(f"{_photo_name(frame)}: {self._sibling_error}")
             return self._sibling
 
     def check_sensor(self, frame: RawFrame, amount: float = 1.0) -> None:
@@ -159,15 +179,15 @@ class Enhancer(PreviewRendering):
         network = self.runner.model if self.runner is not None else None
         if network is None or amount <= 0 or frame.sensor in network.sensors:
             return
-        name = Path(frame.path).name if frame.path else "this photo"
+        name = _photo_name(frame)
         if frame.is_xtrans:
             raise UnsupportedSensorError(
                 f"{name}: no {self.model_name} model for X-Trans sensors; use {DEFAULT_MODEL} "
-                "(its X-Trans version) or the classical render (--model none)"
+                "(its X-Trans version) or the classical render (no enhancement)"
             )
         raise UnsupportedSensorError(
             f"{name}: {self.model_name} takes X-Trans photos only and this one is Bayer; use "
-            f"{DEFAULT_MODEL} or the classical render (--model none)"
+            f"{DEFAULT_MODEL} or the classical render (no enhancement)"
         )
 
     def render(
@@ -220,7 +240,7 @@ class Enhancer(PreviewRendering):
         packed: np.ndarray,
         mirror: Mirror,
         crop: Rect | None,
-        binning: float = 1,
+        binning: float | np.ndarray = 1,
         unclipped: np.ndarray | None = None,
         *,
         pattern: np.ndarray | None = None,
@@ -228,12 +248,13 @@ class Enhancer(PreviewRendering):
     ) -> Rendered:
         """Packed ``(4, h, w)`` in RGGB geometry (:func:`~engine.render.packing.pack_rggb`),
         or an X-Trans mosaic packed by position whose top-left ``pattern`` is given, its pixels
-        averages of ``binning``**2 samples -> finished image at ``(2h, 2w)`` on the frame's own
-        grid (``mirror`` undone), ``crop`` (on that grid) the picture.
+        averages of ``binning``**2 samples (a number, or one per sample) -> finished image at
+        ``(2h, 2w)`` on the frame's own grid (``mirror`` undone), ``crop`` (on that grid) the
+        picture.
         ``unclipped``: the same bins with the noise below black kept (down to
         ``-NOISE_FLOOR``), for the classical proxy. ``proxy``: a binned X-Trans preview's own
         classical proxy and highlight map, ``(3, 2h, 2w)`` and ``(2h, 2w)`` or ``None``."""
-        is_proxy = binning > 1 or self.runner is None
+        is_proxy = proxy is not None or np.max(binning) > 1 or self.runner is None
         classical, near_clip = proxy if proxy is not None else (None, None)
         if classical is None and is_proxy:
             classical = binned_classical(packed if unclipped is None else unclipped, mirror)

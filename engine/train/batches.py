@@ -87,8 +87,8 @@ def make_batch(
     rngs = [rng] * size if isinstance(rng, np.random.Generator) else list(rng)
     if len(rngs) != size:
         raise ValueError(f"{len(rngs)} generators for a batch of {size}")
-    # Every layout is mirrored into RGGB geometry, as at inference
-    # (engine.render.packing.pack_rggb).
+    # Every Bayer layout is mirrored into RGGB geometry, as at inference
+    # (engine.render.packing.pack_rggb); X-Trans pairs stay as they are.
     pairs = [to_rggb(source.sample(r)) for r in rngs]
     # Crops of small photos can be smaller than asked; cut the batch to the common size.
     h = min(p.dark.height for p in pairs)

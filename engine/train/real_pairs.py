@@ -30,11 +30,13 @@ from engine.errors import DarkroomError
 from engine.io import RawFrame, raw_files_in, read_raw
 from engine.jobs import ProgressCallback, no_progress
 from engine.render import classical_linear
-from engine.train.synthesis import TrainingPair, crop_pair, flip_pair, random_crop_and_flip
-
-#: X-Trans crops are cut to multiples of this many sensor pixels: whole 6-pixel periods, and
-#: an even packed size (the pooling grid of the networks, as synthetic X-Trans crops).
-XTRANS_CROP_STEP = 12
+from engine.train.synthesis import (
+    XTRANS_CROP_STEP,
+    TrainingPair,
+    crop_pair,
+    flip_pair,
+    random_crop_and_flip,
+)
 
 
 @dataclass(frozen=True)
@@ -253,7 +255,7 @@ def load_pair(spec: PairFiles) -> TrainingPair:
         raise DarkroomError(
             f"{what}: different sizes ({short.width}x{short.height} vs {long.width}x{long.height})"
         )
-    if short.cfa_name != long.cfa_name:
+    if not np.array_equal(short.cfa_pattern, long.cfa_pattern):  # an X-Trans phase too
         raise DarkroomError(f"{what}: different CFA layouts ({short.cfa_name} vs {long.cfa_name})")
     ratio = spec.ratio if spec.ratio is not None else exif_ratio(short, long)
     if not (math.isfinite(ratio) and ratio >= 1.0):

@@ -2,9 +2,10 @@
 
 A :class:`TrainingPair` is a dark exposure as a :class:`~engine.io.raw.RawFrame` plus its target,
 the clean long exposure in the model's output space (linear camera RGB, before white balance) on
-the same pixel grid. The network's input is always made by :func:`engine.render.packing.pack_rggb`
-from the dark frame, exactly as at inference time; pairs are mirrored into RGGB geometry first
-(:func:`to_rggb`) so input and target share one pixel grid.
+the same pixel grid. The network's input is always made from the dark frame exactly as at
+inference time (:func:`engine.render.packing.pack_rggb` for Bayer, with Bayer pairs mirrored
+into RGGB geometry first by :func:`to_rggb` so input and target share one pixel grid;
+:func:`engine.render.packing.pack_xtrans` for X-Trans, never mirrored).
 
 Synthetic targets are the unprocessed photo itself (the ideal clean linear image, which is
 what the classical pipeline shows for a clean exposure up to demosaicking); real targets are the
@@ -31,6 +32,7 @@ from engine.noise import (
     synthesise_dark,
 )
 from engine.render import network_channels, pack_rggb, pack_xtrans, rggb_mirror
+from engine.resources import SENSORS
 from engine.train.unprocess import mosaic, sample_unprocess_params, unprocess
 
 #: Exposure ratios are drawn log-uniformly here most of the time (SID's x100-x300 and around).
@@ -38,8 +40,9 @@ RATIO_RANGE = (50.0, 300.0)
 #: ...and from this wider range the rest of the time, so x2-x1000 still behave.
 WIDE_RATIO_RANGE = (2.0, 1000.0)
 WIDE_FRACTION = 0.1
-#: The colour filter arrays synthetic pairs can be made for (as models name them).
-SENSORS = ("bayer", "x-trans")
+#: X-Trans training crops are cut to multiples of this many sensor pixels: whole 6-pixel
+#: periods, and an even packed size (the networks' 2x2 packing).
+XTRANS_CROP_STEP = 12
 #: Share of training pairs with a white balance outside Brooks' daylight range.
 TRAIN_WIDE_WB_FRACTION = 0.3
 
@@ -302,7 +305,7 @@ class SyntheticPairSource:
         index = int(rng.integers(len(self.photos)))
         photo = self._photo(index)
         h, w = photo.shape[:2]
-        step = 12 if self.sensor == "x-trans" else 2
+        step = XTRANS_CROP_STEP if self.sensor == "x-trans" else 2
         ch, cw = min(self.crop, h) // step * step, min(self.crop, w) // step * step
         top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
         patch = photo[top : top + ch, left : left + cw].astype(np.float32) / 255.0
@@ -335,8 +338,8 @@ def held_out_pairs(
     """Deterministic evaluation pairs: every photo at every ratio, same noise on every run.
 
     ``max_side`` centre-crops large photos so a CPU evaluation stays affordable; ``sensor``
-    makes Bayer or X-Trans pairs (:func:`synthesise_pair`: the same scenes, cameras and noise
-    draws, plus the X-Trans phase).
+    makes Bayer or X-Trans pairs (:func:`synthesise_pair`: the same scenes, cameras, white
+    balances and ratios; the X-Trans phase is drawn before the noise, so the noise differs).
     """
     pairs = []
     for i, path in enumerate(photos):
