@@ -258,7 +258,9 @@ def test_models_command_lists_variants(capsys) -> None:
         "deep",
         "lite",
         "fast",
+        "fast-xtrans",  # a bundled version of a variant, after the variants
     ]
+    assert all(r["source"] == "bundled" for r in rows)
     assert code == 0
 
 
