@@ -103,3 +103,15 @@ def make_dng(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return factory
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models gain nothing from threads, and on a busy CPU they oversubscribe it
+    (modules of tiny fine-tunes use it for every test: ``pytestmark``)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -39,6 +39,9 @@ from engine.jobs import CancelToken
 from engine.models import ModelCard, create_model, list_library, load_model, save_model
 from tests.test_pairing import shoot, textured_scene
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
 TINY = {"base_features": 4, "levels": 2}
 #: Fast settings for tiny data: a high learning rate moves a random model within 40 steps.
 FAST = {"lr": 1e-2, "patch": 64}
@@ -85,15 +88,6 @@ def _base(tmp_path: Path) -> Path:
     save_model(model, ModelCard(name="tiny-base", architecture="baseline", config=model.config),
                path, dtype=torch.float32)  # fmt: skip
     return path
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy CPU they oversubscribe it."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -27,6 +27,9 @@ from tests.qt_settings import assert_no_live_jobs, isolated_settings
 from tests.test_pairing import shoot as pairing_shoot
 from tests.test_pairing import textured_scene
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
 TIMEOUT_MS = 30_000
 H, W = 64, 96
 BLACK, WHITE = 512, 16383
@@ -62,15 +65,6 @@ def save_tiny(library: Path, name: str) -> Path:
 
 
 # -- fixtures (the window's, as in tests/test_gui_window.py) --------------------------------
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models gain nothing from threads, and on a busy CPU they oversubscribe it."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -23,16 +23,23 @@ from tests.conftest import smooth_scene
 SONY = PROFILES["SonyA7S2"]
 
 
-def _scene_mosaic(height: int = 320, width: int = 480) -> np.ndarray:
-    """``(H, W)`` normalised RGGB mosaic of a photo-like scene: gradients, soft blobs and a
-    hundred sharp-edged patches. (Where texture covers every block and the noise is far
-    below it, as on a busy scene at x1 and base ISO, the estimate comes out high.)"""
+def scene_rgb(height: int = 320, width: int = 480) -> np.ndarray:
+    """``(H, W, 3)`` a photo-like scene: gradients, soft blobs and a hundred sharp-edged
+    patches."""
     rng = np.random.default_rng(103)
     rgb = smooth_scene(height, width, seed=3) * np.float32(0.8)
     for _ in range(100):
         y, x = int(rng.integers(0, height)), int(rng.integers(0, width))
         dy, dx = (int(v) for v in rng.integers(3, 12, 2))
         rgb[y : y + dy, x : x + dx] = rng.uniform(0.05, 0.9, 3)
+    return rgb
+
+
+def _scene_mosaic(height: int = 320, width: int = 480) -> np.ndarray:
+    """``(H, W)`` normalised RGGB mosaic of :func:`scene_rgb`. (Where texture covers every
+    block and the noise is far below it, as on a busy scene at x1 and base ISO, the estimate
+    comes out high.)"""
+    rgb = scene_rgb(height, width)
     out = np.empty((height, width), np.float32)
     for dy in range(2):
         for dx in range(2):

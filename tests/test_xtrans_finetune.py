@@ -49,6 +49,9 @@ CAMERA = ("Fujifilm", "X-T3")
 FAST = {"lr": 1e-2, "patch": 96, "patience": 0}
 
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
 def _mosaic(scene: np.ndarray, pattern: np.ndarray) -> np.ndarray:
     """``scene`` ``(h, w, 3)`` sampled through the X-Trans ``pattern`` (its top-left pixel's)."""
     h, w = scene.shape[:2]
@@ -109,15 +112,6 @@ def tiny_model(path: Path, sensor: str = "x-trans", name: str | None = None) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     save_model(model, card, path, dtype=torch.float32)
     return path
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy CPU they oversubscribe it."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
@@ -277,8 +271,8 @@ def test_the_default_without_its_x_trans_version_says_so(tmp_path: Path, shot, m
                               settings=FinetuneSettings(iterations=1, **FAST),
                               device="cpu")  # fmt: skip
     with pytest.raises(BaseSensorError, match=f"X-Trans pairs fine-tune {DEFAULT_XTRANS_MODEL}, "
-                                              "the X-Trans version of fast, and it is not "
-                                              "installed"):  # fmt: skip
+                                              "the X-Trans version of fast, which cannot be "
+                                              "used: unknown model"):  # fmt: skip
         finetune(request)
 
 

@@ -33,6 +33,7 @@ from engine.render.packing import positional_mosaic
 from engine.train import SyntheticPairSource, synthesise_pair
 from engine.train.unprocess import mosaic
 from tests.conftest import smooth_scene
+from tests.test_noise_level import scene_rgb
 from tests.test_xtrans_render import _xtrans_dng
 
 SONY = PROFILES["SonyA7S2"]
@@ -139,21 +140,9 @@ def test_synthetic_x_trans_pairs_line_up_with_their_target() -> None:
     assert pair.dark.height % 12 == 0 and pair.dark.width % 12 == 0
 
 
-def _scene(height: int = 320, width: int = 480) -> np.ndarray:
-    """``(H, W, 3)`` the photo-like scene of tests/test_noise_level.py, before its mosaic:
-    gradients, soft blobs and a hundred sharp-edged patches."""
-    rng = np.random.default_rng(103)
-    rgb = smooth_scene(height, width, seed=3) * np.float32(0.8)
-    for _ in range(100):
-        y, x = int(rng.integers(0, height)), int(rng.integers(0, width))
-        dy, dx = (int(v) for v in rng.integers(3, 12, 2))
-        rgb[y : y + dy, x : x + dx] = rng.uniform(0.05, 0.9, 3)
-    return rgb
-
-
 def _xtrans_dark_dng(path: Path, iso: int, ratio: float, phase) -> tuple[Path, np.ndarray]:
     pattern = xtrans_pattern(*phase)
-    clean = mosaic(_scene(), pattern) / np.float32(ratio)
+    clean = mosaic(scene_rgb(), pattern) / np.float32(ratio)  # tests/test_noise_level.py's scene
     noisy = add_noise(clean * SONY.dn_range, SONY_A7S2_ISO_PARAMS[iso],
                       np.random.default_rng(iso + int(ratio)), cfa=pattern)  # fmt: skip
     dn = np.clip(np.rint(noisy + SONY.black_level), 0, SONY.white_level).astype(np.uint16)

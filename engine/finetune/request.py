@@ -72,7 +72,7 @@ class MixedSensorsError(FinetuneStartError):
 
 class BaseSensorError(FinetuneStartError, UnsupportedSensorError):
     """The base model takes the other kind of sensor than the pairs' and has no version for
-    theirs (or that version is not installed)."""
+    theirs (or that version cannot be loaded)."""
 
 
 class NoBaseModelError(FinetuneStartError):
@@ -303,7 +303,7 @@ def resolve_base(base: str, sensor: str, library: str | os.PathLike[str] | None 
     fine-tune ``fast-xtrans`` when ``fast`` is asked for); the library is searched too.
 
     Raises:
-        BaseSensorError: ``base`` has a version for ``sensor`` that is not installed.
+        BaseSensorError: ``base`` has a version for ``sensor`` that cannot be loaded.
         ModelError: an unknown base, or one without weights.
     """
     chosen = model_for_sensor(base, sensor)
