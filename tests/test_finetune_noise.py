@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from engine.io import read_raw
 from engine.models import ModelCard, create_model, read_tensors, save_model
 from engine.render import Enhancer
-from tests.test_finetune import _base, _run, one_thread, shot  # noqa: F401
+from tests.test_finetune import _base, _run, shot  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TINY_FAST = {"widths": [4, 6, 8], "encoder_convs": [1, 1, 1], "decoder_convs": [1, 1]}
 
