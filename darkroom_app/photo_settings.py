@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.errors import DarkroomError
-from engine.models import renders_sensor
+from engine.models import model_for_sensor
 from engine.render import CLASSICAL, PhotoSettings, load_photo_settings, save_photo_settings
 
 from .session import LoadedPhoto, Session
@@ -123,10 +123,10 @@ class PhotoSettingsKeeper(QObject):
 
     def first_look(self, auto_ratio: float | None, sensor: str = "bayer") -> PhotoSettings:
         """What a photo opens with the first time: Auto ratio, the recommended model (the
-        classical render when that model has no version for the photo's colour filter array,
-        ``sensor``: :func:`engine.models.renders_sensor`)."""
+        classical render when the version of it that renders the photo's colour filter array,
+        ``sensor`` (:func:`engine.models.model_for_sensor`), is not in the window's list)."""
         model = self.recommended_model()
-        if not renders_sensor(model, sensor):
+        if not self.model_listed(model_for_sensor(model, sensor)):
             model = CLASSICAL
         return PhotoSettings(auto_ratio, model, 1.0, "same")
 
@@ -144,8 +144,9 @@ class PhotoSettingsKeeper(QObject):
             settings = load_photo_settings(photo.path, self.data_dir)
         except DarkroomError as exc:  # a damaged sidecar must not stop the photo from opening
             self.session.say(f"Ignored the photo's saved settings: {exc}", 10000)
-        first = self.first_look(photo.auto_ratio, photo.frame.sensor)
-        self.restore(settings or first, record=False)
+        if settings is None:
+            settings = self.first_look(photo.auto_ratio, photo.frame.sensor)
+        self.restore(settings, record=False)
 
     @contextlib.contextmanager
     def unrecorded(self) -> Iterator[None]:

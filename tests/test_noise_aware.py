@@ -129,7 +129,10 @@ def test_train_refuses_bad_ratio_ranges(bad: str, capsys) -> None:
 
 def test_demosaic_planes_are_the_classical_demosaic_space_to_depthed() -> None:
     from engine.render import demosaic
-    from engine.render.packing import positional_mosaic as rggb_mosaic
+    from engine.render.packing import RGGB, unpack_bayer
+
+    def rggb_mosaic(packed: np.ndarray) -> np.ndarray:
+        return unpack_bayer(packed, RGGB)
 
     packed = np.random.default_rng(3).random((4, 20, 24), dtype=np.float32)
     planes = torch.from_numpy(demosaic_planes(packed))[None]

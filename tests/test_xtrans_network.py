@@ -29,7 +29,7 @@ from engine.render import (
     normalise_mosaic,
     pack_xtrans,
 )
-from engine.render.packing import positional_mosaic
+from engine.render.packing import RGGB, unpack_bayer
 from engine.train import SyntheticPairSource, synthesise_pair
 from engine.train.unprocess import mosaic
 from tests.conftest import smooth_scene
@@ -56,7 +56,7 @@ def test_packing_by_position_keeps_every_sample_and_its_colour(tmp_path: Path, p
     packed = pack_xtrans(frame, 4.0)
     assert packed.shape == (4, 60, 93)
     whole = normalise_mosaic(frame, 4.0)[:120, :186]
-    np.testing.assert_array_equal(positional_mosaic(packed), whole)
+    np.testing.assert_array_equal(unpack_bayer(packed, RGGB), whole)
     # The colour planes are in pixel_unshuffle order, as the demosaic planes.
     planes = torch.from_numpy(colour_planes(packed, frame.cfa_pattern)).reshape(3, 4, 60, 93)
     on_grids = torch.nn.functional.pixel_shuffle(planes, 2)[:, 0].numpy()

@@ -48,7 +48,7 @@ def main() -> None:
     exif = ExifInfo(make="Darkroom", model=f"X-Trans from {args.source.name}", iso=args.iso)
     write_cfa_dng(args.out, dn.astype(np.uint16), pattern, black_level=sony.black_level,
                   white_level=int(sony.white_level), wb_gains=frame.wb_gains,
-                  xyz_to_cam=camera_xyz_matrix(frame), orientation=frame.orientation,
+                  xyz_to_cam=camera_xyz_matrix(frame), orientation=frame.orientation or 1,
                   exif=exif)  # fmt: skip
     print(f"wrote {args.out}: {w}x{h} X-Trans (phase {top},{left}), darkened x{args.darken:g}, "
           f"ISO {args.iso} noise")  # fmt: skip

@@ -37,7 +37,7 @@ from engine.train import (
     TrainingPair,
     crop_pair,
     load_pair,
-    random_training_crop,
+    random_crop_and_flip,
     to_rggb,
     training_crop_size,
 )
@@ -62,7 +62,7 @@ class FinetunePairSource:
     """Training crops from the user's real pairs, mixed with synthetic ones.
 
     A synthetic crop takes a random long exposure and its target, crops and flips both
-    (CFA-correct, :func:`~engine.train.real_pairs.random_training_crop`), then darkens the crop with
+    (CFA-correct, :func:`~engine.train.random_crop_and_flip`), then darkens the crop with
     the fitted noise profile (:func:`~engine.finetune.noise_fit.darken_frame`) at one of the user's
     ratios times a factor log-uniform in :data:`RATIO_JITTER`.
 
@@ -108,13 +108,13 @@ class FinetunePairSource:
         if self.profile is not None and user.long is not None:
             if rng.random() < self.synthetic_fraction:
                 return self._synthetic(user, rng)
-        out = random_training_crop(user.pair, self.crop, rng)
+        out = random_crop_and_flip(user.pair, self.crop, rng)
         return replace(out, target=to_float(out.target), noise=self.levels[index])
 
     def _synthetic(self, user: LoadedPair, rng: np.random.Generator) -> TrainingPair:
         assert self.profile is not None and user.long is not None
         clean = TrainingPair(user.pair.name, user.long, 1.0, user.pair.target)
-        crop = random_training_crop(clean, self.crop, rng)
+        crop = random_crop_and_flip(clean, self.crop, rng)
         lo, hi = RATIO_JITTER
         ratio = self.ratios[int(rng.integers(len(self.ratios)))]
         ratio = max(1.0, ratio * math.exp(rng.uniform(math.log(lo), math.log(hi))))

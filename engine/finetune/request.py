@@ -252,9 +252,6 @@ def check_one_camera(labelled_cameras: Iterable[tuple[str, str]]) -> None:
         )
 
 
-#: How messages name the kinds of sensor (:attr:`engine.io.RawFrame.sensor`).
-
-
 def check_one_sensor(labelled_sensors: Iterable[tuple[str, str]]) -> str | None:
     """Refuse pairs from both kinds of sensor (a Bayer and an X-Trans model are two models).
 

@@ -68,6 +68,7 @@ from engine.io.raw import (
     packed_positions,
     raw_files_in,
     read_raw,
+    tile_pattern,
 )
 from engine.io.raw_metadata import SRGB_TO_XYZ, XYZ_TO_SRGB, ExifInfo, cam_to_srgb_from_xyz
 from engine.io.testdata import SONY_12MP, synthetic_scene, write_synthetic_dng
@@ -119,6 +120,7 @@ __all__ = [
     "read_raw",
     "software",
     "synthetic_scene",
+    "tile_pattern",
     "unorient_rect",
     "write_cfa_dng",
     "write_dng",

@@ -156,9 +156,7 @@ class RawFrame:
 
     def black_map(self, dtype: type = np.float32) -> np.ndarray:
         """``(H, W)`` black level of every pixel (the per-position ``black_level`` tiled)."""
-        n = self.period
-        tiles = (-(-self.height // n), -(-self.width // n))
-        return np.tile(self.black_level.astype(dtype), tiles)[: self.height, : self.width]
+        return tile_pattern(self.black_level.astype(dtype), self.height, self.width)
 
     def with_mosaic(self, mosaic: np.ndarray) -> RawFrame:
         """A copy with another mosaic of the same CFA phase (crops, darkened copies)."""
@@ -211,6 +209,14 @@ def cfa_from_name(name: str) -> np.ndarray:
     if len(name) != 4 or set(name) - set("RGB"):
         raise ValueError(f"not a 2x2 Bayer layout: {name!r}")
     return np.array(["RGB".index(c) for c in name], dtype=np.int8).reshape(2, 2)
+
+
+def tile_pattern(pattern: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A per-position array of one CFA period (colour indices, black levels), ``(n, n)``,
+    repeated over ``height`` x ``width`` pixels from the top-left: ``(height, width)``."""
+    n_rows, n_cols = np.shape(pattern)
+    tiles = (-(-height // n_rows), -(-width // n_cols))
+    return np.tile(np.asarray(pattern), tiles)[:height, :width]
 
 
 def packed_positions(cfa_pattern: np.ndarray) -> list[tuple[int, int]]:

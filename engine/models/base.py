@@ -150,7 +150,12 @@ class EnhanceNet(nn.Module):
         self.noise_input: bool = False
         self.demosaic_input: bool = False
         self.sensors: tuple[str, ...] = ("bayer",)
-        self.colour_input: bool = False
+
+    @property
+    def colour_input(self) -> bool:
+        """Whether the input carries the colour planes: an X-Trans network (see the class
+        docstring)."""
+        return "x-trans" in self.sensors
 
     def forward(self, x: Tensor) -> Tensor:
         """``(N, in_channels, h, w)`` packed Bayer -> ``(N, out_channels, 2h, 2w)`` linear RGB."""

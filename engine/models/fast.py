@@ -202,7 +202,6 @@ class FastUNet(EnhanceNet):
         if sensor == "x-trans" and (base != "demosaic" or not noise_input):
             raise ValueError("an X-Trans network needs base='demosaic' and noise_input")
         self.sensors = (sensor,)
-        self.colour_input = sensor == "x-trans"
         planes_1x1 = DEMOSAIC_PLANES + COLOUR_PLANES * self.colour_input
         self.base = base
         self.gate = bool(gate) and base != "none"

@@ -92,12 +92,17 @@ class NoiseLevel:
         x = np.clip(np.asarray(signal, np.float32), 0.0, 1.0)
         return np.sqrt(np.float32(ratio * self.gain) * x + np.float32(ratio**2 * self.floor))
 
-    def sigma_map(self, packed: np.ndarray, ratio: float) -> np.ndarray:
+    def sigma_map(
+        self, packed: np.ndarray, ratio: float, binning: float | np.ndarray = 1.0
+    ) -> np.ndarray:
         """The per-pixel noise map a noise-aware network takes beside its packed input.
 
         Args:
             packed: ``(C, h, w)`` amplified packed input in [0, 1] (the network's input).
             ratio: the amplification it was made with.
+            binning: each pixel is an average of ``binning**2`` samples of its colour, so its
+                noise is ``1 / binning`` of one sample's: one number, or one per pixel
+                ``(C, h, w)`` (a binned X-Trans preview averages more greens than reds).
 
         Returns:
             ``(C, h, w)`` float32: :meth:`sigma` of each pixel's 3x3 local mean (per plane;
@@ -106,7 +111,7 @@ class NoiseLevel:
         planes = [cv2.blur(np.ascontiguousarray(c, np.float32), (3, 3),
                            borderType=cv2.BORDER_REFLECT) for c in packed]  # fmt: skip
         smooth = np.stack(planes) if planes else np.zeros_like(packed, np.float32)
-        return np.minimum(self.sigma(smooth, ratio), 1.0).astype(np.float32)
+        return np.minimum(self.sigma(smooth, ratio) / binning, 1.0).astype(np.float32)
 
     def scaled(self, factor: float) -> NoiseLevel:
         """The same noise with standard deviations times ``factor`` (variances times factor**2)."""
@@ -176,7 +181,7 @@ def _blocks(a: np.ndarray) -> np.ndarray:
 
 #: An X-Trans frame's residuals are independent samples, whose blocks' low quantile sits
 #: nearer their mean than the Bayer operator's correlated ones (0.888 for 256 samples of
-#: pure noise, measured): its block variances are rescaled to share :data:`_QUANTILE_BIAS`.
+#: pure noise, measured), so it is divided by its own expected value.
 _XTRANS_QUANTILE_BIAS = 0.888
 
 
@@ -203,13 +208,12 @@ def _residuals(frame: RawFrame) -> list[tuple[np.ndarray, np.ndarray, np.ndarray
 def _block_samples(frame: RawFrame) -> tuple[np.ndarray, np.ndarray]:
     """(mean signal, residual variance) of every unclipped block of every plane."""
     means, variances = [], []
-    scale = _QUANTILE_BIAS / _XTRANS_QUANTILE_BIAS if frame.is_xtrans else 1.0
     for signal, resp, peak in _residuals(frame):
         if min(signal.shape) < _BLOCK:
             continue
         keep = _blocks(peak).max(axis=(1, 3)) < _CLIP
         means.append(_blocks(signal).mean(axis=(1, 3))[keep])
-        variances.append(_blocks(resp * resp).mean(axis=(1, 3))[keep] * np.float32(scale))
+        variances.append(_blocks(resp * resp).mean(axis=(1, 3))[keep])
     if not means:
         return np.zeros(0, np.float32), np.zeros(0, np.float32)
     return np.concatenate(means), np.concatenate(variances)
@@ -237,6 +241,7 @@ def estimate_noise_level(frame: RawFrame) -> NoiseLevel:
         ValueError: too few usable pixels (a tiny or fully clipped frame).
     """
     mean, var = _block_samples(frame)
+    quantile_bias = _XTRANS_QUANTILE_BIAS if frame.is_xtrans else _QUANTILE_BIAS
     if mean.size < _MIN_BIN:
         raise ValueError("too few unclipped pixels to measure the noise")
     bins = int(np.clip(mean.size // _MIN_BIN, 2, _BINS))
@@ -248,7 +253,7 @@ def estimate_noise_level(frame: RawFrame) -> NoiseLevel:
         if int(chosen.sum()) < _MIN_BIN // 2:
             continue
         signal.append(float(np.median(mean[chosen])))
-        low = float(np.quantile(var[chosen], _QUANTILE)) / _QUANTILE_BIAS
+        low = float(np.quantile(var[chosen], _QUANTILE)) / quantile_bias
         variance.append(max(low, 1e-20))
     if len(signal) < 2:
         raise ValueError("too few unclipped pixels to measure the noise")

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from engine.files import atomic_write_json
-from engine.io import cfa_from_name, packed_positions
+from engine.io import cfa_from_name, packed_positions, tile_pattern
 from engine.noise.tukey_lambda import sample_tukey_lambda, tukey_lambda_variance
 
 
@@ -248,8 +248,7 @@ def _bias_map(shape: tuple[int, ...], bias: tuple[float, ...], cfa: str | np.nda
     else:
         by_colour = np.array([bias[0], (bias[1] + bias[3]) / 2, bias[2]], np.float64)
         block = by_colour[pattern.astype(np.intp)]
-    n = block.shape[0]
-    return np.tile(block, (-(-shape[0] // n), -(-shape[1] // n)))[: shape[0], : shape[1]]
+    return tile_pattern(block, shape[0], shape[1])
 
 
 def add_noise(

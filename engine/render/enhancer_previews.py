@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from engine.io import RawFrame, Rect
+from engine.io import GREEN, RawFrame, Rect, tile_pattern
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.render.colour import NOISE_FLOOR
 from engine.render.highlights import CLIP_START
@@ -114,9 +114,8 @@ class PreviewRendering:
         else:
             binned, pattern = remosaic(np.clip(rgb, 0.0, 1.0))
             # Each bin averages 2/9 of its pixels for red or blue, 5/9 for green.
-            _, bins_h, bins_w = rgb.shape
-            colours = np.tile(pattern, (-(-bins_h // 6), -(-bins_w // 6)))[:bins_h, :bins_w]
-            samples = np.where(colours == 1, 5 / 9, 2 / 9) * size**2
+            colours = tile_pattern(pattern, *rgb.shape[1:])
+            samples = np.where(colours == GREEN, 5 / 9, 2 / 9) * size**2
             binning = pack_xtrans_mosaic(np.sqrt(samples).astype(np.float32))
             proxy = (torch.from_numpy(rgb), near_clip)
             rendered = self._finish(job, pack_xtrans_mosaic(binned), (False, False), crop,

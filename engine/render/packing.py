@@ -25,8 +25,11 @@ import numpy as np
 import torch
 
 from engine.errors import UnsupportedSensorError
-from engine.io import BLUE, GREEN, RED, RawFrame, packed_positions
+from engine.io import BLUE, GREEN, RED, RawFrame, cfa_from_name, packed_positions, tile_pattern
 
+#: The layout networks see every Bayer mosaic in (:func:`pack_rggb`); X-Trans samples are
+#: packed in its geometry too (:func:`pack_xtrans`).
+RGGB = cfa_from_name("RGGB")
 #: Canonical packed channel order, as colour indices.
 PACKED_COLOURS: tuple[int, int, int, int] = (RED, GREEN, BLUE, GREEN)
 
@@ -173,57 +176,46 @@ def pack_rggb(frame: RawFrame, ratio: float = 1.0, clip: bool = True) -> tuple[n
     return pack_bayer(mirror_frame(frame, mirror), ratio, clip), mirror
 
 
-#: Positions (row, column) inside each 2x2 block of the four packed planes, in the order of
-#: packed RGGB (R, G1, B, G2): X-Trans planes keep the same geometry.
-POSITIONAL_ORDER: tuple[tuple[int, int], ...] = ((0, 0), (0, 1), (1, 1), (1, 0))
-
-
 def pack_xtrans(frame: RawFrame, ratio: float = 1.0, clip: bool = True) -> np.ndarray:
     """Pack an X-Trans frame's mosaic by position: black-subtracted, normalised, amplified
-    (:func:`normalise_mosaic`), then each 2x2 block's four samples as four planes in
-    :data:`POSITIONAL_ORDER` (the geometry of packed RGGB; an odd last row or column is
-    dropped).
+    (:func:`normalise_mosaic`), then each 2x2 block's four samples as four planes in packed
+    RGGB's geometry (:data:`RGGB`; an odd last row or column is dropped).
 
     Returns:
         ``(4, H // 2, W // 2)`` float32, in [0, 1] when ``clip``; the colours of the samples
-        are the frame's ``cfa_pattern`` (:func:`colour_planes`).
+        are the frame's ``cfa_pattern`` (:func:`colour_planes`). :func:`unpack_bayer` with
+        :data:`RGGB` puts them back on the sensor grid.
     """
     return pack_xtrans_mosaic(normalise_mosaic(frame, ratio, clip))
 
 
 def pack_xtrans_mosaic(mosaic: np.ndarray) -> np.ndarray:
-    """``(H, W)`` -> ``(4, H // 2, W // 2)``: each 2x2 block's samples in
-    :data:`POSITIONAL_ORDER` (an odd last row or column is dropped)."""
+    """``(H, W)`` -> ``(4, H // 2, W // 2)``: each 2x2 block's samples where packed RGGB keeps
+    them (an odd last row or column is dropped)."""
     h, w = mosaic.shape[0] // 2 * 2, mosaic.shape[1] // 2 * 2
-    return np.stack([mosaic[dy:h:2, dx:w:2] for dy, dx in POSITIONAL_ORDER])
+    return np.stack([mosaic[dy:h:2, dx:w:2] for dy, dx in packed_positions(RGGB)])
 
 
-def positional_mosaic(packed: np.ndarray) -> np.ndarray:
-    """Packed planes in :data:`POSITIONAL_ORDER` ``(4, h, w)`` back on the sensor grid:
-    ``(2h, 2w)`` (for packed RGGB too, whose order this is)."""
-    _, h, w = packed.shape
-    mosaic = np.empty((2 * h, 2 * w), np.float32)
-    for plane, (dy, dx) in zip(packed, POSITIONAL_ORDER, strict=True):
-        mosaic[dy::2, dx::2] = plane
-    return mosaic
-
-
-def colour_planes(packed: np.ndarray, pattern: np.ndarray) -> np.ndarray:
+def colour_planes(
+    packed: np.ndarray, pattern: np.ndarray, mosaic: np.ndarray | None = None
+) -> np.ndarray:
     """Each colour's samples of a positionally packed mosaic on their own planes.
 
     Args:
-        packed: ``(4, h, w)`` in :data:`POSITIONAL_ORDER` (:func:`pack_xtrans`).
+        packed: ``(4, h, w)`` in packed RGGB's geometry (:func:`pack_xtrans`).
         pattern: the CFA pattern of the mosaic's top-left pixel (``(6, 6)`` or ``(2, 2)``).
+        mosaic: ``packed`` already back on the sensor grid (``unpack_bayer(packed, RGGB)``),
+            when the caller has it.
 
     Returns:
         ``(12, h, w)`` float32: plane ``4 * c + 2 * i + j`` holds colour ``c``'s samples at
         sensor pixel ``(2y + i, 2x + j)`` and 0 elsewhere (``pixel_unshuffle(2)`` order, as the
         demosaic planes).
     """
-    mosaic = positional_mosaic(packed)
+    if mosaic is None:
+        mosaic = unpack_bayer(packed, RGGB)
     h, w = mosaic.shape
-    n = pattern.shape[0]
-    colours = np.tile(np.asarray(pattern), (-(-h // n), -(-w // n)))[:h, :w]
+    colours = tile_pattern(pattern, h, w)
     out = np.zeros((3, 2, 2, h // 2, w // 2), np.float32)
     for i in range(2):
         for j in range(2):

@@ -128,16 +128,11 @@ class Enhancer(PreviewRendering):
         planes (``pattern``: the X-Trans pattern of ``packed``'s top-left pixel) and the
         demosaic for a model that starts from it."""
         model = self.runner.model if self.runner is not None else None
-        noise = None
-        per_sample = isinstance(binning, np.ndarray)
-        if level is not None and model is not None and model.noise_input:
-            noise = level if per_sample else level.scaled(1.0 / float(binning))
+        noise = level if model is not None and model.noise_input else None
         wants_demosaic = model is not None and model.demosaic_input
         colours = pattern if model is not None and model.colour_input else None
-        x = network_channels(packed, ratio, noise, demosaic=wants_demosaic, pattern=colours)
-        if noise is not None and per_sample:
-            x[4:8] /= binning  # the noise map follows the 4 packed planes
-        return x
+        return network_channels(packed, ratio, noise, demosaic=wants_demosaic, pattern=colours,
+                                binning=binning)  # fmt: skip
 
     def for_frame(self, frame: RawFrame) -> Enhancer:
         """The enhancer that renders ``frame``: this one, or, for a photo whose colour filter

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from engine.io import RawFrame, Rect, clip_rect, xtrans_pattern
+from engine.io import RawFrame, Rect, clip_rect, tile_pattern, xtrans_pattern
 
 
 def bin_packed(packed: np.ndarray, factor: int) -> np.ndarray:
@@ -77,7 +77,7 @@ def remosaic(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     pattern = xtrans_pattern(0, 0)
     _, h, w = rgb.shape
-    index = np.tile(pattern, (-(-h // 6), -(-w // 6)))[:h, :w].astype(np.intp)
+    index = tile_pattern(pattern, h, w).astype(np.intp)
     return np.take_along_axis(rgb, index[None], axis=0)[0], pattern
 
 

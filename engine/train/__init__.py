@@ -21,8 +21,6 @@ from engine.train.real_pairs import (
     load_pairs,
     pairs_from_csv,
     pairs_from_sid_folder,
-    random_training_crop,
-    training_crop_size,
 )
 from engine.train.strategies import (
     TrainingStrategy,
@@ -43,6 +41,7 @@ from engine.train.synthesis import (
     random_crop_and_flip,
     synthesise_pair,
     to_rggb,
+    training_crop_size,
 )
 from engine.train.trainer import TrainConfig, TrainProgress, TrainResult, train, warm_start
 from engine.train.unprocess import (
@@ -88,7 +87,6 @@ __all__ = [
     "pairs_from_csv",
     "pairs_from_sid_folder",
     "random_crop_and_flip",
-    "random_training_crop",
     "register_strategy",
     "sample_unprocess_params",
     "strategy_class",

@@ -31,10 +31,7 @@ from engine.io import RawFrame, raw_files_in, read_raw
 from engine.jobs import ProgressCallback, no_progress
 from engine.render import classical_linear
 from engine.train.synthesis import (
-    XTRANS_CROP_STEP,
     TrainingPair,
-    crop_pair,
-    flip_pair,
     random_crop_and_flip,
 )
 
@@ -269,39 +266,6 @@ def load_pair(spec: PairFiles) -> TrainingPair:
                         target=np.ascontiguousarray(target))  # fmt: skip
 
 
-def training_crop_size(pair: TrainingPair, crop: int) -> tuple[int, int]:
-    """``(height, width)`` of a training crop of at most ``crop`` (the whole frame when
-    smaller): for X-Trans, cut to multiples of :data:`XTRANS_CROP_STEP` (of 6, for a frame
-    under 12 pixels); Bayer sizes are made even by :func:`~engine.train.synthesis.crop_pair`."""
-    h, w = pair.dark.height, pair.dark.width
-    if not pair.dark.is_xtrans:
-        return min(crop, h), min(crop, w)
-    n = pair.dark.period
-
-    def cut(side: int) -> int:
-        return side // XTRANS_CROP_STEP * XTRANS_CROP_STEP or side // n * n
-
-    return cut(min(crop, h)), cut(min(crop, w))
-
-
-def random_training_crop(pair: TrainingPair, crop: int, rng: np.random.Generator) -> TrainingPair:
-    """A random crop (:func:`training_crop_size`) and a random flip of a real pair.
-
-    Bayer pairs: :func:`~engine.train.synthesis.random_crop_and_flip` itself. X-Trans pairs are
-    cut on whole periods to a size with an even packed size, then flipped like it (a flipped
-    X-Trans tile is the tile at another phase; the pattern travels with the crop, and X-Trans
-    pairs are never mirrored into another geometry).
-    """
-    if not pair.dark.is_xtrans:
-        return random_crop_and_flip(pair, crop, rng)
-    ch, cw = training_crop_size(pair, crop)
-    top = int(rng.integers(0, pair.dark.height - ch + 1))
-    left = int(rng.integers(0, pair.dark.width - cw + 1))
-    out = crop_pair(pair, top, left, ch, cw)  # rounds the corner down to a whole period
-    flips = rng.random(3) < 0.5
-    return flip_pair(out, bool(flips[0]), bool(flips[1]), bool(flips[2]))
-
-
 class RealPairSource:
     """Random training crops from real pairs, with the same interface as
     :class:`~engine.train.synthesis.SyntheticPairSource`.
@@ -350,6 +314,6 @@ class RealPairSource:
         assert self._pairs is not None
         pair = self._pairs[int(rng.integers(len(self._pairs)))]
         # Crop the uint16 cache first, so only the crop is ever converted to float32.
-        out = random_training_crop(pair, self.crop, rng)
+        out = random_crop_and_flip(pair, self.crop, rng)
         target = out.target.astype(np.float32) * np.float32(1.0 / 65535.0)
         return replace(out, target=target)

@@ -241,12 +241,27 @@ def to_rggb(pair: TrainingPair) -> TrainingPair:
     return flip_pair(pair, horizontal=columns, vertical=rows, transpose=False)
 
 
+def training_crop_size(pair: TrainingPair, crop: int) -> tuple[int, int]:
+    """``(height, width)`` of a training crop of at most ``crop`` (the whole frame when
+    smaller): for X-Trans, cut to multiples of :data:`XTRANS_CROP_STEP` (of 6, for a frame
+    under 12 pixels); Bayer sizes are made even by :func:`crop_pair`."""
+    h, w = min(crop, pair.dark.height), min(crop, pair.dark.width)
+    if not pair.dark.is_xtrans:
+        return h, w
+
+    def cut(side: int) -> int:
+        return side // XTRANS_CROP_STEP * XTRANS_CROP_STEP or side // 6 * 6
+
+    return cut(h), cut(w)
+
+
 def random_crop_and_flip(pair: TrainingPair, crop: int, rng: np.random.Generator) -> TrainingPair:
-    """A random ``crop`` x ``crop`` window (smaller frames are used whole) and a random flip."""
-    h, w = pair.dark.height, pair.dark.width
-    ch, cw = min(crop, h), min(crop, w)
-    top = int(rng.integers(0, h - ch + 1))
-    left = int(rng.integers(0, w - cw + 1))
+    """A random window of :func:`training_crop_size` (smaller frames are used whole) and a
+    random flip. Crops start on whole CFA periods (:func:`crop_pair`); a flipped X-Trans tile
+    is the tile at another phase, and the pattern travels with the crop."""
+    ch, cw = training_crop_size(pair, crop)
+    top = int(rng.integers(0, pair.dark.height - ch + 1))
+    left = int(rng.integers(0, pair.dark.width - cw + 1))
     out = crop_pair(pair, top, left, ch, cw)
     flips = rng.random(3) < 0.5
     return flip_pair(out, bool(flips[0]), bool(flips[1]), bool(flips[2]))

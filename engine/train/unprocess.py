@@ -25,7 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.io import ExifInfo, RawFrame, cam_to_srgb_from_xyz, cfa_from_name, cfa_pattern_of
+from engine.io import (
+    ExifInfo,
+    RawFrame,
+    cam_to_srgb_from_xyz,
+    cfa_from_name,
+    cfa_pattern_of,
+    tile_pattern,
+)
 from engine.render import highlight_gains, srgb_decode
 
 #: Bayer layouts :func:`sample_unprocess_params` picks from.
@@ -267,8 +274,7 @@ def mosaic(linear_rgb: np.ndarray, cfa: str | np.ndarray) -> np.ndarray:
     if h % 2 or w % 2 or h == 0 or w == 0:
         raise ValueError(f"mosaic needs even, non-zero height and width, got {h}x{w}")
     pattern = cfa_from_name(_check_layout(cfa)) if isinstance(cfa, str) else cfa_pattern_of(cfa)
-    n = pattern.shape[0]
-    index = np.tile(pattern, (-(-h // n), -(-w // n)))[:h, :w].astype(np.intp)
+    index = tile_pattern(pattern, h, w).astype(np.intp)
     return np.take_along_axis(image, index[..., None], axis=2)[..., 0].astype(np.float32)
 
 
