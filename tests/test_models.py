@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import torch
+import torch.nn.functional as F  # noqa: N812 - the usual alias
 from torch import nn
 
 from engine.errors import ModelError
@@ -370,3 +371,51 @@ def test_frame_gmacs_counts_the_convolutions() -> None:
             return self.up(self.conv(x))
 
     assert frame_gmacs(OneConv(), (256, 256)) == pytest.approx(128 * 128 * (108 + 36) / 1e9)
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_fast_depth_to_space_is_pixel_shuffle(factor: int) -> None:
+    from engine.models.fast import depth_to_space
+
+    y = torch.rand(2, 3 * factor * factor, 5, 7).contiguous(memory_format=torch.channels_last)
+    shuffled = depth_to_space(y, factor)
+    assert torch.equal(shuffled, F.pixel_shuffle(y, factor)) and shuffled.is_contiguous()
+    # A copy, never a view: inference gates the base in its own buffer.
+    assert shuffled.data_ptr() != y.data_ptr()
+
+
+@pytest.mark.parametrize(("kernel", "padding"), [(3, 1), (1, 0)])
+def test_fast_stem_reads_the_unshuffled_input_with_stride_two(kernel: int, padding: int) -> None:
+    # The stem's convolutions over pixel_unshuffle(x, 2), as stride-2 convolutions over x.
+    from engine.models.fast import FastUNet
+
+    torch.manual_seed(0)
+    x = torch.rand(1, 5, 12, 18)
+    weight, bias = torch.randn(7, 20, kernel, kernel), torch.randn(7)
+    expected = F.conv2d(F.pixel_unshuffle(x, 2), weight, bias, padding=padding)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        taps = FastUNet._strided(weight.contiguous(memory_format=layout))
+        assert taps.shape == (7, 5, 2 * kernel, 2 * kernel)
+        strided = F.conv2d(x, taps, bias, stride=2, padding=2 * padding)
+        torch.testing.assert_close(strided, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("head", ["shuffle", "overlap"])
+def test_fast_inference_equals_the_training_forward(head: str) -> None:
+    # Inference gates the base in place and takes either memory layout; the training path
+    # (autograd) computes the same function.
+    torch.manual_seed(0)
+    model = create_model("fast", widths=[4, 6, 8], encoder_convs=[1, 1, 1],
+                         decoder_convs=[1, 1], head=head).eval()  # fmt: skip
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 0.2)
+    x = torch.rand(1, model.in_channels, 24, 40)
+    trained = model(x)
+    with torch.inference_mode():
+        plain = model(x)
+        channels_last = model(x.contiguous(memory_format=torch.channels_last))
+    assert trained.std() > 0.05  # the comparison can fail
+    torch.testing.assert_close(plain, trained.detach(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(channels_last, plain, rtol=1e-5, atol=1e-6)
+    assert not model.channels_last_input  # the runner hands it over as it is

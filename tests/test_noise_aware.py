@@ -11,7 +11,7 @@ import torch
 from engine.io import read_raw
 from engine.models import ModelCard, create_model, save_model
 from engine.noise import PROFILES, NoiseLevel
-from engine.render import Enhancer, demosaic_planes, pack_rggb
+from engine.render import Enhancer, demosaic_planes, pack_rggb, pad_frame_border
 from engine.train import SyntheticPairSource, TrainConfig, synthesise_pair, train
 from engine.train.batches import make_batch
 from tests.conftest import smooth_scene
@@ -92,10 +92,17 @@ def test_the_app_gives_a_noise_aware_model_its_map(make_dng, tmp_path: Path, mon
     frame = read_raw(make_dng("n.dng", height=96, width=128, ratio=20.0))
     enhancer = Enhancer(str(weights), device="cpu")
     seen: list[np.ndarray] = []
-    run = enhancer.runner.run
-    monkeypatch.setattr(
-        enhancer.runner, "run", lambda x, *a, **k: (seen.append(x), run(x, *a, **k))[1]
-    )
+    run, border, multiple = enhancer.runner.run, enhancer.runner.border, enhancer.runner.multiple
+
+    def record(x: np.ndarray, *args: object, frame_size: tuple[int, int], **kw: object):
+        # The input comes mirrored outwards for the runner; the frame is its interior.
+        height, width = frame_size
+        seen.append(x[:, border : border + height, border : border + width])
+        expected = pad_frame_border(np.ascontiguousarray(seen[-1]), border, multiple)
+        np.testing.assert_array_equal(x, expected)
+        return run(x, *args, frame_size=frame_size, **kw)
+
+    monkeypatch.setattr(enhancer.runner, "run", record)
     out = enhancer.render(frame, 20.0)
     assert out.srgb.shape == (96, 128, 3) and np.isfinite(out.srgb).all()
     assert seen[-1].shape == (20, 48, 64)

@@ -23,10 +23,10 @@ def _model(name: str = "baseline", **cfg: object) -> torch.nn.Module:
 
 def _whole(model: torch.nn.Module, packed: np.ndarray, border: int = 0) -> np.ndarray:
     """One pass over the frame with ``border`` packed pixels mirrored on every side, cropped."""
-    padded = pad_frame_border(packed, border)
+    padded = pad_frame_border(packed, border, model.size_multiple if border else 1)
     with torch.inference_mode():
         out = model(torch.from_numpy(padded)[None])[0].numpy()
-    return crop_frame_border(out, border)
+    return crop_frame_border(out, border, *packed.shape[1:])
 
 
 @pytest.mark.parametrize(("h", "w", "tile"), [(300, 420, 64), (157, 203, 48)])
@@ -69,6 +69,12 @@ def test_frame_border_is_numpy_reflection_at_any_size(h: int, w: int, pad: int) 
     packed = np.random.default_rng(3).random((20, h, w), dtype=np.float32)
     expected = np.pad(packed, ((0, 0), (pad, pad), (pad, pad)), mode="reflect")
     np.testing.assert_array_equal(pad_frame_border(packed, pad), expected)
+    # Up to a size multiple, the bottom and right mirror further on.
+    rounded = pad_frame_border(packed, pad, 16)
+    assert rounded.shape[1] % 16 == 0 == rounded.shape[2] % 16
+    bottom, right = rounded.shape[1] - h - pad, rounded.shape[2] - w - pad
+    expected = np.pad(packed, ((0, 0), (pad, bottom), (pad, right)), mode="reflect")
+    np.testing.assert_array_equal(rounded, expected)
 
 
 def test_bf16_close_to_fp32() -> None:
@@ -110,7 +116,10 @@ def test_margin_covers_receptive_field_and_alignment() -> None:
         assert runner.margin % model.size_multiple == 0
         plan = runner.plan(1000, 1000)
         assert plan.core_h % model.size_multiple == 0 and plan.core_w % model.size_multiple == 0
-        assert plan.height == plan.width == 1000 + 2 * runner.border  # what run() tiles
+        tiled = pad_frame_border(np.zeros((1, 1000, 1000), np.float32), runner.border,
+                                 model.size_multiple)  # fmt: skip
+        assert (plan.height, plan.width) == tiled.shape[1:]  # what run() tiles
+        assert plan.height % model.size_multiple == 0 == plan.width % model.size_multiple
 
 
 def test_cancel_between_tiles() -> None:
@@ -145,3 +154,23 @@ def test_cuda_autocast_close_to_cpu() -> None:
     cpu = TiledRunner(model, torch.device("cpu")).run(packed)
     gpu = TiledRunner(_model(), torch.device("cuda")).run(packed)
     assert np.abs(cpu - gpu).mean() < 0.02
+
+
+@pytest.mark.parametrize(("h", "w", "border", "multiple"), [(45, 70, 16, 32), (12, 9, 16, 32)])
+@pytest.mark.parametrize("xtrans", [False, True])
+def test_network_input_built_bordered_is_the_padded_input(h, w, border, multiple, xtrans) -> None:
+    # Built in place with its mirrored border (a 265 MB copy fewer at 12 MP), or, for a frame
+    # smaller than its border, whole and then padded: the same planes as padding afterwards.
+    from engine.io import XTRANS_TILE
+    from engine.noise import NoiseLevel
+    from engine.render import network_channels
+
+    rng = np.random.default_rng(4)
+    packed = rng.random((4, h, w), dtype=np.float32)
+    level = NoiseLevel(gain=1e-4, floor=1e-7)
+    pattern = XTRANS_TILE if xtrans else None
+    plain = network_channels(packed, 8.0, level, demosaic=True, pattern=pattern)
+    bordered = network_channels(packed, 8.0, level, demosaic=True, pattern=pattern,
+                                border=border, multiple=multiple)  # fmt: skip
+    np.testing.assert_array_equal(bordered, pad_frame_border(plain, border, multiple))
+    assert bordered.shape[1] % multiple == 0 == bordered.shape[2] % multiple

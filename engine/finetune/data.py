@@ -197,8 +197,9 @@ class Validation:
                 noise = crop.noise if getattr(model, "noise_input", False) else None
                 wants_demosaic = getattr(model, "demosaic_input", False)
                 x = crop.network_input(noise, wants_demosaic)
-                x = torch.from_numpy(pad_frame_border(x, border))[None]
-                out = crop_frame_border(model(x.to(device))[0], border)
+                height, width = x.shape[1:]
+                x = torch.from_numpy(pad_frame_border(x, border, model.size_multiple))[None]
+                out = crop_frame_border(model(x.to(device))[0], border, height, width)
                 out = out.float().clamp_(0.0, 1.0).cpu()
                 srgb = develop_numpy(out.permute(1, 2, 0).contiguous().numpy(), crop.dark)
                 scores.append(float(psnr(srgb, ref)))

@@ -138,6 +138,9 @@ class EnhanceNet(nn.Module):
     #: Convolutions and LeakyReLU only: bf16 and fp16 autocast are safe (measured: the shipped
     #: baseline moved by +0.01 dB on the held-out set in bf16).
     supported_dtypes: ClassVar[tuple[torch.dtype, ...]] = (torch.bfloat16, torch.float16)
+    #: Whether a runner should hand the input over channels-last (oneDNN's and cuDNN's fast
+    #: layout); ``False`` for a network that rearranges its input into that layout itself.
+    channels_last_input: ClassVar[bool] = True
 
     def __init__(self) -> None:
         super().__init__()

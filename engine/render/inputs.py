@@ -22,18 +22,28 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812 - the usual alias
 
 from engine.noise import NoiseLevel
 from engine.render.colour import demosaic as classical_demosaic
 from engine.render.packing import RGGB, colour_planes, unpack_bayer
+from engine.render.tiling import (
+    bordered_buffer,
+    mirror_border,
+    mirrors_in_place,
+    pad_frame_border,
+)
 
 #: Planes :func:`demosaic_planes` adds: 3 colours x 2 x 2 sensor pixels per packed pixel.
 DEMOSAIC_PLANES = 12
+#: Planes :func:`~engine.render.packing.colour_planes` adds for X-Trans: 3 colours x 4 positions.
+COLOUR_PLANES = 12
 
 
 def demosaic_planes(
-    packed: np.ndarray, pattern: np.ndarray | None = None, mosaic: np.ndarray | None = None
+    packed: np.ndarray,
+    pattern: np.ndarray | None = None,
+    mosaic: np.ndarray | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """The classical demosaic of packed RGGB, at packed resolution.
 
@@ -43,18 +53,25 @@ def demosaic_planes(
         pattern: the X-Trans pattern of that mosaic's top-left pixel; ``None`` for RGGB.
         mosaic: ``packed`` already back on the sensor grid (``unpack_bayer(packed, RGGB)``),
             when the caller has it.
+        out: a ``(12, h, w)`` float32 array (or view) to write into instead of a new one.
 
     Returns:
-        ``(12, h, w)`` float32 in [0, 1]: plane ``3 * 0 + 2 * i + j`` is red at sensor pixel
-        ``(2y + i, 2x + j)``, then green, then blue (``torch.nn.functional.pixel_unshuffle``
-        order, undone by ``pixel_shuffle(planes, 2)``).
+        ``(12, h, w)`` float32 in [0, 1] (``out`` when given): plane ``3 * 0 + 2 * i + j`` is
+        red at sensor pixel ``(2y + i, 2x + j)``, then green, then blue
+        (``torch.nn.functional.pixel_unshuffle`` order, undone by ``pixel_shuffle(planes, 2)``).
     """
     cfa = RGGB if pattern is None else pattern
     if mosaic is None:
         mosaic = unpack_bayer(packed[:4], RGGB)
     rgb = torch.from_numpy(classical_demosaic(mosaic, cfa))  # (2h, 2w, 3)
-    # torch's unshuffle copies on every core; numpy's transpose took 4x as long on 12 MP.
-    return F.pixel_unshuffle(rgb.permute(2, 0, 1)[None], 2)[0].numpy()
+    h, w = rgb.shape[0] // 2, rgb.shape[1] // 2
+    # (y, i, x, j, c) -> (c, i, j, y, x): pixel_unshuffle's order, written in one strided copy
+    # by torch on every core (numpy's transpose took 4x as long at 12 MP).
+    planes = rgb.view(h, 2, w, 2, 3).permute(4, 1, 3, 0, 2).reshape(DEMOSAIC_PLANES, h, w)
+    if out is None:
+        return planes.contiguous().numpy()
+    torch.from_numpy(out).copy_(planes)
+    return out
 
 
 def network_channels(
@@ -64,19 +81,40 @@ def network_channels(
     demosaic: bool = False,
     pattern: np.ndarray | None = None,
     binning: float | np.ndarray = 1.0,
+    border: int = 0,
+    multiple: int = 1,
 ) -> np.ndarray:
     """A network's input: ``packed`` ``(4, h, w)``, then its noise map if ``noise`` is given
     (4 planes; ``binning``: :meth:`~engine.noise.NoiseLevel.sigma_map`'s), then for an
     X-Trans ``pattern`` the colour-masked planes (:func:`~engine.render.packing.colour_planes`,
     12), then its demosaic if ``demosaic``
-    (12 planes, :func:`demosaic_planes`); float32, ``(4 | 8 | 16 | 20 | 32, h, w)``."""
-    parts = [packed]
+    (12 planes, :func:`demosaic_planes`); float32, ``(4 | 8 | 16 | 20 | 32, h, w)``.
+
+    With ``border`` or ``multiple``, the planes come already mirrored outwards as
+    :func:`~engine.render.tiling.pad_frame_border` would (``(C, H, W)``, the frame at
+    ``(border, border)``), built in their final place: at 12 MP the concatenation and the
+    padding were two more 265 MB copies.
+    """
+    channels = 4 + 4 * (noise is not None) + COLOUR_PLANES * (pattern is not None)
+    channels += DEMOSAIC_PLANES * demosaic
+    height, width = packed.shape[1:]
+    if not mirrors_in_place(height, width, border, multiple):
+        # A frame narrower than its border: built whole, then padded (numpy reflects again).
+        plain = network_channels(packed, ratio, noise, demosaic, pattern, binning)
+        return pad_frame_border(plain, border, multiple)
+    buffer, interior = bordered_buffer(channels, height, width, border, multiple)
+    interior[:4] = packed
+    planes = 4
     if noise is not None:
-        parts.append(noise.sigma_map(packed, ratio, binning))
+        interior[planes : planes + 4] = noise.sigma_map(packed, ratio, binning)
+        planes += 4
     # Back on the sensor grid once, for both (a full-resolution copy at 12 MP).
     mosaic = unpack_bayer(packed[:4], RGGB) if pattern is not None or demosaic else None
     if pattern is not None:
-        parts.append(colour_planes(packed, pattern, mosaic))
+        interior[planes : planes + COLOUR_PLANES] = colour_planes(packed, pattern, mosaic)
+        planes += COLOUR_PLANES
     if demosaic:
-        parts.append(demosaic_planes(packed, pattern, mosaic))
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        demosaic_planes(packed, pattern, mosaic, out=interior[planes:])
+    if buffer.shape == interior.shape:
+        return buffer
+    return mirror_border(buffer, border, height, width)

@@ -215,7 +215,7 @@ class _Run:
         batch = make_batch(self.source, self._rngs(), self._local_batch_size(),
                            model.noise_input, model.demosaic_input).to(self.device)  # fmt: skip
         x = batch.inputs
-        if self.device.type == "cpu":
+        if self.device.type == "cpu" and model.channels_last_input:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
             out = self.forward(x)
