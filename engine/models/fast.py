@@ -82,6 +82,9 @@ GATE_START = -2.0
 DEMOSAIC_PLANES = 12
 #: The colour-masked mosaic planes an X-Trans network takes (:func:`engine.render.colour_planes`).
 COLOUR_PLANES = 12
+#: Full-resolution output pixels an inference pass finishes at a time (head, base, gate):
+#: 2 MP strips bound the full-resolution buffers to a few tens of MB.
+STRIP_PIXELS = 1 << 21
 #: Peak activation bytes per packed input pixel per level-0 feature, float32 inference
 #: (level 0 holds a quarter of the packed positions; measured with tracemalloc-style peaks).
 ACTIVATION_BYTES_PER_FEATURE = 12
@@ -298,6 +301,9 @@ class FastUNet(EnhanceNet):
             h = encoder(down(h))
         for i in reversed(range(len(self.ups))):
             h = self.decoders[i](self.ups[i](h) + skips[i])
+        if self.head_kind == "shuffle" and self.base == "demosaic" and self.gate:
+            if not torch.is_grad_enabled():  # each output pixel is its own feature vector's
+                return self._gated_in_strips(h, x[:, -DEMOSAIC_PLANES:])
         out = self._head(h)
         if self.base == "none":
             return out
@@ -307,13 +313,31 @@ class FastUNet(EnhanceNet):
             base = bilinear_demosaic(x[:, : self.raw_channels])
         if not self.gate:
             return base + out
-        # base + r - sigmoid(g) base = sigmoid(-g) base + r. The gate in float32: near 1,
-        # bfloat16's steps (1/256) would show as banding in the kept base.
-        kept = torch.sigmoid(-out[:, -1:].float())
-        if torch.is_grad_enabled():
-            return torch.addcmul(out[:, :-1], base, kept)
-        # Inference: in the base's own buffer (at 12 MP every full-resolution buffer is 150 MB).
-        return base.mul_(kept).add_(out[:, :-1])
+        return torch.addcmul(out[:, :-1], base, self._kept(out))
+
+    @staticmethod
+    def _kept(out: Tensor) -> Tensor:
+        """How much of the base the head keeps: ``out = base + r - sigmoid(g) base =
+        sigmoid(-g) base + r``. In float32: near 1, bfloat16's steps (1/256) would show as
+        banding in the kept base."""
+        return torch.sigmoid(-out[:, -1:].float())
+
+    def _gated_in_strips(self, h: Tensor, planes: Tensor) -> Tensor:
+        """The head, the demosaic base and the gate of an inference pass, a strip of rows at a
+        time into one output: at 12 MP the head's full-resolution output, its rearrangement,
+        the base and the gate were 640 MB at once. ``h``: level-0 features ``(N, F, H0, W0)``;
+        ``planes``: the demosaic planes ``(N, 12, 2 H0, 2 W0)``; -> ``(N, 3, 4 H0, 4 W0)``."""
+        scale = UNSHUFFLE * self.upscale
+        n, _, height, width = h.shape
+        out = h.new_empty((n, self.out_channels, scale * height, scale * width), dtype=planes.dtype)
+        step = max(1, STRIP_PIXELS // (width * scale * scale))  # level-0 rows per strip
+        for top in range(0, height, step):
+            rows = slice(top, top + step)
+            head = self._head(h[:, :, rows])
+            base = depth_to_space(planes[:, :, 2 * top : 2 * (top + step)], 2)
+            torch.addcmul(head[:, :-1], base, self._kept(head),
+                          out=out[:, :, scale * top : scale * (top + step)])  # fmt: skip
+        return out
 
     @staticmethod
     def _strided(weight: Tensor) -> Tensor:
