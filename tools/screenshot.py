@@ -56,7 +56,7 @@ def main() -> None:
 
     framed: list[int] = []
 
-    def grab(_ratio: float) -> None:
+    def grab(_ratio: float | None = None) -> None:
         if (args.actual or args.corner) and not framed:
             # Zoom and pan once the window has its final size; the next preview is the shot.
             framed.append(1)
@@ -64,6 +64,8 @@ def main() -> None:
                 window.viewer.zoom_actual()
             if args.corner:
                 _pan_to_corner(window.viewer, args.corner)
+            # A photo already shown at full resolution needs no new preview: shoot anyway.
+            QTimer.singleShot(20_000, grab)
             return
         if shots:
             return
