@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from engine.models.base import EnhanceNet
 
@@ -14,35 +14,16 @@ FRAME_12MP = (2848, 4256)
 _PROBE = 128
 
 
-def _conv_macs(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> int:
-    kh, kw = module.kernel_size  # type: ignore[misc]
-    if isinstance(module, nn.ConvTranspose2d):  # every input pixel scatters a kernel
-        x = inputs[0]
-        per_input = module.out_channels // module.groups * kh * kw
-        return x.shape[0] * x.shape[2] * x.shape[3] * module.in_channels * per_input
-    per_output = module.in_channels // module.groups * kh * kw  # type: ignore[operator]
-    return output.numel() * per_output
-
-
 def frame_gmacs(model: EnhanceNet, frame: tuple[int, int] = FRAME_12MP) -> float:
     """Multiply-accumulates (in billions) of ``model``'s convolutions for one ``frame``
     (``height, width`` sensor pixels), counted on a 128 x 128 packed input and scaled by the
-    pixel count (padding to the size multiple and tile overlaps not included)."""
-    total = 0
-    hooks = []
+    pixel count (padding to the size multiple and tile overlaps not included).
 
-    def count(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-        nonlocal total
-        total += _conv_macs(module, inputs, output)
-
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
-            hooks.append(m.register_forward_hook(count))
-    try:
-        with torch.inference_mode():
-            model(torch.zeros(1, model.in_channels, _PROBE, _PROBE))
-    finally:
-        for h in hooks:
-            h.remove()
+    Counted on the operations the forward pass really runs (torch's ``FlopCounterMode``,
+    which counts a multiply-accumulate as two operations), so a convolution called through
+    ``F.conv2d`` with a module's weights counts as well as the module itself.
+    """
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model(torch.zeros(1, model.in_channels, _PROBE, _PROBE))
     scale = (frame[0] / 2) * (frame[1] / 2) / (_PROBE * _PROBE)
-    return total * scale / 1e9
+    return counter.get_total_flops() / 2 * scale / 1e9
