@@ -62,10 +62,11 @@ def _measure_in(
     dev = enhancer.device
     frame = read_raw(dng)
     packed, _ = pack_rggb(frame, 100.0)
+    frame_size = packed.shape[1], packed.shape[2]
     if enhancer.runner is not None:  # what the network takes: noise map, demosaic planes
         level = enhancer.noise_level(frame) if enhancer.takes_noise else None
         t0 = time.perf_counter()
-        packed = enhancer.network_input(packed, 100.0, level)
+        packed = enhancer.network_input(packed, 100.0, level, bordered=True)
         input_s = time.perf_counter() - t0
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     model_times, e2e_times = [], []
@@ -75,7 +76,7 @@ def _measure_in(
         if enhancer.runner is not None:
             sync()
             t0 = time.perf_counter()
-            enhancer.runner.run(packed)
+            enhancer.runner.run(packed, frame_size=frame_size)
             sync()
             if i:
                 model_times.append(time.perf_counter() - t0)
@@ -85,7 +86,7 @@ def _measure_in(
         )
         if i:
             e2e_times.append(time.perf_counter() - t0)
-    plan = enhancer.runner.plan(*packed.shape[1:]) if enhancer.runner else None
+    plan = enhancer.runner.plan(*frame_size) if enhancer.runner else None
     amp = enhancer.runner.amp_dtype if enhancer.runner else None
     net = enhancer.runner.model if enhancer.runner else None
     return {
