@@ -65,7 +65,7 @@ def test_frame_border_is_mirrored_not_zero_padded() -> None:
 
 @pytest.mark.parametrize(("h", "w", "pad"), [(40, 57, 32), (5, 7, 32), (9, 33, 9)])
 def test_frame_border_is_numpy_reflection_at_any_size(h: int, w: int, pad: int) -> None:
-    # The fast path (torch) and the small-frame path (numpy) mirror the same way.
+    # The in-place path (numpy slices) and the small-frame path (np.pad) mirror the same way.
     packed = np.random.default_rng(3).random((20, h, w), dtype=np.float32)
     expected = np.pad(packed, ((0, 0), (pad, pad), (pad, pad)), mode="reflect")
     np.testing.assert_array_equal(pad_frame_border(packed, pad), expected)
@@ -174,3 +174,18 @@ def test_network_input_built_bordered_is_the_padded_input(h, w, border, multiple
                                 border=border, multiple=multiple)  # fmt: skip
     np.testing.assert_array_equal(bordered, pad_frame_border(plain, border, multiple))
     assert bordered.shape[1] % multiple == 0 == bordered.shape[2] % multiple
+
+
+def test_border_of_a_mirrored_view_and_its_errors() -> None:
+    from engine.render.tiling import bordered_buffer, mirror_border
+
+    packed = np.random.default_rng(5).random((4, 40, 52), dtype=np.float32)
+    flipped = packed[:, :, ::-1]  # negative strides, as a mirrored photo's view has
+    expected = pad_frame_border(np.ascontiguousarray(flipped), 8, 16)
+    np.testing.assert_array_equal(pad_frame_border(flipped, 8, 16), expected)
+    buffer, _ = bordered_buffer(4, 5, 52, 8)
+    with pytest.raises(ValueError, match="cannot be mirrored"):
+        mirror_border(buffer, 8, 5, 52)  # a border wider than the frame
+    runner = TiledRunner(_model(), torch.device("cpu"), precision="fp32")
+    with pytest.raises(ValueError, match="bordered 40 x 52 frame"):
+        runner.run(packed, frame_size=(40, 52))  # not bordered
