@@ -4,7 +4,9 @@ A text field claims some key combinations for itself before the window's actions
 (Qt's ``ShortcutOverride``): with the ratio box focused, Ctrl+E (move to end of line in some
 styles) never reached File ▸ Export. :class:`WindowShortcutsFirst` answers that claim for every
 shortcut of the window's own actions, so they fire wherever the focus is; typing, arrows and
-the field's other shortcuts are untouched.
+the field's other shortcuts are untouched. Text editing stays the field's
+(:data:`TEXT_EDITING_KEYS`): Ctrl+Z in the ratio box undoes the typing, not the last setting,
+and Ctrl+Left/Right move by word there instead of opening another photo.
 
 The list the dialog shows is built from the actions themselves (plus the keys the viewer
 handles directly), so it cannot drift from what the keys do.
@@ -26,6 +28,23 @@ VIEWER_KEYS = (
 )
 
 
+#: Keys a focused text field keeps even where a window action has them.
+TEXT_EDITING_KEYS = (
+    QKeySequence.StandardKey.Undo,
+    QKeySequence.StandardKey.Redo,
+    QKeySequence.StandardKey.Cut,
+    QKeySequence.StandardKey.Copy,
+    QKeySequence.StandardKey.Paste,
+    QKeySequence.StandardKey.SelectAll,
+    QKeySequence.StandardKey.MoveToNextWord,
+    QKeySequence.StandardKey.MoveToPreviousWord,
+    QKeySequence.StandardKey.SelectNextWord,
+    QKeySequence.StandardKey.SelectPreviousWord,
+    QKeySequence.StandardKey.DeleteStartOfWord,
+    QKeySequence.StandardKey.DeleteEndOfWord,
+)
+
+
 def _sequence(event: QKeyEvent) -> QKeySequence:
     return QKeySequence(event.keyCombination())
 
@@ -39,6 +58,8 @@ class WindowShortcutsFirst(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
+            if any(event.matches(key) for key in TEXT_EDITING_KEYS):
+                return False  # the field's own: it claims the key and edits its text
             pressed = _sequence(event)
             if any(a.isEnabled() and pressed in a.shortcuts() for a in self.actions):
                 event.ignore()  # not the field's: the window's shortcut fires

@@ -260,3 +260,25 @@ def test_a_saved_model_that_is_gone_opens_with_the_recommended_one(
     assert window.current_settings() == {"ratio": 7.0, "model": "fast", "amount": 0.5,
                                          "before": "same"}  # fmt: skip
     assert "deleted-model" in window.statusBar().currentMessage()
+
+
+def test_editing_keys_in_the_ratio_box_edit_its_text(qtbot, make_window, folder: Path) -> None:
+    # Ctrl+Z, Ctrl+Left/Right while typing a ratio undo the typing and move by word there;
+    # they must not undo the photo's settings or open another photo.
+    from PySide6.QtCore import Qt
+
+    window = make_window(sorted(folder.glob("*.dng"))[0])
+    window.set_ratio(20.0)
+    assert window.ui.undo_action.isEnabled()
+    photo, settings_before = window.session.path, window.current_settings()
+    spin = window.findChild(type(window.ui.exposure.spin), "ratioSpinBox")
+    window.activateWindow()
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus, timeout=TIMEOUT_MS)
+    spin.lineEdit().selectAll()
+    qtbot.keyClicks(spin, "45")
+    for key in (Qt.Key.Key_Z, Qt.Key.Key_Right, Qt.Key.Key_Left):
+        qtbot.keyClick(spin, key, Qt.KeyboardModifier.ControlModifier)
+    assert window.session.path == photo
+    assert window.current_settings() == settings_before
+    assert window.ui.undo_action.isEnabled()  # nothing was undone
