@@ -15,6 +15,10 @@ from .geometry import oriented_size
 
 FIELDS = ("File", "Camera", "Lens", "ISO", "Exposure", "Aperture", "Focal length", "Taken",
           "Dimensions", "Sensor area", "Ratio used", "Model", "Warnings")  # fmt: skip
+#: Free text of any length: shortened with an ellipsis to the panel's width (the whole text in
+#: the tooltip). A long camera or lens name once widened the form past the side panel and cut
+#: off its right edge, the ratio box's Auto button with it.
+ELIDED = ("File", "Camera", "Lens", "Model")
 
 
 def format_exposure_time(seconds: float | None) -> str:
@@ -46,7 +50,7 @@ class InfoPanel(QWidget):
         layout.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.labels: dict[str, QLabel] = {}
         for name in FIELDS:
-            label = QElidingLabel("—", self) if name == "File" else QLabel("—", self)
+            label = QElidingLabel("—", self) if name in ELIDED else QLabel("—", self)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             layout.addRow(f"{name}:", label)
             self.labels[name] = label
@@ -73,6 +77,8 @@ class InfoPanel(QWidget):
         }
         for name, value in values.items():
             self.labels[name].setText(value)
+            if name in ELIDED:
+                self.labels[name].setToolTip(value)
         self.form.setRowVisible(self.labels["Lens"], bool(exif.lens))
         self.form.setRowVisible(self.labels["Sensor area"], frame.default_crop is not None)
         # Damaged metadata the reader replaced by defaults (the image itself is fine).
@@ -89,6 +95,7 @@ class InfoPanel(QWidget):
 
     def set_model(self, label: str) -> None:
         self.labels["Model"].setText(label)
+        self.labels["Model"].setToolTip(label)
 
     def clear(self) -> None:
         for label in self.labels.values():

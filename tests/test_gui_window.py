@@ -576,3 +576,20 @@ def test_help_lists_shortcuts_and_about_shows_the_version(qtbot, make_window) ->
     about = window.findChild(QMessageBox, "aboutDialog")
     assert about is not None and f"Darkroom {metadata.version('darkroom')}" in about.text()
     about.close()
+
+
+def test_a_long_camera_name_does_not_widen_the_side_panel(qtbot, make_window, make_dng) -> None:
+    # Free-text facts are shortened to the panel (whole in the tooltip and in text()): a long
+    # name once widened the form past the side panel and cut off its right edge.
+    long_name = "Extremely Long Camera Model Name With Many Words " * 3
+    window = make_window(make_dng("long.dng", height=96, width=144, model=long_name))
+    info = window.ui.info
+    assert info.text("Camera").endswith(long_name.strip())
+    assert long_name.strip() in info.labels["Camera"].toolTip()
+    assert info.minimumSizeHint().width() < 400
+    spin = window.findChild(QWidget, "ratioSpinBox")
+    auto = window.findChild(QWidget, "autoRatioButton")
+    panel = auto.parentWidget()
+    # The Auto button ends inside what the side panel shows.
+    right = auto.mapTo(window, auto.rect().topRight()).x()
+    assert spin is not None and right <= window.width(), (right, window.width(), panel)
