@@ -82,3 +82,14 @@ def test_noisy_neutral_shadows_stay_neutral_in_the_classical_render(tmp_path: Pa
                   black_level=black, white_level=white, wb_gains=wb)  # fmt: skip
     mean = (Enhancer(CLASSICAL).render(read_raw(path), ratio).srgb * 255).reshape(-1, 3).mean(0)
     assert abs(mean[0] - mean[1]) <= 2.0 and abs(mean[2] - mean[1]) <= 2.0, mean
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (2, 1), (5, 9), (64, 33)])
+def test_max_3x3_is_max_pool(shape: tuple[int, int]) -> None:
+    import torch.nn.functional as F  # noqa: N812 - the usual alias
+
+    from engine.render.highlights import max_3x3
+
+    image = torch.randn(shape, generator=torch.Generator().manual_seed(3))
+    expected = F.max_pool2d(image[None, None], 3, stride=1, padding=1)[0, 0]
+    assert torch.equal(max_3x3(image), expected)

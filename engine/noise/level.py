@@ -108,10 +108,17 @@ class NoiseLevel:
             ``(C, h, w)`` float32: :meth:`sigma` of each pixel's 3x3 local mean (per plane;
             the noisy pixel itself would put its own noise into the map), at most 1.
         """
-        planes = [cv2.blur(np.ascontiguousarray(c, np.float32), (3, 3),
-                           borderType=cv2.BORDER_REFLECT) for c in packed]  # fmt: skip
-        smooth = np.stack(planes) if planes else np.zeros_like(packed, np.float32)
-        return np.minimum(self.sigma(smooth, ratio) / binning, 1.0).astype(np.float32)
+        smooth = np.empty(packed.shape, np.float32)
+        for plane, c in zip(smooth, packed, strict=True):
+            cv2.blur(np.ascontiguousarray(c, np.float32), (3, 3), dst=plane,
+                     borderType=cv2.BORDER_REFLECT)  # fmt: skip
+        # :meth:`sigma`'s arithmetic, in place: at 12 MP each new array was 53 MB more.
+        np.clip(smooth, 0.0, 1.0, out=smooth)
+        smooth *= np.float32(ratio * self.gain)
+        smooth += np.float32(ratio**2 * self.floor)
+        np.sqrt(smooth, out=smooth)
+        smooth /= np.asarray(binning, np.float32)
+        return np.minimum(smooth, np.float32(1.0), out=smooth)
 
     def scaled(self, factor: float) -> NoiseLevel:
         """The same noise with standard deviations times ``factor`` (variances times factor**2)."""

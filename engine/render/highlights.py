@@ -39,6 +39,16 @@ def clip_proximity(mosaic_max: torch.Tensor) -> torch.Tensor:
     return torch.maximum(weight, smooth[0, 0])  # never less than the pixel's own need
 
 
+def max_3x3(image: torch.Tensor) -> torch.Tensor:
+    """``(H, W)`` -> the maximum over each pixel's 3x3 neighbourhood (the frame's edge pixels
+    over the part inside it), exactly ``max_pool2d(image, 3, stride=1, padding=1)``: as rows,
+    then columns, of elementwise maxima, which took a quarter of max_pool2d's 0.63 s on a
+    12 MP mosaic (a single-plane max_pool2d hardly uses the second core)."""
+    padded = F.pad(image[None, None], (1, 1, 1, 1), mode="replicate")[0, 0]  # edges: no new max
+    rows = torch.maximum(torch.maximum(padded[:-2], padded[1:-1]), padded[2:])
+    return torch.maximum(torch.maximum(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])
+
+
 def neighbourhood_max(mosaic: np.ndarray | torch.Tensor) -> torch.Tensor | None:
     """``(H, W)`` mosaic -> the maximum over each pixel's 3x3 neighbourhood (all CFA colours
     around it, for any 2x2 layout); ``None`` when nothing reaches :data:`CLIP_START` (most
@@ -46,7 +56,7 @@ def neighbourhood_max(mosaic: np.ndarray | torch.Tensor) -> torch.Tensor | None:
     m = torch.as_tensor(mosaic, dtype=torch.float32)
     if float(m.max()) < CLIP_START:
         return None
-    return F.max_pool2d(m[None, None], 3, stride=1, padding=1)[0, 0]
+    return max_3x3(m)
 
 
 def packed_max(packed: np.ndarray | torch.Tensor) -> torch.Tensor | None:
@@ -57,7 +67,7 @@ def packed_max(packed: np.ndarray | torch.Tensor) -> torch.Tensor | None:
     if float(p.max()) < CLIP_START:
         return None
     block = p.amax(dim=0)
-    block = F.max_pool2d(block[None, None], 3, stride=1, padding=1)[0, 0]  # neighbour blocks
+    block = max_3x3(block)  # neighbour blocks
     return block.repeat_interleave(2, 0).repeat_interleave(2, 1)
 
 
