@@ -9,7 +9,9 @@ turns it into speed:
 * **Multi-scale packing.** The packed input (and its noise map) is space-to-depth'ed once more
   (``pixel_unshuffle(2)``): level 0 sees each 4x4 sensor block as one 32-channel vector, at a
   sixteenth of the sensor resolution. Nothing is lost (the rearrangement is exact) and the
-  widest layers run on 16x fewer positions than a full-resolution U-Net's.
+  widest layers run on 16x fewer positions than a full-resolution U-Net's. (The stem computes
+  its convolutions over the rearranged planes as stride-2 convolutions over the plain input,
+  :meth:`FastUNet._strided`: the same arithmetic without copying a 12 MP input around.)
 * **Slowly growing widths** (32-64-96-128 by default, not doubling), strided 2x2 convolutions
   down, transposed 2x2 convolutions up and *added* skips: the coarse levels, whose cost would
   otherwise grow with the width squared, stay cheap.
