@@ -48,6 +48,9 @@ class InfoPanel(QWidget):
         self.form = layout = QFormLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        # Shortened labels are as wide as the text they show: under a style whose fields
+        # stay at their size hint (macOS) they would shrink to nothing and never grow back.
+        layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.labels: dict[str, QLabel] = {}
         for name in FIELDS:
             label = QElidingLabel("—", self) if name in ELIDED else QLabel("—", self)
@@ -100,3 +103,4 @@ class InfoPanel(QWidget):
     def clear(self) -> None:
         for label in self.labels.values():
             label.setText("—")
+            label.setToolTip("")

@@ -5,8 +5,9 @@ A text field claims some key combinations for itself before the window's actions
 styles) never reached File ▸ Export. :class:`WindowShortcutsFirst` answers that claim for every
 shortcut of the window's own actions, so they fire wherever the focus is; typing, arrows and
 the field's other shortcuts are untouched. Text editing stays the field's
-(:data:`TEXT_EDITING_KEYS`): Ctrl+Z in the ratio box undoes the typing, not the last setting,
-and Ctrl+Left/Right move by word there instead of opening another photo.
+(:data:`TEXT_EDITING_KEYS`): Ctrl+Z in the ratio box undoes the typing, not the last setting
+(once nothing typed is left to undo, it undoes the setting), and on Windows and Linux
+Ctrl+Left/Right move by word there instead of opening another photo.
 
 The list the dialog shows is built from the actions themselves (plus the keys the viewer
 handles directly), so it cannot drift from what the keys do.
@@ -18,7 +19,15 @@ from collections.abc import Iterable
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
 #: Keys the viewer handles itself (not actions), as the dialog lists them.
 VIEWER_KEYS = (
@@ -28,10 +37,10 @@ VIEWER_KEYS = (
 )
 
 
-#: Keys a focused text field keeps even where a window action has them.
+#: Keys a focused text field keeps even where a window action has them (Undo and Redo only
+#: while the field has typing to undo or redo: after the box's arrows or Enter, Ctrl+Z is
+#: the window's again).
 TEXT_EDITING_KEYS = (
-    QKeySequence.StandardKey.Undo,
-    QKeySequence.StandardKey.Redo,
     QKeySequence.StandardKey.Cut,
     QKeySequence.StandardKey.Copy,
     QKeySequence.StandardKey.Paste,
@@ -43,6 +52,18 @@ TEXT_EDITING_KEYS = (
     QKeySequence.StandardKey.DeleteStartOfWord,
     QKeySequence.StandardKey.DeleteEndOfWord,
 )
+
+
+def _field_keeps(field: QObject, event: QKeyEvent) -> bool:
+    """Whether a text field should keep this key (see :data:`TEXT_EDITING_KEYS`)."""
+    if any(event.matches(key) for key in TEXT_EDITING_KEYS):
+        return True
+    edit = field.lineEdit() if isinstance(field, QAbstractSpinBox) else field
+    if not isinstance(edit, QLineEdit):
+        return False
+    if event.matches(QKeySequence.StandardKey.Undo):
+        return edit.isUndoAvailable()
+    return event.matches(QKeySequence.StandardKey.Redo) and edit.isRedoAvailable()
 
 
 def _sequence(event: QKeyEvent) -> QKeySequence:
@@ -58,7 +79,7 @@ class WindowShortcutsFirst(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
-            if any(event.matches(key) for key in TEXT_EDITING_KEYS):
+            if _field_keeps(watched, event):
                 return False  # the field's own: it claims the key and edits its text
             pressed = _sequence(event)
             if any(a.isEnabled() and pressed in a.shortcuts() for a in self.actions):

@@ -286,3 +286,21 @@ def test_editing_keys_in_the_ratio_box_edit_its_text(qtbot, make_window, folder:
         assert window.ui.filmstrip.currentRow() == row and window.session.path == photo
     assert window.current_settings() == settings_before
     assert window.ui.undo_action.isEnabled()  # nothing was undone
+
+
+def test_ctrl_z_in_the_ratio_box_with_nothing_typed_undoes_the_setting(
+    qtbot, make_window, folder: Path
+) -> None:
+    # After the box's arrows (or Enter), it has no typing to undo: Ctrl+Z is the window's.
+    from PySide6.QtCore import Qt
+
+    window = make_window(sorted(folder.glob("*.dng"))[0])
+    opened_with = window.current_settings()["ratio"]
+    spin = window.findChild(type(window.ui.exposure.spin), "ratioSpinBox")
+    window.activateWindow()
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus, timeout=TIMEOUT_MS)
+    qtbot.keyClick(spin, Qt.Key.Key_Up)
+    assert window.current_settings()["ratio"] == opened_with + 1
+    qtbot.keyClick(spin, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_settings()["ratio"] == opened_with

@@ -593,3 +593,17 @@ def test_a_long_camera_name_does_not_widen_the_side_panel(qtbot, make_window, ma
     # The Auto button ends inside what the side panel shows.
     right = auto.mapTo(window, auto.rect().topRight()).x()
     assert spin is not None and right <= window.width(), (right, window.width(), panel)
+
+
+def test_the_info_panel_fields_fill_their_column_and_clear_their_tooltips(
+    qtbot, make_window, make_dng
+) -> None:
+    from PySide6.QtWidgets import QFormLayout
+
+    window = make_window(make_dng("info.dng", height=96, width=144, model="Some Camera"))
+    info = window.ui.info
+    # Shortened labels shrink to nothing where fields keep their size hint (macOS's style).
+    assert info.form.fieldGrowthPolicy() == QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow
+    assert "Some Camera" in info.labels["Camera"].toolTip()
+    info.clear()
+    assert info.labels["Camera"].toolTip() == "" and info.text("Camera") == "—"

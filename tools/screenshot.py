@@ -64,8 +64,9 @@ def main() -> None:
                 window.viewer.zoom_actual()
             if args.corner:
                 _pan_to_corner(window.viewer, args.corner)
-            # A photo already shown at full resolution needs no new preview: shoot anyway.
-            QTimer.singleShot(20_000, grab)
+            # A photo already shown at full resolution needs no new preview: shoot anyway,
+            # once nothing is rendering.
+            QTimer.singleShot(20_000, lambda: None if window.preview.busy else grab())
             return
         if shots:
             return
