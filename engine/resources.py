@@ -42,6 +42,18 @@ def model_for_sensor(model: str, sensor: str) -> str:
     return cfa_sibling(model, sensor) or model
 
 
+# Fine-tuning defaults (engine.finetune), here so that ``darkroom-cli``'s argument parser can
+# show them without loading torch (``darkroom-cli --help`` took 4.7 s).
+#: Fine-tuning learning rate: half of training from scratch (the weights are already good, and
+#: a small set of pairs is easy to overfit).
+DEFAULT_LR = 5e-5
+DEFAULT_ITERATIONS = 1000
+DEFAULT_PATCH = 512
+#: Validations in a row without a better score after which a run stops (0: never early).
+DEFAULT_PATIENCE = 2
+#: Default largest gap between capture times of two frames of one scene, seconds.
+MAX_GAP_S = 120.0
+
 #: Environment variable overriding :func:`user_data_dir` (tests, portable installs).
 DATA_DIR_ENV_VAR = "DARKROOM_DATA_DIR"
 

@@ -370,3 +370,13 @@ def test_saved_settings_render_each_photo_as_the_window_left_it(
     assert dim < bright * 0.6  # a.dng at its saved x3, b.dng at --ratio 10
     code, err = _run(capsys, "enhance", str(a), "--engine", "ray", "--saved-settings")
     assert code != 0 and "local engine only" in err
+
+
+def test_the_parser_is_built_without_torch() -> None:
+    # `darkroom-cli --help` and argument errors answer at once: building the parser loaded
+    # torch for the fine-tuning defaults (4.7 s for --help on a 2-core CPU).
+    code = (
+        "import sys; from engine.cli.main import build_parser; build_parser(); "
+        "sys.exit('torch' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -33,7 +33,8 @@ EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 def add_finetune_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``finetune`` command to ``darkroom-cli``'s sub-parsers."""
-    from engine.finetune import (
+    # From the foundation, not engine.finetune: building the parser must not load torch.
+    from engine.resources import (
         DEFAULT_ITERATIONS,
         DEFAULT_LR,
         DEFAULT_PATCH,

@@ -50,10 +50,9 @@ from engine.finetune.pair_checks import (
 )
 from engine.io import raw_files_in
 from engine.jobs import CancelToken, ProgressCallback, no_progress
+from engine.resources import MAX_GAP_S  # there so that the CLI parser needs no torch
 from engine.train import PairFiles, is_pair_source, load_pairs
 
-#: Default largest gap between capture times of two frames of one scene, seconds.
-MAX_GAP_S = 120.0
 #: Frames within this factor of a scene's longest exposure count as long exposures.
 LONG_TOLERANCE = 2.0
 

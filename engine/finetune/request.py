@@ -38,20 +38,19 @@ from engine.models import (
     read_card,
     resolve_model,
 )
-from engine.resources import SENSOR_NAMES
+from engine.resources import (  # the defaults are there so that the CLI parser needs no torch
+    DEFAULT_ITERATIONS,
+    DEFAULT_LR,
+    DEFAULT_PATCH,
+    DEFAULT_PATIENCE,
+    SENSOR_NAMES,
+)
 from engine.train import PairFiles
 
-#: Fine-tuning learning rate: half of training from scratch (the weights are already good, and
-#: a small set of pairs is easy to overfit).
-DEFAULT_LR = 5e-5
-DEFAULT_ITERATIONS = 1000
-DEFAULT_PATCH = 512
 #: Validation scores centre crops of at most this side (sensor pixels), to bound its cost.
 VALIDATION_CROP = 1024
 #: Validations per run when ``validate_every`` is 0 (besides the one before training).
 VALIDATIONS = 5
-#: Validations in a row without a better score after which a run stops (0: never early).
-DEFAULT_PATIENCE = 2
 
 
 class FinetuneStartError(DarkroomError):
