@@ -189,3 +189,26 @@ def test_border_of_a_mirrored_view_and_its_errors() -> None:
     runner = TiledRunner(_model(), torch.device("cpu"), precision="fp32")
     with pytest.raises(ValueError, match="bordered 40 x 52 frame"):
         runner.run(packed, frame_size=(40, 52))  # not bordered
+
+
+def test_out_of_memory_retries_with_smaller_tiles_on_a_bordered_input(monkeypatch) -> None:
+    # A GPU that had less free memory than it said: the same bordered input again, in halved
+    # tiles, and the frame cropped back as before (the CUDA path, its device faked here).
+    runner = TiledRunner(_model(), torch.device("cpu"), tile=128, precision="fp32")
+    runner.device = torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    packed = np.random.default_rng(6).random((4, 150, 170), dtype=np.float32)
+    bordered = pad_frame_border(packed, runner.border, runner.multiple)
+    plans: list[TilePlan] = []
+
+    def run_plan(planes, plan, progress, cancel):
+        plans.append(plan)
+        if len(plans) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return np.zeros((3, 2 * planes.shape[1], 2 * planes.shape[2]), np.float32)
+
+    monkeypatch.setattr(runner, "_run_plan", run_plan)
+    out = runner.run(bordered, frame_size=(150, 170))
+    assert out.shape == (3, 300, 340)
+    assert [(p.core_h, p.core_w) for p in plans] == [(128, 128), (64, 64)]
+    assert (plans[1].height, plans[1].width) == bordered.shape[1:]
