@@ -79,15 +79,21 @@ def test_the_network_takes_odd_sizes_and_costs_what_the_budget_allows() -> None:
         create_model("fast", sensor="x-trans", base="bilinear")
 
 
-def test_the_x_trans_network_starts_as_the_bayer_one() -> None:
-    """Warm start (:meth:`FastUNet.xtrans_state`): with the colour planes' taps at zero, the
-    X-Trans network computes what the Bayer one does on the same position planes."""
+def test_the_x_trans_network_starts_as_the_bayer_one(tmp_path: Path) -> None:
+    """Warm start from Bayer weights (``train --init``, :func:`engine.train.warm_start` with
+    :meth:`FastUNet.warm_start_state`): every tensor carried over, the colour planes' taps at
+    zero, so the X-Trans network computes what the Bayer one does on the same position planes."""
+    from engine.models import save_tensors
+    from engine.train import warm_start
+
     torch.manual_seed(1)
     bayer = create_model("fast", widths=(8, 12), encoder_convs=(1, 1), decoder_convs=(1,))
     for p in bayer.parameters():
         torch.nn.init.normal_(p, std=0.05)
+    save_tensors(bayer, tmp_path / "bayer.safetensors")
     xtrans = create_model("fast", **(bayer.config | {"sensor": "x-trans"}))
-    xtrans.load_state_dict(bayer.xtrans_state(), strict=True)
+    copied = warm_start(xtrans, tmp_path / "bayer.safetensors")
+    assert copied == len(xtrans.state_dict())  # the stem too, widened
     x = torch.rand(1, 32, 20, 28)
     without_colours = torch.cat([x[:, :8], x[:, 20:]], dim=1)
     with torch.no_grad():

@@ -160,6 +160,12 @@ class EnhanceNet(nn.Module):
         docstring)."""
         return "x-trans" in self.sensors
 
+    def warm_start_state(self, source: dict[str, Tensor]) -> dict[str, Tensor]:
+        """``source`` weights (another trained network's) made ready to warm-start this one;
+        :func:`engine.train.warm_start` then copies every tensor whose name and shape match.
+        A variant that can start from a related architecture adapts them here."""
+        return source
+
     def forward(self, x: Tensor) -> Tensor:
         """``(N, in_channels, h, w)`` packed Bayer -> ``(N, out_channels, 2h, 2w)`` linear RGB."""
         if x.ndim != 4 or x.shape[1] != self.in_channels:

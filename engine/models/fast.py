@@ -49,7 +49,7 @@ turns it into speed:
   each sample is (:func:`engine.render.packing.colour_planes`); they enter through the same
   1x1 convolution as the demosaic planes, which are LibRaw's X-Trans interpolation. The body,
   head, gate and the runner's 2x2 geometry are the Bayer network's, so an X-Trans network
-  starts from the Bayer one's weights (:meth:`FastUNet.xtrans_state`). Tiles need no
+  starts from the Bayer one's weights (:meth:`FastUNet.warm_start_state`). Tiles need no
   alignment to the 6-pixel period: the phase travels in the colour planes. A 3x3 convolution
   over all 24 masked and position planes would cost about 7 GMAC more per 12 MP frame;
   through the 1x1 the X-Trans network costs 1.2 GMAC more than the Bayer one.
@@ -389,18 +389,18 @@ class FastUNet(EnhanceNet):
         state = {k: v for k, v in self.state_dict().items() if not k.startswith("head.")}
         return state | {"head.weight": taps, "head_bias": self.head.bias.detach().clone()}
 
-    def xtrans_state(self) -> dict[str, Tensor]:
-        """This Bayer network's weights for the same network with ``sensor="x-trans"``: the
-        colour planes' 1x1 taps start at zero, everything else is carried over (a warm start
-        for training the X-Trans network on the Bayer one's features)."""
-        if self.colour_input or self.demosaic_stem is None:
-            raise ValueError("xtrans_state needs a Bayer network that starts from a demosaic")
-        state = {k: v.detach().clone() for k, v in self.state_dict().items()}
-        taps = state["demosaic_stem.weight"]  # (features, 12 * 4, 1, 1)
-        # pixel_unshuffle keeps planes together: the colour planes' 48 channels come first.
-        colour = taps.new_zeros(taps.shape[0], COLOUR_PLANES * UNSHUFFLE**2, 1, 1)
-        state["demosaic_stem.weight"] = torch.cat([colour, taps], dim=1)
-        return state
+    def warm_start_state(self, source: dict[str, Tensor]) -> dict[str, Tensor]:
+        """``source`` weights ready to warm-start this network. For an X-Trans network from a
+        Bayer ``fast`` network's weights, the demosaic stem's 1x1 taps gain the colour planes'
+        channels, at zero and in front (pixel_unshuffle keeps planes together, and the colour
+        planes come first), so the X-Trans network starts as the Bayer one looking at samples by
+        position; everything else, and any other source, is returned as it is."""
+        taps = source.get("demosaic_stem.weight")
+        bayer_width = DEMOSAIC_PLANES * UNSHUFFLE**2
+        if not self.colour_input or taps is None or taps.shape[1] != bayer_width:
+            return source
+        colour = taps.new_zeros(taps.shape[0], COLOUR_PLANES * UNSHUFFLE**2, *taps.shape[2:])
+        return source | {"demosaic_stem.weight": torch.cat([colour, taps], dim=1)}
 
     def trace_radius(self) -> int:
         """Analytic receptive radius in packed pixels (the reasoning of

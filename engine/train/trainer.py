@@ -112,11 +112,15 @@ class TrainResult:
 def warm_start(model: nn.Module, weights: str | Path) -> int:
     """Copy every tensor of ``weights`` whose name and shape match; returns how many.
 
-    An attention U-Net warm-started from plain U-Net weights (no ``gates.*`` among them) gets
-    open gates (:meth:`~engine.models.attention.AttentionUNet.open_gates`), so it starts as
-    the network it was copied from instead of one whose skips are randomly halved.
+    The model first adapts the weights (:meth:`~engine.models.EnhanceNet.warm_start_state`: an
+    X-Trans ``fast`` from Bayer ``fast`` weights). An attention U-Net warm-started from plain
+    U-Net weights (no ``gates.*`` among them) gets open gates
+    (:meth:`~engine.models.attention.AttentionUNet.open_gates`), so it starts as the network it
+    was copied from instead of one whose skips are randomly halved.
     """
     source = read_tensors(weights)  # refuses pickles; a bad file is one line
+    if isinstance(model, EnhanceNet):
+        source = model.warm_start_state(source)
     state = model.state_dict()
     matched = {k: v.float() for k, v in source.items() if k in state and state[k].shape == v.shape}
     state.update(matched)
