@@ -88,8 +88,8 @@ def test_noisy_neutral_shadows_stay_neutral_in_the_classical_render(tmp_path: Pa
 def test_max_3x3_is_max_pool(shape: tuple[int, int]) -> None:
     import torch.nn.functional as F  # noqa: N812 - the usual alias
 
-    from engine.render.highlights import max_3x3
+    from engine.render.highlights import _max_3x3
 
     image = torch.randn(shape, generator=torch.Generator().manual_seed(3))
     expected = F.max_pool2d(image[None, None], 3, stride=1, padding=1)[0, 0]
-    assert torch.equal(max_3x3(image), expected)
+    assert torch.equal(torch.from_numpy(_max_3x3(image.numpy())), expected)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.errors import DarkroomError
-from engine.resources import SENSOR_NAMES
+from engine.resources import SENSOR_NAMES, SENSORS
 
 if TYPE_CHECKING:
     from engine.models import ModelCard
@@ -306,7 +306,7 @@ def add_training_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", default="all", help="'all' (with weights), 'none' or a,b,c")
     p.add_argument("--out", default="evaluation", help="folder for table.md, results.json, PNG")
     p.add_argument("--ratios", default="100,250,300", help="for synthetic pairs")
-    p.add_argument("--sensor", choices=("bayer", "x-trans"), default="bayer",
+    p.add_argument("--sensor", choices=SENSORS, default="bayer",
                    help="synthetic pairs from a Bayer or an X-Trans sensor")  # fmt: skip
     p.add_argument("--max-photos", type=int, help="use at most this many held-out photos")
     p.add_argument("--max-side", type=int, default=512, help="centre-crop photos (0: full)")

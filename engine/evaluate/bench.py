@@ -66,7 +66,7 @@ def _measure_in(
     if enhancer.runner is not None:  # what the network takes: noise map, demosaic planes
         level = enhancer.noise_level(frame) if enhancer.takes_noise else None
         t0 = time.perf_counter()
-        packed = enhancer.network_input(packed, 100.0, level, bordered=True)
+        packed = enhancer.network_input(packed, 100.0, level)
         input_s = time.perf_counter() - t0
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     model_times, e2e_times = [], []

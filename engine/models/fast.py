@@ -245,7 +245,7 @@ class FastUNet(EnhanceNet):
         # output: a 3x3 over all 80 unshuffled planes would cost 17 of the budget's 60 GMAC,
         # and the mosaic beside them already carries the neighbourhood.
         stem_in = (self.in_channels - planes_1x1 * self.demosaic_input) * UNSHUFFLE**2
-        self.stem_channels = stem_in
+        self.mosaic_planes = stem_in // UNSHUFFLE**2  # input planes through the 3x3 stem
         self.demosaic_stem = (
             nn.Conv2d(planes_1x1 * UNSHUFFLE**2, widths[0], 1, bias=False)
             if self.demosaic_input
@@ -291,7 +291,7 @@ class FastUNet(EnhanceNet):
 
     def forward_padded(self, x: Tensor) -> Tensor:
         """``(N, C, H, W)``, ``H, W`` multiples of :attr:`size_multiple` -> ``(N, 3, 2H, 2W)``."""
-        mosaic_planes = self.stem_channels // UNSHUFFLE**2
+        mosaic_planes = self.mosaic_planes
         stem = self.encoders[0][0]
         h = F.conv2d(x[:, :mosaic_planes], self._strided(stem.weight), stem.bias,
                      stride=UNSHUFFLE, padding=UNSHUFFLE * stem.padding[0])  # fmt: skip

@@ -117,7 +117,8 @@ class NoiseLevel:
         smooth *= np.float32(ratio * self.gain)
         smooth += np.float32(ratio**2 * self.floor)
         np.sqrt(smooth, out=smooth)
-        smooth /= np.asarray(binning, np.float32)
+        if np.ndim(binning) or binning != 1:  # one pass fewer for the full-resolution render
+            smooth /= np.asarray(binning, np.float32)
         return np.minimum(smooth, np.float32(1.0), out=smooth)
 
     def scaled(self, factor: float) -> NoiseLevel:

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from engine.files import atomic_write_json
-from engine.io import cfa_from_name, packed_positions, tile_pattern
+from engine.io import cfa_pattern_of, packed_positions, tile_pattern
 from engine.noise.tukey_lambda import sample_tukey_lambda, tukey_lambda_variance
 
 
@@ -240,7 +240,7 @@ def _bias_map(shape: tuple[int, ...], bias: tuple[float, ...], cfa: str | np.nda
     """
     if len(shape) == 3:
         return np.asarray(bias, np.float64).reshape(4, 1, 1)
-    pattern = cfa_from_name(cfa) if isinstance(cfa, str) else np.asarray(cfa)
+    pattern = cfa_pattern_of(cfa)
     if pattern.shape == (2, 2):
         block = np.empty((2, 2), np.float64)
         for ch, (dy, dx) in enumerate(packed_positions(pattern)):

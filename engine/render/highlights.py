@@ -17,6 +17,7 @@ is attempted.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 - the usual alias
@@ -39,24 +40,20 @@ def clip_proximity(mosaic_max: torch.Tensor) -> torch.Tensor:
     return torch.maximum(weight, smooth[0, 0])  # never less than the pixel's own need
 
 
-def max_3x3(image: torch.Tensor) -> torch.Tensor:
-    """``(H, W)`` -> the maximum over each pixel's 3x3 neighbourhood (the frame's edge pixels
-    over the part inside it), exactly ``max_pool2d(image, 3, stride=1, padding=1)``: as rows,
-    then columns, of elementwise maxima, which took a quarter of max_pool2d's 0.63 s on a
-    12 MP mosaic (a single-plane max_pool2d hardly uses the second core)."""
-    padded = F.pad(image[None, None], (1, 1, 1, 1), mode="replicate")[0, 0]  # edges: no new max
-    rows = torch.maximum(torch.maximum(padded[:-2], padded[1:-1]), padded[2:])
-    return torch.maximum(torch.maximum(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])
+def _max_3x3(image: np.ndarray) -> np.ndarray:
+    """``(H, W)`` float32 -> each pixel's 3x3 maximum (edge pixels: over the part inside), as
+    the noise estimator takes it: OpenCV's dilation, a quarter of max_pool2d's time at 12 MP."""
+    return cv2.dilate(image, np.ones((3, 3), np.uint8))
 
 
 def neighbourhood_max(mosaic: np.ndarray | torch.Tensor) -> torch.Tensor | None:
     """``(H, W)`` mosaic -> the maximum over each pixel's 3x3 neighbourhood (all CFA colours
     around it, for any 2x2 layout); ``None`` when nothing reaches :data:`CLIP_START` (most
     frames: no full-resolution map is made)."""
-    m = torch.as_tensor(mosaic, dtype=torch.float32)
+    m = np.ascontiguousarray(mosaic, np.float32)
     if float(m.max()) < CLIP_START:
         return None
-    return max_3x3(m)
+    return torch.from_numpy(_max_3x3(m))
 
 
 def packed_max(packed: np.ndarray | torch.Tensor) -> torch.Tensor | None:
@@ -66,8 +63,7 @@ def packed_max(packed: np.ndarray | torch.Tensor) -> torch.Tensor | None:
     p = torch.as_tensor(packed, dtype=torch.float32)
     if float(p.max()) < CLIP_START:
         return None
-    block = p.amax(dim=0)
-    block = max_3x3(block)  # neighbour blocks
+    block = torch.from_numpy(_max_3x3(p.amax(dim=0).numpy()))  # neighbour blocks
     return block.repeat_interleave(2, 0).repeat_interleave(2, 1)
 
 

@@ -120,22 +120,21 @@ class Enhancer(PreviewRendering):
         level: NoiseLevel | None,
         binning: float | np.ndarray = 1,
         pattern: np.ndarray | None = None,
-        bordered: bool = False,
     ) -> np.ndarray:
         """What the network takes (:func:`~engine.render.inputs.network_channels`): ``packed``
         ``(4, h, w)``, the noise map for a noise-aware model (a pixel averaged over
         ``binning**2`` samples of its colour carries ``1 / binning`` of the noise; ``binning``
         is one number, or one per packed sample, ``(4, h, w)``), an X-Trans model's colour
         planes (``pattern``: the X-Trans pattern of ``packed``'s top-left pixel) and the
-        demosaic for a model that starts from it. ``bordered``: already mirrored outwards
-        for the runner (``TiledRunner.run(..., frame_size=...)``), a copy fewer."""
+        demosaic for a model that starts from it; already mirrored outwards for the runner
+        (``self.runner.run(x, frame_size=packed's (h, w))``), a copy fewer than padding later."""
         model = self.runner.model if self.runner is not None else None
         noise = level if model is not None and model.noise_input else None
         wants_demosaic = model is not None and model.demosaic_input
         colours = pattern if model is not None and model.colour_input else None
-        border = (self.runner.border, self.runner.multiple) if bordered and self.runner else (0, 1)
+        border, multiple = (self.runner.border, self.runner.multiple) if self.runner else (0, 1)
         return network_channels(packed, ratio, noise, demosaic=wants_demosaic, pattern=colours,
-                                binning=binning, border=border[0], multiple=border[1])  # fmt: skip
+                                binning=binning, border=border, multiple=multiple)  # fmt: skip
 
     def for_frame(self, frame: RawFrame) -> Enhancer:
         """The enhancer that renders ``frame``: this one, or, for a photo whose colour filter
@@ -265,7 +264,7 @@ class Enhancer(PreviewRendering):
             if classical is None:
                 classical = classical_of(job)
             return self._package(job, classical, True, crop, near_clip, keep_negative)
-        x = self.network_input(packed, job.ratio, job.level, binning, pattern, bordered=True)
+        x = self.network_input(packed, job.ratio, job.level, binning, pattern)
         frame_size = packed.shape[1], packed.shape[2]
         out = self.runner.run(x, job.progress, job.cancel, frame_size=frame_size)
         out = mirror_image(torch.from_numpy(out), mirror)
