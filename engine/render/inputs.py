@@ -42,7 +42,6 @@ COLOUR_PLANES = 12
 def demosaic_planes(
     packed: np.ndarray,
     pattern: np.ndarray | None = None,
-    mosaic: np.ndarray | None = None,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """The classical demosaic of packed RGGB, at packed resolution.
@@ -51,8 +50,6 @@ def demosaic_planes(
         packed: ``(4, h, w)`` float32 in [0, 1], RGGB geometry (:func:`pack_rggb`), or an
             X-Trans mosaic packed by position (:func:`~engine.render.packing.pack_xtrans`).
         pattern: the X-Trans pattern of that mosaic's top-left pixel; ``None`` for RGGB.
-        mosaic: ``packed`` already back on the sensor grid (``unpack_bayer(packed, RGGB)``),
-            when the caller has it.
         out: a ``(12, h, w)`` float32 array (or view) to write into instead of a new one.
 
     Returns:
@@ -61,8 +58,7 @@ def demosaic_planes(
         (``torch.nn.functional.pixel_unshuffle`` order, undone by ``pixel_shuffle(planes, 2)``).
     """
     cfa = RGGB if pattern is None else pattern
-    if mosaic is None:
-        mosaic = unpack_bayer(packed[:4], RGGB)
+    mosaic = unpack_bayer(packed[:4], RGGB)  # back on the sensor grid
     rgb = torch.from_numpy(classical_demosaic(mosaic, cfa))  # (2h, 2w, 3)
     h, w = rgb.shape[0] // 2, rgb.shape[1] // 2
     # (y, i, x, j, c) -> (c, i, j, y, x): pixel_unshuffle's order, written in one strided copy
@@ -108,13 +104,11 @@ def network_channels(
     if noise is not None:
         interior[planes : planes + 4] = noise.sigma_map(packed, ratio, binning)
         planes += 4
-    # Back on the sensor grid once, for both (a full-resolution copy at 12 MP).
-    mosaic = unpack_bayer(packed[:4], RGGB) if pattern is not None or demosaic else None
     if pattern is not None:
-        interior[planes : planes + COLOUR_PLANES] = colour_planes(packed, pattern, mosaic)
+        colour_planes(packed[:4], pattern, out=interior[planes : planes + COLOUR_PLANES])
         planes += COLOUR_PLANES
     if demosaic:
-        demosaic_planes(packed, pattern, mosaic, out=interior[planes:])
+        demosaic_planes(packed, pattern, out=interior[planes:])
     if buffer.shape == interior.shape:
         return buffer
     return mirror_border(buffer, border, height, width)

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from engine.errors import UnsupportedSensorError
-from engine.io import BLUE, GREEN, RED, RawFrame, cfa_from_name, packed_positions, tile_pattern
+from engine.io import BLUE, GREEN, RED, RawFrame, cfa_from_name, packed_positions
 
 #: The layout networks see every Bayer mosaic in (:func:`pack_rggb`); X-Trans samples are
 #: packed in its geometry too (:func:`pack_xtrans`).
@@ -197,32 +197,35 @@ def pack_xtrans_mosaic(mosaic: np.ndarray) -> np.ndarray:
 
 
 def colour_planes(
-    packed: np.ndarray, pattern: np.ndarray, mosaic: np.ndarray | None = None
+    packed: np.ndarray, pattern: np.ndarray, out: np.ndarray | None = None
 ) -> np.ndarray:
     """Each colour's samples of a positionally packed mosaic on their own planes.
 
     Args:
         packed: ``(4, h, w)`` in packed RGGB's geometry (:func:`pack_xtrans`).
         pattern: the CFA pattern of the mosaic's top-left pixel (``(6, 6)`` or ``(2, 2)``).
-        mosaic: ``packed`` already back on the sensor grid (``unpack_bayer(packed, RGGB)``),
-            when the caller has it.
+        out: a ``(12, h, w)`` float32 array (or view) to write into instead of a new one.
 
     Returns:
         ``(12, h, w)`` float32: plane ``4 * c + 2 * i + j`` holds colour ``c``'s samples at
         sensor pixel ``(2y + i, 2x + j)`` and 0 elsewhere (``pixel_unshuffle(2)`` order, as the
         demosaic planes).
     """
-    if mosaic is None:
-        mosaic = unpack_bayer(packed, RGGB)
-    h, w = mosaic.shape
-    colours = tile_pattern(pattern, h, w)
-    out = np.zeros((3, 2, 2, h // 2, w // 2), np.float32)
-    for i in range(2):
-        for j in range(2):
-            site, colour = mosaic[i::2, j::2], colours[i::2, j::2]
-            for c in range(3):
-                np.copyto(out[c, i, j], site, where=colour == c)
-    return out.reshape(12, h // 2, w // 2)
+    _, h, w = packed.shape
+    planes = np.zeros((12, h, w), np.float32) if out is None else out
+    if out is not None:
+        planes[...] = 0.0
+    by_site = planes.reshape(3, 2, 2, h, w)
+    # A site's colour repeats every period / 2 packed pixels: copy strided blocks, no masks.
+    step = pattern.shape[0] // 2
+    for k, (i, j) in enumerate(packed_positions(RGGB)):
+        for y in range(step):
+            for x in range(step):
+                colour = int(
+                    pattern[(2 * y + i) % pattern.shape[0], (2 * x + j) % pattern.shape[1]]
+                )
+                by_site[colour, i, j, y::step, x::step] = packed[k, y::step, x::step]
+    return planes
 
 
 def pack_for_network(
