@@ -44,6 +44,8 @@ class FilmStrip(QListWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setFixedHeight(THUMB_SIDE + 44)
+        # Long names lose their middle, not the frame number at their end.
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setToolTip("Ctrl+Right / Ctrl+Left: next / previous photo; "
                         "Ctrl- or Shift-click to select several for export")  # fmt: skip
         self.pool = QThreadPool(self)

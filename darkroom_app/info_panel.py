@@ -79,16 +79,13 @@ class InfoPanel(QWidget):
             "Sensor area": f"{sw} × {sh} (the file crops it)",
         }
         for name, value in values.items():
-            self.labels[name].setText(value)
-            if name in ELIDED:
-                self.labels[name].setToolTip(value)
+            self._set(name, value, path if name == "File" else None)
         self.form.setRowVisible(self.labels["Lens"], bool(exif.lens))
         self.form.setRowVisible(self.labels["Sensor area"], frame.default_crop is not None)
         # Damaged metadata the reader replaced by defaults (the image itself is fine).
         self.labels["Warnings"].setText("\n".join(frame.warnings))
         self.labels["Warnings"].setWordWrap(True)
         self.form.setRowVisible(self.labels["Warnings"], bool(frame.warnings))
-        self.labels["File"].setToolTip(path)
 
     def set_ratio(self, ratio: float, auto_ratio: float | None = None) -> None:
         text = f"×{ratio:g}"
@@ -97,10 +94,16 @@ class InfoPanel(QWidget):
         self.labels["Ratio used"].setText(text)
 
     def set_model(self, label: str) -> None:
-        self.labels["Model"].setText(label)
-        self.labels["Model"].setToolTip(label)
+        self._set("Model", label)
 
     def clear(self) -> None:
-        for label in self.labels.values():
-            label.setText("—")
-            label.setToolTip("")
+        for name in self.labels:
+            self._set(name, "—", "")
+
+    def _set(self, name: str, text: str, tooltip: str | None = None) -> None:
+        """A fact's text; a shortened one (:data:`ELIDED`) shows it whole in its tooltip
+        unless ``tooltip`` says otherwise (the file's path)."""
+        label = self.labels[name]
+        label.setText(text)
+        if tooltip is not None or name in ELIDED:
+            label.setToolTip(text if tooltip is None else tooltip)

@@ -35,7 +35,7 @@ def _torchrun(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("variant", ["baseline", "gan"])
 def test_two_ranks_end_equal_and_match_one_process_with_the_same_global_batch(
-    tmp_path: Path, variant: str
+    tmp_path: Path, variant: str, one_torch_thread
 ) -> None:
     _torchrun([str(ROOT / "tests" / "ddp_train_worker.py"), str(tmp_path), variant], ROOT)
     ranks = [load_file(tmp_path / f"rank{r}.safetensors") for r in (0, 1)]
@@ -46,7 +46,6 @@ def test_two_ranks_end_equal_and_match_one_process_with_the_same_global_batch(
         torch.testing.assert_close(ranks[1][name], tensor, rtol=0, atol=0)
     assert logs[0]["losses"] == logs[1]["losses"]  # the logged loss is the global batch's
 
-    torch.set_num_threads(1)
     single = train(config(variant, batch_size=2), TinyPhotos())  # the same crops, one process
     state = single.model.state_dict()
     for name, tensor in ranks[0].items():

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from engine.render import load_photo_settings, sidecar_path
@@ -265,8 +266,6 @@ def test_a_saved_model_that_is_gone_opens_with_the_recommended_one(
 def test_editing_keys_in_the_ratio_box_edit_its_text(qtbot, make_window, folder: Path) -> None:
     # Ctrl+Z, Ctrl+Left/Right while typing a ratio undo the typing and move by word there;
     # they must not undo the photo's settings or open another photo.
-    from PySide6.QtCore import Qt
-
     window = make_window()
     window.open_folder(folder)  # Ctrl+Right would open the next photo
     window.wait_for_load()
@@ -274,10 +273,7 @@ def test_editing_keys_in_the_ratio_box_edit_its_text(qtbot, make_window, folder:
     assert window.ui.undo_action.isEnabled()
     photo, settings_before = window.session.path, window.current_settings()
     row = window.ui.filmstrip.currentRow()
-    spin = window.findChild(type(window.ui.exposure.spin), "ratioSpinBox")
-    window.activateWindow()
-    spin.setFocus()
-    qtbot.waitUntil(spin.hasFocus, timeout=TIMEOUT_MS)
+    spin = _focus_ratio_box(qtbot, window)
     spin.lineEdit().selectAll()
     qtbot.keyClicks(spin, "45")
     for key in (Qt.Key.Key_Right, Qt.Key.Key_Left, Qt.Key.Key_Z):
@@ -292,15 +288,20 @@ def test_ctrl_z_in_the_ratio_box_with_nothing_typed_undoes_the_setting(
     qtbot, make_window, folder: Path
 ) -> None:
     # After the box's arrows (or Enter), it has no typing to undo: Ctrl+Z is the window's.
-    from PySide6.QtCore import Qt
 
     window = make_window(sorted(folder.glob("*.dng"))[0])
     opened_with = window.current_settings()["ratio"]
-    spin = window.findChild(type(window.ui.exposure.spin), "ratioSpinBox")
-    window.activateWindow()
-    spin.setFocus()
-    qtbot.waitUntil(spin.hasFocus, timeout=TIMEOUT_MS)
+    spin = _focus_ratio_box(qtbot, window)
     qtbot.keyClick(spin, Qt.Key.Key_Up)
     assert window.current_settings()["ratio"] == opened_with + 1
     qtbot.keyClick(spin, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert window.current_settings()["ratio"] == opened_with
+
+
+def _focus_ratio_box(qtbot, window):  # type: ignore[no-untyped-def]
+    """The window's ratio box, with the keyboard focus."""
+    spin = window.ui.exposure.spin
+    window.activateWindow()
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus, timeout=TIMEOUT_MS)
+    return spin

@@ -587,12 +587,10 @@ def test_a_long_camera_name_does_not_widen_the_side_panel(qtbot, make_window, ma
     assert info.text("Camera").endswith(long_name.strip())
     assert long_name.strip() in info.labels["Camera"].toolTip()
     assert info.minimumSizeHint().width() < 400
-    spin = window.findChild(QWidget, "ratioSpinBox")
-    auto = window.findChild(QWidget, "autoRatioButton")
-    panel = auto.parentWidget()
-    # The Auto button ends inside what the side panel shows.
-    right = auto.mapTo(window, auto.rect().topRight()).x()
-    assert spin is not None and right <= window.width(), (right, window.width(), panel)
+    # The ratio box and its Auto button end inside what the side panel shows.
+    for widget in (window.ui.exposure.spin, window.ui.exposure.auto_button):
+        right = widget.mapTo(window, widget.rect().topRight()).x()
+        assert right <= window.width(), (widget.objectName(), right, window.width())
 
 
 def test_the_info_panel_fields_fill_their_column_and_clear_their_tooltips(

@@ -46,8 +46,9 @@ def _near_clip(frame) -> np.ndarray:
 
 
 @pytest.mark.parametrize("model", [CLASSICAL, *list_models()])
-def test_clipped_neutral_sky_has_no_colour_cast(sky_dng: Path, model: str) -> None:
-    torch.set_num_threads(1)
+def test_clipped_neutral_sky_has_no_colour_cast(
+    sky_dng: Path, model: str, one_torch_thread
+) -> None:
     frame = read_raw(sky_dng)
     mask = _near_clip(frame)
     assert mask.sum() > 2000  # the sky's top third

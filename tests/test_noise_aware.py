@@ -138,11 +138,9 @@ def test_demosaic_planes_are_the_classical_demosaic_space_to_depthed() -> None:
     from engine.render import demosaic
     from engine.render.packing import RGGB, unpack_bayer
 
-    def rggb_mosaic(packed: np.ndarray) -> np.ndarray:
-        return unpack_bayer(packed, RGGB)
-
     packed = np.random.default_rng(3).random((4, 20, 24), dtype=np.float32)
+    rggb_mosaic = unpack_bayer(packed, RGGB)
     planes = torch.from_numpy(demosaic_planes(packed))[None]
     back = torch.nn.functional.pixel_shuffle(planes, 2)[0].permute(1, 2, 0).numpy()
-    np.testing.assert_array_equal(back, demosaic(rggb_mosaic(packed), "RGGB"))
-    assert rggb_mosaic(packed)[1, 1] == packed[2, 0, 0]  # blue at the bottom right
+    np.testing.assert_array_equal(back, demosaic(rggb_mosaic, "RGGB"))
+    assert rggb_mosaic[1, 1] == packed[2, 0, 0]  # blue at the bottom right

@@ -90,9 +90,10 @@ def shoot_xtrans(
     return path
 
 
-def shoot_pairs(folder: Path, n: int = 3) -> Path:
-    """``n`` X-Trans scenes, each a x100 short (0.01 s) and a long (1 s), ten minutes apart
+def shoot_pairs(folder: Path) -> Path:
+    """Three X-Trans scenes, each a x100 short (0.01 s) and a long (1 s), ten minutes apart
     (the last at another phase of the pattern, as a camera's crop may start)."""
+    n = 3
     for i in range(n):
         scene = textured_scene(H, W, seed=10 + i)
         when = f"2024:05:01 20:{10 * i:02d}:0"
@@ -104,11 +105,11 @@ def shoot_pairs(folder: Path, n: int = 3) -> Path:
     return folder
 
 
-def tiny_model(path: Path, sensor: str = "x-trans", name: str | None = None) -> Path:
+def tiny_model(path: Path, sensor: str = "x-trans") -> Path:
     """A tiny, untrained fast network for ``sensor``, saved with its card at ``path``."""
     torch.manual_seed(0)
     model = FastUNet(widths=(8, 8), encoder_convs=(1, 1), decoder_convs=(1,), sensor=sensor)
-    card = ModelCard(name=name or path.stem, architecture="fast", config=model.config)
+    card = ModelCard(name=path.stem, architecture="fast", config=model.config)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_model(model, card, path, dtype=torch.float32)
     return path
@@ -220,9 +221,7 @@ def test_x_trans_crops_are_whole_periods_with_x_trans_inputs(tmp_path: Path, sho
 # The whole fine-tune
 
 
-def test_cli_fine_tunes_the_x_trans_version_of_the_default(
-    tmp_path: Path, shot, library: Path, capsys
-) -> None:
+def test_cli_fine_tunes_the_x_trans_version_of_the_default(shot, library: Path, capsys) -> None:
     folder, _ = shot
     code = main(["finetune", "--pairs", str(folder), "--name", "my fuji", "--iterations", "4",
                  "--lr", "1e-2", "--patch", "96", "--patience", "0", "--library", str(library),
@@ -243,9 +242,7 @@ def test_cli_fine_tunes_the_x_trans_version_of_the_default(
     assert rendered.srgb.shape[:2] == (H, W) and np.isfinite(rendered.srgb).all()
 
 
-def test_a_bayer_only_base_is_refused_in_one_line(
-    tmp_path: Path, shot, library: Path, capsys
-) -> None:
+def test_a_bayer_only_base_is_refused_in_one_line(shot, library: Path, capsys) -> None:
     folder, _ = shot
     bayer = tiny_model(library / "bayer only.safetensors", sensor="bayer")
     code = main(["finetune", "--pairs", str(folder), "--name", "x", "--iterations", "1",

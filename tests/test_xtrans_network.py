@@ -41,8 +41,8 @@ SONY = PROFILES["SonyA7S2"]
 PHASES = [(0, 0), (1, 2), (3, 5)]
 
 
-def _tiny_xtrans_net(seed: int = 0) -> torch.nn.Module:
-    torch.manual_seed(seed)
+def _tiny_xtrans_net() -> torch.nn.Module:
+    torch.manual_seed(0)
     net = create_model("fast", widths=(8, 12, 16), encoder_convs=(1, 1, 1),
                        decoder_convs=(1, 1), sensor="x-trans")  # fmt: skip
     for p in net.parameters():  # trained weights are not zero: make every path count
@@ -188,7 +188,7 @@ def model_dir(tmp_path: Path) -> Path:
 
 
 def test_an_x_trans_model_renders_x_trans_and_refuses_bayer(
-    tmp_path: Path, model_dir: Path
+    tmp_path: Path, model_dir: Path, make_dng
 ) -> None:
     frame = read_raw(_xtrans_dng(tmp_path / "x.dng", 240, 366, (1, 2), orientation=6))
     enhancer = Enhancer("tiny-xtrans", device="cpu", model_dirs=[model_dir])
@@ -202,25 +202,20 @@ def test_an_x_trans_model_renders_x_trans_and_refuses_bayer(
     assert np.abs(half - (classical + whole.srgb) / 2).mean() < 0.02  # Amount blends
     assert renders_sensor("tiny-xtrans", "x-trans", [model_dir])
     assert not renders_sensor("tiny-xtrans", "bayer", [model_dir])
-    bayer = read_raw(_bayer_dng(tmp_path / "b.dng"))
+    bayer = read_raw(make_dng("b.dng"))
     with pytest.raises(UnsupportedSensorError, match="X-Trans photos only") as info:
         enhancer.render(bayer, 4.0)
     assert "\n" not in str(info.value)
 
 
-def _bayer_dng(path: Path) -> Path:
-    scene = smooth_scene(64, 96, seed=1)[..., 1]
-    write_cfa_dng(path, (scene * 3000 + 200).astype(np.uint16), "RGGB", black_level=200,
-                  white_level=4095)  # fmt: skip
-    return path
-
-
 def test_a_bayer_only_model_says_so_in_one_line(tmp_path: Path) -> None:
     frame = read_raw(_xtrans_dng(tmp_path / "x.dng", 120, 180))
     baseline = Enhancer("lite", device="cpu")
-    with pytest.raises(UnsupportedSensorError, match="no lite model for X-Trans") as info:
-        baseline.render(frame, 10.0)
-    assert "\n" not in str(info.value)
+    for render in (lambda: baseline.render(frame, 10.0),
+                   lambda: baseline.render_preview(frame, 10.0, 100)):  # fmt: skip
+        with pytest.raises(UnsupportedSensorError, match="no lite model for X-Trans") as info:
+            render()
+        assert "\n" not in str(info.value)
     assert baseline.render(frame, 10.0, amount=0).srgb.shape == (120, 180, 3)
     assert not renders_sensor("lite", "x-trans") and renders_sensor("none", "x-trans")
 
@@ -254,7 +249,9 @@ def test_train_then_evaluate_an_x_trans_model(tmp_path: Path, capsys) -> None:
     assert "no X-Trans model" in err and "Traceback" not in err and err.count("\n") == 1
 
 
-def test_a_missing_x_trans_version_is_one_line_naming_it(tmp_path: Path, monkeypatch) -> None:
+def test_a_missing_x_trans_version_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch, make_dng
+) -> None:
     """If the default's X-Trans version cannot be loaded, X-Trans photos say which model and
     why, every time, without loading it again; Bayer photos are not affected."""
     import engine.resources
@@ -269,4 +266,4 @@ def test_a_missing_x_trans_version_is_one_line_naming_it(tmp_path: Path, monkeyp
                            "fast, cannot be used: unknown model 'fast-gone'") as info:  # fmt: skip
             fast.render_preview(frame, 10.0, 100)
         assert "\n" not in str(info.value) and str(info.value).startswith("x.dng: ")
-    assert fast.render(read_raw(_bayer_dng(tmp_path / "b.dng")), 4.0).model == "fast"
+    assert fast.render(read_raw(make_dng("b.dng")), 4.0).model == "fast"

@@ -39,7 +39,7 @@ def main() -> None:
     h, w = linear.shape[0] // 6 * 6, linear.shape[1] // 6 * 6
     top, left = (int(v) for v in args.phase.split(","))
     pattern = xtrans_pattern(top, left)
-    clean = mosaic(np.ascontiguousarray(linear[:h, :w]), pattern)
+    clean = mosaic(linear[:h, :w], pattern)
     sony = PROFILES["SonyA7S2"]
     rng = np.random.default_rng(args.seed)
     dark = synthesise_dark(clean, args.darken, SONY_A7S2_ISO_PARAMS[args.iso], sony, rng,
