@@ -371,7 +371,7 @@ def write_mosaic_dng(
     """
     from engine.io.dng import BAYER_LAYOUTS, FLIP_TO_TIFF_ORIENTATION, write_cfa_dng
     from engine.io.framing import DngFraming
-    from engine.io.raw import cfa_from_name
+    from engine.io.raw import cfa_from_name, tile_pattern
     from engine.io.tiff import RATIONAL, TiffTag
 
     dest = check_destination(path, options, source_path)
@@ -383,7 +383,7 @@ def write_mosaic_dng(
     if min(height, width) < MIN_LIBRAW_SIZE:
         raise ExportError(f"{dest}: image too small for DNG ({width}x{height})")
     pattern = cfa_from_name(cfa)
-    colour = np.tile(pattern, ((height + 1) // 2, (width + 1) // 2))[:height, :width]
+    colour = tile_pattern(pattern, height, width)
     picked = np.take_along_axis(linear, colour[..., None].astype(np.intp), axis=2)[..., 0]
     mosaic = np.rint(np.clip(np.nan_to_num(picked), 0.0, 1.0) * 65535.0).astype(np.uint16)
     preview = _preview(rendered.srgb)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.io.dng import write_cfa_dng
-from engine.io.raw import cfa_from_name
+from engine.io.raw import cfa_from_name, tile_pattern
 
 #: The Sony A7S2 sensor size SID used (4256 x 2848, 12.1 MP).
 SONY_12MP = (2848, 4256)
@@ -56,7 +56,7 @@ def write_synthetic_dng(
     rng = np.random.default_rng(seed)
     scene = synthetic_scene(height, width, seed)
     pattern = cfa_from_name(cfa)
-    idx = np.tile(pattern, (height // 2 + 1, width // 2 + 1))[:height, :width]
+    idx = tile_pattern(pattern, height, width)
     mosaic = np.take_along_axis(scene, idx[..., None].astype(np.intp), axis=2)[..., 0]
     electrons = mosaic * ((white - black) / ratio / gain)
     dn = rng.poisson(electrons).astype(np.float32) * gain

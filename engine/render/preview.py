@@ -52,7 +52,7 @@ def bin_xtrans(mosaic: np.ndarray, pattern: np.ndarray, size: int) -> tuple[np.n
     # (tile rows, block in tile, row in block, ...): the colour of a pixel depends on its
     # place in the tile only, so one small mask per colour weighs every tile at once.
     blocks = mosaic.reshape(h // tile, n, size, w // tile, n, size)
-    layout = np.tile(pattern, (tile // 6, tile // 6)).reshape(n, size, n, size)
+    layout = tile_pattern(pattern, tile, tile).reshape(n, size, n, size)
     planes = []
     for colour in range(3):
         mask = (layout == colour).astype(np.float32)
