@@ -8,8 +8,8 @@ from types import ModuleType
 import pytest
 
 import engine.evaluate.metrics
-import engine.io.export
 import engine.io.framing
+import engine.io.naming
 import engine.render.adjustments
 import engine.render.colour
 import engine.render.packing
@@ -20,7 +20,7 @@ MODULES = [
     engine.render.colour,
     engine.render.ratio,
     engine.io.framing,
-    engine.io.export,
+    engine.io.naming,
     engine.render.adjustments,
     engine.evaluate.metrics,
 ]

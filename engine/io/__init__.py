@@ -24,15 +24,9 @@ from engine.io.dng import (
     xtrans_pattern,
 )
 from engine.io.export import (
-    FORMATS,
-    SUFFIX_FORMATS,
     ExportOptions,
     RenderedImage,
     check_destination,
-    check_distinct_outputs,
-    format_for_path,
-    normalise_format,
-    output_path_for,
     write_dng,
     write_image,
     write_rendered,
@@ -50,11 +44,17 @@ from engine.io.libraw import DEMOSAIC_ALGORITHM, libraw_demosaic
 from engine.io.metadata import software
 from engine.io.naming import (
     DEFAULT_NAME,
+    FORMATS,
     NAME_FIELDS,
+    SUFFIX_FORMATS,
+    check_distinct_outputs,
     check_name_template,
     default_output_folder,
+    format_for_path,
     is_inside_install,
+    normalise_format,
     output_name,
+    output_path_for,
     written_by_darkroom,
 )
 from engine.io.raw import (

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,103 +28,11 @@ from engine.io import encoders
 from engine.io.dng import MIN_LIBRAW_SIZE, write_linear_dng
 from engine.io.framing import Rect
 from engine.io.metadata import Processing, add_metadata, software
-from engine.io.naming import DEFAULT_NAME, output_name, written_by_darkroom
+from engine.io.naming import FORMATS, format_for_path, normalise_format, written_by_darkroom
 from engine.io.raw_metadata import ExifInfo
 
 #: What a DNG export holds: demosaiced linear camera RGB, or a Bayer mosaic (see ExportOptions).
 DNG_KINDS = ("linear", "cfa")
-#: Export formats and the suffix used for new files: the one format table.
-FORMATS: dict[str, str] = {"jpeg": ".jpg", "tiff": ".tif", "png": ".png", "dng": ".dng"}
-#: Every suffix an output may have, and the format it means.
-SUFFIX_FORMATS: dict[str, str] = {
-    ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff", ".png": "png", ".dng": "dng",
-}  # fmt: skip
-_ALIASES = {"jpg": "jpeg", "tif": "tiff"}
-
-
-def normalise_format(fmt: str) -> str:
-    """A format name or alias (``"JPG"``, ``".tif"``) as a :data:`FORMATS` key.
-
-    Raises:
-        ExportError: not a known format.
-    """
-    name = fmt.strip().lower().lstrip(".")
-    name = _ALIASES.get(name, name)
-    if name not in FORMATS:
-        raise ExportError(f"unknown export format {fmt!r} (use one of: {', '.join(FORMATS)})")
-    return name
-
-
-def format_for_path(path: str | os.PathLike[str]) -> str:
-    """The export format implied by a file name's suffix, e.g. ``"x.JPG"`` -> ``"jpeg"``.
-
-    Raises:
-        ExportError: the suffix is not one of .jpg .jpeg .tif .tiff .png .dng.
-    """
-    suffix = Path(path).suffix.lower()
-    if suffix not in SUFFIX_FORMATS:
-        known = " ".join(sorted(SUFFIX_FORMATS))
-        raise ExportError(
-            f"{path}: cannot tell the format from the suffix {suffix or '(none)'!r} "
-            f"(use one of {known})"
-        )
-    return SUFFIX_FORMATS[suffix]
-
-
-#: Longest file name most file systems take, bytes.
-NAME_MAX = 255
-
-
-def fit_file_name(stem: str, suffix: str, limit: int = NAME_MAX) -> str:
-    """``stem + suffix``, the stem shortened (whole characters, with ``~`` and a hash of the
-    whole stem, so two long names stay apart) when the name would exceed ``limit`` bytes.
-
-    Examples:
-        >>> fit_file_name("IMG_0001", ".jpg")
-        'IMG_0001.jpg'
-        >>> name = fit_file_name("é" * 200, ".jpg")
-        >>> len(name.encode()) <= 255 and name.endswith(".jpg") and "~" in name
-        True
-    """
-    name = stem + suffix
-    raw = os.fsencode(name)
-    if len(raw) <= limit:
-        return name
-    import hashlib
-
-    tag = "~" + hashlib.sha1(os.fsencode(stem)).hexdigest()[:8]
-    room = limit - len(os.fsencode(tag + suffix))
-    short = os.fsencode(stem)[:room].decode("utf-8", "ignore")
-    return short + tag + suffix
-
-
-def output_path_for(
-    input_path: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str],
-    fmt: str,
-    template: str = DEFAULT_NAME,
-    **fields: Any,
-) -> Path:
-    """``<out_dir>/<name><format suffix>`` with the name from ``template`` and ``fields``
-    (:func:`engine.io.naming.output_name`), e.g. ``(a/IMG_1.ARW, out, "jpeg")`` ->
-    ``out/IMG_1-darkroom.jpg`` (a name over 255 bytes is shortened by :func:`fit_file_name`)."""
-    suffix = FORMATS[normalise_format(fmt)]
-    return Path(out_dir) / output_name(input_path, suffix, template, **fields)
-
-
-def check_distinct_outputs(inputs: Sequence[Path], outputs: Sequence[Path]) -> None:
-    """Refuse a batch in which two inputs would be written to the same file (``IMG_1.ARW`` and
-    ``IMG_1.DNG`` both make ``IMG_1-darkroom.jpg``).
-
-    Raises:
-        DarkroomError: the first clash, in one line.
-    """
-    seen: dict[Path, Path] = {}
-    for src, dst in zip(inputs, outputs, strict=True):
-        key = dst.resolve()
-        if key in seen:
-            raise DarkroomError(f"{src} and {seen[key]} would both be written to {dst}")
-        seen[key] = src
 
 
 @dataclass(frozen=True)
