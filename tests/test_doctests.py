@@ -10,6 +10,7 @@ import pytest
 import engine.evaluate.metrics
 import engine.io.framing
 import engine.io.naming
+import engine.models.fast_ops
 import engine.render.adjustments
 import engine.render.colour
 import engine.render.packing
@@ -23,6 +24,7 @@ MODULES = [
     engine.io.naming,
     engine.render.adjustments,
     engine.evaluate.metrics,
+    engine.models.fast_ops,
 ]
 
 

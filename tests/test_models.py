@@ -21,7 +21,7 @@ from engine.models import (
     pad_to_multiple,
 )
 from engine.models.cost import frame_gmacs
-from engine.models.fast import bilinear_demosaic
+from engine.models.fast_ops import bilinear_demosaic, depth_to_space, filter_by_taps, strided_taps
 
 VARIANTS = ["baseline", "attention", "gan", "uunet", "deep", "lite", "fast"]
 
@@ -141,8 +141,10 @@ def test_config_round_trip(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "extra"), [*((name, {}) for name in VARIANTS), ("fast", {"head": "overlap"})]
-)
+    ("name", "extra"),
+    [*((name, {}) for name in VARIANTS), ("fast", {"head": "overlap"}),
+     ("fast", {"base_filter": 3})],
+)  # fmt: skip
 def test_receptive_radius_is_an_upper_bound(name: str, extra: dict[str, Any]) -> None:
     # Radius depends on levels only, so default levels with tiny widths keep this fast.
     cfg: dict[str, Any] = {"base_features": 4} if name != "fast" else dict(SMALL[name])
@@ -151,8 +153,10 @@ def test_receptive_radius_is_an_upper_bound(name: str, extra: dict[str, Any]) ->
     model = create_model(name, **cfg, **extra)
     _randomise_zero_params(model)
     radius = model.receptive_radius
-    # The overlapping head reaches one level-0 position (2 packed pixels) further.
-    assert radius == DEFAULT_RADIUS[name] + 2 * (extra.get("head") == "overlap")
+    # The overlapping head reaches one level-0 position (2 packed pixels) further, the base
+    # filter one sensor pixel (rounded up to a packed pixel).
+    more = 2 * (extra.get("head") == "overlap") + ("base_filter" in extra)
+    assert radius == DEFAULT_RADIUS[name] + more
     size = 2 * radius + 9  # odd, so padding is exercised, and room beyond the radius
     x = torch.rand(1, model.in_channels, size, size, requires_grad=True)
     y = model(x)
@@ -384,8 +388,6 @@ def test_frame_gmacs_counts_the_convolutions() -> None:
 
 @pytest.mark.parametrize("factor", [2, 4])
 def test_fast_depth_to_space_is_pixel_shuffle(factor: int) -> None:
-    from engine.models.fast import depth_to_space
-
     y = torch.rand(2, 3 * factor * factor, 5, 7).contiguous(memory_format=torch.channels_last)
     shuffled = depth_to_space(y, factor)
     assert torch.equal(shuffled, F.pixel_shuffle(y, factor)) and shuffled.is_contiguous()
@@ -394,21 +396,19 @@ def test_fast_depth_to_space_is_pixel_shuffle(factor: int) -> None:
 @pytest.mark.parametrize(("kernel", "padding"), [(3, 1), (1, 0)])
 def test_fast_stem_reads_the_unshuffled_input_with_stride_two(kernel: int, padding: int) -> None:
     # The stem's convolutions over pixel_unshuffle(x, 2), as stride-2 convolutions over x.
-    from engine.models.fast import FastUNet
-
     torch.manual_seed(0)
     x = torch.rand(1, 5, 12, 18)
     weight, bias = torch.randn(7, 20, kernel, kernel), torch.randn(7)
     expected = F.conv2d(F.pixel_unshuffle(x, 2), weight, bias, padding=padding)
     for layout in (torch.contiguous_format, torch.channels_last):
-        taps = FastUNet._strided(weight.contiguous(memory_format=layout))
+        taps = strided_taps(weight.contiguous(memory_format=layout))
         assert taps.shape == (7, 5, 2 * kernel, 2 * kernel)
         strided = F.conv2d(x, taps, bias, stride=2, padding=2 * padding)
         torch.testing.assert_close(strided, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("head", ["shuffle", "overlap"])
-def test_fast_inference_equals_the_training_forward(head: str, monkeypatch) -> None:
+@pytest.mark.parametrize(("head", "base_filter"), [("shuffle", 0), ("overlap", 0), ("shuffle", 3)])
+def test_fast_inference_equals_the_training_forward(head: str, base_filter: int, monkeypatch):
     # Inference finishes the shuffle head in strips (here 5, 5 and 2 level-0 rows for each of
     # two photos) and takes either memory layout, as the runner hands it over (a channels-last
     # model, bf16 autocast); the training path (autograd) computes the same function.
@@ -416,8 +416,8 @@ def test_fast_inference_equals_the_training_forward(head: str, monkeypatch) -> N
 
     monkeypatch.setattr(engine.models.fast, "STRIP_PIXELS", 2 * 1700)
     torch.manual_seed(0)
-    model = create_model("fast", widths=[4, 6, 8], encoder_convs=[1, 1, 1],
-                         decoder_convs=[1, 1], head=head).eval()  # fmt: skip
+    model = create_model("fast", widths=[4, 6, 8], encoder_convs=[1, 1, 1], decoder_convs=[1, 1],
+                         head=head, base_filter=base_filter).eval()  # fmt: skip
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.normal_(0.0, 0.2)
@@ -436,3 +436,57 @@ def test_fast_inference_equals_the_training_forward(head: str, monkeypatch) -> N
     assert reduced.dtype == trained.dtype == torch.float32  # the gate and base in float32
     torch.testing.assert_close(reduced, trained, rtol=1e-5, atol=1e-6)
     assert not model.channels_last_input  # the runner hands it over as it is
+
+
+def test_fast_base_filter_weighs_each_pixels_neighbours() -> None:
+    """The head's last k*k channels are each output pixel's taps over the base around it
+    (raster order, edges replicated); here a box filter on the left half and a shift on the
+    right, with the gate shut (all of the base kept) and no residual."""
+    model = create_model("fast", **SMALL["fast"], base_filter=3).eval()
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.zero_()
+        model.head.bias[3 * 16 : 4 * 16] = -40.0  # the gate: sigmoid(40) = 1 of the base kept
+    x = torch.rand(1, model.in_channels, 16, 16)
+    base = F.pixel_shuffle(x[:, -12:], 2)  # (1, 3, 32, 32)
+    taps = torch.zeros(1, 9, 32, 32)
+    taps[:, :, :, :16] = 1 / 9
+    taps[:, 5, :, 16:] = 1.0  # tap (1, 2): the right-hand neighbour
+    padded = F.pad(base, (1, 1, 1, 1), mode="replicate")
+    box = F.avg_pool2d(padded, 3, stride=1)
+    wanted = torch.cat([box[..., :16], padded[:, :, 1:-1, 18:34]], dim=-1)
+    head = torch.cat([torch.zeros(1, 4, 32, 32), taps], dim=1)
+    torch.testing.assert_close(filter_by_taps(padded, model._taps(head)), wanted)
+    with torch.no_grad():  # and the network's own output, through its head, is the same
+        model.head.bias.view(13, 16)[4:] = 0.0
+        model.head.bias.view(13, 16)[4 + 4] = 1.0  # every pixel: the centre tap alone
+        torch.testing.assert_close(model(x), base, rtol=1e-5, atol=1e-6)
+
+
+def test_fast_with_a_base_filter_warm_starts_as_the_network_without() -> None:
+    """Trained weights of a network without the filter start one with it as exactly that
+    network (the filter's taps start as the centre alone), and its cost stays in budget."""
+    plain = create_model("fast", **SMALL["fast"]).eval()
+    _randomise_zero_params(plain)
+    filtered = create_model("fast", **SMALL["fast"], base_filter=3).eval()
+    assert filtered.config["base_filter"] == 3 and "base_filter" not in plain.config
+    assert filtered.head.out_channels == (3 + 1 + 9) * 16
+    x = torch.rand(1, plain.in_channels, 40, 24)
+    with torch.no_grad():
+        assert (filtered(x) - plain(x)).abs().max() > 1e-3  # untrained: not yet the same
+    state = filtered.warm_start_state(plain.state_dict())
+    filtered.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        torch.testing.assert_close(filtered(x), plain(x), rtol=1e-5, atol=1e-6)
+    assert frame_gmacs(create_model("fast", base_filter=3)) <= 60
+
+
+@pytest.mark.parametrize(
+    ("cfg", "message"),
+    [({"base_filter": 2}, "odd"), ({"base_filter": 7}, "odd"),
+     ({"base_filter": 3, "base": "none"}, "needs a base"),
+     ({"base_filter": 3, "head": "overlap"}, "shuffle head")],
+)  # fmt: skip
+def test_fast_refuses_a_base_filter_it_cannot_run(cfg: dict[str, Any], message: str) -> None:
+    with pytest.raises(ModelError, match=message):
+        create_model("fast", **SMALL["fast"], **cfg)

@@ -46,6 +46,21 @@ def test_tiled_output_matches_whole_frame(h: int, w: int, tile: int) -> None:
     assert np.abs(tiled - whole).max() < 1e-5
 
 
+def test_tiled_output_matches_whole_frame_with_a_base_filter() -> None:
+    # The fast network's per-pixel base filter reaches one sensor pixel past the head's
+    # block: its receptive radius covers it, so tiles still add up to the whole exactly.
+    torch.manual_seed(0)
+    model = create_model("fast", widths=(4, 6, 8, 10, 12), base_filter=3).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.2)
+    packed = np.random.default_rng(1).random((model.in_channels, 157, 203), dtype=np.float32)
+    whole = _whole(model, packed, border=model.size_multiple)
+    assert whole.std() > 0.02
+    tiled = TiledRunner(model, torch.device("cpu"), tile=96, precision="fp32").run(packed)
+    assert np.abs(tiled - whole).max() < 1e-5
+
+
 def test_frame_border_is_mirrored_not_zero_padded() -> None:
     model = _model()
     packed = np.random.default_rng(1).random((4, 256, 288), dtype=np.float32)

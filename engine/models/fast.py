@@ -11,7 +11,8 @@ turns it into speed:
   sixteenth of the sensor resolution. Nothing is lost (the rearrangement is exact) and the
   widest layers run on 16x fewer positions than a full-resolution U-Net's. (The stem computes
   its convolutions over the rearranged planes as stride-2 convolutions over the plain input,
-  :meth:`FastUNet._strided`: the same arithmetic without copying a 12 MP input around.)
+  :func:`~engine.models.fast_ops.strided_taps`: the same arithmetic without copying a 12 MP
+  input around.)
 * **Slowly growing widths** (32-64-96-128 by default, not doubling), strided 2x2 convolutions
   down, transposed 2x2 convolutions up and *added* skips: the coarse levels, whose cost would
   otherwise grow with the width squared, stay cheap.
@@ -42,6 +43,16 @@ turns it into speed:
   noise map says the input is mostly noise (x300) the network replaces the base instead of
   subtracting its noise; where the input is clean it keeps it. In 6,000-step trials the gated
   form scored 4-7 dB better than the plain residual at x100-x300.
+* **A filter on the base** (``base_filter=3``, after kernel-prediction denoisers: Bako et
+  al. 2017, Mildenhall et al. 2018): the head also predicts, for every output pixel, the 3x3
+  taps with which the kept base around it is weighed (``out = sigmoid(-g) (K * base) + r``).
+  Without it the only way to quieten a noisy base was to let it go and paint the residual
+  from one feature vector per 4x4 block: measured on the shipped weights, 43 % of the base
+  was let go even at x1 (8 held-out photos), and that is where the detail went. A filter
+  the network steers per pixel can smooth along an edge instead of across it. It costs
+  3.5 GMAC (the head's 144 more channels) and nine multiply-adds per pixel and colour; its
+  taps start as the centre alone, so it warm-starts from a network without it as exactly
+  that network (:meth:`FastUNet.warm_start_state`).
 
 * **X-Trans** (``sensor="x-trans"``): Fujifilm's 6x6 pattern does not pack into colour planes
   of a 2x2 block, so the four packed planes hold the samples by position
@@ -67,6 +78,7 @@ import torch.nn.functional as F  # noqa: N812 - the conventional alias
 from torch import Tensor, nn
 
 from engine.models.base import EnhanceNet, check_positive
+from engine.models.fast_ops import bilinear_demosaic, depth_to_space, filter_by_taps, strided_taps
 from engine.resources import SENSORS
 
 #: The extra space-to-depth factor at the input (and depth-to-space at the output: the head
@@ -84,53 +96,14 @@ GATE_START = -2.0
 DEMOSAIC_PLANES = 12
 #: The colour-masked mosaic planes an X-Trans network takes (:func:`engine.render.colour_planes`).
 COLOUR_PLANES = 12
+#: The widest per-pixel base filter (its taps are head outputs, 16 channels each).
+MAX_FILTER = 5
 #: Full-resolution output pixels an inference pass finishes at a time (head, base, gate):
 #: 2 MP strips bound the full-resolution buffers to a few tens of MB.
 STRIP_PIXELS = 1 << 21
 #: Peak activation bytes per packed input pixel per level-0 feature, float32 inference
 #: (level 0 holds a quarter of the packed positions; measured with tracemalloc-style peaks).
 ACTIVATION_BYTES_PER_FEATURE = 12
-
-
-def depth_to_space(x: Tensor, factor: int) -> Tensor:
-    """``F.pixel_shuffle(x, factor)`` as one contiguous (NCHW) copy from any memory layout.
-
-    Args:
-        x: ``(N, C * factor**2, H, W)``.
-
-    Returns:
-        ``(N, C, H * factor, W * factor)``, contiguous (a copy wherever one is needed);
-        ``pixel_shuffle`` of a channel slice or a channels-last tensor took 2-3x as long at
-        12 MP.
-    """
-    n, channels, height, width = x.shape
-    out_channels = channels // (factor * factor)
-    blocks = x.reshape(n, out_channels, factor, factor, height, width)
-    return blocks.permute(0, 1, 4, 2, 5, 3).reshape(
-        n, out_channels, height * factor, width * factor
-    )
-
-
-def bilinear_demosaic(packed: Tensor) -> Tensor:
-    """Bilinear demosaic of packed RGGB: ``(N, 4, h, w)`` (R, G1, B, G2) -> ``(N, 3, 2h, 2w)``.
-
-    The packed channels are put back on the sensor grid (R top left, G1 top right, G2 bottom
-    left, B bottom right of each 2x2 cell) and every colour is interpolated from its own
-    samples with the usual 3x3 kernels. The borders are reflected by one pixel, which keeps
-    the CFA phase. Values keep their range; recorded samples are kept exactly.
-    """
-    r, g1, b, g2 = packed.unbind(1)
-    zero = torch.zeros_like(r)
-    # pixel_shuffle(2) of 4 channels c0..c3 puts c0 top left, c1 top right, c2 bottom left,
-    # c3 bottom right of each cell.
-    red = F.pixel_shuffle(torch.stack([r, zero, zero, zero], 1), 2)
-    green = F.pixel_shuffle(torch.stack([zero, g1, g2, zero], 1), 2)
-    blue = F.pixel_shuffle(torch.stack([zero, zero, zero, b], 1), 2)
-    planes = F.pad(torch.cat([red, green, blue], 1), (1, 1, 1, 1), mode="reflect")
-    rb = packed.new_tensor([[1, 2, 1], [2, 4, 2], [1, 2, 1]]) / 4
-    g = packed.new_tensor([[0, 1, 0], [1, 4, 1], [0, 1, 0]]) / 4
-    kernels = torch.stack([rb, g, rb])[:, None]
-    return F.conv2d(planes, kernels, groups=3)
 
 
 def _convs(in_channels: int, out_channels: int, count: int, slope: float) -> nn.Sequential:
@@ -165,6 +138,9 @@ class FastUNet(EnhanceNet):
         base: what the output corrects: ``"demosaic"``, ``"bilinear"`` or ``"none"``.
         gate: with a base, also predict how much of it to let go per pixel.
         head: ``"shuffle"`` or ``"overlap"`` (see the module docstring).
+        base_filter: 0, or the odd side ``k`` of a filter the head predicts for every output
+            pixel and applies to the base around it before the gate (see the module
+            docstring; needs a base and the shuffle head).
         sensor: ``"bayer"`` or ``"x-trans"`` (see the module docstring; X-Trans needs
             ``base="demosaic"`` and ``noise_input``).
     """
@@ -188,6 +164,7 @@ class FastUNet(EnhanceNet):
         gate: bool = True,
         head: str = "shuffle",
         sensor: str = "bayer",
+        base_filter: int = 0,
     ) -> None:
         super().__init__()
         widths, encoder_convs, decoder_convs = (
@@ -219,6 +196,8 @@ class FastUNet(EnhanceNet):
         }
         if sensor != "bayer":  # Bayer cards written before X-Trans keep their exact config
             self.config["sensor"] = sensor
+        if base_filter:  # and cards written before the base filter theirs
+            self.config["base_filter"] = int(base_filter)
         if base not in BASES:
             raise ValueError(f"base must be one of {', '.join(BASES)}, got {base!r}")
         if head not in HEADS:
@@ -229,6 +208,13 @@ class FastUNet(EnhanceNet):
             raise ValueError(f"sensor must be one of {', '.join(SENSORS)}, got {sensor!r}")
         if sensor == "x-trans" and (base != "demosaic" or not noise_input):
             raise ValueError("an X-Trans network needs base='demosaic' and noise_input")
+        if base_filter and (base_filter < 3 or base_filter % 2 == 0 or base_filter > MAX_FILTER):
+            raise ValueError(f"base_filter must be 0 or odd from 3 to {MAX_FILTER}, "
+                             f"got {base_filter}")  # fmt: skip
+        if base_filter and (base == "none" or head != "shuffle"):
+            raise ValueError("base_filter needs a base and the shuffle head")
+        #: Sensor pixels the base filter reaches on each side (0: no filter).
+        self.filter_radius = int(base_filter) // 2
         self.sensors = (sensor,)
         planes_1x1 = DEMOSAIC_PLANES + COLOUR_PLANES * self.colour_input
         self.base = base
@@ -266,7 +252,7 @@ class FastUNet(EnhanceNet):
         )
         scale = UNSHUFFLE * self.upscale
         self.head_kind = head
-        head_out = out_channels + int(self.gate)
+        head_out = out_channels + int(self.gate) + int(base_filter) ** 2
         self.head: nn.Conv2d | nn.ConvTranspose2d
         if head == "shuffle":
             self.head = nn.Conv2d(widths[0], scale * scale * head_out, 1)
@@ -281,10 +267,14 @@ class FastUNet(EnhanceNet):
         if base != "none":  # start as the base itself (nearly, with the gate)
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(biases)
+            # pixel_shuffle takes scale**2 consecutive channels per output channel: the
+            # residual's, then the gate's, then the base filter's taps.
             if self.gate:
-                # pixel_shuffle takes scale**2 consecutive channels per output channel; the
-                # gate is the last output channel.
-                nn.init.constant_(biases[out_channels * scale * scale :], GATE_START)
+                gate = out_channels * scale * scale
+                nn.init.constant_(biases[gate : gate + scale * scale], GATE_START)
+            if base_filter:  # every pixel's filter starts as its centre tap alone
+                centre = out_channels + int(self.gate) + int(base_filter) ** 2 // 2
+                nn.init.ones_(biases[centre * scale * scale : (centre + 1) * scale * scale])
         self.size_multiple = UNSHUFFLE * 2 ** (levels - 1)
         self.receptive_radius = self.trace_radius()
         self.activation_bytes = ACTIVATION_BYTES_PER_FEATURE * widths[0]
@@ -293,10 +283,10 @@ class FastUNet(EnhanceNet):
         """``(N, C, H, W)``, ``H, W`` multiples of :attr:`size_multiple` -> ``(N, 3, 2H, 2W)``."""
         mosaic_planes = self.mosaic_planes
         stem = self.encoders[0][0]
-        h = F.conv2d(x[:, :mosaic_planes], self._strided(stem.weight), stem.bias,
+        h = F.conv2d(x[:, :mosaic_planes], strided_taps(stem.weight), stem.bias,
                      stride=UNSHUFFLE, padding=UNSHUFFLE * stem.padding[0])  # fmt: skip
         if self.demosaic_stem is not None:
-            taps = self._strided(self.demosaic_stem.weight)
+            taps = strided_taps(self.demosaic_stem.weight)
             h = h + F.conv2d(x[:, mosaic_planes:], taps, stride=UNSHUFFLE)
         h = self.encoders[0][1:](h)
         skips: list[Tensor] = []
@@ -315,16 +305,25 @@ class FastUNet(EnhanceNet):
             base = depth_to_space(x[:, -DEMOSAIC_PLANES:], 2)
         else:
             base = bilinear_demosaic(x[:, : self.raw_channels])
+        if self.filter_radius:
+            r = self.filter_radius
+            base = filter_by_taps(F.pad(base, (r, r, r, r), mode="replicate"), self._taps(out))
+        residual = out[:, : self.out_channels]
         if not self.gate:
-            return base + out
-        return torch.addcmul(out[:, :-1], base, self._kept(out))
+            return base + residual
+        return torch.addcmul(residual, base, self._kept(out))
 
-    @staticmethod
-    def _kept(out: Tensor) -> Tensor:
+    def _kept(self, out: Tensor) -> Tensor:
         """How much of the base the head keeps: ``out = base + r - sigmoid(g) base =
         sigmoid(-g) base + r``. In float32: near 1, bfloat16's steps (1/256) would show as
         banding in the kept base."""
-        return torch.sigmoid(-out[:, -1:].float())
+        gate = self.out_channels
+        return torch.sigmoid(-out[:, gate : gate + 1].float())
+
+    def _taps(self, out: Tensor) -> Tensor:
+        """The base filter's taps among the head's output channels (the last ``k * k``)."""
+        side = 2 * self.filter_radius + 1
+        return out[:, out.shape[1] - side * side :]
 
     def _gated_in_strips(self, h: Tensor, planes: Tensor) -> Tensor:
         """The head, the demosaic base and the gate of an inference pass, a strip of rows at a
@@ -340,25 +339,26 @@ class FastUNet(EnhanceNet):
         for top in range(0, height, step):
             rows = slice(top, top + step)
             head = self._head(h[:, :, rows])
-            base = depth_to_space(planes[:, :, 2 * top : 2 * (top + step)], 2)
-            torch.addcmul(head[:, :-1], base, self._kept(head),
+            base = self._strip_base(planes, head, top, min(top + step, height))
+            torch.addcmul(head[:, : self.out_channels], base, self._kept(head),
                           out=out[:, :, scale * top : scale * (top + step)])  # fmt: skip
         return out
 
-    @staticmethod
-    def _strided(weight: Tensor) -> Tensor:
-        """A convolution over ``pixel_unshuffle(x, 2)`` as the same convolution over ``x``
-        with stride 2: ``(O, C * 4, k, k)`` -> ``(O, C, 2k, 2k)`` (tap ``(2 dy + i, 2 dx + j)``
-        is unshuffled channel ``4 c + 2 i + j``'s tap ``(dy, dx)``), in the memory layout of
-        ``weight``. The same products and sums, without rearranging the 12 MP input: the
-        unshuffle was a strided copy of every input plane (0.4 s of 2.7 at 12 MP)."""
-        out_channels, k = weight.shape[0], weight.shape[-1]
-        channels = weight.shape[1] // UNSHUFFLE**2
-        taps = weight.reshape(out_channels, channels, UNSHUFFLE, UNSHUFFLE, k, k)
-        taps = taps.permute(0, 1, 4, 2, 5, 3).reshape(out_channels, channels, UNSHUFFLE * k, -1)
-        if weight.is_contiguous(memory_format=torch.channels_last):
-            return taps.contiguous(memory_format=torch.channels_last)  # oneDNN's fast path
-        return taps
+    def _strip_base(self, planes: Tensor, head: Tensor, top: int, bottom: int) -> Tensor:
+        """The (filtered) base of level-0 rows ``top:bottom`` (``head``: the strip's head
+        output), as the training path computes it for the whole frame: from the strip's packed
+        rows and, with a base filter, one more on each side (the frame's edges replicated)."""
+        scale = UNSHUFFLE * self.upscale
+        r = self.filter_radius
+        if not r:
+            return depth_to_space(planes[:, :, 2 * top : 2 * bottom], 2)
+        # Packed rows lo:hi are sensor rows 2 lo:2 hi, padded rows 2 lo - r:2 hi + r; the
+        # filter needs sensor rows scale * top - r:scale * bottom + r of them.
+        lo, hi = max(0, 2 * top - 1), min(planes.shape[-2], 2 * bottom + 1)
+        padded = F.pad(depth_to_space(planes[:, :, lo:hi], 2), (r, r, r, r), mode="replicate")
+        first = scale * top - 2 * lo
+        rows = padded[:, :, first : first + scale * (bottom - top) + 2 * r]
+        return filter_by_taps(rows, self._taps(head))
 
     def _head(self, h: Tensor) -> Tensor:
         """Level-0 features ``(N, widths[0], H, W)`` -> ``(N, out_channels [+ 1], 4H, 4W)``."""
@@ -390,11 +390,32 @@ class FastUNet(EnhanceNet):
         return state | {"head.weight": taps, "head_bias": self.head.bias.detach().clone()}
 
     def warm_start_state(self, source: dict[str, Tensor]) -> dict[str, Tensor]:
-        """``source`` weights ready to warm-start this network. For an X-Trans network from a
-        Bayer ``fast`` network's weights, the demosaic stem's 1x1 taps gain the colour planes'
-        channels, at zero and in front (pixel_unshuffle keeps planes together, and the colour
-        planes come first), so the X-Trans network starts as the Bayer one looking at samples by
-        position; everything else, and any other source, is returned as it is."""
+        """``source`` weights ready to warm-start this network; any other source is returned as
+        it is.
+
+        * An X-Trans network from a Bayer ``fast`` network's weights: the demosaic stem's 1x1
+          taps gain the colour planes' channels, at zero and in front (pixel_unshuffle keeps
+          planes together, and the colour planes come first), so the X-Trans network starts as
+          the Bayer one looking at samples by position.
+        * A network with a base filter from one without: the head gains the filter's channels
+          as this network starts them (zero weights, the centre tap's bias 1), so it starts as
+          exactly the source network.
+        """
+        source = self._with_colour_stem(source)
+        weight, bias = source.get("head.weight"), source.get("head.bias")
+        own = self.head.weight
+        if not self.filter_radius or weight is None or bias is None or weight.shape == own.shape:
+            return source
+        if weight.shape[0] >= own.shape[0] or weight.shape[1:] != own.shape[1:]:
+            return source
+        rows = weight.shape[0]  # the residual's and the gate's, in the same order here
+        head_bias = self.head.bias.detach()
+        return source | {
+            "head.weight": torch.cat([weight, own.detach()[rows:].to(weight.dtype)]),
+            "head.bias": torch.cat([bias, head_bias[rows:].to(bias.dtype)]),
+        }
+
+    def _with_colour_stem(self, source: dict[str, Tensor]) -> dict[str, Tensor]:
         taps = source.get("demosaic_stem.weight")
         bayer_width = DEMOSAIC_PLANES * UNSHUFFLE**2
         if not self.colour_input or taps is None or taps.shape[1] != bayer_width:
@@ -417,4 +438,4 @@ class FastUNet(EnhanceNet):
             r = max(r + scale, skips[i]) + self.decoder_convs[i] * scale
         if self.head_kind == "overlap":  # each output pixel also sees the neighbouring blocks
             r += UNSHUFFLE
-        return r
+        return r + (self.filter_radius + 1) // 2  # the base filter's reach, in packed pixels
