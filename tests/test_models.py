@@ -479,6 +479,12 @@ def test_fast_with_a_base_filter_warm_starts_as_the_network_without() -> None:
     with torch.no_grad():
         torch.testing.assert_close(filtered(x), plain(x), rtol=1e-5, atol=1e-6)
     assert frame_gmacs(create_model("fast", base_filter=3)) <= 60
+    # Back again (the X-Trans network, which has no filter, from the Bayer default): the
+    # residual and the gate carry over, the taps are dropped.
+    again = create_model("fast", **SMALL["fast"]).eval()
+    again.load_state_dict(again.warm_start_state(filtered.state_dict()), strict=True)
+    torch.testing.assert_close(again.head.weight, plain.head.weight)
+    torch.testing.assert_close(again.head.bias, plain.head.bias)
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,8 @@ turns it into speed:
   through the 1x1 the X-Trans network costs 1.2 GMAC more than the Bayer one.
 
 At the defaults: 1.39 M parameters, 53.7 GMAC per 12 MP frame (:func:`engine.models.frame_gmacs`,
-``darkroom-cli bench``), a tenth of the SID U-Net's 560.
+``darkroom-cli bench``), a tenth of the SID U-Net's 560; the shipped ``fast`` adds
+``base_filter=3``: 1.40 M parameters, 57.2 GMAC.
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ COLOUR_PLANES = 12
 #: The widest per-pixel base filter (its taps are head outputs, 16 channels each).
 MAX_FILTER = 5
 #: Full-resolution output pixels an inference pass finishes at a time (head, base, gate):
-#: 2 MP strips bound the full-resolution buffers to a few tens of MB.
+#: 2 MP strips bound the full-resolution buffers to a few tens of MB (a base filter's taps
+#: make the strips shorter).
 STRIP_PIXELS = 1 << 21
 #: Peak activation bytes per packed input pixel per level-0 feature, float32 inference
 #: (level 0 holds a quarter of the packed positions; measured with tracemalloc-style peaks).
@@ -335,7 +337,10 @@ class FastUNet(EnhanceNet):
         # float32 at least, as the training path's addcmul with the float32 gate gives.
         dtype = torch.promote_types(planes.dtype, torch.float32)
         out = h.new_empty((n, self.out_channels, scale * height, scale * width), dtype=dtype)
-        step = max(1, STRIP_PIXELS // (n * width * scale * scale))  # level-0 rows per strip
+        # Level-0 rows per strip: STRIP_PIXELS with the 4 head channels of the residual and
+        # gate, fewer rows as a base filter's taps add channels (the buffers stay as large).
+        per_row = n * width * scale * scale * self.head.out_channels // (scale * scale * 4)
+        step = max(1, STRIP_PIXELS // per_row)
         for top in range(0, height, step):
             rows = slice(top, top + step)
             head = self._head(h[:, :, rows])
@@ -399,16 +404,19 @@ class FastUNet(EnhanceNet):
           the Bayer one looking at samples by position.
         * A network with a base filter from one without: the head gains the filter's channels
           as this network starts them (zero weights, the centre tap's bias 1), so it starts as
-          exactly the source network.
+          exactly the source network. One without from one with (an X-Trans network from the
+          Bayer default, say) keeps the residual's and the gate's channels and drops the taps.
         """
         source = self._with_colour_stem(source)
         weight, bias = source.get("head.weight"), source.get("head.bias")
         own = self.head.weight
-        if not self.filter_radius or weight is None or bias is None or weight.shape == own.shape:
+        if weight is None or bias is None or weight.shape == own.shape:
             return source
-        if weight.shape[0] >= own.shape[0] or weight.shape[1:] != own.shape[1:]:
+        if self.head_kind != "shuffle" or weight.shape[1:] != own.shape[1:]:
             return source
-        rows = weight.shape[0]  # the residual's and the gate's, in the same order here
+        rows = min(weight.shape[0], own.shape[0])  # the residual's and the gate's come first
+        if weight.shape[0] > own.shape[0]:  # a network without the filter: the nearest start
+            return source | {"head.weight": weight[:rows], "head.bias": bias[:rows]}
         head_bias = self.head.bias.detach()
         return source | {
             "head.weight": torch.cat([weight, own.detach()[rows:].to(weight.dtype)]),

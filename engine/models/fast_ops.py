@@ -93,10 +93,9 @@ def filter_by_taps(padded: Tensor, taps: Tensor) -> Tensor:
     side = math.isqrt(taps.shape[1])
     height, width = taps.shape[-2:]
     dtype = torch.promote_types(padded.dtype, torch.float32)
-    filtered: Tensor | None = None
-    for t in range(side * side):
-        dy, dx = divmod(t, side)
-        term = padded[:, :, dy : dy + height, dx : dx + width] * taps[:, t : t + 1].to(dtype)
-        filtered = term if filtered is None else filtered.add_(term)
-    assert filtered is not None
+    taps = taps.to(dtype)
+    filtered = padded[:, :, :height, :width] * taps[:, :1]
+    for t in range(1, side * side):
+        dy, dx = divmod(t, side)  # one pass and no temporary per tap
+        filtered.addcmul_(padded[:, :, dy : dy + height, dx : dx + width], taps[:, t : t + 1])
     return filtered
