@@ -177,16 +177,15 @@ def pad_frame_border(packed: np.ndarray, pad: int, multiple: int = 1) -> np.ndar
         ``(pad, pad)``.
     """
     channels, h, w = packed.shape
-    buffer, interior = bordered_buffer(channels, h, w, pad, multiple)
-    if buffer.shape == packed.shape:
-        return packed
-    if mirrors_in_place(h, w, pad, multiple):
-        # On every core; torch takes no negative strides (a mirrored view).
-        torch.from_numpy(interior).copy_(torch.from_numpy(np.ascontiguousarray(packed)))
-        return mirror_border(buffer, pad, h, w)
-    # Borders wider than the frame: numpy reflects again and again.
     bottom, right = border_sizes(h, w, pad, multiple)
-    return np.pad(packed, ((0, 0), (pad, bottom), (pad, right)), mode="reflect")
+    if not (pad or bottom or right):
+        return packed
+    if not mirrors_in_place(h, w, pad, multiple):  # borders wider than the frame
+        return np.pad(packed, ((0, 0), (pad, bottom), (pad, right)), mode="reflect")
+    buffer, interior = bordered_buffer(channels, h, w, pad, multiple)
+    # On every core; torch takes no negative strides (a mirrored view).
+    torch.from_numpy(interior).copy_(torch.from_numpy(np.ascontiguousarray(packed)))
+    return mirror_border(buffer, pad, h, w)
 
 
 def crop_frame_border(out: ImageT, pad: int, height: int, width: int) -> ImageT:
