@@ -92,21 +92,31 @@ class AttentionUNet(UNet):
             for i in range(levels)
         )
 
-    def open_gates(self, alpha: float = 0.98) -> None:
-        """Make every gate pass its skip scaled by the constant ``alpha``, whatever the input.
+    def open_gate_state(self, alpha: float = 0.98) -> dict[str, Tensor]:
+        """The gates' ``psi`` weights that pass every skip scaled by the constant ``alpha``.
 
         For a warm start from plain U-Net weights: freshly initialised gates scale skips by
         about 0.5 with random per-pixel variation, which breaks the decoder the baseline
         trained; open gates start the network as (almost) that baseline. ``psi``'s weights are
-        zeroed and its bias set to ``logit(alpha)``; the first step's gradient reaches ``psi``'s
+        zero and its bias ``logit(alpha)``; the first step's gradient reaches ``psi``'s
         weights (from the ReLU features), and through them ``W_x`` and ``W_g``.
         """
         if not 0.0 < alpha < 1.0:
             raise ValueError(f"alpha must be in (0, 1), not {alpha}")
-        with torch.no_grad():
-            for gate in self.gates:
-                gate.psi.weight.zero_()
-                gate.psi.bias.fill_(math.log(alpha / (1.0 - alpha)))
+        logit = math.log(alpha / (1.0 - alpha))
+        state: dict[str, Tensor] = {}
+        for i, gate in enumerate(self.gates):
+            state[f"gates.{i}.psi.weight"] = torch.zeros_like(gate.psi.weight)
+            state[f"gates.{i}.psi.bias"] = torch.full_like(gate.psi.bias, logit)
+        return state
+
+    def warm_start_state(self, source: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Plain U-Net weights (no ``gates.*`` among them) come with open gates
+        (:meth:`open_gate_state`), so the network starts as the one they were copied from
+        instead of one whose skips are randomly halved."""
+        if any(k.startswith("gates.") for k in source):
+            return source
+        return source | self.open_gate_state()
 
     def gate_skip(self, level: int, skip: Tensor, coarse: Tensor) -> Tensor:
         return self.gates[level](skip, coarse)

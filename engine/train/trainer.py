@@ -110,25 +110,20 @@ class TrainResult:
 
 
 def warm_start(model: nn.Module, weights: str | Path) -> int:
-    """Copy every tensor of ``weights`` whose name and shape match; returns how many.
+    """Copy every tensor of ``weights`` whose name and shape match; returns how many of the
+    file's tensors were copied.
 
     The model first adapts the weights (:meth:`~engine.models.EnhanceNet.warm_start_state`: an
-    X-Trans ``fast`` from Bayer ``fast`` weights). An attention U-Net warm-started from plain
-    U-Net weights (no ``gates.*`` among them) gets open gates
-    (:meth:`~engine.models.attention.AttentionUNet.open_gates`), so it starts as the network it
-    was copied from instead of one whose skips are randomly halved.
+    X-Trans ``fast`` from Bayer ``fast`` weights, an attention U-Net with open gates from
+    plain U-Net weights), and what it adds is copied too.
     """
-    source = read_tensors(weights)  # refuses pickles; a bad file is one line
-    if isinstance(model, EnhanceNet):
-        source = model.warm_start_state(source)
+    in_file = read_tensors(weights)  # refuses pickles; a bad file is one line
+    source = model.warm_start_state(in_file) if isinstance(model, EnhanceNet) else in_file
     state = model.state_dict()
     matched = {k: v.float() for k, v in source.items() if k in state and state[k].shape == v.shape}
     state.update(matched)
     model.load_state_dict(state, strict=True)
-    open_gates = getattr(model, "open_gates", None)
-    if callable(open_gates) and not any(k.startswith("gates.") for k in matched):
-        open_gates()
-    return len(matched)
+    return len(matched.keys() & in_file.keys())
 
 
 def build_model(config: TrainConfig, strategy: TrainingStrategy) -> tuple[EnhanceNet, int]:
