@@ -1,6 +1,7 @@
 """How close each demosaic (and darktable's and RawTherapee's default renders) gets to the truth.
 
     python tools/demosaic_report.py ../shared/data/clean-photos [--max-photos N] [--peers]
+        [--methods DHT,OpenCV]
 
 Each held-out photo is unprocessed into clean linear camera RGB (the truth) with a random
 camera, white balance and Bayer layout, sampled through its colour filter array and written
@@ -118,7 +119,13 @@ def main() -> None:
     parser.add_argument("photos", type=Path)
     parser.add_argument("--max-photos", type=int, default=0)
     parser.add_argument("--peers", action="store_true", help="also darktable and RawTherapee")
+    parser.add_argument("--methods", default="", help="only methods whose names contain "
+                        "one of these comma-separated words")  # fmt: skip
     args = parser.parse_args()
+    if args.methods:
+        words = args.methods.split(",")
+        for name in [n for n in METHODS if not any(word in n for word in words)]:
+            del METHODS[name]
     photos = list_photos(args.photos, held_out=True)[: args.max_photos or None]
     work = Path(tempfile.mkdtemp(prefix="demosaic-"))
     scores: dict[str, list[tuple[float, float]]] = {}

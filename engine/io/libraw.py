@@ -13,13 +13,17 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import io
+import itertools
 import logging
 import os
 import sys
 import tempfile
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -95,11 +99,20 @@ def quiet_logs(*names: str) -> Iterator[None]:
 
 #: LibRaw's demosaic Darkroom's classical path uses: DHT scored 31.3 dB against the truth on
 #: the held-out photos, against 25.0 for OpenCV's edge-aware Bayer conversion, 25.7 AHD,
-#: 25.8 PPG, 26.8 AAHD, 27.8 VNG (docs/demosaic.md), and takes 0.9 s for 12 MP on 2 cores.
+#: 25.8 PPG, 26.8 AAHD, 27.8 VNG (docs/demosaic.md), and takes about 1.5 s for 12 MP on
+#: 2 cores in two bands (docs/performance.md).
 DEMOSAIC_ALGORITHM = "DHT"
 #: Rows :func:`with_range_strip` adds below a mosaic.
 RANGE_STRIP_ROWS = 16
 
+
+#: Rows of context each band of :func:`libraw_demosaic` reads beyond its own on either side.
+#: DHT's reach, measured on a synthetic and a real 12 MP frame, is 8 rows (with 6, one pixel
+#: came out 14/65535 off); twice that.
+BAND_MARGIN = 16
+#: No band shorter than this: below it a band's margins and LibRaw's set-up cost more than
+#: a second core saves.
+MIN_BAND_ROWS = 256
 
 #: LibRaw's X-Trans interpolation works in 512-pixel tiles and refuses smaller pictures.
 XTRANS_MIN_SIZE = 512
@@ -117,13 +130,16 @@ def repeat_last_period(mosaic: np.ndarray, rows: int, cols: int, period: int) ->
 def with_range_strip(mosaic: np.ndarray, period: int = 2) -> np.ndarray:
     """``(H, W)`` uint16 mosaic -> ``(H + RANGE_STRIP_ROWS, W)``: the mosaic's last rows
     continued below it (CFA phase kept: mirrored for a 2x2 Bayer ``period``, repeated for a
-    6x6 X-Trans one), then two rows holding 0 and 65535 at every CFA colour.
+    6x6 X-Trans one), then two rows holding 1 and 65535 at every CFA colour.
 
     LibRaw's DHT clamps each interpolated value to its channel's minimum and maximum over the
     whole mosaic, so a crop and the whole frame gave the same pixels different values (up to
-    131/255 apart where a crop held no bright pixel). With black and white of every colour in
+    131/255 apart where a crop held no bright pixel). With the extremes of every colour in
     the strip, every mosaic's clamp is the full range, and a pixel's demosaic depends on its
     neighbourhood alone; the continued rows keep the strip's own edges out of the picture's.
+    The low extreme is 1, not 0: DHT skips zeros when it looks for a channel's minimum, so
+    with 0 the first pixel's colour took the smallest non-zero value of whatever was handed
+    over (a crop's differed from the frame's, up to 1387/65535 apart).
     One allocation: this runs on every classical render and every network input.
     """
     h, w = mosaic.shape
@@ -135,15 +151,26 @@ def with_range_strip(mosaic: np.ndarray, period: int = 2) -> np.ndarray:
     out = np.empty((h + RANGE_STRIP_ROWS, w), np.uint16)
     out[:h] = mosaic
     out[h : h + rows] = mosaic[continued]
-    out[h + rows :] = 0
-    out[h + rows :, (np.arange(w) // 2) % 2 == 1] = 65535  # 0, 0, max, max, ...
+    out[h + rows :] = 1
+    out[h + rows :, (np.arange(w) // 2) % 2 == 1] = 65535  # 1, 1, max, max, ...
     return out
 
 
 def libraw_demosaic(
-    mosaic: np.ndarray, cfa: str | np.ndarray, algorithm: str = DEMOSAIC_ALGORITHM
+    mosaic: np.ndarray,
+    cfa: str | np.ndarray,
+    algorithm: str = DEMOSAIC_ALGORITHM,
+    workers: int | None = None,
 ) -> np.ndarray:
-    """Demosaic a mosaic with LibRaw (handed over as an in-memory DNG).
+    """Demosaic a mosaic with LibRaw (handed over as an in-memory DNG), deterministically.
+
+    LibRaw splits DHT's rows among its OpenMP threads and refines each row in place from its
+    neighbours, so rows near a thread's boundary came out differently from run to run (up to
+    242/65535 on a 12 MP frame) and a crop differed from the whole frame where the boundaries
+    fell. Here LibRaw runs one OpenMP thread per call, and Bayer mosaics are cut into row bands
+    (each with :data:`BAND_MARGIN` rows of context, on the CFA period) that ``workers``
+    threads demosaic side by side (rawpy lets go of the GIL while LibRaw works): the result
+    depends on the mosaic alone, and a band, a crop and the whole frame agree exactly.
 
     Args:
         mosaic: ``(H, W)`` uint16, 0 = black, 65535 = white; at least
@@ -151,28 +178,105 @@ def libraw_demosaic(
         cfa: layout of the top-left 2x2 block, e.g. ``"GRBG"``, or a 2x2 / 6x6 pattern of
             colour indices (:func:`~engine.io.dng.cfa_pattern_of`). For an X-Trans 6x6
             pattern LibRaw runs its own X-Trans interpolation (Markesteijn's, 3 passes at this
-            quality) whatever Bayer ``algorithm`` is named; pictures smaller than
-            :data:`XTRANS_MIN_SIZE` are grown by whole periods for it and cut back.
-        algorithm: a :class:`rawpy.DemosaicAlgorithm` name.
+            quality) whatever Bayer ``algorithm`` is named, on the whole picture with LibRaw's
+            own threads (its tiles' shared borders are not deterministic either, by up to
+            245/65535); pictures smaller than :data:`XTRANS_MIN_SIZE` are grown by whole
+            periods for it and cut back.
+        algorithm: a :class:`rawpy.DemosaicAlgorithm` name; other than DHT (tools compare
+            them), the whole mosaic on LibRaw's own threads.
+        workers: bands demosaicked at once; ``None``: the cores this process may use.
 
     Returns:
         ``(H, W, 3)`` uint16 camera RGB: no white balance, no colour matrix, linear.
     """
-    import rawpy
-
-    from engine.io.dng import cfa_dng_bytes, cfa_pattern_of
+    from engine.io.dng import cfa_pattern_of
 
     pattern = cfa_pattern_of(cfa)
     period = pattern.shape[0]
     h, w = mosaic.shape
-    grown = mosaic
     if period == 6:
         grown = repeat_last_period(mosaic, max(0, XTRANS_MIN_SIZE - h),
                                    max(0, XTRANS_MIN_SIZE - w), period)  # fmt: skip
-    data = cfa_dng_bytes(with_range_strip(grown, period), pattern)
+        return _demosaic_whole(grown, pattern, algorithm)[:h, :w]
+    if algorithm != DEMOSAIC_ALGORITHM:  # margins measured for DHT only (tools compare others)
+        return _demosaic_whole(mosaic, pattern, algorithm)
+    out = np.empty((h, w, 3), np.uint16)
+    bands = demosaic_bands(h, workers or usable_cores())
+
+    def one_band(band: tuple[int, int]) -> None:
+        top, bottom = band
+        start, stop = max(0, top - BAND_MARGIN), min(h, bottom + BAND_MARGIN)
+        rgb = _demosaic_whole(mosaic[start:stop], pattern, algorithm)
+        out[top:bottom] = rgb[top - start : bottom - start]
+
+    with ThreadPoolExecutor(len(bands), "libraw", initializer=_one_openmp_thread) as pool:
+        for done in [pool.submit(one_band, band) for band in bands]:
+            done.result()
+    return out
+
+
+def demosaic_bands(height: int, workers: int) -> list[tuple[int, int]]:
+    """Row ranges ``[top, bottom)`` covering ``height`` rows: at most ``workers`` bands, none
+    shorter than :data:`MIN_BAND_ROWS` (one band for a short mosaic), cut on even rows."""
+    count = max(1, min(workers, height // MIN_BAND_ROWS))
+    cuts = [0, *(height * i // count // 2 * 2 for i in range(1, count)), height]
+    return list(itertools.pairwise(cuts))
+
+
+def _demosaic_whole(mosaic: np.ndarray, pattern: np.ndarray, algorithm: str) -> np.ndarray:
+    """LibRaw's demosaic of a whole ``(H, W)`` uint16 mosaic -> ``(H, W, 3)`` uint16."""
+    import rawpy
+
+    from engine.io.dng import cfa_dng_bytes
+
+    h, w = mosaic.shape
+    data = cfa_dng_bytes(with_range_strip(mosaic, pattern.shape[0]), pattern)
     with rawpy.imread(io.BytesIO(data)) as raw:
         return raw.postprocess(
             demosaic_algorithm=getattr(rawpy.DemosaicAlgorithm, algorithm),
             output_color=rawpy.ColorSpace.raw, gamma=(1, 1), no_auto_bright=True,
             user_wb=[1.0, 1.0, 1.0, 1.0], output_bps=16, user_black=0, user_sat=65535,
         )[:h, :w]  # fmt: skip
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+@functools.cache
+def openmp_runtimes() -> tuple[ctypes.CDLL, ...]:
+    """The OpenMP runtimes LibRaw's parallel loops may run on.
+
+    rawpy's wheels bundle a private libgomp, but LibRaw's calls into OpenMP bind to the first
+    runtime in the process's global scope, which is torch's own libgomp once torch is imported
+    (it loads its libraries globally); which one serves LibRaw depends on import order, so
+    both are returned. Empty where LibRaw was built without OpenMP.
+    """
+    import rawpy
+
+    if not (rawpy.flags or {}).get("OPENMP"):
+        return ()
+    candidates: list[str | None] = [None] if os.name == "posix" else []  # the global scope
+    root = Path(rawpy.__file__).parent
+    for folder in (root.parent / "rawpy.libs", root / ".dylibs", root):
+        for pattern in ("libgomp*.so*", "libomp*.dylib", "libgomp*.dylib", "libomp*.dll"):
+            candidates += [str(path) for path in sorted(folder.glob(pattern))]
+    runtimes = []
+    for name in candidates:
+        try:
+            runtime = ctypes.CDLL(name)
+            runtime.omp_set_num_threads  # noqa: B018 (the OpenMP API, or AttributeError)
+        except (OSError, AttributeError):
+            continue
+        runtimes.append(runtime)
+    return tuple(runtimes)
+
+
+def _one_openmp_thread() -> None:
+    """Make OpenMP loops started from the calling thread run on that thread alone (OpenMP
+    keeps the thread count per calling thread, so torch's own threads are left as they are)."""
+    for runtime in openmp_runtimes():
+        runtime.omp_set_num_threads(1)

@@ -1,0 +1,68 @@
+"""LibRaw's DHT demosaic, run deterministically in row bands.
+
+With its own OpenMP threads LibRaw refined rows near a thread's boundary from neighbours
+another thread was rewriting: the same mosaic came out differently from run to run, and a crop
+differed from the whole frame. One OpenMP thread per band makes a pixel depend on its
+neighbourhood alone, so any number of bands gives the same picture.
+"""
+
+from __future__ import annotations
+
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import rawpy
+
+from engine.io import libraw
+from engine.io.libraw import BAND_MARGIN, demosaic_bands, libraw_demosaic
+from tests.conftest import LAYOUTS
+
+
+def _noisy_mosaic(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """Edges, gradients and noise: every DHT direction decision and hot-pixel check fires."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    scene = 0.3 + 0.25 * np.sin(x / 7.0) * np.cos(y / 11.0) + 0.3 * ((x // 40 + y // 30) % 2)
+    scene += rng.normal(0.0, 0.05, scene.shape)
+    return np.clip(scene * 65535, 0, 65535).astype(np.uint16)
+
+
+def test_bands_cover_the_rows_on_even_cuts() -> None:
+    assert demosaic_bands(100, 4) == [(0, 100)]  # too short for a second band
+    bands = demosaic_bands(2848, 3)
+    assert bands[0][0] == 0 and bands[-1][1] == 2848 and len(bands) == 3
+    assert all(a[1] == b[0] and a[1] % 2 == 0 for a, b in itertools.pairwise(bands))
+
+
+@pytest.mark.parametrize("cfa", LAYOUTS)
+def test_any_number_of_bands_gives_the_same_picture(monkeypatch, cfa) -> None:
+    monkeypatch.setattr(libraw, "MIN_BAND_ROWS", 48)  # several bands on a small mosaic
+    mosaic = _noisy_mosaic(301, 157, seed=LAYOUTS.index(cfa))
+    one = libraw_demosaic(mosaic, cfa, workers=1)
+    for workers in (2, 3, 6):
+        assert len(demosaic_bands(301, workers)) == workers
+        np.testing.assert_array_equal(libraw_demosaic(mosaic, cfa, workers=workers), one)
+
+
+def test_a_crop_with_the_margin_is_the_whole_frame_s_rows(monkeypatch) -> None:
+    mosaic = _noisy_mosaic(400, 120, seed=7)
+    whole = libraw_demosaic(mosaic, "GRBG", workers=1)
+    top, bottom = 150, 260  # even, as the CFA period requires
+    crop = libraw_demosaic(mosaic[top - BAND_MARGIN : bottom + BAND_MARGIN], "GRBG", workers=1)
+    np.testing.assert_array_equal(crop[BAND_MARGIN:-BAND_MARGIN], whole[top:bottom])
+
+
+@pytest.mark.skipif(not rawpy.flags.get("OPENMP"), reason="this LibRaw has no OpenMP")
+def test_band_threads_run_openmp_alone_and_leave_the_caller_as_it_was() -> None:
+    # The races need two threads and show on a fraction of 12 MP runs (15 rows of 2848 on
+    # this machine), too rarely on a test-sized mosaic to catch; the thread count is what
+    # decides them.
+    runtimes = libraw.openmp_runtimes()
+    assert runtimes  # rawpy's bundled runtime at least
+    before = [runtime.omp_get_max_threads() for runtime in runtimes]
+    with ThreadPoolExecutor(1, initializer=libraw._one_openmp_thread) as pool:
+        inside = pool.submit(lambda: [rt.omp_get_max_threads() for rt in runtimes]).result()
+    assert inside == [1] * len(runtimes)
+    assert [runtime.omp_get_max_threads() for runtime in runtimes] == before
