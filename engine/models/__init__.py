@@ -19,7 +19,7 @@ from engine.models.base import EnhanceNet, pad_to_multiple
 from engine.models.card import CARD_FORMAT_VERSION, CARD_MIGRATIONS, OUTPUT_SPACES, ModelCard
 from engine.models.cost import FRAME_12MP, frame_gmacs
 from engine.models.discriminator import UNetDiscriminator
-from engine.models.fast import FastUNet
+from engine.models.fast import COLOUR_PLANES, DEMOSAIC_PLANES, FastUNet
 from engine.models.library import (
     ENV_VAR,
     WORK_FOLDER,
@@ -59,8 +59,10 @@ from engine.resources import DEFAULT_MODEL, DEFAULT_XTRANS_MODEL, cfa_sibling, m
 __all__ = [
     "CARD_FORMAT_VERSION",
     "CARD_MIGRATIONS",
+    "COLOUR_PLANES",
     "DEFAULT_MODEL",
     "DEFAULT_XTRANS_MODEL",
+    "DEMOSAIC_PLANES",
     "ENV_VAR",
     "FRAME_12MP",
     "OUTPUT_SPACES",

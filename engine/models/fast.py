@@ -93,9 +93,10 @@ HEADS = ("shuffle", "overlap")
 #: near the base, large enough for the gradient to open it where the input is noise.
 GATE_START = -2.0
 #: The demosaic planes the runner adds for ``base="demosaic"``
-#: (:data:`engine.render.DEMOSAIC_PLANES`; models sit below render in the layers).
+#: (:func:`engine.render.demosaic_planes`: 3 colours x 2 x 2 sensor pixels per packed pixel).
 DEMOSAIC_PLANES = 12
-#: The colour-masked mosaic planes an X-Trans network takes (:func:`engine.render.colour_planes`).
+#: The colour-masked mosaic planes an X-Trans network takes (:func:`engine.render.colour_planes`:
+#: 3 colours x 4 positions).
 COLOUR_PLANES = 12
 #: The widest per-pixel base filter (its taps are head outputs, 16 channels each).
 MAX_FILTER = 5

@@ -49,7 +49,7 @@ from engine.render.enhance import (
     enhance_file,
     export_frame,
 )
-from engine.render.inputs import DEMOSAIC_PLANES, demosaic_planes, network_channels
+from engine.render.inputs import demosaic_planes, network_channels
 from engine.render.packing import (
     Mirror,
     colour_planes,
@@ -89,7 +89,6 @@ from engine.render.tiling import (
 __all__ = [
     "BEFORE_MODES",
     "CLASSICAL",
-    "DEMOSAIC_PLANES",
     "MAX_RATIO",
     "MIN_RATIO",
     "RENDER_SHARE",

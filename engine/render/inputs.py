@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from engine.models import COLOUR_PLANES, DEMOSAIC_PLANES
 from engine.noise import NoiseLevel
 from engine.render.colour import demosaic as classical_demosaic
 from engine.render.packing import RGGB, colour_planes, unpack_bayer
@@ -32,11 +33,6 @@ from engine.render.tiling import (
     mirrors_in_place,
     pad_frame_border,
 )
-
-#: Planes :func:`demosaic_planes` adds: 3 colours x 2 x 2 sensor pixels per packed pixel.
-DEMOSAIC_PLANES = 12
-#: Planes :func:`~engine.render.packing.colour_planes` adds for X-Trans: 3 colours x 4 positions.
-COLOUR_PLANES = 12
 
 
 def demosaic_planes(
