@@ -246,33 +246,42 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-@functools.cache
 def openmp_runtimes() -> tuple[ctypes.CDLL, ...]:
     """The OpenMP runtimes LibRaw's parallel loops may run on.
 
-    rawpy's wheels bundle a private libgomp, but LibRaw's calls into OpenMP bind to the first
-    runtime in the process's global scope, which is torch's own libgomp once torch is imported
-    (it loads its libraries globally); which one serves LibRaw depends on import order, so
-    both are returned. Empty where LibRaw was built without OpenMP.
+    rawpy's wheels bundle a private libgomp, but LibRaw's calls into OpenMP bind, when first
+    made, to the first runtime in the process's global scope, which is torch's own libgomp once
+    torch is imported (it loads its libraries globally). Which one serves LibRaw depends on
+    import order, so both are returned; the global scope is looked up on every call, as torch
+    may be imported after the first. Empty where LibRaw was built without OpenMP.
     """
+    runtimes = list(_bundled_openmp())
+    if runtimes and os.name == "posix":
+        global_scope = ctypes.CDLL(None)
+        if hasattr(global_scope, "omp_set_num_threads"):
+            runtimes.append(global_scope)
+    return tuple(runtimes)
+
+
+@functools.cache
+def _bundled_openmp() -> tuple[ctypes.CDLL, ...]:
+    """The OpenMP runtime rawpy ships beside LibRaw (Linux, macOS and Windows wheel layouts),
+    or ``()`` where LibRaw was built without OpenMP or none is found."""
     import rawpy
 
     if not (rawpy.flags or {}).get("OPENMP"):
         return ()
-    candidates: list[str | None] = [None] if os.name == "posix" else []  # the global scope
     root = Path(rawpy.__file__).parent
     for folder in (root.parent / "rawpy.libs", root / ".dylibs", root):
         for pattern in ("libgomp*.so*", "libomp*.dylib", "libgomp*.dylib", "libomp*.dll"):
-            candidates += [str(path) for path in sorted(folder.glob(pattern))]
-    runtimes = []
-    for name in candidates:
-        try:
-            runtime = ctypes.CDLL(name)
-            runtime.omp_set_num_threads  # noqa: B018 (the OpenMP API, or AttributeError)
-        except (OSError, AttributeError):
-            continue
-        runtimes.append(runtime)
-    return tuple(runtimes)
+            for path in sorted(folder.glob(pattern)):
+                try:
+                    runtime = ctypes.CDLL(str(path))
+                except OSError:
+                    continue
+                if hasattr(runtime, "omp_set_num_threads"):
+                    return (runtime,)
+    return ()
 
 
 def _one_openmp_thread() -> None:
