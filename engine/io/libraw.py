@@ -110,8 +110,7 @@ RANGE_STRIP_ROWS = 16
 #: DHT's reach, measured on a synthetic and a real 12 MP frame, is 8 rows (with 6, one pixel
 #: came out 14/65535 off); twice that.
 BAND_MARGIN = 16
-#: No band shorter than this: below it a band's margins and LibRaw's set-up cost more than
-#: a second core saves.
+#: No band shorter than this, so that a band's two margins are at most an eighth of its rows.
 MIN_BAND_ROWS = 256
 
 #: LibRaw's X-Trans interpolation works in 512-pixel tiles and refuses smaller pictures.
@@ -209,6 +208,8 @@ def libraw_demosaic(
         rgb = _demosaic_whole(mosaic[start:stop], pattern, algorithm)
         out[top:bottom] = rgb[top - start : bottom - start]
 
+    # Even one band goes to a worker thread: the caller's own OpenMP thread count (torch's,
+    # on the main thread) must stay as it is.
     with ThreadPoolExecutor(len(bands), "libraw", initializer=_one_openmp_thread) as pool:
         for done in [pool.submit(one_band, band) for band in bands]:
             done.result()

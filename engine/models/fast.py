@@ -338,10 +338,11 @@ class FastUNet(EnhanceNet):
         # float32 at least, as the training path's addcmul with the float32 gate gives.
         dtype = torch.promote_types(planes.dtype, torch.float32)
         out = h.new_empty((n, self.out_channels, scale * height, scale * width), dtype=dtype)
-        # Level-0 rows per strip: STRIP_PIXELS with the 4 head channels of the residual and
-        # gate, fewer rows as a base filter's taps add channels (the buffers stay as large).
-        per_row = n * width * scale * scale * self.head.out_channels // (scale * scale * 4)
-        step = max(1, STRIP_PIXELS // per_row)
+        # Level-0 rows per strip: STRIP_PIXELS output pixels with the 4 head channels of the
+        # residual and gate, fewer as a base filter's taps add channels (the buffers stay as
+        # large). A level-0 row holds width * scale**2 output pixels, and head.out_channels
+        # is scale**2 times the channels per output pixel.
+        step = max(1, STRIP_PIXELS // (n * width * self.head.out_channels // 4))
         for top in range(0, height, step):
             rows = slice(top, top + step)
             head = self._head(h[:, :, rows])
