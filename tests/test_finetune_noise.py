@@ -5,13 +5,18 @@
 from __future__ import annotations
 
 import json
+import math
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
+from engine.finetune import NoiseFit
 from engine.io import read_raw
 from engine.models import ModelCard, create_model, read_tensors, save_model
+from engine.noise import noise_level_for
 from engine.render import Enhancer
 from tests.test_finetune import _base, _run, shot  # noqa: F401
 
@@ -63,3 +68,67 @@ def test_a_run_whose_validation_falls_stops_and_keeps_its_best(tmp_path: Path, s
         saved, original = read_tensors(result.weights_path), read_tensors(base)
         assert all(torch.allclose(saved[k].float(), original[k], atol=1e-3) for k in saved)
     assert not (lib / ".work" / "wrecked").exists()
+
+
+def test_asked_for_the_frames_own_level_the_card_keeps_the_profile_unused(
+    tmp_path: Path, shot
+) -> None:
+    """``noise_level="frame"``: the fitted profile is still recorded, but the app measures
+    each photo's level as for a model never fine-tuned (these tiny frames are too small to
+    measure: the fallback level)."""
+    _, pairs = shot
+    lib, base = tmp_path / "lib", _fast_base(tmp_path)
+    result = _run(base, pairs, "frame level", lib, iterations=0, noise_level="frame")
+    assert any(note == "noise level: from each frame, as asked" for note in result.notes)
+    card = json.loads((lib / "frame level.json").read_text())
+    assert card["noise_fit"]["camera"] == "Sony ILCE-7S"
+    assert card["noise_fit_sets_level"] is False
+    frame = read_raw(pairs[0].short)
+    level = Enhancer(str(result.weights_path), device="cpu").noise_level(frame)
+    assert level == noise_level_for(frame) and "Sony ILCE-7S" not in level.source
+
+
+def _choice_note(notes: list[str]) -> str:
+    return next(n for n in notes if n.startswith("noise level: the base model scored"))
+
+
+def _scores(note: str) -> tuple[float, float]:
+    """The fitted profile's and the frame's dB from a :class:`LevelChoice` note."""
+    found = re.findall(r"(-?\d+\.\d+) dB", note)
+    assert len(found) == 2, note
+    return float(found[0]), float(found[1])
+
+
+def test_auto_keeps_the_level_the_base_model_scores_higher_with(
+    tmp_path: Path, shot, monkeypatch
+) -> None:
+    """A fit that overstates the read noise 30 times tells the shipped default to smooth far
+    too hard: scored on the pairs, the frame's own level wins, and the saved model uses it.
+    With the honest fit, whichever scored higher is kept."""
+    from engine.finetune import run as finetune_run
+    from engine.models import resolve_model
+
+    _, pairs = shot
+    lib, base = tmp_path / "lib", resolve_model("fast")
+    real_fit = finetune_run.fit_noise_profile
+
+    def overstated(*args: object, **kwargs: object) -> NoiseFit:
+        fit = real_fit(*args, **kwargs)
+        profile = replace(fit.profile, read_intercept=fit.profile.read_intercept + math.log(30))
+        return replace(fit, profile=profile)
+
+    honest = _run(base, pairs, "honest", lib, iterations=0, validation_crop=256)
+    fitted_db, frame_db = _scores(_choice_note(honest.notes))
+    card = json.loads((lib / "honest.json").read_text())
+    assert card["noise_fit_sets_level"] is (fitted_db >= frame_db)
+
+    monkeypatch.setattr(finetune_run, "fit_noise_profile", overstated)
+    result = _run(base, pairs, "overstated", lib, iterations=0, validation_crop=256)
+    note = _choice_note(result.notes)
+    fitted_db, frame_db = _scores(note)
+    assert frame_db > fitted_db + 0.5, note
+    assert note.endswith("the new model takes the level found on each frame")
+    assert json.loads((lib / "overstated.json").read_text())["noise_fit_sets_level"] is False
+    frame = read_raw(pairs[0].short)
+    level = Enhancer(str(result.weights_path), device="cpu").noise_level(frame)
+    assert level == noise_level_for(frame) and "Sony ILCE-7S" not in level.source

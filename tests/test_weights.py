@@ -131,6 +131,7 @@ def test_version_1_card_is_migrated(tmp_path: Path) -> None:
     )  # fmt: skip
     card = read_card(plain)
     assert card.noise_profile == "ELD calibrations" and card.noise_fit is None
+    assert card.noise_fit_sets_level  # cards from before the field: the fitted profile's level
     load_model(plain)
 
 
@@ -144,6 +145,7 @@ def test_version_1_card_is_migrated(tmp_path: Path) -> None:
         ({"metrics": [1, 2]}, "metrics must be an object"),
         ({"config": "big"}, "config must be an object"),
         ({"name": 3}, "name must be text"),
+        ({"noise_fit_sets_level": "no"}, "noise_fit_sets_level must be true or false"),
     ],
 )
 def test_bad_cards_are_one_line_model_errors(

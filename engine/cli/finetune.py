@@ -40,6 +40,7 @@ def add_finetune_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
         DEFAULT_PATCH,
         DEFAULT_PATIENCE,
         MAX_GAP_S,
+        NOISE_LEVEL_CHOICES,
     )
 
     p = sub.add_parser(
@@ -72,6 +73,12 @@ def add_finetune_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
         help="stop after this many validations without a better score (0: never); "
         "the best-scoring weights are saved",
     )
+    p.add_argument(
+        "--noise-level", choices=NOISE_LEVEL_CHOICES, default="auto",
+        help="where the new model takes the noise level from: auto (the better of the two "
+        "for the base model on your pairs), fitted (your camera's fitted profile) or frame "
+        "(measured on each photo)",
+    )  # fmt: skip
     p.add_argument("--lr", type=float, default=DEFAULT_LR, help="learning rate (default 5e-5)")
     p.add_argument("--patch", type=int, default=DEFAULT_PATCH, help="crop side, sensor pixels")
     p.add_argument("--batch", type=int, default=1)
@@ -117,6 +124,7 @@ def _pair_and_finetune(args: argparse.Namespace, main_rank: bool) -> int:
         iterations=args.iterations, lr=args.lr, patch=args.patch, batch_size=args.batch,
         validation_pairs=args.validation, validate_every=args.validate_every,
         synthetic=not args.no_synthetic, seed=args.seed, patience=args.patience,
+        noise_level=args.noise_level,
     )  # fmt: skip
     check_name(args.name)  # before minutes of pairing
     err = sys.stderr

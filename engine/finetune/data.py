@@ -71,13 +71,15 @@ class FinetunePairSource:
     model.
 
     Every crop carries its noise level for noise-aware models: a synthetic one the level it
-    was drawn with, a real one its frame's level as the app would find it with the fitted
-    profile first (:func:`engine.noise.noise_level_for`).
+    was drawn with, a real one its frame's level as the app would find it for the new model
+    (:func:`engine.noise.noise_level_for`; with ``fitted_levels``, the fitted profile first).
 
     Args:
         pairs: the training pairs (targets uint16).
         crop: crop side in sensor pixels.
         profile: fitted noise profile, or ``None`` for real pairs only.
+        fitted_levels: whether the new model takes its noise level from ``profile``
+            (:attr:`~engine.models.ModelCard.noise_fit_sets_level`).
         synthetic_fraction: probability that a crop is synthetic (ignored without a profile).
     """
 
@@ -87,6 +89,7 @@ class FinetunePairSource:
         crop: int,
         profile: NoiseProfile | None = None,
         synthetic_fraction: float = SYNTHETIC_FRACTION,
+        fitted_levels: bool = True,
     ) -> None:
         if not pairs:
             raise DarkroomError("no training pairs")
@@ -95,7 +98,8 @@ class FinetunePairSource:
         self.profile = profile
         self.synthetic_fraction = float(synthetic_fraction) if profile is not None else 0.0
         self.ratios = [p.pair.ratio for p in self.pairs]
-        profiles = [profile, *PROFILES.values()] if profile is not None else PROFILES.values()
+        fitted = [profile] if profile is not None and fitted_levels else []
+        profiles = [*fitted, *PROFILES.values()]
         self.levels = [noise_level_for(p.pair.dark, profiles) for p in self.pairs]
 
     def __len__(self) -> int:

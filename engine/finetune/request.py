@@ -43,6 +43,7 @@ from engine.resources import (  # the defaults are there so that the CLI parser 
     DEFAULT_LR,
     DEFAULT_PATCH,
     DEFAULT_PATIENCE,
+    NOISE_LEVEL_CHOICES,
     SENSOR_NAMES,
 )
 from engine.train import PairFiles
@@ -102,6 +103,9 @@ class FinetuneSettings:
         synthetic_fraction: share of synthetic crops when ``synthetic``.
         patience: validations in a row without a better score after which the run stops
             early (0: never); the best-scoring weights are what is saved.
+        noise_level: where the new model's noise level comes from, one of
+            :data:`~engine.resources.NOISE_LEVEL_CHOICES` (``auto``: the base model scored
+            both ways on every pair before training, :mod:`engine.finetune.level_choice`).
         seed: seeds crops, noise and initial state.
 
     Raises:
@@ -121,6 +125,7 @@ class FinetuneSettings:
     synthetic: bool = True
     synthetic_fraction: float = SYNTHETIC_FRACTION
     patience: int = DEFAULT_PATIENCE
+    noise_level: str = "auto"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -128,6 +133,9 @@ class FinetuneSettings:
             raise DarkroomError("iterations must be 0 (noise profile only) or more")
         if self.iterations == 0 and not self.synthetic:
             raise DarkroomError("0 iterations saves a fitted noise profile: it needs synthetic on")
+        if self.noise_level not in NOISE_LEVEL_CHOICES:
+            raise DarkroomError(f"noise level must be one of {', '.join(NOISE_LEVEL_CHOICES)}, "
+                                f"not {self.noise_level!r}")  # fmt: skip
         if self.patience < 0:
             raise DarkroomError("patience must be 0 (never stop early) or more")
         if not (math.isfinite(self.lr) and self.lr > 0):

@@ -17,6 +17,9 @@ variant's fine-tuning strategy) and saves the result into the model library with
   same pairs and optional dark frames (:mod:`~engine.finetune.noise_fit`, after "Lighting Every
   Darkness in Two Pairs", ICCV 2023). A few pairs are too little to learn noise from alone; the
   fitted model turns each long exposure into endless fresh noisy versions.
+* **Noise level** (:mod:`~engine.finetune.level_choice`). Before training, a noise-aware base
+  is scored on every pair told the level by the fitted profile and by each frame's own level;
+  the better one is what training crops, validation and the saved model's card use.
 * **Learning rate.** 5e-5, half the from-scratch 1e-4: the weights are already good, and a
   small set of pairs is easy to overfit. StepLR decays by ``gamma`` every ``step_size`` epochs
   of ``epoch_iterations`` steps (default ``iterations // 50``, i.e. five decays over the run).
@@ -62,6 +65,7 @@ from engine.finetune.data import (
     load_dark_list,
     load_finetune_pair,
 )
+from engine.finetune.level_choice import decide_level, level_profiles
 from engine.finetune.noise_fit import NoiseFit, fit_noise_profile
 from engine.finetune.progress import FinetuneProgress, PauseToken, ProgressState
 from engine.finetune.request import (
@@ -136,6 +140,7 @@ def finetune(
     ))  # fmt: skip
     run.load_data()
     run.open_state()
+    run.choose_noise_level()
     run.score_base()
     result = run.train() if request.settings.iterations else run.profile_only()
     # Under torchrun the main rank saves and every rank returns what it saved.
@@ -190,7 +195,7 @@ class _FinetuneRun:
         self.ckpt, self.run_file = self.work / CHECKPOINT_NAME, self.work / RUN_NAME
 
     def load_data(self) -> None:
-        """Load every pair (one camera), build the validation crops and the noise fit."""
+        """Load every pair (one camera) and fit the camera's noise."""
         self.progress.report("loading", "loading pairs")
         s, n_val, loaded = self.settings, self.n_val, []
         for i, files in enumerate(self.files):
@@ -204,26 +209,30 @@ class _FinetuneRun:
         # Plain files were judged by the first one's sensor: every pair must be of its kind.
         check_one_sensor((_label(f), u.pair.dark.sensor)
                          for f, u in zip(self.files, loaded, strict=True))  # fmt: skip
+        self.loaded = loaded
+        self.fit = self._fit_noise(loaded[: len(loaded) - n_val]) if s.synthetic else None
+        if s.iterations == 0 and self.fit is None:
+            raise DarkroomError("0 iterations saves a fitted noise profile, and none could be "
+                                "fitted (see above); train some iterations instead")  # fmt: skip
+
+    def _build_data(self, uses_fit: bool) -> _Data:
+        """Validation crops and the crop source, their noise levels from the fitted profile
+        when ``uses_fit``."""
+        s, n_val, loaded, fit = self.settings, self.n_val, self.loaded, self.fit
         train_set, val_set = loaded[: len(loaded) - n_val], loaded[len(loaded) - n_val :]
         if n_val:
             label = f"{n_val} held-out pair{'s' if n_val > 1 else ''}"
         else:
             label = f"the {len(train_set)} training pair(s) (too few pairs to hold one out)"
-            self.notes.append(f"validated on {label}")
-        fit = self._fit_noise(train_set) if s.synthetic else None
-        if s.iterations == 0 and fit is None:
-            raise DarkroomError("0 iterations saves a fitted noise profile, and none could be "
-                                "fitted (see above); train some iterations instead")  # fmt: skip
         scored = val_set if n_val else train_set
         scored_files = self.files[len(self.files) - n_val :] if n_val else self.files
-        fitted = [fit.profile] if fit is not None else []
+        profile = fit.profile if fit is not None else None
         sources = [(str(f.short), str(f.long)) for f in scored_files]
-        validation = Validation.build([u.pair for u in scored], s.validation_crop, label, fitted,
-                                      sources)  # fmt: skip
-        source = FinetunePairSource(train_set, s.patch, fit.profile if fit else None,
-                                    s.synthetic_fraction)  # fmt: skip
-        self.data = _Data(train_set, validation, label, fit, source,
-                          loaded[0].pair.dark.exif.camera)  # fmt: skip
+        validation = Validation.build([u.pair for u in scored], s.validation_crop, label,
+                                      level_profiles(profile, uses_fit), sources)  # fmt: skip
+        source = FinetunePairSource(train_set, s.patch, profile, s.synthetic_fraction,
+                                    fitted_levels=uses_fit)  # fmt: skip
+        return _Data(train_set, validation, label, fit, source, loaded[0].pair.dark.exif.camera)
 
     def _fit_noise(self, train_set: list[LoadedPair]) -> NoiseFit | None:
         self.progress.report("fitting noise", "fitting the camera's noise model")
@@ -256,6 +265,23 @@ class _FinetuneRun:
         self.run, resumed = self.group.broadcast(decided)
         if resumed:
             self.notes.append(resumed)
+
+    def choose_noise_level(self) -> None:
+        """Decide (once per run) where the new model takes its noise level from, and build
+        the validation crops and the crop source with it."""
+        run = self.run
+        if run.noise_fit_sets_level is None:
+            s, fit = self.settings, self.fit
+            run.noise_fit_sets_level, run.noise_level_note = self._on_main(lambda: decide_level(
+                s.noise_level, self.base_model, fit.profile if fit else None,
+                [u.pair for u in self.loaded], s.validation_crop, self.device,
+                lambda text: self.progress.report("validating", text)))  # fmt: skip
+            self._write_state()
+        if run.noise_level_note:
+            self.notes.append(run.noise_level_note)
+        self.data = self._build_data(run.noise_fit_sets_level)
+        if not self.n_val:
+            self.notes.append(f"validated on {self.data.label}")
 
     def _write_state(self) -> None:
         if not self.group.is_main:
@@ -448,6 +474,8 @@ class _FinetuneRun:
             noise_profile=f"fitted to {data.camera} from these pairs" if data.fit
             else base.noise_profile,
             noise_fit=data.fit.profile.to_dict() if data.fit else base.noise_fit,
+            noise_fit_sets_level=bool(run.noise_fit_sets_level) if data.fit
+            else base.noise_fit_sets_level,
             iterations=result.iterations, hardware=result.hardware,
             training_time_s=round(run.train_seconds, 1), metrics=json_safe(metrics),
             licence=base.licence, notes="; ".join(text), base_model=base.name,

@@ -50,6 +50,8 @@ class RunState:
         history: ``(step, validation PSNR)`` pairs, the base model's at step 0.
         psnr_before, psnr_gain: validation PSNR of the base model and of plain gain, dB.
         train_seconds: training time over all sessions.
+        noise_fit_sets_level: whether the new model takes its noise level from the fitted
+            profile (``None``: not decided yet); noise_level_note: how that was decided.
         version: :data:`RUN_STATE_VERSION`.
     """
 
@@ -74,6 +76,8 @@ class RunState:
     # [short, long, base model dB, gain dB, correlation] of each suspicious validation pair.
     suspects: list[list[Any]] = field(default_factory=list)
     train_seconds: float = 0.0
+    noise_fit_sets_level: bool | None = None
+    noise_level_note: str = ""
     version: int = RUN_STATE_VERSION
 
     @property

@@ -40,6 +40,10 @@ class ModelCard:
         output_space: one of :data:`OUTPUT_SPACES`.
         training_data, noise_profile, hardware, licence, notes: descriptions, one line each.
         noise_fit: a fitted :class:`~engine.noise.NoiseProfile` as a dict (fine-tuned models).
+        noise_fit_sets_level: whether renders take a noise-aware network's noise level from
+            ``noise_fit`` (``True``, and for cards from before this field) or find it as for
+            any model, by shipped profile or measured on the frame (``False``: the fine-tune
+            scored the base model higher so, see :mod:`engine.finetune.level_choice`).
         iterations, training_time_s: how long it trained.
         metrics: what it measured (``psnr``, ``ssim``, per ratio...).
         base_model: the model it was fine-tuned or warm-started from.
@@ -53,6 +57,7 @@ class ModelCard:
     training_data: str = ""
     noise_profile: str = ""
     noise_fit: dict[str, Any] | None = None
+    noise_fit_sets_level: bool = True
     iterations: int = 0
     hardware: str = ""
     training_time_s: float = 0.0
@@ -135,6 +140,8 @@ def _check_types(card: ModelCard, source: str) -> None:
             raise bad(name, "an object")
     if card.noise_fit is not None and not isinstance(card.noise_fit, dict):
         raise bad("noise_fit", "an object")
+    if not isinstance(card.noise_fit_sets_level, bool):
+        raise bad("noise_fit_sets_level", "true or false")
     if isinstance(card.iterations, bool) or not isinstance(card.iterations, int):
         raise bad("iterations", "a whole number")
     if not _is_number(card.training_time_s):

@@ -89,7 +89,9 @@ class Enhancer(PreviewRendering):
             net, self.card = load_model(resolve_model(model, model_dirs))
             self.runner = TiledRunner(net, self.device, tile=tile, precision=precision)
             fitted = card_noise_profile(self.card)
-            if fitted is not None:  # a fine-tuned model knows its camera best
+            # A fine-tuned model knows its camera best, unless its fine-tune measured that
+            # the frame's own level serves the network better (card.noise_fit_sets_level).
+            if fitted is not None and self.card.noise_fit_sets_level:
                 self.noise_profiles.insert(0, fitted)
 
     @property

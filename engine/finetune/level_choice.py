@@ -1,0 +1,98 @@
+"""Where a fine-tuned model takes its noise level from: the fitted profile, or the frame.
+
+A noise-aware network is told each photo's noise level (:mod:`engine.noise`). A fine-tune fits
+the camera's noise profile, and a model saved with it would take every frame's level from that
+profile's ISO calibration: the fitted noise's whole variance, heavy tails included. Found as
+for any model instead, the level comes from a shipped profile of the camera or, for a camera
+none knows, is measured on the frame itself, whose estimator reads the bulk of the noise and
+cancels row offsets. Which of the two a network does better with depends on the camera and the
+network: on issue 19's invented camera (twice the read noise of the published profiles,
+heavier tails, strong row noise) the fitted profile's level cost the shipped default 0.35 dB on
+held-out pairs against the frame's own.
+
+So ``auto`` (the default, :attr:`~engine.finetune.FinetuneSettings.noise_level`) scores the
+base model both ways on every pair, before any training step has seen them, and keeps the
+better; ties keep the fitted profile. Training crops, validation and the saved card
+(:attr:`~engine.models.ModelCard.noise_fit_sets_level`) then all use that source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from engine.finetune.data import Validation
+from engine.noise import NoiseProfile
+from engine.train import TrainingPair
+
+
+@dataclass(frozen=True)
+class LevelChoice:
+    """The base model's mean validation PSNR (dB) over ``pairs`` pairs with each level."""
+
+    fitted_db: float
+    frame_db: float
+    pairs: int
+
+    @property
+    def uses_fit(self) -> bool:
+        """Whether the fitted profile's level scored at least as well as the frame's."""
+        return self.fitted_db >= self.frame_db
+
+    def describe(self) -> str:
+        """One line for the run's notes and the card."""
+        fitted = f"the fitted profile's {self.fitted_db:.2f} dB"
+        frame = f"the level found on each frame {self.frame_db:.2f} dB"
+        kept = "the fitted profile" if self.uses_fit else "the level found on each frame"
+        return (f"noise level: the base model scored {fitted} and {frame} on all {self.pairs} "
+                f"pair(s) before training; the new model takes {kept}")  # fmt: skip
+
+
+def level_profiles(fit: NoiseProfile | None, uses_fit: bool) -> list[NoiseProfile]:
+    """The profiles the pairs' noise levels are looked up in before the shipped ones."""
+    return [fit] if fit is not None and uses_fit else []
+
+
+def compare_level_sources(
+    model: nn.Module,
+    pairs: Sequence[TrainingPair],
+    fit: NoiseProfile,
+    side: int,
+    device: torch.device,
+) -> LevelChoice:
+    """Score ``model`` on centre crops (side ``side``) of ``pairs``, each crop's noise level
+    taken from ``fit`` and then as the app finds it for a model without one."""
+    fitted = Validation.build(pairs, side, "fitted profile", [fit]).score(model, device)
+    frame = Validation.build(pairs, side, "each frame", []).score(model, device)
+    return LevelChoice(fitted, frame, len(pairs))
+
+
+def decide_level(
+    asked: str,
+    base: nn.Module | None,
+    fit: NoiseProfile | None,
+    pairs: Sequence[TrainingPair],
+    side: int,
+    device: torch.device,
+    report: Callable[[str], None] = lambda _text: None,
+) -> tuple[bool, str]:
+    """``(the new model takes its level from the fitted profile, a note saying why)``.
+
+    Args:
+        asked: :attr:`~engine.finetune.FinetuneSettings.noise_level` (``auto``: by
+            :func:`compare_level_sources` on ``pairs``, centre crops of side ``side``).
+        base: the base model; one without a noise input has nothing to choose.
+        fit: the fitted profile (``None``: nothing to choose).
+        report: told what is being scored, when something is.
+    """
+    if fit is None or base is None or not getattr(base, "noise_input", False):
+        return True, ""
+    if asked != "auto":
+        where = "the fitted profile" if asked == "fitted" else "each frame"
+        return asked == "fitted", f"noise level: from {where}, as asked"
+    report("scoring the fitted noise profile against each frame's own noise level")
+    choice = compare_level_sources(base, pairs, fit, side, device)
+    return choice.uses_fit, choice.describe()
