@@ -115,6 +115,18 @@ MIN_BAND_ROWS = 256
 
 #: LibRaw's X-Trans interpolation works in 512-pixel tiles and refuses smaller pictures.
 XTRANS_MIN_SIZE = 512
+#: LibRaw's X-Trans tiles start every 496 rows and columns (from 3) and overlap by 16, and a
+#: tile reads its overlap from what the tile before it wrote: on LibRaw's threads in whichever
+#: order they finished (two runs differed by up to 1,450/65535), and in a band read from any
+#: other row, from different pixels (up to 3,000/65535 from the whole picture). X-Trans bands
+#: are read from a multiple of this, the pattern rolled to match, so that their tiles are the
+#: whole picture's; only their first tile's overlap is left unwritten (:data:`XTRANS_BAND_LEAD`).
+XTRANS_TILE_STEP = 496
+#: Lines at the start of an X-Trans band (read from a tile start) that differ from the whole
+#: picture: measured 22-23 on a 12 MP frame at four starts; twice that, on the pattern's period.
+XTRANS_BAND_LEAD = 48
+#: Lines of context after an X-Trans band: its far reach measured under 24.
+XTRANS_BAND_MARGIN = 48
 
 
 def repeat_last_period(mosaic: np.ndarray, rows: int, cols: int, period: int) -> np.ndarray:
@@ -177,10 +189,10 @@ def libraw_demosaic(
         cfa: layout of the top-left 2x2 block, e.g. ``"GRBG"``, or a 2x2 / 6x6 pattern of
             colour indices (:func:`~engine.io.dng.cfa_pattern_of`). For an X-Trans 6x6
             pattern LibRaw runs its own X-Trans interpolation (Markesteijn's, 3 passes at this
-            quality) whatever Bayer ``algorithm`` is named, on the whole picture with LibRaw's
-            own threads (its tiles' shared borders are not deterministic either, by up to
-            245/65535); pictures smaller than :data:`XTRANS_MIN_SIZE` are grown by whole
-            periods for it and cut back.
+            quality) whatever Bayer ``algorithm`` is named, in bands cut where LibRaw's tiles
+            and the pattern start again (:func:`xtrans_bands`; with LibRaw's own threads two
+            runs differed by up to 1,450/65535 where tiles meet); pictures smaller than
+            :data:`XTRANS_MIN_SIZE` are grown by whole periods for it and cut back.
         algorithm: a :class:`rawpy.DemosaicAlgorithm` name; other than DHT (tools compare
             them), the whole mosaic on LibRaw's own threads.
         workers: bands demosaicked at once; ``None``: the cores this process may use.
@@ -196,24 +208,65 @@ def libraw_demosaic(
     if period == 6:
         grown = repeat_last_period(mosaic, max(0, XTRANS_MIN_SIZE - h),
                                    max(0, XTRANS_MIN_SIZE - w), period)  # fmt: skip
-        return _demosaic_whole(grown, pattern, algorithm)[:h, :w]
+        # Along whichever axis gives more bands (a wide preview crop may have few rows).
+        cores = workers or usable_cores()
+        axis = int(
+            len(xtrans_bands(grown.shape[1], cores)) > len(xtrans_bands(grown.shape[0], cores))
+        )
+        length = grown.shape[axis]
+        bands = xtrans_bands(length, cores)
+        reads = [(max(0, lo - XTRANS_BAND_LEAD), min(length, hi + XTRANS_BAND_MARGIN))
+                 for lo, hi in bands]  # fmt: skip
+        return _in_bands(grown, pattern, algorithm, bands, reads, axis)[:h, :w]
     if algorithm != DEMOSAIC_ALGORITHM:  # margins measured for DHT only (tools compare others)
         return _demosaic_whole(mosaic, pattern, algorithm)
-    out = np.empty((h, w, 3), np.uint16)
     bands = demosaic_bands(h, workers or usable_cores())
+    reads = [(max(0, top - BAND_MARGIN), min(h, bottom + BAND_MARGIN)) for top, bottom in bands]
+    return _in_bands(mosaic, pattern, algorithm, bands, reads)
 
-    def one_band(band: tuple[int, int]) -> None:
-        top, bottom = band
-        start, stop = max(0, top - BAND_MARGIN), min(h, bottom + BAND_MARGIN)
-        rgb = _demosaic_whole(mosaic[start:stop], pattern, algorithm)
-        out[top:bottom] = rgb[top - start : bottom - start]
+
+def _in_bands(
+    mosaic: np.ndarray,
+    pattern: np.ndarray,
+    algorithm: str,
+    bands: list[tuple[int, int]],
+    reads: list[tuple[int, int]],
+    axis: int = 0,
+) -> np.ndarray:
+    """Demosaic lines ``bands[i]`` (rows for ``axis`` 0, columns for 1) of ``mosaic`` from lines
+    ``reads[i]``, which hold them, each band on its own thread with one OpenMP thread."""
+    out = np.empty((*mosaic.shape, 3), np.uint16)
+
+    def lines(lo: int, hi: int) -> tuple[slice, ...]:
+        return (slice(lo, hi),) if axis == 0 else (slice(None), slice(lo, hi))
+
+    def one_band(band: tuple[int, int], read: tuple[int, int]) -> None:
+        (lo, hi), (start, stop) = band, read
+        # The pattern of the read's first line: a band may start off the pattern's period.
+        shifted = np.roll(pattern, -(start % pattern.shape[axis]), axis=axis)
+        rgb = _demosaic_whole(mosaic[lines(start, stop)], shifted, algorithm)
+        out[lines(lo, hi)] = rgb[lines(lo - start, hi - start)]
 
     # Even one band goes to a worker thread: the caller's own OpenMP thread count (torch's,
     # on the main thread) must stay as it is.
     with ThreadPoolExecutor(len(bands), "libraw", initializer=_one_openmp_thread) as pool:
-        for done in [pool.submit(one_band, band) for band in bands]:
+        for done in [pool.submit(one_band, b, r) for b, r in zip(bands, reads, strict=True)]:
             done.result()
     return out
+
+
+def xtrans_bands(length: int, workers: int) -> list[tuple[int, int]]:
+    """Ranges ``[lo, hi)`` covering ``length`` X-Trans rows (or columns): at most ``workers``
+    bands, each after the first starting :data:`XTRANS_BAND_LEAD` lines after a multiple of
+    :data:`XTRANS_TILE_STEP` (where its reading starts), none reading fewer lines than LibRaw
+    takes (:data:`XTRANS_MIN_SIZE`)."""
+    starts = range(XTRANS_TILE_STEP, length - XTRANS_MIN_SIZE + 1, XTRANS_TILE_STEP)
+    count = max(1, min(workers, len(starts) + 1))
+    # The tile starts nearest to even shares of the lines, each used once.
+    chosen = sorted({min(starts, key=lambda s: abs(s - length * i / count))
+                     for i in range(1, count)})  # fmt: skip
+    cuts = [0, *(s + XTRANS_BAND_LEAD for s in chosen), length]
+    return list(itertools.pairwise(cuts))
 
 
 def demosaic_bands(height: int, workers: int) -> list[tuple[int, int]]:
