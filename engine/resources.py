@@ -52,9 +52,9 @@ DEFAULT_PATCH = 512
 #: Validations in a row without a better score after which a run stops (0: never early).
 DEFAULT_PATIENCE = 2
 #: Where a fine-tuned noise-aware model takes its noise level from: ``auto`` scores the base
-#: model both ways on the pairs and keeps the better (engine.finetune.level_choice), ``fitted``
-#: the camera's fitted profile, ``frame`` the level found as for any model (measured on the
-#: frame unless a shipped profile knows the camera).
+#: model both ways on the training pairs and keeps the better (engine.finetune.level_choice),
+#: ``fitted`` the camera's fitted profile, ``frame`` the level found as for any model
+#: (measured on the frame unless a shipped profile knows the camera).
 NOISE_LEVEL_CHOICES = ("auto", "fitted", "frame")
 #: Default largest gap between capture times of two frames of one scene, seconds.
 MAX_GAP_S = 120.0

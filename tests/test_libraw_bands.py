@@ -86,12 +86,12 @@ def test_xtrans_bands_start_where_libraw_tiles_start() -> None:
         assert length - (bands[-1][0] - XTRANS_BAND_LEAD) >= 512
 
 
-@pytest.mark.parametrize(("height", "width"), [(1100, 96), (520, 1100)])
+@pytest.mark.parametrize(("height", "width"), [(1100, 1100), (520, 1100)])
 def test_xtrans_bands_give_the_one_band_picture(height: int, width: int) -> None:
-    """LibRaw works out X-Trans pixels near a tile's edge from that tile alone; bands read from
-    the whole picture's tile starts (rows, or columns for a wide picture), on any phase of the
-    pattern, reproduce it exactly (read from elsewhere, pixels differed by up to
-    3,000/65535), and do so run after run."""
+    """A LibRaw X-Trans tile reads its overlap from what the tile before it wrote; bands read
+    from the whole picture's tile starts (rows, or columns for a wide picture), on any phase of
+    the pattern, with tiles meeting across the band too, reproduce it exactly (read from
+    elsewhere, pixels differed by up to 3,000/65535), and do so run after run."""
     mosaic = _noisy_mosaic(height, width, seed=3)
     pattern = xtrans_pattern()
     one = libraw_demosaic(mosaic, pattern, workers=1)

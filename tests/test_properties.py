@@ -101,8 +101,9 @@ json_values = st.recursive(
     max_leaves=12,
 )
 card_fields = ["name", "architecture", "config", "output_space", "training_data",
-               "noise_profile", "noise_fit", "iterations", "hardware", "training_time_s",
-               "metrics", "licence", "notes", "base_model", "format_version"]  # fmt: skip
+               "noise_profile", "noise_fit", "noise_fit_sets_level", "iterations", "hardware",
+               "training_time_s", "metrics", "licence", "notes", "base_model",
+               "format_version"]  # fmt: skip
 
 
 @PROPERTY

@@ -76,8 +76,9 @@ def add_finetune_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
     p.add_argument(
         "--noise-level", choices=NOISE_LEVEL_CHOICES, default="auto",
         help="where the new model takes the noise level from: auto (the better of the two "
-        "for the base model on your pairs), fitted (your camera's fitted profile) or frame "
-        "(measured on each photo)",
+        "for the base model on your training pairs), fitted (your camera's fitted profile) or "
+        "frame (as for any model: a shipped profile of your camera, else measured on each "
+        "photo)",
     )  # fmt: skip
     p.add_argument("--lr", type=float, default=DEFAULT_LR, help="learning rate (default 5e-5)")
     p.add_argument("--patch", type=int, default=DEFAULT_PATCH, help="crop side, sensor pixels")

@@ -8,6 +8,7 @@ noise profile) and scores a model on fixed centre crops (:class:`Validation`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 from collections.abc import Sequence
@@ -21,10 +22,16 @@ from torch import nn
 
 from engine.errors import DarkroomError
 from engine.evaluate import psnr
-from engine.finetune.noise_fit import darken_with_level, load_dark_frames
+from engine.finetune.noise_fit import NoiseFit, darken_with_level, load_dark_frames
 from engine.finetune.noise_measure import measure_dark_frame
 from engine.io import RawFrame, read_raw
-from engine.noise import PROFILES, NoiseProfile, noise_level_for
+from engine.noise import (
+    PROFILES,
+    NoiseLevel,
+    NoiseProfile,
+    noise_level_for,
+    noise_level_from_profile,
+)
 from engine.render import (
     classical_linear,
     crop_frame_border,
@@ -70,9 +77,11 @@ class FinetunePairSource:
     multiples of 12 pixels, flipped, never mirrored into another geometry), for an X-Trans
     model.
 
-    Every crop carries its noise level for noise-aware models: a synthetic one the level it
-    was drawn with, a real one its frame's level as the app would find it for the new model
-    (:func:`engine.noise.noise_level_for`; with ``fitted_levels``, the fitted profile first).
+    Every crop carries its noise level for noise-aware models, as the app would find it for the
+    new model: with ``fitted_levels``, a synthetic crop the level it was drawn with and a real
+    one its frame's level with the fitted profile first (:func:`engine.noise.noise_level_for`);
+    without, a real crop its frame's level found as for any model, and a synthetic one the
+    level it was drawn with times :func:`found_scale` (a crop is too small to measure).
 
     Args:
         pairs: the training pairs (targets uint16).
@@ -98,9 +107,11 @@ class FinetunePairSource:
         self.profile = profile
         self.synthetic_fraction = float(synthetic_fraction) if profile is not None else 0.0
         self.ratios = [p.pair.ratio for p in self.pairs]
+        self.fitted_levels = fitted_levels
         fitted = [profile] if profile is not None and fitted_levels else []
         profiles = [*fitted, *PROFILES.values()]
         self.levels = [noise_level_for(p.pair.dark, profiles) for p in self.pairs]
+        self.found_scale = found_scale(self.pairs, self.levels, profile) if profile else (1.0, 1.0)
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -123,8 +134,45 @@ class FinetunePairSource:
         ratio = self.ratios[int(rng.integers(len(self.ratios)))]
         ratio = max(1.0, ratio * math.exp(rng.uniform(math.log(lo), math.log(hi))))
         dark, level = darken_with_level(crop.dark, ratio, self.profile, rng)
+        if not self.fitted_levels:  # on the scale the app finds this camera's level at
+            level = replace(level, gain=level.gain * self.found_scale[0],
+                            floor=level.floor * self.found_scale[1])  # fmt: skip
         return TrainingPair(f"{user.pair.name} synthetic", dark, ratio, to_float(crop.target),
                             noise=level)  # fmt: skip
+
+
+@dataclass
+class FinetuneData:
+    """A fine-tune's data: training set, validation crops (``label`` says which), the noise
+    fit, the crop source and the pairs' camera."""
+
+    train_set: list[LoadedPair]
+    validation: Validation
+    label: str
+    fit: NoiseFit | None
+    source: FinetunePairSource
+    camera: str
+
+
+def found_scale(
+    pairs: Sequence[LoadedPair], found: Sequence[NoiseLevel], profile: NoiseProfile
+) -> tuple[float, float]:
+    """``(gain, floor)`` factors from the fitted profile's level to the level found as for any
+    model (``found``, one per pair), geometric means over the short frames the profile gives
+    a level for at their ISO (``(1, 1)`` if none): what turns a synthetic crop's drawn level
+    into the one the app would find on such a frame. On an invented camera with heavy tails the
+    estimator read its floor at 0.3-1.0 of the profile's whole variance."""
+    ratios = []
+    for user, level in zip(pairs, found, strict=True):
+        iso = user.pair.dark.exif.iso
+        with contextlib.suppress(ValueError, TypeError, ZeroDivisionError):
+            fitted = noise_level_from_profile(profile, float(iso))
+            ratios.append((level.gain / fitted.gain, level.floor / fitted.floor))
+    ratios = [r for r in ratios if all(math.isfinite(v) and v > 0 for v in r)]
+    if not ratios:
+        return 1.0, 1.0
+    logs = np.log(np.asarray(ratios))
+    return float(np.exp(logs[:, 0].mean())), float(np.exp(logs[:, 1].mean()))
 
 
 def to_float(target: np.ndarray) -> np.ndarray:

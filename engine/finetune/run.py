@@ -48,16 +48,15 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 
 from engine.device import hardware_description, select_device
 from engine.distributed import current
-from engine.errors import Cancelled, DarkroomError
+from engine.errors import DarkroomError
 from engine.finetune.data import (
+    FinetuneData,
     FinetunePairSource,
     LoadedPair,
     SuspectPair,
@@ -81,35 +80,28 @@ from engine.finetune.request import (
 )
 from engine.finetune.result import FinetuneResult, json_safe
 from engine.finetune.run_state import (
-    BEST_NAME,
     CHECKPOINT_NAME,
     RUN_NAME,
     RunState,
     installed_by_interrupted_run,
     resume_or_reset,
 )
+from engine.finetune.training_loop import TrainingLoop
 from engine.jobs import CancelToken
 from engine.models import (
     EnhanceNet,
     ModelCard,
     cfa_sibling,
     load_model,
-    read_tensors,
-    save_tensors,
     save_to_library,
 )
 from engine.models import work_dir as model_work_dir
 from engine.resources import SENSOR_NAMES
 from engine.train import (
-    CheckpointError,
     PairFiles,
-    TrainConfig,
     TrainResult,
     strategy_class,
-    train,
 )
-
-T = TypeVar("T")
 
 
 def finetune(
@@ -147,19 +139,7 @@ def finetune(
     return run.group.broadcast(run.save(result) if run.group.is_main else None)
 
 
-@dataclass
-class _Data:
-    """The loaded pairs: training set, validation crops, noise fit and crop source."""
-
-    train_set: list[LoadedPair]
-    validation: Validation
-    label: str
-    fit: NoiseFit | None
-    source: FinetunePairSource
-    camera: str
-
-
-class _FinetuneRun:
+class _FinetuneRun(TrainingLoop):
     """One :func:`finetune` call, step by step (each step a method, in call order)."""
 
     def __init__(self, request: FinetuneRequest, state: ProgressState) -> None:
@@ -215,7 +195,7 @@ class _FinetuneRun:
             raise DarkroomError("0 iterations saves a fitted noise profile, and none could be "
                                 "fitted (see above); train some iterations instead")  # fmt: skip
 
-    def _build_data(self, uses_fit: bool) -> _Data:
+    def _build_data(self, uses_fit: bool) -> FinetuneData:
         """Validation crops and the crop source, their noise levels from the fitted profile
         when ``uses_fit``."""
         s, n_val, loaded, fit = self.settings, self.n_val, self.loaded, self.fit
@@ -232,7 +212,9 @@ class _FinetuneRun:
                                       level_profiles(profile, uses_fit), sources)  # fmt: skip
         source = FinetunePairSource(train_set, s.patch, profile, s.synthetic_fraction,
                                     fitted_levels=uses_fit)  # fmt: skip
-        return _Data(train_set, validation, label, fit, source, loaded[0].pair.dark.exif.camera)
+        return FinetuneData(
+            train_set, validation, label, fit, source, loaded[0].pair.dark.exif.camera
+        )
 
     def _fit_noise(self, train_set: list[LoadedPair]) -> NoiseFit | None:
         self.progress.report("fitting noise", "fitting the camera's noise model")
@@ -257,7 +239,7 @@ class _FinetuneRun:
             variant=self.base_card.architecture, strategy=self.strategy.finetune_strategy,
             model_config=dict(self.base_card.config), batch_size=s.batch_size, seed=s.seed,
             lr=s.lr, step_size=s.step_size, gamma=s.gamma, epoch_iterations=s.epoch_length,
-            patch=s.patch, validation_pairs=self.n_val,
+            patch=s.patch, validation_pairs=self.n_val, noise_level=s.noise_level,
         )  # fmt: skip
         decided = None
         if self.group.is_main:  # it alone clears or reads the work folder
@@ -271,11 +253,8 @@ class _FinetuneRun:
         the validation crops and the crop source with it."""
         run = self.run
         if run.noise_fit_sets_level is None:
-            s, fit = self.settings, self.fit
-            run.noise_fit_sets_level, run.noise_level_note = self._on_main(lambda: decide_level(
-                s.noise_level, self.base_model, fit.profile if fit else None,
-                [u.pair for u in self.loaded], s.validation_crop, self.device,
-                lambda text: self.progress.report("validating", text)))  # fmt: skip
+            decided = self._on_main(self._decide_noise_level)
+            run.noise_fit_sets_level, run.noise_level_note = decided
             self._write_state()
         if run.noise_level_note:
             self.notes.append(run.noise_level_note)
@@ -283,13 +262,15 @@ class _FinetuneRun:
         if not self.n_val:
             self.notes.append(f"validated on {self.data.label}")
 
-    def _write_state(self) -> None:
-        if not self.group.is_main:
-            return
-        try:
-            self.run.write(self.run_file)
-        except OSError as exc:
-            raise _disk_error(f"could not write to {self.work}", exc) from None
+    def _decide_noise_level(self) -> tuple[bool, str]:
+        """:func:`~engine.finetune.level_choice.decide_level` on the training pairs: the
+        held-out ones stay unseen until the validation, whose score this choice would bias."""
+        s, fit = self.settings, self.fit
+        train_pairs = [u.pair for u in self.loaded[: len(self.loaded) - self.n_val]]
+        return decide_level(
+            s.noise_level, self.base_model, fit.profile if fit else None, train_pairs,
+            s.validation_crop, self.device, lambda text: self.progress.report("validating", text),
+        )  # fmt: skip
 
     def score_base(self) -> None:
         """Validate the base model (once per run) and set the progress figures."""
@@ -316,86 +297,6 @@ class _FinetuneRun:
         self.progress.psnr_now = run.history[-1][1]
         self.progress.iteration = run.step
 
-    def train(self) -> TrainResult:
-        """Train in chunks between validations; each chunk resumes the trainer's checkpoint."""
-        run, s = self.run, self.settings
-        every = s.validation_interval
-        config = TrainConfig(
-            variant=run.variant, strategy=run.strategy, model_config=dict(run.model_config),
-            iterations=s.iterations, batch_size=run.batch_size, lr=run.lr,
-            step_size=run.step_size, gamma=run.gamma, epoch_iterations=run.epoch_iterations,
-            seed=run.seed, device=self.request.device, checkpoint_path=str(self.ckpt),
-            checkpoint_every=min(every, 200), init_weights=str(self.base_path),
-            # Fine-tuning was measured (+1.07 dB on an invented camera) with L1 on linear
-            # camera RGB; the sRGB-space loss the bundled models train with is not measured here.
-            loss_space="linear",
-        )  # fmt: skip
-        targets = [t for t in range(every, s.iterations, every) if t > run.done] + [s.iterations]
-        result: TrainResult | None = None
-        for target in targets:
-            if self._stalled():
-                break
-            result = self._train_chunk(replace(config, iterations=target))
-            if run.history[-1][0] == result.iterations:
-                continue  # already trained and scored (an earlier session failed while saving)
-            self.progress.report("validating", f"validating at step {result.iterations}")
-            self.progress.psnr_now = self._on_main(
-                lambda m=result.model: self.data.validation.score(m, self.device)
-            )
-            run.done = result.iterations
-            if self.progress.psnr_now > max(p for _, p in run.history):
-                self._save_best(result.model)
-            run.history.append((result.iterations, self.progress.psnr_now))
-            self._write_state()
-            self.progress.report("validating", f"validation PSNR {self.progress.psnr_now:.2f} dB")
-        if result is None:  # stopped early before this session trained anything
-            result = self._train_chunk(replace(config, iterations=run.done))
-        if result.parallel:
-            self.notes.append(result.parallel)
-        return self._keep_best(result) if self.group.is_main else result
-
-    def _on_main(self, measure: Callable[[], T]) -> T:
-        """``measure()`` on the main rank, its value on every rank: decisions taken on a score
-        (best so far, early stop) must not differ between ranks by a rounding."""
-        return self.group.broadcast(measure() if self.group.is_main else None)
-
-    def _best(self) -> tuple[int, float]:
-        """``(step, PSNR)`` of the best validation so far (step 0: the base model)."""
-        return max(self.run.history, key=lambda h: (h[1], -h[0]))
-
-    def _stalled(self) -> bool:
-        """The last ``patience`` validations did not beat the best before them."""
-        patience, history = self.settings.patience, self.run.history
-        if not patience or len(history) <= patience:
-            return False
-        return self._best()[0] < history[-patience][0]
-
-    def _save_best(self, model: EnhanceNet) -> None:
-        if not self.group.is_main:
-            return
-        try:
-            save_tensors(model, self.work / BEST_NAME)
-        except OSError as exc:
-            raise _disk_error(f"could not write to {self.work}", exc) from None
-
-    def _keep_best(self, result: TrainResult) -> TrainResult:
-        """``result`` with the best-scoring weights, and a note when they are not the last."""
-        step, psnr = self._best()
-        last_step, last_psnr = self.run.history[-1]
-        if step == last_step:
-            return result
-        source = self.work / BEST_NAME if step else Path(self.base_path)
-        result.model.load_state_dict({k: v.float() for k, v in read_tensors(source).items()})
-        stopped = (
-            f"stopped early at step {last_step} of {self.settings.iterations}"
-            if last_step < self.settings.iterations
-            else f"trained {last_step} steps"
-        )
-        kept = f"step {step}" if step else f"the base model ({self.base_card.name})"
-        self.notes.append(f"{stopped}; the last validation scored {last_psnr:.2f} dB, so "
-                          f"{kept} is kept ({psnr:.2f} dB)")  # fmt: skip
-        return replace(result, iterations=step)
-
     def profile_only(self) -> TrainResult:
         """No training: the base model itself, to be saved with the fitted profile."""
         assert self.base_model is not None and self.data.fit is not None
@@ -405,30 +306,6 @@ class _FinetuneRun:
         self.notes.append("noise profile only: no training steps")
         return TrainResult(model=self.base_model, iterations=0, losses=[], elapsed_s=0.0,
                            hardware=hardware_description(self.device))  # fmt: skip
-
-    def _train_chunk(self, config: TrainConfig) -> TrainResult:
-        run, progress = self.run, self.progress
-        chunk_start = time.perf_counter()
-        progress.phase = "training"
-        try:
-            result = train(config, self.data.source, progress.on_step, self.cancel)
-        except Cancelled:
-            run.train_seconds += time.perf_counter() - chunk_start - progress.take_paused()
-            run.stopped_at = progress.iteration
-            try:
-                if self.group.is_main:
-                    run.write(self.run_file)
-            except OSError:
-                pass  # only bookkeeping of time spent; the checkpoint is what resumes
-            raise
-        except OSError as exc:
-            raise _disk_error(f"could not write the checkpoint {self.ckpt}", exc) from None
-        except CheckpointError as exc:
-            raise DarkroomError(
-                f"{exc}; start over: run again with --restart (in the window: Discard)"
-            ) from None
-        run.train_seconds += time.perf_counter() - chunk_start - progress.take_paused()
-        return result
 
     def save(self, result: TrainResult) -> FinetuneResult:
         """Save the model into the library and clear the run's work folder."""
@@ -484,8 +361,3 @@ class _FinetuneRun:
 
 def _label(files: PairFiles) -> str:
     return f"{Path(files.short).name} + {Path(files.long).name}"
-
-
-def _disk_error(what: str, exc: OSError) -> DarkroomError:
-    reason = exc.strerror or exc.__class__.__name__
-    return DarkroomError(f"{what}: {reason}; earlier models are untouched")

@@ -32,7 +32,8 @@ RUN_NAME = "run.json"
 #: The best-scoring weights so far, kept beside the checkpoint (early stopping saves these).
 BEST_NAME = "best.safetensors"
 #: Settings that must match for an interrupted run to be resumed.
-RESUME_KEYS = ("base", "pairs", "model_config", "batch_size", "seed", "validation_pairs")
+RESUME_KEYS = ("base", "pairs", "model_config", "batch_size", "seed", "validation_pairs",
+               "noise_level")  # fmt: skip
 
 
 @dataclass
@@ -50,6 +51,8 @@ class RunState:
         history: ``(step, validation PSNR)`` pairs, the base model's at step 0.
         psnr_before, psnr_gain: validation PSNR of the base model and of plain gain, dB.
         train_seconds: training time over all sessions.
+        noise_level: where the run was asked to take the noise level from
+            (:attr:`~engine.finetune.FinetuneSettings.noise_level`).
         noise_fit_sets_level: whether the new model takes its noise level from the fitted
             profile (``None``: not decided yet); noise_level_note: how that was decided.
         version: :data:`RUN_STATE_VERSION`.
@@ -76,6 +79,7 @@ class RunState:
     # [short, long, base model dB, gain dB, correlation] of each suspicious validation pair.
     suspects: list[list[Any]] = field(default_factory=list)
     train_seconds: float = 0.0
+    noise_level: str = "auto"
     noise_fit_sets_level: bool | None = None
     noise_level_note: str = ""
     version: int = RUN_STATE_VERSION
@@ -111,6 +115,9 @@ class RunState:
             )
         if version == 1:
             data = _migrate_v1(data)
+        if "noise_fit_sets_level" not in data and data.get("psnr_before") is not None:
+            # Scored before the choice existed: its history is on the fitted profile's level.
+            data = {**data, "noise_fit_sets_level": True}
         known = {f.name for f in fields(cls)}
         try:
             state = cls(**{k: v for k, v in data.items() if k in known})
@@ -123,6 +130,8 @@ class RunState:
                 setattr(state, name, int(getattr(state, name)))
             for name in ("lr", "gamma", "train_seconds"):
                 setattr(state, name, float(getattr(state, name)))
+            if not isinstance(state.noise_fit_sets_level, bool | None):
+                raise TypeError("noise_fit_sets_level must be true, false or null")
         except (TypeError, ValueError) as exc:
             raise DarkroomError(f"{source}: invalid run state ({exc}); start over") from None
         state.version = RUN_STATE_VERSION
@@ -271,3 +280,9 @@ def installed_by_interrupted_run(request: FinetuneRequest) -> bool:
     except DarkroomError:
         return False
     return Path(run.base) == Path(base).resolve() and card.base_model == base_card.name
+
+
+def disk_error(what: str, exc: OSError) -> DarkroomError:
+    """A failed write as one line: the library's earlier models are never touched by one."""
+    reason = exc.strerror or exc.__class__.__name__
+    return DarkroomError(f"{what}: {reason}; earlier models are untouched")

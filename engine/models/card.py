@@ -42,8 +42,9 @@ class ModelCard:
         noise_fit: a fitted :class:`~engine.noise.NoiseProfile` as a dict (fine-tuned models).
         noise_fit_sets_level: whether renders take a noise-aware network's noise level from
             ``noise_fit`` (``True``, and for cards from before this field) or find it as for
-            any model, by shipped profile or measured on the frame (``False``: the fine-tune
-            scored the base model higher so, see :mod:`engine.finetune.level_choice`).
+            any model, by shipped profile or measured on the frame (``False``: the base model
+            scored higher so on the fine-tune's pairs, or the user asked for it; see
+            :mod:`engine.finetune.level_choice`).
         iterations, training_time_s: how long it trained.
         metrics: what it measured (``psnr``, ``ssim``, per ratio...).
         base_model: the model it was fine-tuned or warm-started from.
