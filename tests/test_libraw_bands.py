@@ -98,3 +98,24 @@ def test_xtrans_bands_give_the_one_band_picture(height: int, width: int) -> None
     for workers in (2, 3):
         np.testing.assert_array_equal(libraw_demosaic(mosaic, pattern, workers=workers), one)
     np.testing.assert_array_equal(libraw_demosaic(mosaic, pattern, workers=2), one)
+
+
+def test_an_xtrans_cut_with_its_origin_is_the_whole_mosaic_s_pixels() -> None:
+    """Demosaicked with its ``origin``, a cut lies on the whole mosaic's LibRaw tiles: its
+    pixels are the whole mosaic's, but for :data:`XTRANS_BAND_LEAD` lines at a side where the
+    cut is not the mosaic's own edge. Short cuts (under LibRaw's 512 lines) and cuts at the far
+    edges too."""
+    size = 1100
+    mosaic, pattern = _noisy_mosaic(size, size, seed=5), xtrans_pattern()
+    whole = libraw_demosaic(mosaic, pattern)
+    lead = XTRANS_BAND_LEAD
+    cuts = [(402, 420, 660, 600), (96, 900, 700, 200), (702, 6, 398, 300), (0, 0, 300, size),
+            (992, 100, 108, 400), (96, 1000, 400, 100)]  # fmt: skip
+    for top, left, h, w in cuts:
+        cut_pattern = np.roll(pattern, (-(top % 6), -(left % 6)), axis=(0, 1))
+        got = libraw_demosaic(mosaic[top : top + h, left : left + w], cut_pattern,
+                              origin=(top, left))  # fmt: skip
+        t0, l0 = (0 if top == 0 else lead), (0 if left == 0 else lead)
+        t1, l1 = (h if top + h == size else h - lead), (w if left + w == size else w - lead)
+        expected = whole[top + t0 : top + t1, left + l0 : left + l1]
+        np.testing.assert_array_equal(got[t0:t1, l0:l1], expected)

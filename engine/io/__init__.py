@@ -40,7 +40,7 @@ from engine.io.framing import (
     read_dng_framing,
     unorient_rect,
 )
-from engine.io.libraw import DEMOSAIC_ALGORITHM, libraw_demosaic
+from engine.io.libraw import DEMOSAIC_ALGORITHM, XTRANS_BAND_LEAD, libraw_demosaic
 from engine.io.metadata import software
 from engine.io.naming import (
     DEFAULT_NAME,
@@ -88,6 +88,7 @@ __all__ = [
     "SRGB_TO_XYZ",
     "SUFFIX_FORMATS",
     "THUMBNAIL_SIDE",
+    "XTRANS_BAND_LEAD",
     "XTRANS_TILE",
     "XYZ_TO_SRGB",
     "DngFraming",

@@ -172,6 +172,7 @@ def libraw_demosaic(
     cfa: str | np.ndarray,
     algorithm: str = DEMOSAIC_ALGORITHM,
     workers: int | None = None,
+    origin: tuple[int, int] = (0, 0),
 ) -> np.ndarray:
     """Demosaic a mosaic with LibRaw (handed over as an in-memory DNG), deterministically.
 
@@ -196,6 +197,9 @@ def libraw_demosaic(
         algorithm: a :class:`rawpy.DemosaicAlgorithm` name; other than DHT (tools compare
             them), the whole mosaic on LibRaw's own threads.
         workers: bands demosaicked at once; ``None``: the cores this process may use.
+        origin: where ``mosaic`` lies in a larger mosaic (a crop's :attr:`RawFrame.origin`)
+            whose X-Trans demosaic this one must equal: LibRaw's tiles are laid from the
+            larger mosaic's top-left (:func:`_xtrans_demosaic`). Bayer demosaics ignore it.
 
     Returns:
         ``(H, W, 3)`` uint16 camera RGB: no white balance, no colour matrix, linear.
@@ -203,26 +207,57 @@ def libraw_demosaic(
     from engine.io.dng import cfa_pattern_of
 
     pattern = cfa_pattern_of(cfa)
-    period = pattern.shape[0]
-    h, w = mosaic.shape
-    if period == 6:
-        grown = repeat_last_period(mosaic, max(0, XTRANS_MIN_SIZE - h),
-                                   max(0, XTRANS_MIN_SIZE - w), period)  # fmt: skip
-        # Along whichever axis gives more bands (a wide preview crop may have few rows).
-        cores = workers or usable_cores()
-        axis = int(
-            len(xtrans_bands(grown.shape[1], cores)) > len(xtrans_bands(grown.shape[0], cores))
-        )
-        length = grown.shape[axis]
-        bands = xtrans_bands(length, cores)
-        reads = [(max(0, lo - XTRANS_BAND_LEAD), min(length, hi + XTRANS_BAND_MARGIN))
-                 for lo, hi in bands]  # fmt: skip
-        return _in_bands(grown, pattern, algorithm, bands, reads, axis)[:h, :w]
+    if pattern.shape[0] == 6:
+        return _xtrans_demosaic(mosaic, pattern, algorithm, workers or usable_cores(), origin)
+    h = mosaic.shape[0]
     if algorithm != DEMOSAIC_ALGORITHM:  # margins measured for DHT only (tools compare others)
         return _demosaic_whole(mosaic, pattern, algorithm)
     bands = demosaic_bands(h, workers or usable_cores())
     reads = [(max(0, top - BAND_MARGIN), min(h, bottom + BAND_MARGIN)) for top, bottom in bands]
     return _in_bands(mosaic, pattern, algorithm, bands, reads)
+
+
+def _xtrans_demosaic(
+    mosaic: np.ndarray,
+    pattern: np.ndarray,
+    algorithm: str,
+    workers: int,
+    origin: tuple[int, int],
+) -> np.ndarray:
+    """LibRaw's X-Trans interpolation of ``mosaic`` in bands (:func:`xtrans_bands`), its tiles
+    laid as on the larger mosaic ``mosaic`` was cut from at ``origin``.
+
+    The lines back to that mosaic's tile grid are filled in front with copies of ``mosaic``'s
+    own lines of the same pattern phase: LibRaw then tiles as it would the larger mosaic. A
+    crop's first and last :data:`XTRANS_BAND_LEAD` lines still differ from the larger mosaic's
+    (what lies beyond them differs) unless they are that mosaic's own edge, so a caller that
+    needs them exact cuts that much more.
+    """
+    h, w = mosaic.shape
+    ahead = [origin[0] % XTRANS_TILE_STEP, origin[1] % XTRANS_TILE_STEP]
+    for axis, length in enumerate((h, w)):
+        # Too short for LibRaw: grow in front, by whole tiles, where the cut does not start
+        # the larger mosaic (its end may be that mosaic's end, which growing behind would move).
+        while origin[axis] > 0 and ahead[axis] + length < XTRANS_MIN_SIZE:
+            ahead[axis] += XTRANS_TILE_STEP
+    ahead_rows, ahead_cols = ahead
+    period = pattern.shape[0]
+    rows = np.concatenate([(np.arange(ahead_rows) - ahead_rows) % period, np.arange(h)])
+    cols = np.concatenate([(np.arange(ahead_cols) - ahead_cols) % period, np.arange(w)])
+    placed = mosaic[np.ix_(rows, cols)] if ahead_rows or ahead_cols else mosaic
+    placed_pattern = np.roll(pattern, (ahead_rows, ahead_cols), axis=(0, 1))
+    grown = repeat_last_period(placed, max(0, XTRANS_MIN_SIZE - placed.shape[0]),
+                               max(0, XTRANS_MIN_SIZE - placed.shape[1]), period)  # fmt: skip
+    # Along whichever axis gives more bands (a wide preview crop may have few rows).
+    axis = int(
+        len(xtrans_bands(grown.shape[1], workers)) > len(xtrans_bands(grown.shape[0], workers))
+    )
+    length = grown.shape[axis]
+    bands = xtrans_bands(length, workers)
+    reads = [(max(0, lo - XTRANS_BAND_LEAD), min(length, hi + XTRANS_BAND_MARGIN))
+             for lo, hi in bands]  # fmt: skip
+    out = _in_bands(grown, placed_pattern, algorithm, bands, reads, axis)
+    return out[ahead_rows : ahead_rows + h, ahead_cols : ahead_cols + w]
 
 
 def _in_bands(

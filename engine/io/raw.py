@@ -93,6 +93,9 @@ class RawFrame:
             width)`` in mosaic pixels (a DNG's DefaultCrop, see :mod:`engine.io.framing`), or
             ``None`` for all of it. Renders cover the whole mosaic (context at the edges) and
             are cropped to it at the end, before the orientation.
+        origin: where ``mosaic``'s top-left pixel lies in the file's mosaic (``(0, 0)``
+            unless cut by :meth:`crop` or :meth:`visible`): an X-Trans demosaic of a crop
+            follows the whole mosaic's LibRaw tiles from it (:func:`engine.io.libraw_demosaic`).
     """
 
     mosaic: np.ndarray
@@ -106,6 +109,7 @@ class RawFrame:
     path: str | None = None
     default_crop: Rect | None = None
     warnings: tuple[str, ...] = ()
+    origin: tuple[int, int] = (0, 0)
 
     @property
     def height(self) -> int:
@@ -178,7 +182,8 @@ class RawFrame:
             crop = clip_rect((t - top, lf - left, h, w), mosaic.shape[0], mosaic.shape[1])
             if crop == (0, 0, *mosaic.shape):
                 crop = None
-        return replace(self, mosaic=mosaic, default_crop=crop)
+        origin = (self.origin[0] + top, self.origin[1] + left)
+        return replace(self, mosaic=mosaic, default_crop=crop, origin=origin)
 
     def visible(self) -> RawFrame:
         """The picture alone: the mosaic cut to the default crop, at its exact origin.
@@ -200,6 +205,7 @@ class RawFrame:
             cfa_pattern=np.roll(np.asarray(self.cfa_pattern), shift, axis=(0, 1)),
             black_level=np.roll(np.asarray(self.black_level), shift, axis=(0, 1)),
             default_crop=None,
+            origin=(self.origin[0] + top, self.origin[1] + left),
         )
 
 

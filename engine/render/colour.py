@@ -26,7 +26,9 @@ _OPENCV_BAYER = {
 }
 
 
-def demosaic(mosaic: np.ndarray, cfa: str | np.ndarray) -> np.ndarray:
+def demosaic(
+    mosaic: np.ndarray, cfa: str | np.ndarray, origin: tuple[int, int] = (0, 0)
+) -> np.ndarray:
     """Demosaic a normalised mosaic with LibRaw (:func:`engine.io.libraw_demosaic`): DHT for a
     Bayer layout, LibRaw's own X-Trans interpolation (Markesteijn's) for a 6x6 one.
 
@@ -38,6 +40,8 @@ def demosaic(mosaic: np.ndarray, cfa: str | np.ndarray) -> np.ndarray:
         mosaic: ``(H, W)`` float32 in [0, 1] (black-subtracted, normalised).
         cfa: the layout of the mosaic's top-left 2x2 block, e.g. ``"RGGB"``, or its CFA
             pattern (``RawFrame.cfa_pattern``: 2x2, or 6x6 for X-Trans).
+        origin: where the mosaic lies in its file's mosaic (``RawFrame.origin``): an X-Trans
+            crop is demosaicked as the whole mosaic is (:func:`engine.io.libraw_demosaic`).
 
     Returns:
         ``(H, W, 3)`` float32 linear camera RGB in [0, 1].
@@ -46,7 +50,7 @@ def demosaic(mosaic: np.ndarray, cfa: str | np.ndarray) -> np.ndarray:
     # 16 bits keep 1/65535 steps, far below any visible level.
     quantised = np.rint(np.clip(mosaic, 0.0, 1.0) * np.float32(65535.0)).astype(np.uint16)
     if min(quantised.shape) >= MIN_LIBRAW_SIZE or pattern.shape == (6, 6):
-        rgb = libraw_demosaic(quantised, pattern)
+        rgb = libraw_demosaic(quantised, pattern, origin=origin)
     else:
         name = "".join("RGB"[int(c)] for c in pattern.reshape(-1))
         rgb = cv2.cvtColor(quantised, _OPENCV_BAYER[name])
@@ -59,7 +63,9 @@ def demosaic(mosaic: np.ndarray, cfa: str | np.ndarray) -> np.ndarray:
 NOISE_FLOOR = 0.25
 
 
-def classical_linear(frame: RawFrame, ratio: float, keep_negative: bool = False) -> np.ndarray:
+def classical_linear(
+    frame: RawFrame, ratio: float, keep_negative: bool = False, follow_origin: bool = False
+) -> np.ndarray:
     """What plain brightening gives: gain x ``ratio``, clip, demosaic.
 
     Args:
@@ -69,17 +75,24 @@ def classical_linear(frame: RawFrame, ratio: float, keep_negative: bool = False)
             turned purple. Kept, it averages out as in darktable's pipeline, and
             :func:`develop` clips only after the colour matrix. The rendering paths ask for
             this; training targets and baselines keep [0, 1].
+        follow_origin: demosaic a crop as its file's whole mosaic is (its ``origin``; X-Trans
+            only, up to 495 more lines each way): renders ask for this, so that a preview
+            region is the export's pixels.
 
     Returns:
         ``(H, W, 3)`` float32 linear camera RGB in [0, 1] (``[-NOISE_FLOOR, 1]`` with
         ``keep_negative``).
     """
+    origin = frame.origin if follow_origin else (0, 0)
     if not keep_negative:
-        return demosaic(normalise_mosaic(frame, ratio, clip=True), frame.cfa_pattern)
-    return demosaic_below_black(normalise_mosaic(frame, ratio, clip=False), frame.cfa_pattern)
+        return demosaic(normalise_mosaic(frame, ratio, clip=True), frame.cfa_pattern, origin)
+    mosaic = normalise_mosaic(frame, ratio, clip=False)
+    return demosaic_below_black(mosaic, frame.cfa_pattern, origin)
 
 
-def demosaic_below_black(mosaic: np.ndarray, cfa: str | np.ndarray) -> np.ndarray:
+def demosaic_below_black(
+    mosaic: np.ndarray, cfa: str | np.ndarray, origin: tuple[int, int] = (0, 0)
+) -> np.ndarray:
     """:func:`demosaic` of an unclipped ``(H, W)`` mosaic keeping its noise below black (down
     to ``-NOISE_FLOOR``; see :func:`classical_linear`). ``mosaic`` is clipped in place.
 
@@ -92,7 +105,7 @@ def demosaic_below_black(mosaic: np.ndarray, cfa: str | np.ndarray) -> np.ndarra
     scale = np.float32(1.0 + NOISE_FLOOR)
     mosaic += np.float32(NOISE_FLOOR)
     mosaic /= scale
-    rgb = demosaic(mosaic, cfa)
+    rgb = demosaic(mosaic, cfa, origin)
     rgb *= scale
     rgb -= np.float32(NOISE_FLOOR)
     return rgb

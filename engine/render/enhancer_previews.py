@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from engine.io import GREEN, RawFrame, Rect, tile_pattern
+from engine.io import GREEN, XTRANS_BAND_LEAD, RawFrame, Rect, tile_pattern
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.render.colour import NOISE_FLOOR
 from engine.render.highlights import CLIP_START
@@ -67,7 +67,7 @@ class PreviewRendering:
         if factor == 1:
             # Full resolution: the export's own pixels. The network sees the region with its
             # whole receptive field around it, on the whole frame's pooling grid.
-            context, align = self.region_context()
+            context, align = self.region_context(frame.is_xtrans)
             frame, picture = preview_frame(frame, region, context, align)
             job = RenderPass(frame, used, check_amount(amount), level, progress, cancel)
             return replace(self._render(job), covers=picture)
@@ -123,13 +123,15 @@ class PreviewRendering:
         kept = job.frame.visible_rect
         return replace(rendered, covers=(picture[0], picture[1], kept[2], kept[3]))
 
-    def region_context(self) -> tuple[int, int]:
+    def region_context(self, xtrans: bool = False) -> tuple[int, int]:
         """``(context, align)`` in mosaic pixels for :func:`preview_frame`: what a region must
         carry around it so that its render equals the same pixels of the whole frame's
-        (:func:`preview_frame` makes the alignment whole CFA periods too)."""
+        (:func:`preview_frame` makes the alignment whole CFA periods too). An X-Trans crop's
+        demosaic differs from the whole frame's in its outer :data:`XTRANS_BAND_LEAD` lines."""
+        demosaic_context = XTRANS_BAND_LEAD if xtrans else DEMOSAIC_CONTEXT
         if self.runner is None:
-            return DEMOSAIC_CONTEXT, 2
+            return demosaic_context, 2
         # The receptive radius is in packed pixels (2 mosaic pixels each); the network's input
         # planes (demosaic, noise map) and the highlight map read a few pixels further.
         radius = self.runner.model.receptive_radius
-        return 2 * radius + DEMOSAIC_CONTEXT, 2 * self.runner.multiple
+        return 2 * radius + demosaic_context, 2 * self.runner.multiple

@@ -39,6 +39,7 @@ def demosaic_planes(
     packed: np.ndarray,
     pattern: np.ndarray | None = None,
     out: np.ndarray | None = None,
+    origin: tuple[int, int] = (0, 0),
 ) -> np.ndarray:
     """The classical demosaic of packed RGGB, at packed resolution.
 
@@ -47,6 +48,8 @@ def demosaic_planes(
             X-Trans mosaic packed by position (:func:`~engine.render.packing.pack_xtrans`).
         pattern: the X-Trans pattern of that mosaic's top-left pixel; ``None`` for RGGB.
         out: a ``(12, h, w)`` float32 array (or view) to write into instead of a new one.
+        origin: where the unpacked mosaic lies in its file's mosaic (an X-Trans crop is
+            demosaicked as the whole mosaic is, :func:`engine.render.demosaic`).
 
     Returns:
         ``(12, h, w)`` float32 in [0, 1] (``out`` when given): plane ``3 * 0 + 2 * i + j`` is
@@ -55,7 +58,7 @@ def demosaic_planes(
     """
     cfa = RGGB if pattern is None else pattern
     mosaic = unpack_bayer(packed[:4], RGGB)  # back on the sensor grid
-    rgb = torch.from_numpy(classical_demosaic(mosaic, cfa))  # (2h, 2w, 3)
+    rgb = torch.from_numpy(classical_demosaic(mosaic, cfa, origin))  # (2h, 2w, 3)
     h, w = rgb.shape[0] // 2, rgb.shape[1] // 2
     # (y, i, x, j, c) -> (c, i, j, y, x): pixel_unshuffle's order, written in one strided copy
     # by torch on every core (numpy's transpose took 4x as long at 12 MP).
@@ -75,6 +78,7 @@ def network_channels(
     binning: float | np.ndarray = 1.0,
     border: int = 0,
     multiple: int = 1,
+    origin: tuple[int, int] = (0, 0),
 ) -> np.ndarray:
     """A network's input: ``packed`` ``(4, h, w)``, then its noise map if ``noise`` is given
     (4 planes; ``binning``: :meth:`~engine.noise.NoiseLevel.sigma_map`'s), then for an
@@ -85,14 +89,14 @@ def network_channels(
     With ``border`` or ``multiple``, the planes come already mirrored outwards as
     :func:`~engine.render.tiling.pad_frame_border` would (``(C, H, W)``, the frame at
     ``(border, border)``), built in their final place: at 12 MP the concatenation and the
-    padding were two more 265 MB copies.
+    padding were two more 265 MB copies. ``origin``: :func:`demosaic_planes`'.
     """
     channels = 4 + 4 * (noise is not None) + COLOUR_PLANES * (pattern is not None)
     channels += DEMOSAIC_PLANES * demosaic
     height, width = packed.shape[1:]
     if not mirrors_in_place(height, width, border, multiple):
         # A frame narrower than its border: built whole, then padded (numpy reflects again).
-        plain = network_channels(packed, ratio, noise, demosaic, pattern, binning)
+        plain = network_channels(packed, ratio, noise, demosaic, pattern, binning, origin=origin)
         return pad_frame_border(plain, border, multiple)
     buffer, interior = bordered_buffer(channels, height, width, border, multiple)
     interior[:4] = packed
@@ -104,7 +108,7 @@ def network_channels(
         colour_planes(packed[:4], pattern, out=interior[planes : planes + COLOUR_PLANES])
         planes += COLOUR_PLANES
     if demosaic:
-        demosaic_planes(packed, pattern, out=interior[planes:])
+        demosaic_planes(packed, pattern, out=interior[planes:], origin=origin)
     if buffer.shape == interior.shape:
         return buffer
     return mirror_border(buffer, border, height, width)

@@ -122,6 +122,7 @@ class Enhancer(PreviewRendering):
         level: NoiseLevel | None,
         binning: float | np.ndarray = 1,
         pattern: np.ndarray | None = None,
+        origin: tuple[int, int] = (0, 0),
     ) -> np.ndarray:
         """What the network takes (:func:`~engine.render.inputs.network_channels`): ``packed``
         ``(4, h, w)``, the noise map for a noise-aware model (a pixel averaged over
@@ -136,7 +137,8 @@ class Enhancer(PreviewRendering):
         colours = pattern if model is not None and model.colour_input else None
         border, multiple = (self.runner.border, self.runner.multiple) if self.runner else (0, 1)
         return network_channels(packed, ratio, noise, demosaic=wants_demosaic, pattern=colours,
-                                binning=binning, border=border, multiple=multiple)  # fmt: skip
+                                binning=binning, border=border, multiple=multiple,
+                                origin=origin)  # fmt: skip
 
     def for_frame(self, frame: RawFrame) -> Enhancer:
         """The enhancer that renders ``frame``: this one, or, for a photo whose colour filter
@@ -225,7 +227,7 @@ class Enhancer(PreviewRendering):
             job.progress(0, 1, "demosaic")
             mosaic = normalise_mosaic(job.frame, job.ratio, clip=False)  # once, for both
             near_clip = neighbourhood_max(mosaic)
-            linear = demosaic_below_black(mosaic, job.frame.cfa_pattern)
+            linear = demosaic_below_black(mosaic, job.frame.cfa_pattern, job.frame.origin)
             job.progress(1, 1, "done")
             linear_chw = torch.from_numpy(linear).permute(2, 0, 1)
             return self._package(job, linear_chw, True, job.frame.default_crop, near_clip, True)
@@ -266,7 +268,7 @@ class Enhancer(PreviewRendering):
             if classical is None:
                 classical = classical_of(job)
             return self._package(job, classical, True, crop, near_clip, keep_negative)
-        x = self.network_input(packed, job.ratio, job.level, binning, pattern)
+        x = self.network_input(packed, job.ratio, job.level, binning, pattern, job.frame.origin)
         frame_size = packed.shape[1], packed.shape[2]
         out = self.runner.run(x, job.progress, job.cancel, frame_size=frame_size)
         out = mirror_image(torch.from_numpy(out), mirror)

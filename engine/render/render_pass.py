@@ -49,7 +49,7 @@ class RenderPass:
 
 def classical_of(job: RenderPass) -> torch.Tensor:
     """The classical render's linear camera RGB of the whole frame, ``(3, H, W)``."""
-    linear = classical_linear(job.frame, job.ratio, keep_negative=True)
+    linear = classical_linear(job.frame, job.ratio, keep_negative=True, follow_origin=True)
     return torch.from_numpy(linear).permute(2, 0, 1)
 
 
