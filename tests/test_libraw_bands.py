@@ -16,7 +16,7 @@ import pytest
 import rawpy
 
 from engine.io import libraw
-from engine.io.dng import xtrans_pattern
+from engine.io.cfa import xtrans_pattern
 from engine.io.libraw import (
     BAND_MARGIN,
     XTRANS_BAND_LEAD,

@@ -12,7 +12,15 @@ from engine.errors import Cancelled, DarkroomError
 from engine.io import RawFrame, cfa_from_name
 from engine.jobs import CancelToken
 from engine.render import pack_bayer
-from engine.train import TrainConfig, TrainingPair, flip_pair, synthesise_pair, to_rggb, train
+from engine.train import (
+    TrainConfig,
+    TrainingPair,
+    crop_sides,
+    flip_pair,
+    synthesise_pair,
+    to_rggb,
+    train,
+)
 from tests.conftest import LAYOUTS, smooth_scene
 
 TINY = {"base_features": 4, "levels": 2}
@@ -63,6 +71,22 @@ def test_flips_keep_colours_on_their_pixels(cfa: str, flips: tuple[int, int, int
     for ch, colour in enumerate((0, 1, 2, 1)):
         dy, dx = packed_positions(flipped.dark.cfa_pattern)[ch]
         np.testing.assert_allclose(packed[ch], target[dy::2, dx::2, colour])
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "crop", "xtrans", "sides"),
+    [
+        (600, 700, 512, False, (512, 512)),
+        (301, 513, 512, False, (300, 512)),  # odd sides made even
+        (600, 700, 500, True, (492, 492)),  # whole 12-pixel steps
+        (30, 95, 512, True, (24, 84)),
+        (11, 40, 512, True, (6, 36)),  # under 12: whole 6-pixel periods
+    ],
+)
+def test_crop_sides_are_whole_cfa_periods_and_packed_pixels(
+    height: int, width: int, crop: int, xtrans: bool, sides: tuple[int, int]
+) -> None:
+    assert crop_sides(height, width, crop, xtrans) == sides
 
 
 @pytest.mark.parametrize("loss_space", ["srgb", "linear"])

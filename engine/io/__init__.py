@@ -15,14 +15,18 @@
 
 from __future__ import annotations
 
-from engine.io.dng import (
-    MIN_LIBRAW_SIZE,
+from engine.io.cfa import (
+    BLUE,
+    GREEN,
+    RED,
     XTRANS_TILE,
+    cfa_from_name,
     cfa_pattern_of,
-    write_cfa_dng,
-    write_linear_dng,
+    packed_positions,
+    tile_pattern,
     xtrans_pattern,
 )
+from engine.io.dng import MIN_LIBRAW_SIZE, write_cfa_dng, write_linear_dng
 from engine.io.export import (
     ExportOptions,
     RenderedImage,
@@ -57,19 +61,7 @@ from engine.io.naming import (
     output_path_for,
     written_by_darkroom,
 )
-from engine.io.raw import (
-    BLUE,
-    GREEN,
-    RAW_EXTENSIONS,
-    RED,
-    RawFrame,
-    cfa_from_name,
-    check_readable_file,
-    packed_positions,
-    raw_files_in,
-    read_raw,
-    tile_pattern,
-)
+from engine.io.raw import RAW_EXTENSIONS, RawFrame, check_readable_file, raw_files_in, read_raw
 from engine.io.raw_metadata import SRGB_TO_XYZ, XYZ_TO_SRGB, ExifInfo, cam_to_srgb_from_xyz
 from engine.io.testdata import SONY_12MP, synthetic_scene, write_synthetic_dng
 from engine.io.thumbnails import THUMBNAIL_SIDE, embedded_thumbnail

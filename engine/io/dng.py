@@ -34,8 +34,8 @@ from typing import BinaryIO
 import numpy as np
 
 from engine.files import atomic_file
+from engine.io.cfa import cfa_pattern_of
 from engine.io.framing import DngFraming, Rect, clip_rect
-from engine.io.raw import cfa_from_name
 from engine.io.raw_metadata import XYZ_TO_SRGB, ExifInfo
 from engine.io.tiff import (
     ASCII,
@@ -55,46 +55,6 @@ DEFAULT_XYZ_TO_CAM = np.array(
     [[0.7374, -0.2389, -0.0551], [-0.5435, 1.3162, 0.2519], [-0.1006, 0.1795, 0.6552]],
     dtype=np.float64,
 )
-
-#: The four 2x2 Bayer layouts (greens on a diagonal).
-BAYER_LAYOUTS = ("RGGB", "BGGR", "GRBG", "GBRG")
-
-#: Fujifilm's X-Trans 6x6 colour filter tile (0 = R, 1 = G, 2 = B) as LibRaw stores it for the
-#: whole sensor (``xtrans_abs``); a camera's picture starts somewhere inside it, so the
-#: pattern of its top-left pixel is this tile rolled by the picture's offset
-#: (:func:`xtrans_pattern`).
-XTRANS_TILE = np.array(
-    [[1, 1, 0, 1, 1, 2],
-     [1, 1, 2, 1, 1, 0],
-     [2, 0, 1, 0, 2, 1],
-     [1, 1, 2, 1, 1, 0],
-     [1, 1, 0, 1, 1, 2],
-     [0, 2, 1, 2, 0, 1]], dtype=np.int8,
-)  # fmt: skip
-
-
-def xtrans_pattern(top: int = 0, left: int = 0) -> np.ndarray:
-    """The X-Trans pattern of a picture starting ``top`` rows and ``left`` columns into
-    :data:`XTRANS_TILE`: ``(6, 6)`` int8 colour indices."""
-    return np.roll(XTRANS_TILE, (-top, -left), axis=(0, 1))
-
-
-def cfa_pattern_of(cfa: str | np.ndarray) -> np.ndarray:
-    """A Bayer layout's name (``"RGGB"``...) or a ``(2, 2)`` / ``(6, 6)`` array of colour
-    indices (0 = R, 1 = G, 2 = B; every colour present) -> the pattern as int8.
-
-    Raises:
-        ValueError: anything else.
-    """
-    if isinstance(cfa, str):
-        if cfa.upper() not in BAYER_LAYOUTS:
-            raise ValueError(f"not a Bayer layout: {cfa!r} (use one of {', '.join(BAYER_LAYOUTS)})")
-        return cfa_from_name(cfa)
-    pattern = np.asarray(cfa)
-    if pattern.shape not in ((2, 2), (6, 6)) or set(np.unique(pattern).tolist()) != {0, 1, 2}:
-        raise ValueError(f"not a 2x2 or 6x6 CFA pattern of R, G and B: {pattern.tolist()}")
-    return pattern.astype(np.int8)
-
 
 #: LibRaw refuses images narrower or shorter than this ("Unsupported file format").
 MIN_LIBRAW_SIZE = 22

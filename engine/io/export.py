@@ -277,9 +277,9 @@ def write_mosaic_dng(
         ExportError: the source is not a Bayer RAW, the image is too small, or as
             :func:`write_image`.
     """
-    from engine.io.dng import BAYER_LAYOUTS, FLIP_TO_TIFF_ORIENTATION, write_cfa_dng
+    from engine.io.cfa import BAYER_LAYOUTS, cfa_from_name, tile_pattern
+    from engine.io.dng import FLIP_TO_TIFF_ORIENTATION, write_cfa_dng
     from engine.io.framing import DngFraming
-    from engine.io.raw import cfa_from_name, tile_pattern
     from engine.io.tiff import RATIONAL, TiffTag
 
     dest = check_destination(path, options, source_path)

@@ -188,7 +188,7 @@ def libraw_demosaic(
         mosaic: ``(H, W)`` uint16, 0 = black, 65535 = white; at least
             :data:`~engine.io.dng.MIN_LIBRAW_SIZE` pixels each way.
         cfa: layout of the top-left 2x2 block, e.g. ``"GRBG"``, or a 2x2 / 6x6 pattern of
-            colour indices (:func:`~engine.io.dng.cfa_pattern_of`). For an X-Trans 6x6
+            colour indices (:func:`~engine.io.cfa.cfa_pattern_of`). For an X-Trans 6x6
             pattern LibRaw runs its own X-Trans interpolation (Markesteijn's, 3 passes at this
             quality) whatever Bayer ``algorithm`` is named, in bands cut where LibRaw's tiles
             and the pattern start again (:func:`xtrans_bands`; with LibRaw's own threads two
@@ -204,7 +204,7 @@ def libraw_demosaic(
     Returns:
         ``(H, W, 3)`` uint16 camera RGB: no white balance, no colour matrix, linear.
     """
-    from engine.io.dng import cfa_pattern_of
+    from engine.io.cfa import cfa_pattern_of
 
     pattern = cfa_pattern_of(cfa)
     if pattern.shape[0] == 6:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import DarkroomError, RawReadError, UnsupportedSensorError
+from engine.io.cfa import is_bayer_pattern, is_xtrans_pattern, tile_pattern
 from engine.io.framing import Rect, clip_rect, read_dng_framing
 from engine.io.libraw import libraw_session, open_raw
 from engine.io.raw_metadata import (
@@ -63,10 +64,6 @@ def _is_file(path: Path) -> bool:
         return path.is_file()
     except OSError:
         return False
-
-
-#: Colour indices used in :attr:`RawFrame.cfa_pattern`.
-RED, GREEN, BLUE = 0, 1, 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,56 +206,6 @@ class RawFrame:
         )
 
 
-def cfa_from_name(name: str) -> np.ndarray:
-    """``"RGGB"`` -> ``[[0, 1], [1, 2]]``."""
-    name = name.upper()
-    if len(name) != 4 or set(name) - set("RGB"):
-        raise ValueError(f"not a 2x2 Bayer layout: {name!r}")
-    return np.array(["RGB".index(c) for c in name], dtype=np.int8).reshape(2, 2)
-
-
-def tile_pattern(pattern: np.ndarray, height: int, width: int) -> np.ndarray:
-    """A per-position array of one CFA period (colour indices, black levels), ``(n, n)``,
-    repeated over ``height`` x ``width`` pixels from the top-left: ``(height, width)``."""
-    n_rows, n_cols = np.shape(pattern)
-    tiles = (-(-height // n_rows), -(-width // n_cols))
-    return np.tile(np.asarray(pattern), tiles)[:height, :width]
-
-
-def packed_positions(cfa_pattern: np.ndarray) -> list[tuple[int, int]]:
-    """Offsets ``(dy, dx)`` inside the 2x2 CFA block of R, G1, B, G2, in that order.
-
-    Args:
-        cfa_pattern: ``(2, 2)`` colour indices (0 = R, 1 = G, 2 = B).
-    """
-    cfa = np.asarray(cfa_pattern)
-    if cfa.shape != (2, 2):
-        raise ValueError(f"not a Bayer pattern (a {cfa.shape[0]}x{cfa.shape[-1]} CFA tile)")
-    (ry, rx), (by, bx) = (tuple(np.argwhere(cfa == c)[0]) for c in (RED, BLUE))
-    # Greens sit diagonally to each other; the one sharing the red's row is G1.
-    g1 = (int(ry), int(1 - rx))
-    g2 = (int(by), int(1 - bx))
-    if cfa[g1] != GREEN or cfa[g2] != GREEN:
-        raise ValueError(f"not a Bayer pattern: {cfa.tolist()}")
-    return [(int(ry), int(rx)), g1, (int(by), int(bx)), g2]
-
-
-def _is_bayer(pattern: np.ndarray) -> bool:
-    values = sorted(pattern.reshape(-1).tolist())
-    return pattern.shape == (2, 2) and values == [0, 1, 1, 2]
-
-
-def _is_xtrans(pattern: np.ndarray) -> bool:
-    """A 6x6 tile with X-Trans's counts (8 red, 20 green, 8 blue) and every colour in each of
-    its four 3x3 quarters (what its preview bins and highlight map rely on)."""
-    if pattern.shape != (6, 6):
-        return False
-    if np.bincount(pattern.reshape(-1), minlength=3).tolist() != [8, 20, 8]:
-        return False
-    quarters = (pattern[:3, :3], pattern[:3, 3:], pattern[3:, :3], pattern[3:, 3:])
-    return all(len(set(q.reshape(-1).tolist())) == 3 for q in quarters)
-
-
 def check_readable_file(path: str | os.PathLike[str]) -> Path:
     """Common checks before decoding, each with a one-line reason."""
     p = Path(path)
@@ -308,7 +255,7 @@ def _cfa_layout(raw: object, p: Path) -> tuple[np.ndarray, np.ndarray]:
     # LibRaw's colour indices: 0=R 1=G 2=B 3=second G (desc "RGBG").
     cfa = np.array([[("RGBG"[i]) for i in row] for row in pattern.tolist()])
     cfa = np.vectorize("RGB".index)(cfa).astype(np.int8)
-    if not (_is_bayer(cfa) or _is_xtrans(cfa)):
+    if not (is_bayer_pattern(cfa) or is_xtrans_pattern(cfa)):
         raise UnsupportedSensorError(f"{p}: not supported: unusual CFA layout {desc}")
     return pattern, cfa
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.io.cfa import cfa_from_name, tile_pattern
 from engine.io.dng import write_cfa_dng
-from engine.io.raw import cfa_from_name, tile_pattern
 
 #: The Sony A7S2 sensor size SID used (4256 x 2848, 12.1 MP).
 SONY_12MP = (2848, 4256)

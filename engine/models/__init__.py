@@ -19,7 +19,8 @@ from engine.models.base import EnhanceNet, pad_to_multiple
 from engine.models.card import CARD_FORMAT_VERSION, CARD_MIGRATIONS, OUTPUT_SPACES, ModelCard
 from engine.models.cost import FRAME_12MP, frame_gmacs
 from engine.models.discriminator import UNetDiscriminator
-from engine.models.fast import COLOUR_PLANES, DEMOSAIC_PLANES, FastUNet
+from engine.models.fast import FastUNet
+from engine.models.fast_config import COLOUR_PLANES, DEMOSAIC_PLANES
 from engine.models.library import (
     ENV_VAR,
     WORK_FOLDER,

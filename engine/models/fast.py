@@ -52,7 +52,7 @@ turns it into speed:
   the network steers per pixel can smooth along an edge instead of across it. It costs
   3.5 GMAC (the head's 144 more channels) and nine multiply-adds per pixel and colour; its
   taps start as the centre alone, so it warm-starts from a network without it as exactly
-  that network (:meth:`FastUNet.warm_start_state`).
+  that network (:meth:`FastUNet.warm_start_state`, :mod:`engine.models.fast_weights`).
 
 * **X-Trans** (``sensor="x-trans"``): Fujifilm's 6x6 pattern does not pack into colour planes
   of a 2x2 block, so the four packed planes hold the samples by position
@@ -78,28 +78,17 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the conventional alias
 from torch import Tensor, nn
 
-from engine.models.base import EnhanceNet, check_positive
+from engine.models.base import EnhanceNet
+from engine.models.fast_config import (
+    COLOUR_PLANES,
+    DEMOSAIC_PLANES,
+    GATE_START,
+    UNSHUFFLE,
+    checked_config,
+)
 from engine.models.fast_ops import bilinear_demosaic, depth_to_space, filter_by_taps, strided_taps
-from engine.resources import SENSORS
+from engine.models.fast_weights import colour_stem_for, head_for, overlap_head
 
-#: The extra space-to-depth factor at the input (and depth-to-space at the output: the head
-#: emits 4x4 sensor pixels per level-0 position).
-UNSHUFFLE = 2
-#: Where the output starts from (see the module docstring).
-BASES = ("demosaic", "bilinear", "none")
-#: How the level-0 features become full-resolution pixels (see the module docstring).
-HEADS = ("shuffle", "overlap")
-#: The gate's starting logit: sigmoid(-2) = 0.12 of the base let go, small enough to start
-#: near the base, large enough for the gradient to open it where the input is noise.
-GATE_START = -2.0
-#: The demosaic planes the runner adds for ``base="demosaic"``
-#: (:func:`engine.render.demosaic_planes`: 3 colours x 2 x 2 sensor pixels per packed pixel).
-DEMOSAIC_PLANES = 12
-#: The colour-masked mosaic planes an X-Trans network takes (:func:`engine.render.colour_planes`:
-#: 3 colours x 4 positions).
-COLOUR_PLANES = 12
-#: The widest per-pixel base filter (its taps are head outputs, 16 channels each).
-MAX_FILTER = 5
 #: Full-resolution output pixels an inference pass finishes at a time (head, base, gate):
 #: 2 MP strips bound the full-resolution buffers to a few tens of MB (a base filter's taps
 #: make the strips shorter).
@@ -170,52 +159,16 @@ class FastUNet(EnhanceNet):
         base_filter: int = 0,
     ) -> None:
         super().__init__()
+        self.config = checked_config(
+            raw_channels=raw_channels, out_channels=out_channels, noise_input=noise_input,
+            widths=widths, encoder_convs=encoder_convs, decoder_convs=decoder_convs,
+            negative_slope=negative_slope, base=base, gate=gate, head=head, sensor=sensor,
+            base_filter=base_filter,
+        )  # fmt: skip
         widths, encoder_convs, decoder_convs = (
-            list(widths),
-            list(encoder_convs),
-            list(decoder_convs),
-        )
+            self.config["widths"], self.config["encoder_convs"], self.config["decoder_convs"]
+        )  # fmt: skip
         levels = len(widths)
-        if levels < 2 or len(encoder_convs) != levels or len(decoder_convs) != levels - 1:
-            raise ValueError(
-                "need at least 2 widths, one encoder count per width and one decoder count "
-                f"per width but the last; got {widths}, {encoder_convs}, {decoder_convs}"
-            )
-        counts = {f"width {i}": w for i, w in enumerate(widths)}
-        counts |= {f"encoder convs {i}": n for i, n in enumerate(encoder_convs)}
-        counts |= {f"decoder convs {i}": n for i, n in enumerate(decoder_convs)}
-        check_positive(raw_channels=raw_channels, out_channels=out_channels, **counts)
-        self.config = {
-            "raw_channels": raw_channels,
-            "out_channels": out_channels,
-            "noise_input": bool(noise_input),
-            "widths": widths,
-            "encoder_convs": encoder_convs,
-            "decoder_convs": decoder_convs,
-            "negative_slope": float(negative_slope),
-            "base": base,
-            "gate": bool(gate),
-            "head": head,
-        }
-        if sensor != "bayer":  # Bayer cards written before X-Trans keep their exact config
-            self.config["sensor"] = sensor
-        if base_filter:  # and cards written before the base filter theirs
-            self.config["base_filter"] = int(base_filter)
-        if base not in BASES:
-            raise ValueError(f"base must be one of {', '.join(BASES)}, got {base!r}")
-        if head not in HEADS:
-            raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
-        if base != "none" and (raw_channels != 4 or out_channels != 3):
-            raise ValueError("starting from a demosaic needs 4 raw and 3 output channels")
-        if sensor not in SENSORS:
-            raise ValueError(f"sensor must be one of {', '.join(SENSORS)}, got {sensor!r}")
-        if sensor == "x-trans" and (base != "demosaic" or not noise_input):
-            raise ValueError("an X-Trans network needs base='demosaic' and noise_input")
-        if base_filter and (base_filter < 3 or base_filter % 2 == 0 or base_filter > MAX_FILTER):
-            raise ValueError(f"base_filter must be 0 or odd from 3 to {MAX_FILTER}, "
-                             f"got {base_filter}")  # fmt: skip
-        if base_filter and (base == "none" or head != "shuffle"):
-            raise ValueError("base_filter needs a base and the shuffle head")
         #: Sensor pixels the base filter reaches on each side (0: no filter).
         self.filter_radius = int(base_filter) // 2
         self.sensors = (sensor,)
@@ -240,34 +193,55 @@ class FastUNet(EnhanceNet):
             if self.demosaic_input
             else None
         )
+        self._build_body(stem_in, slope)
+        self.head_kind = head
+        self._build_head(widths[0], base_filter)
+        self.size_multiple = UNSHUFFLE * 2 ** (levels - 1)
+        self.receptive_radius = self.trace_radius()
+        self.activation_bytes = ACTIVATION_BYTES_PER_FEATURE * widths[0]
+
+    def _build_body(self, stem_in: int, slope: float) -> None:
+        """The U-Net's levels: ``stem_in`` unshuffled planes into level 0, strided 2x2
+        convolutions down, transposed 2x2 convolutions up, added skips."""
+        levels = len(self.widths)
         self.encoders = nn.ModuleList(
-            _convs(stem_in if i == 0 else widths[i], widths[i], encoder_convs[i], slope)
+            _convs(
+                stem_in if i == 0 else self.widths[i], self.widths[i], self.encoder_convs[i], slope
+            )
             for i in range(levels)
         )
         self.downs = nn.ModuleList(
-            nn.Conv2d(widths[i], widths[i + 1], 2, stride=2) for i in range(levels - 1)
+            nn.Conv2d(self.widths[i], self.widths[i + 1], 2, stride=2) for i in range(levels - 1)
         )
         self.ups = nn.ModuleList(
-            nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in range(levels - 1)
+            nn.ConvTranspose2d(self.widths[i + 1], self.widths[i], 2, stride=2)
+            for i in range(levels - 1)
         )
         self.decoders = nn.ModuleList(
-            _convs(widths[i], widths[i], decoder_convs[i], slope) for i in range(levels - 1)
+            _convs(self.widths[i], self.widths[i], self.decoder_convs[i], slope)
+            for i in range(levels - 1)
         )
+
+    def _build_head(self, features: int, base_filter: int) -> None:
+        """The head (:attr:`head_kind`) from ``features`` level-0 features to the residual,
+        the gate's logit and the base filter's taps of every output pixel; with a base it
+        starts as the base itself (nearly, with the gate), each pixel's filter as its centre
+        tap alone."""
         scale = UNSHUFFLE * self.upscale
-        self.head_kind = head
+        out_channels = self.out_channels
         head_out = out_channels + int(self.gate) + int(base_filter) ** 2
         self.head: nn.Conv2d | nn.ConvTranspose2d
-        if head == "shuffle":
-            self.head = nn.Conv2d(widths[0], scale * scale * head_out, 1)
+        if self.head_kind == "shuffle":
+            self.head = nn.Conv2d(features, scale * scale * head_out, 1)
             biases = self.head.bias
         else:
             # Output pixel 4i + d - 2 + k of input position i: taps k = 2..5 are the block's own.
             self.head = nn.ConvTranspose2d(
-                widths[0], head_out, 2 * scale, stride=scale, padding=scale // 2, bias=False
+                features, head_out, 2 * scale, stride=scale, padding=scale // 2, bias=False
             )
             self.head_bias = nn.Parameter(torch.zeros(head_out * scale * scale))
             biases = self.head_bias
-        if base != "none":  # start as the base itself (nearly, with the gate)
+        if self.base != "none":
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(biases)
             # pixel_shuffle takes scale**2 consecutive channels per output channel: the
@@ -278,9 +252,6 @@ class FastUNet(EnhanceNet):
             if base_filter:  # every pixel's filter starts as its centre tap alone
                 centre = out_channels + int(self.gate) + int(base_filter) ** 2 // 2
                 nn.init.ones_(biases[centre * scale * scale : (centre + 1) * scale * scale])
-        self.size_multiple = UNSHUFFLE * 2 ** (levels - 1)
-        self.receptive_radius = self.trace_radius()
-        self.activation_bytes = ACTIVATION_BYTES_PER_FEATURE * widths[0]
 
     def forward_padded(self, x: Tensor) -> Tensor:
         """``(N, C, H, W)``, ``H, W`` multiples of :attr:`size_multiple` -> ``(N, 3, 2H, 2W)``."""
@@ -386,52 +357,25 @@ class FastUNet(EnhanceNet):
         overlapping head from trained weights."""
         if self.head_kind != "shuffle":
             raise ValueError("overlap_state needs a network with the shuffle head")
-        scale = UNSHUFFLE * self.upscale
-        weight = self.head.weight.detach()[:, :, 0, 0]  # (C * scale**2, features)
-        outputs = weight.shape[0] // (scale * scale)
-        # (C, scale, scale, features) -> (features, C, scale, scale): the block's own taps.
-        own = weight.view(outputs, scale, scale, -1).permute(3, 0, 1, 2)
-        taps = own.new_zeros(own.shape[0], outputs, 2 * scale, 2 * scale)
-        taps[:, :, scale // 2 : scale // 2 + scale, scale // 2 : scale // 2 + scale] = own
         state = {k: v for k, v in self.state_dict().items() if not k.startswith("head.")}
-        return state | {"head.weight": taps, "head_bias": self.head.bias.detach().clone()}
+        return state | overlap_head(self.head.weight, self.head.bias, UNSHUFFLE * self.upscale)
 
     def warm_start_state(self, source: dict[str, Tensor]) -> dict[str, Tensor]:
         """``source`` weights ready to warm-start this network; any other source is returned as
         it is.
 
-        * An X-Trans network from a Bayer ``fast`` network's weights: the demosaic stem's 1x1
-          taps gain the colour planes' channels, at zero and in front (pixel_unshuffle keeps
-          planes together, and the colour planes come first), so the X-Trans network starts as
-          the Bayer one looking at samples by position.
-        * A network with a base filter from one without: the head gains the filter's channels
-          as this network starts them (zero weights, the centre tap's bias 1), so it starts as
-          exactly the source network. One without from one with (an X-Trans network from the
-          Bayer default, say) keeps the residual's and the gate's channels and drops the taps.
+        * An X-Trans network from a Bayer ``fast`` network's weights: the demosaic stem gains
+          the colour planes' channels at zero (:func:`~engine.models.fast_weights.colour_stem_for`).
+        * A network with a base filter from one without, and back: the head gains the filter's
+          channels as this network starts them, or drops them
+          (:func:`~engine.models.fast_weights.head_for`).
         """
-        source = self._with_colour_stem(source)
-        weight, bias = source.get("head.weight"), source.get("head.bias")
-        own = self.head.weight
-        if weight is None or bias is None or weight.shape == own.shape:
+        if self.colour_input:
+            source = colour_stem_for(source, DEMOSAIC_PLANES * UNSHUFFLE**2,
+                                     COLOUR_PLANES * UNSHUFFLE**2)  # fmt: skip
+        if self.head_kind != "shuffle":
             return source
-        if self.head_kind != "shuffle" or weight.shape[1:] != own.shape[1:]:
-            return source
-        rows = min(weight.shape[0], own.shape[0])  # the residual's and the gate's come first
-        if weight.shape[0] > own.shape[0]:  # a network without the filter: the nearest start
-            return source | {"head.weight": weight[:rows], "head.bias": bias[:rows]}
-        head_bias = self.head.bias.detach()
-        return source | {
-            "head.weight": torch.cat([weight, own.detach()[rows:].to(weight.dtype)]),
-            "head.bias": torch.cat([bias, head_bias[rows:].to(bias.dtype)]),
-        }
-
-    def _with_colour_stem(self, source: dict[str, Tensor]) -> dict[str, Tensor]:
-        taps = source.get("demosaic_stem.weight")
-        bayer_width = DEMOSAIC_PLANES * UNSHUFFLE**2
-        if not self.colour_input or taps is None or taps.shape[1] != bayer_width:
-            return source
-        colour = taps.new_zeros(taps.shape[0], COLOUR_PLANES * UNSHUFFLE**2, *taps.shape[2:])
-        return source | {"demosaic_stem.weight": torch.cat([colour, taps], dim=1)}
+        return head_for(source, self.head.weight, self.head.bias)
 
     def trace_radius(self) -> int:
         """Analytic receptive radius in packed pixels (the reasoning of

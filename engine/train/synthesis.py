@@ -241,18 +241,24 @@ def to_rggb(pair: TrainingPair) -> TrainingPair:
     return flip_pair(pair, horizontal=columns, vertical=rows, transpose=False)
 
 
-def training_crop_size(pair: TrainingPair, crop: int) -> tuple[int, int]:
-    """``(height, width)`` of a training crop of at most ``crop`` (the whole frame when
-    smaller): for X-Trans, cut to multiples of :data:`XTRANS_CROP_STEP` (of 6, for a frame
-    under 12 pixels); Bayer sizes are made even by :func:`crop_pair`."""
-    h, w = min(crop, pair.dark.height), min(crop, pair.dark.width)
-    if not pair.dark.is_xtrans:
-        return h, w
+def crop_sides(height: int, width: int, crop: int, xtrans: bool) -> tuple[int, int]:
+    """``(height, width)`` of a training crop of at most ``crop`` from a ``height`` x
+    ``width`` picture (the whole picture when smaller), in whole CFA periods and whole packed
+    pixels: even for Bayer, multiples of :data:`XTRANS_CROP_STEP` for X-Trans (of 6 where a
+    side is under 12). The one rule for synthetic photos and real pairs alike."""
+    step = XTRANS_CROP_STEP if xtrans else 2
 
     def cut(side: int) -> int:
-        return side // XTRANS_CROP_STEP * XTRANS_CROP_STEP or side // 6 * 6
+        side = min(crop, side)
+        return side // step * step or (side // 6 * 6 if xtrans else side)
 
-    return cut(h), cut(w)
+    return cut(height), cut(width)
+
+
+def training_crop_size(pair: TrainingPair, crop: int) -> tuple[int, int]:
+    """``(height, width)`` of a training crop of at most ``crop`` of ``pair``
+    (:func:`crop_sides`)."""
+    return crop_sides(pair.dark.height, pair.dark.width, crop, pair.dark.is_xtrans)
 
 
 def random_crop_and_flip(pair: TrainingPair, crop: int, rng: np.random.Generator) -> TrainingPair:
@@ -320,8 +326,7 @@ class SyntheticPairSource:
         index = int(rng.integers(len(self.photos)))
         photo = self._photo(index)
         h, w = photo.shape[:2]
-        step = XTRANS_CROP_STEP if self.sensor == "x-trans" else 2
-        ch, cw = min(self.crop, h) // step * step, min(self.crop, w) // step * step
+        ch, cw = crop_sides(h, w, self.crop, self.sensor == "x-trans")
         top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
         patch = photo[top : top + ch, left : left + cw].astype(np.float32) / 255.0
         # Flips of the sRGB patch happen before mosaicking, so they are trivially CFA-correct.
