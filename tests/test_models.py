@@ -456,7 +456,7 @@ def test_fast_base_filter_weighs_each_pixels_neighbours() -> None:
     box = F.avg_pool2d(padded, 3, stride=1)
     wanted = torch.cat([box[..., :16], padded[:, :, 1:-1, 18:34]], dim=-1)
     head = torch.cat([torch.zeros(1, 4, 32, 32), taps], dim=1)
-    torch.testing.assert_close(filter_by_taps(padded, model._taps(head)), wanted)
+    torch.testing.assert_close(filter_by_taps(padded, model.base_taps(head)), wanted)
     with torch.no_grad():  # and the network's own output, through its head, is the same
         model.head.bias.view(13, 16)[4:] = 0.0
         model.head.bias.view(13, 16)[4 + 4] = 1.0  # every pixel: the centre tap alone

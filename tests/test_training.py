@@ -86,7 +86,7 @@ def test_flips_keep_colours_on_their_pixels(cfa: str, flips: tuple[int, int, int
 def test_crop_sides_are_whole_cfa_periods_and_packed_pixels(
     height: int, width: int, crop: int, xtrans: bool, sides: tuple[int, int]
 ) -> None:
-    assert crop_sides(height, width, crop, xtrans) == sides
+    assert crop_sides(height, width, crop, xtrans=xtrans) == sides
 
 
 @pytest.mark.parametrize("loss_space", ["srgb", "linear"])

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 
 from engine.models.fast import FastUNet
+from engine.models.fast_config import UNSHUFFLE
+from engine.models.fast_ops import depth_to_space
 from engine.render import Enhancer
 from engine.train.synthesis import held_out_pairs, list_photos
 
@@ -32,24 +34,25 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     seen: dict[str, list[float]] = {"kept": [], "taps": []}
-    kept, taps = FastUNet._kept, FastUNet._taps
 
-    def recording_kept(self: FastUNet, out: torch.Tensor) -> torch.Tensor:
-        share = kept(self, out)
-        seen["kept"].append(share.mean().item())
-        return share
+    def record(net: FastUNet, out: torch.Tensor) -> None:
+        """One strip's head output (the shuffle head's, before its depth-to-space)."""
+        full = depth_to_space(out, UNSHUFFLE * net.upscale)
+        seen["kept"].append(net.kept_share(full).mean().item())
+        if net.filter_radius:
+            taps = net.base_taps(full).float()
+            centre = torch.zeros(taps.shape[1], dtype=taps.dtype)
+            centre[taps.shape[1] // 2] = 1
+            seen["taps"].append((taps - centre[:, None, None]).abs().mean().item())
 
-    def recording_taps(self: FastUNet, out: torch.Tensor) -> torch.Tensor:
-        values = taps(self, out)
-        centre = torch.zeros(values.shape[1], dtype=values.dtype)
-        centre[values.shape[1] // 2] = 1
-        seen["taps"].append((values - centre[:, None, None]).abs().mean().item())
-        return values
-
-    FastUNet._kept, FastUNet._taps = recording_kept, recording_taps  # type: ignore[method-assign]
     photos = list_photos(args.data, held_out=True)[: args.photos]
     for model in args.models:
         enhancer = Enhancer(model)
+        net = enhancer.runner.model if enhancer.runner is not None else None
+        if not isinstance(net, FastUNet) or not net.gate or net.head_kind != "shuffle":
+            print(f"{model}: not a gated fast network with the shuffle head")
+            continue
+        net.head.register_forward_hook(lambda module, args, out, net=net: record(net, out))
         print(f"{model}:")
         for ratio in RATIOS:
             per_pair: dict[str, list[float]] = {"kept": [], "taps": []}

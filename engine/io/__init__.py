@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from engine.io.cfa import (
+    BAYER_LAYOUTS,
     BLUE,
     GREEN,
     RED,
@@ -67,6 +68,7 @@ from engine.io.testdata import SONY_12MP, synthetic_scene, write_synthetic_dng
 from engine.io.thumbnails import THUMBNAIL_SIDE, embedded_thumbnail
 
 __all__ = [
+    "BAYER_LAYOUTS",
     "BLUE",
     "DEFAULT_NAME",
     "DEMOSAIC_ALGORITHM",

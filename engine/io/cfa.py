@@ -11,7 +11,7 @@ import numpy as np
 #: Colour indices used in :attr:`engine.io.raw.RawFrame.cfa_pattern`.
 RED, GREEN, BLUE = 0, 1, 2
 
-#: The four 2x2 Bayer layouts (greens on a diagonal).
+#: The four 2x2 Bayer layouts (greens on a diagonal), in the order synthetic data draws them.
 BAYER_LAYOUTS = ("RGGB", "BGGR", "GRBG", "GBRG")
 
 #: Fujifilm's X-Trans 6x6 colour filter tile (0 = R, 1 = G, 2 = B) as LibRaw stores it for the

@@ -214,7 +214,7 @@ def write_cfa_dng(
             0..65535), raw DN; ``H`` and ``W`` >= 22 (LibRaw's minimum), odd sizes allowed.
         cfa: colour layout of the top-left 2x2 block: ``"RGGB"``, ``"BGGR"``, ``"GRBG"`` or
             ``"GBRG"``; or a ``(2, 2)`` or ``(6, 6)`` array of colour indices (an X-Trans
-            pattern, :func:`xtrans_pattern`).
+            pattern, :func:`~engine.io.cfa.xtrans_pattern`).
         black_level: scalar, 4 values (row-major over the 2x2 block) or a ``(2, 2)`` array of
             black levels in DN per CFA position. Integers round-trip exactly through LibRaw.
         white_level: saturation in DN, ``1..65535``; ``None`` means 65535.

@@ -87,7 +87,7 @@ from engine.models.fast_config import (
     checked_config,
 )
 from engine.models.fast_ops import bilinear_demosaic, depth_to_space, filter_by_taps, strided_taps
-from engine.models.fast_weights import colour_stem_for, head_for, overlap_head
+from engine.models.fast_weights import overlap_head, resized_head, with_colour_stem
 
 #: Full-resolution output pixels an inference pass finishes at a time (head, base, gate):
 #: 2 MP strips bound the full-resolution buffers to a few tens of MB (a base filter's taps
@@ -195,7 +195,7 @@ class FastUNet(EnhanceNet):
         )
         self._build_body(stem_in, slope)
         self.head_kind = head
-        self._build_head(widths[0], base_filter)
+        self._build_head()
         self.size_multiple = UNSHUFFLE * 2 ** (levels - 1)
         self.receptive_radius = self.trace_radius()
         self.activation_bytes = ACTIVATION_BYTES_PER_FEATURE * widths[0]
@@ -222,13 +222,14 @@ class FastUNet(EnhanceNet):
             for i in range(levels - 1)
         )
 
-    def _build_head(self, features: int, base_filter: int) -> None:
-        """The head (:attr:`head_kind`) from ``features`` level-0 features to the residual,
+    def _build_head(self) -> None:
+        """The head (:attr:`head_kind`) from the level-0 features to the residual,
         the gate's logit and the base filter's taps of every output pixel; with a base it
         starts as the base itself (nearly, with the gate), each pixel's filter as its centre
         tap alone."""
         scale = UNSHUFFLE * self.upscale
-        out_channels = self.out_channels
+        out_channels, features = self.out_channels, self.widths[0]
+        base_filter = 2 * self.filter_radius + 1 if self.filter_radius else 0
         head_out = out_channels + int(self.gate) + int(base_filter) ** 2
         self.head: nn.Conv2d | nn.ConvTranspose2d
         if self.head_kind == "shuffle":
@@ -281,21 +282,23 @@ class FastUNet(EnhanceNet):
             base = bilinear_demosaic(x[:, : self.raw_channels])
         if self.filter_radius:
             r = self.filter_radius
-            base = filter_by_taps(F.pad(base, (r, r, r, r), mode="replicate"), self._taps(out))
+            base = filter_by_taps(F.pad(base, (r, r, r, r), mode="replicate"), self.base_taps(out))
         residual = out[:, : self.out_channels]
         if not self.gate:
             return base + residual
-        return torch.addcmul(residual, base, self._kept(out))
+        return torch.addcmul(residual, base, self.kept_share(out))
 
-    def _kept(self, out: Tensor) -> Tensor:
-        """How much of the base the head keeps: ``out = base + r - sigmoid(g) base =
+    def kept_share(self, out: Tensor) -> Tensor:
+        """How much of the base the head keeps, ``(N, 1, H, W)`` in [0, 1], from the head's
+        full-resolution output ``out`` ``(N, C, H, W)``: ``out = base + r - sigmoid(g) base =
         sigmoid(-g) base + r``. In float32: near 1, bfloat16's steps (1/256) would show as
         banding in the kept base."""
         gate = self.out_channels
         return torch.sigmoid(-out[:, gate : gate + 1].float())
 
-    def _taps(self, out: Tensor) -> Tensor:
-        """The base filter's taps among the head's output channels (the last ``k * k``)."""
+    def base_taps(self, out: Tensor) -> Tensor:
+        """The base filter's taps among the head's full-resolution output channels
+        ``(N, C, H, W)``: the last ``k * k``, ``(N, k * k, H, W)``, unnormalised."""
         side = 2 * self.filter_radius + 1
         return out[:, out.shape[1] - side * side :]
 
@@ -318,7 +321,7 @@ class FastUNet(EnhanceNet):
             rows = slice(top, top + step)
             head = self._head(h[:, :, rows])
             base = self._strip_base(planes, head, top, min(top + step, height))
-            torch.addcmul(head[:, : self.out_channels], base, self._kept(head),
+            torch.addcmul(head[:, : self.out_channels], base, self.kept_share(head),
                           out=out[:, :, scale * top : scale * (top + step)])  # fmt: skip
         return out
 
@@ -336,7 +339,7 @@ class FastUNet(EnhanceNet):
         padded = F.pad(depth_to_space(planes[:, :, lo:hi], 2), (r, r, r, r), mode="replicate")
         first = scale * top - 2 * lo
         rows = padded[:, :, first : first + scale * (bottom - top) + 2 * r]
-        return filter_by_taps(rows, self._taps(head))
+        return filter_by_taps(rows, self.base_taps(head))
 
     def _head(self, h: Tensor) -> Tensor:
         """Level-0 features ``(N, widths[0], H, W)`` -> ``(N, out_channels [+ 1], 4H, 4W)``."""
@@ -365,17 +368,18 @@ class FastUNet(EnhanceNet):
         it is.
 
         * An X-Trans network from a Bayer ``fast`` network's weights: the demosaic stem gains
-          the colour planes' channels at zero (:func:`~engine.models.fast_weights.colour_stem_for`).
+          the colour planes' channels at zero
+          (:func:`~engine.models.fast_weights.with_colour_stem`).
         * A network with a base filter from one without, and back: the head gains the filter's
           channels as this network starts them, or drops them
-          (:func:`~engine.models.fast_weights.head_for`).
+          (:func:`~engine.models.fast_weights.resized_head`).
         """
         if self.colour_input:
-            source = colour_stem_for(source, DEMOSAIC_PLANES * UNSHUFFLE**2,
+            source = with_colour_stem(source, DEMOSAIC_PLANES * UNSHUFFLE**2,
                                      COLOUR_PLANES * UNSHUFFLE**2)  # fmt: skip
         if self.head_kind != "shuffle":
             return source
-        return head_for(source, self.head.weight, self.head.bias)
+        return resized_head(source, self.head.weight, self.head.bias)
 
     def trace_radius(self) -> int:
         """Analytic receptive radius in packed pixels (the reasoning of

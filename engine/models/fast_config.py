@@ -3,6 +3,7 @@ it can take, and the check of a card's config against them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from engine.models.base import check_positive
@@ -28,15 +29,30 @@ COLOUR_PLANES = 12
 MAX_FILTER = 5
 
 
-def checked_config(**config: Any) -> dict[str, Any]:
-    """The network's card config from :class:`~engine.models.fast.FastUNet`'s arguments, checked.
+def checked_config(
+    *,
+    raw_channels: int,
+    out_channels: int,
+    noise_input: bool,
+    widths: Sequence[int],
+    encoder_convs: Sequence[int],
+    decoder_convs: Sequence[int],
+    negative_slope: float,
+    base: str,
+    gate: bool,
+    head: str,
+    sensor: str,
+    base_filter: int,
+) -> dict[str, Any]:
+    """The network's card config from :class:`~engine.models.fast.FastUNet`'s arguments
+    (see there), checked: lists for the per-level counts, plain bools and floats, and
+    ``sensor``/``base_filter`` only where not the default (older cards keep their exact
+    config).
 
     Raises:
         ValueError: a layout or an option combination the network cannot build.
     """
-    widths, encoder_convs, decoder_convs = (
-        list(config["widths"]), list(config["encoder_convs"]), list(config["decoder_convs"])
-    )  # fmt: skip
+    widths, encoder_convs, decoder_convs = list(widths), list(encoder_convs), list(decoder_convs)
     levels = len(widths)
     if levels < 2 or len(encoder_convs) != levels or len(decoder_convs) != levels - 1:
         raise ValueError(
@@ -46,10 +62,8 @@ def checked_config(**config: Any) -> dict[str, Any]:
     counts = {f"width {i}": w for i, w in enumerate(widths)}
     counts |= {f"encoder convs {i}": n for i, n in enumerate(encoder_convs)}
     counts |= {f"decoder convs {i}": n for i, n in enumerate(decoder_convs)}
-    raw_channels, out_channels = config["raw_channels"], config["out_channels"]
     check_positive(raw_channels=raw_channels, out_channels=out_channels, **counts)
-    base, head, sensor = config["base"], config["head"], config["sensor"]
-    base_filter, noise_input = int(config["base_filter"]), bool(config["noise_input"])
+    base_filter, noise_input = int(base_filter), bool(noise_input)
     if base not in BASES:
         raise ValueError(f"base must be one of {', '.join(BASES)}, got {base!r}")
     if head not in HEADS:
@@ -71,9 +85,9 @@ def checked_config(**config: Any) -> dict[str, Any]:
         "widths": widths,
         "encoder_convs": encoder_convs,
         "decoder_convs": decoder_convs,
-        "negative_slope": float(config["negative_slope"]),
+        "negative_slope": float(negative_slope),
         "base": base,
-        "gate": bool(config["gate"]),
+        "gate": bool(gate),
         "head": head,
     }
     if sensor != "bayer":  # Bayer cards written before X-Trans keep their exact config

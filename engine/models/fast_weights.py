@@ -33,8 +33,19 @@ def overlap_head(weight: Tensor, bias: Tensor, scale: int) -> dict[str, Tensor]:
     return {"head.weight": taps, "head_bias": bias.detach().clone()}
 
 
-def head_for(source: dict[str, Tensor], own_weight: Tensor, own_bias: Tensor) -> dict[str, Tensor]:
+def resized_head(
+    source: dict[str, Tensor], own_weight: Tensor, own_bias: Tensor
+) -> dict[str, Tensor]:
     """``source`` with its shuffle head resized to ``own_weight``'s output channels.
+
+    Args:
+        source: a state dict; its ``"head.weight"`` ``(C' * s**2, F, 1, 1)`` and
+            ``"head.bias"`` ``(C' * s**2,)`` are resized (``s``: the head's scale).
+        own_weight, own_bias: the new network's head as it starts, ``(C * s**2, F, 1, 1)``
+            and ``(C * s**2,)``.
+
+    Returns:
+        ``source`` with a ``(C * s**2, F, 1, 1)`` head weight and a ``(C * s**2,)`` bias.
 
     The residual's and the gate's channels come first and are kept. A wider head (one with a
     base filter, from one without) gains the filter's channels as the new network starts
@@ -56,7 +67,7 @@ def head_for(source: dict[str, Tensor], own_weight: Tensor, own_bias: Tensor) ->
     }
 
 
-def colour_stem_for(
+def with_colour_stem(
     source: dict[str, Tensor], bayer_width: int, colour_width: int
 ) -> dict[str, Tensor]:
     """``source`` (a Bayer network's weights) with the demosaic stem an X-Trans network needs.
@@ -65,6 +76,9 @@ def colour_stem_for(
     zero and in front (pixel_unshuffle keeps planes together, and the colour planes come
     first), so the X-Trans network starts as the Bayer one looking at samples by position.
     Any other source is returned as it is.
+
+    Returns:
+        ``source`` with a ``(F, colour_width + bayer_width, 1, 1)`` demosaic stem.
     """
     taps = source.get("demosaic_stem.weight")
     if taps is None or taps.shape[1] != bayer_width:

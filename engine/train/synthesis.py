@@ -241,11 +241,13 @@ def to_rggb(pair: TrainingPair) -> TrainingPair:
     return flip_pair(pair, horizontal=columns, vertical=rows, transpose=False)
 
 
-def crop_sides(height: int, width: int, crop: int, xtrans: bool) -> tuple[int, int]:
+def crop_sides(height: int, width: int, crop: int, *, xtrans: bool) -> tuple[int, int]:
     """``(height, width)`` of a training crop of at most ``crop`` from a ``height`` x
     ``width`` picture (the whole picture when smaller), in whole CFA periods and whole packed
     pixels: even for Bayer, multiples of :data:`XTRANS_CROP_STEP` for X-Trans (of 6 where a
-    side is under 12). The one rule for synthetic photos and real pairs alike."""
+    side is under 12). The one rule for synthetic photos and real pairs alike. (Degenerate
+    sides: a 1-pixel Bayer side stays 1, an X-Trans side under 6 gives 0; real frames and
+    training photos are far larger.)"""
     step = XTRANS_CROP_STEP if xtrans else 2
 
     def cut(side: int) -> int:
@@ -258,7 +260,7 @@ def crop_sides(height: int, width: int, crop: int, xtrans: bool) -> tuple[int, i
 def training_crop_size(pair: TrainingPair, crop: int) -> tuple[int, int]:
     """``(height, width)`` of a training crop of at most ``crop`` of ``pair``
     (:func:`crop_sides`)."""
-    return crop_sides(pair.dark.height, pair.dark.width, crop, pair.dark.is_xtrans)
+    return crop_sides(pair.dark.height, pair.dark.width, crop, xtrans=pair.dark.is_xtrans)
 
 
 def random_crop_and_flip(pair: TrainingPair, crop: int, rng: np.random.Generator) -> TrainingPair:
@@ -287,7 +289,7 @@ class SyntheticPairSource:
         clean_fraction: share of near-clean pairs: ratio 1 at the profile's lowest gain, where
             the right output is the input demosaicked.
         sensor: ``"bayer"`` or ``"x-trans"`` pairs (:func:`synthesise_pair`); X-Trans crops
-            are cut to multiples of 12 (whole periods, an even packed size).
+            crops are cut by :func:`crop_sides`.
     """
 
     def __init__(
@@ -326,7 +328,7 @@ class SyntheticPairSource:
         index = int(rng.integers(len(self.photos)))
         photo = self._photo(index)
         h, w = photo.shape[:2]
-        ch, cw = crop_sides(h, w, self.crop, self.sensor == "x-trans")
+        ch, cw = crop_sides(h, w, self.crop, xtrans=self.sensor == "x-trans")
         top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
         patch = photo[top : top + ch, left : left + cw].astype(np.float32) / 255.0
         # Flips of the sRGB patch happen before mosaicking, so they are trivially CFA-correct.

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from engine.io import (
+    BAYER_LAYOUTS,
     ExifInfo,
     RawFrame,
     cam_to_srgb_from_xyz,
@@ -34,9 +35,6 @@ from engine.io import (
     tile_pattern,
 )
 from engine.render import highlight_gains, srgb_decode
-
-#: Bayer layouts :func:`sample_unprocess_params` picks from.
-BAYER_LAYOUTS: tuple[str, ...] = ("RGGB", "BGGR", "GRBG", "GBRG")
 
 #: (black, white) levels in DN of common RAW formats: 14-bit with Sony's 512 black, 14-bit with
 #: Canon's 2048 black, 12-bit with a 256 black.
