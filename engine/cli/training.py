@@ -21,7 +21,7 @@ from engine.resources import SENSOR_NAMES, SENSORS
 
 if TYPE_CHECKING:
     from engine.models import ModelCard
-    from engine.train import TrainConfig, TrainResult
+    from engine.train import TrainConfig, TrainingPair, TrainResult
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -173,10 +173,31 @@ def _training_card(
     )  # fmt: skip
 
 
+def _evaluation_pairs(
+    data: Path, ratios: list[float], args: argparse.Namespace
+) -> tuple[list[TrainingPair], str]:
+    """``evaluate``'s pairs and their sensor: real pairs as they are (one sensor kind), else
+    synthetic pairs of the held-out photos at ``ratios`` on ``--sensor``."""
+    from engine.evaluate import default_eval_pairs
+    from engine.train import is_pair_source, load_pair, load_pairs
+
+    sensor = args.sensor
+    if is_pair_source(data):  # real pairs say what sensor they come from
+        pairs = [load_pair(spec) for spec in load_pairs(data)]
+        sensors = sorted({p.dark.sensor for p in pairs})
+        if len(sensors) > 1:
+            raise DarkroomError(f"{data}: the pairs mix Bayer and X-Trans cameras; evaluate "
+                                "each kind on its own")  # fmt: skip
+        return pairs, sensors[0] if sensors else sensor
+    pairs = default_eval_pairs(data, ratios=ratios, max_photos=args.max_photos,
+                               max_side=args.max_side or None, sensor=sensor)  # fmt: skip
+    return pairs, sensor
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from engine.evaluate import EvaluationSettings, default_eval_pairs, evaluate, write_report
+    from engine.evaluate import EvaluationSettings, evaluate, write_report
     from engine.models import card_path_for, model_entries, read_card, resolve_model, write_card
     from engine.render import CLASSICAL
 
@@ -195,19 +216,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         ratios = [float(r) for r in args.ratios.split(",")]
     except ValueError:
         raise DarkroomError(f"--ratios {args.ratios!r}: give numbers like 100,250,300") from None
-    from engine.train import is_pair_source, load_pair, load_pairs
-
-    sensor = args.sensor
-    if is_pair_source(data):  # real pairs say what sensor they come from
-        pairs = [load_pair(spec) for spec in load_pairs(data)]
-        sensors = sorted({p.dark.sensor for p in pairs})
-        if len(sensors) > 1:
-            raise DarkroomError(f"{data}: the pairs mix Bayer and X-Trans cameras; evaluate "
-                                "each kind on its own")  # fmt: skip
-        sensor = sensors[0] if sensors else sensor
-    else:
-        pairs = default_eval_pairs(data, ratios=ratios, max_photos=args.max_photos,
-                                   max_side=args.max_side or None, sensor=sensor)  # fmt: skip
+    pairs, sensor = _evaluation_pairs(data, ratios, args)
     if not pairs:
         raise DarkroomError(f"{data}: no evaluation pairs")
     # Each row is the named model's own render: one that does not take these pairs is left out
@@ -258,8 +267,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def add_training_parsers(sub: argparse._SubParsersAction) -> None:
     """Add ``train``, ``evaluate`` and ``bench`` to ``darkroom-cli``'s sub-parsers."""
+    _add_train_parser(sub)
+    _add_evaluate_parser(sub)
+    _add_bench_parser(sub)
+
+
+def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model variant")
-    p.add_argument("--variant", required=True, help="baseline, attention, gan, uunet or deep")
+    variants = "fast (the default's), lite, baseline, attention, gan, uunet or deep"
+    p.add_argument("--variant", required=True, help=variants)
     p.add_argument("--data", required=True, help="clean-photo folder, SID-style folder or CSV")
     p.add_argument("--iterations", type=int, required=True)
     p.add_argument("--out", required=True, help="output .safetensors (model card beside it)")
@@ -301,6 +317,8 @@ def add_training_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_train)
 
+
+def _add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="PSNR/SSIM table (like SID's Table 1) and contact sheet")
     p.add_argument("--data", required=True, help="clean-photo folder (held-out split), or pairs")
     p.add_argument("--models", default="all", help="'all' (with weights), 'none' or a,b,c")
@@ -323,6 +341,8 @@ def add_training_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
+
+def _add_bench_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="time every variant on a 12 MP frame")
     p.add_argument("input", nargs="?", help="a RAW file (default: a generated 12 MP DNG)")
     p.add_argument("--variants", help="comma-separated (default: all and 'none')")
