@@ -5,7 +5,9 @@
 The checkpoints must come from one run (the same variant and config), e.g. copies of
 ``darkroom-cli train``'s checkpoint taken every ``--checkpoint-every`` iterations along a leg at
 a constant learning rate. Writes the mean weights with a model card: ``--card`` copies another
-model's card (name, training record) and appends what was averaged; otherwise a minimal card.
+model's card (name, training record; its metrics cleared, to be measured again with
+``darkroom-cli evaluate --update-cards``) and appends what was averaged; otherwise a minimal
+card.
 The fourth leg of the shipped ``fast`` is the mean of 9 checkpoints, iterations 2,000-4,000
 (its card's notes).
 """
@@ -40,7 +42,8 @@ def main() -> None:
     what = f"mean of {len(states)} checkpoints at iterations {', '.join(map(str, iterations))}"
     if args.card:
         card = read_card(args.card)
-        card = dataclasses.replace(card, notes=f"{card.notes} Weights: the {what}.")
+        card = dataclasses.replace(card, config=net.config, metrics={},
+                                   notes=f"{card.notes} Weights: the {what}.")  # fmt: skip
     else:
         card = ModelCard(name=args.out.stem, architecture=config["variant"], config=net.config,
                          iterations=iterations[-1], notes=what.capitalize() + ".")  # fmt: skip
