@@ -13,19 +13,12 @@ photo developed without a mosaic) and fine-detail energy over the reference's.
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 
 import numpy as np
 
 from engine.evaluate.metrics import hf_energy_ratio, psnr
-from engine.noise import NoiseLevel
 from engine.render import Enhancer, develop_numpy
 from engine.train import held_out_pairs, list_photos
-
-
-def sigma_at(level: NoiseLevel, signal: float) -> float:
-    """The level's raw noise sigma at ``signal`` (normalised, before amplification)."""
-    return float(np.sqrt(level.gain * signal + level.floor))
 
 
 def main() -> None:
@@ -49,8 +42,8 @@ def main() -> None:
             black = frame.black_map()
             signal = float(np.median((frame.mosaic - black) / (frame.white_level - black)))
             signal = max(signal, 1e-4)
-            sigma_ratios.append(sigma_at(found, signal) / sigma_at(pair.noise, signal))
-            halved = replace(found, gain=found.gain / 4, floor=found.floor / 4)
+            sigma_ratios.append(float(found.sigma(signal, 1.0) / pair.noise.sigma(signal, 1.0)))
+            halved = found.scaled(0.5)
             for label, level in (("found", found), ("true", pair.noise), ("found/2", halved)):
                 enhancer.noise_level = lambda _frame, level=level: level  # type: ignore[method-assign]
                 out = enhancer.render(pair.dark, pair.ratio).srgb

@@ -203,23 +203,20 @@ class FastUNet(EnhanceNet):
     def _build_body(self, stem_in: int, slope: float) -> None:
         """The U-Net's levels: ``stem_in`` unshuffled planes into level 0, strided 2x2
         convolutions down, transposed 2x2 convolutions up, added skips."""
-        levels = len(self.widths)
+        widths, encoder_convs, decoder_convs = self.widths, self.encoder_convs, self.decoder_convs
+        levels = len(widths)
         self.encoders = nn.ModuleList(
-            _convs(
-                stem_in if i == 0 else self.widths[i], self.widths[i], self.encoder_convs[i], slope
-            )
+            _convs(stem_in if i == 0 else widths[i], widths[i], encoder_convs[i], slope)
             for i in range(levels)
         )
         self.downs = nn.ModuleList(
-            nn.Conv2d(self.widths[i], self.widths[i + 1], 2, stride=2) for i in range(levels - 1)
+            nn.Conv2d(widths[i], widths[i + 1], 2, stride=2) for i in range(levels - 1)
         )
         self.ups = nn.ModuleList(
-            nn.ConvTranspose2d(self.widths[i + 1], self.widths[i], 2, stride=2)
-            for i in range(levels - 1)
+            nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in range(levels - 1)
         )
         self.decoders = nn.ModuleList(
-            _convs(self.widths[i], self.widths[i], self.decoder_convs[i], slope)
-            for i in range(levels - 1)
+            _convs(widths[i], widths[i], decoder_convs[i], slope) for i in range(levels - 1)
         )
 
     def _build_head(self) -> None:

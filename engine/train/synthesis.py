@@ -245,14 +245,14 @@ def crop_sides(height: int, width: int, crop: int, *, xtrans: bool) -> tuple[int
     """``(height, width)`` of a training crop of at most ``crop`` from a ``height`` x
     ``width`` picture (the whole picture when smaller), in whole CFA periods and whole packed
     pixels: even for Bayer, multiples of :data:`XTRANS_CROP_STEP` for X-Trans (of 6 where a
-    side is under 12). The one rule for synthetic photos and real pairs alike. (Degenerate
-    sides: a 1-pixel Bayer side stays 1, an X-Trans side under 6 gives 0; real frames and
-    training photos are far larger.)"""
+    side is under 12). The one rule for synthetic photos and real pairs alike. (A Bayer side
+    under 2 or an X-Trans side under 6 gives 0; real frames and training photos are far
+    larger.)"""
     step = XTRANS_CROP_STEP if xtrans else 2
 
     def cut(side: int) -> int:
         side = min(crop, side)
-        return side // step * step or (side // 6 * 6 if xtrans else side)
+        return side // 6 * 6 if xtrans and side < step else side // step * step
 
     return cut(height), cut(width)
 
@@ -288,8 +288,8 @@ class SyntheticPairSource:
             seed-variant recipe).
         clean_fraction: share of near-clean pairs: ratio 1 at the profile's lowest gain, where
             the right output is the input demosaicked.
-        sensor: ``"bayer"`` or ``"x-trans"`` pairs (:func:`synthesise_pair`); X-Trans crops
-            crops are cut by :func:`crop_sides`.
+        sensor: ``"bayer"`` or ``"x-trans"`` pairs (:func:`synthesise_pair`); crops
+            are cut by :func:`crop_sides`.
     """
 
     def __init__(
