@@ -35,6 +35,11 @@ def small_fast(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("models") / "small-fast.safetensors"
     save_model(model, ModelCard(name="small-fast", architecture="fast", config=model.config),
                path)  # fmt: skip
+    # The same weights restoring detail (the default's card does): its window reads the
+    # output around each pixel, which the region's context must cover too.
+    card = ModelCard(name="small-fast-detail", architecture="fast", config=model.config,
+                     restores_detail=True)  # fmt: skip
+    save_model(model, card, path.with_name("small-fast-detail.safetensors"))
     return path
 
 
@@ -42,13 +47,18 @@ def _as_uint8(srgb: np.ndarray) -> np.ndarray:
     return np.clip(srgb * 255.0 + 0.5, 0, 255).astype(np.uint8).astype(np.int16)
 
 
+@pytest.mark.parametrize("detail", [False, True], ids=["plain", "detail"])
 @pytest.mark.parametrize("cfa", LAYOUTS)
-def test_a_full_resolution_region_equals_the_whole_render(make_dng, small_fast, cfa) -> None:
+def test_a_full_resolution_region_equals_the_whole_render(
+    make_dng, small_fast, cfa, detail
+) -> None:
     # Big enough that the region's context stops inside the frame on every side.
     path = make_dng(f"{cfa}.dng", height=1260, width=1302, cfa=cfa, ratio=20.0, noise=2.0,
                     seed=3)  # fmt: skip
     frame = read_raw(path)
-    enhancer = Enhancer(str(small_fast), device="cpu", precision="fp32")
+    weights = small_fast.with_name("small-fast-detail.safetensors") if detail else small_fast
+    enhancer = Enhancer(str(weights), device="cpu", precision="fp32")
+    assert enhancer.restores_detail is detail
     context, align = enhancer.region_context()
     region = (577, 603, 61, 97)  # odd offsets and sizes
     assert region[0] > context and frame.height - sum(region[::2]) > context
@@ -61,6 +71,11 @@ def test_a_full_resolution_region_equals_the_whole_render(make_dng, small_fast, 
         assert part.srgb.shape == expected.shape
         assert np.abs(_as_uint8(part.srgb) - _as_uint8(expected)).max() <= 1
         assert np.abs(part.srgb - expected).max() < 1e-4
+    if detail:  # the restoration changed this region, so the comparison above tested it
+        plain = Enhancer(str(small_fast), device="cpu", precision="fp32").render(frame, 20.0)
+        restored = enhancer.render(frame, 20.0)
+        changed = np.abs(plain.srgb - restored.srgb)[top : top + h, left : left + w]
+        assert changed.max() > 1e-3
     # The cut is on the frame's pooling grid from both ends, whichever way packing mirrors.
     assert align % 2 == 0
 

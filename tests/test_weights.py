@@ -132,6 +132,7 @@ def test_version_1_card_is_migrated(tmp_path: Path) -> None:
     card = read_card(plain)
     assert card.noise_profile == "ELD calibrations" and card.noise_fit is None
     assert card.noise_fit_sets_level  # cards from before the field: the fitted profile's level
+    assert card.restores_detail is False  # ...and their renders exactly as before
     load_model(plain)
 
 
@@ -146,6 +147,7 @@ def test_version_1_card_is_migrated(tmp_path: Path) -> None:
         ({"config": "big"}, "config must be an object"),
         ({"name": 3}, "name must be text"),
         ({"noise_fit_sets_level": "no"}, "noise_fit_sets_level must be true or false"),
+        ({"restores_detail": 1}, "restores_detail must be true or false"),
     ],
 )
 def test_bad_cards_are_one_line_model_errors(

@@ -353,6 +353,7 @@ class _FinetuneRun(TrainingLoop):
             noise_fit=data.fit.profile.to_dict() if data.fit else base.noise_fit,
             noise_fit_sets_level=bool(run.noise_fit_sets_level) if data.fit
             else base.noise_fit_sets_level,
+            restores_detail=base.restores_detail,
             iterations=result.iterations, hardware=result.hardware,
             training_time_s=round(run.train_seconds, 1), metrics=json_safe(metrics),
             licence=base.licence, notes="; ".join(text), base_model=base.name,

@@ -45,6 +45,9 @@ class ModelCard:
             any model, by shipped profile or measured on the frame (``False``: the base model
             scored higher so on the fine-tune's pairs, or the user asked for it; see
             :mod:`engine.finetune.level_choice`).
+        restores_detail: whether full-resolution renders add back the classical render's
+            fine detail that stands above the noise (:func:`engine.render.restore_detail`),
+            measured with these weights; ``False`` for cards from before this field.
         iterations, training_time_s: how long it trained.
         metrics: what it measured (``psnr``, ``ssim``, per ratio...).
         base_model: the model it was fine-tuned or warm-started from.
@@ -59,6 +62,7 @@ class ModelCard:
     noise_profile: str = ""
     noise_fit: dict[str, Any] | None = None
     noise_fit_sets_level: bool = True
+    restores_detail: bool = False
     iterations: int = 0
     hardware: str = ""
     training_time_s: float = 0.0
@@ -141,8 +145,9 @@ def _check_types(card: ModelCard, source: str) -> None:
             raise bad(name, "an object")
     if card.noise_fit is not None and not isinstance(card.noise_fit, dict):
         raise bad("noise_fit", "an object")
-    if not isinstance(card.noise_fit_sets_level, bool):
-        raise bad("noise_fit_sets_level", "true or false")
+    for name in ("noise_fit_sets_level", "restores_detail"):
+        if not isinstance(getattr(card, name), bool):
+            raise bad(name, "true or false")
     if isinstance(card.iterations, bool) or not isinstance(card.iterations, int):
         raise bad("iterations", "a whole number")
     if not _is_number(card.training_time_s):

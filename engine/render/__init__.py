@@ -11,6 +11,8 @@
 * :func:`pack_rggb` / :func:`pack_bayer`: mosaic -> ``(4, H/2, W/2)`` network input
   (:func:`pack_for_network`: or :func:`pack_xtrans` with :func:`colour_planes` for X-Trans);
 * :func:`develop`, :func:`classical_linear`: the file's own colour pipeline and demosaic;
+* :func:`restore_detail`: the classical render's fine detail that stands above the noise,
+  added back to a network's output (models whose card sets ``restores_detail``);
 * :func:`estimate_ratio`, :func:`parse_ratio`: the exposure ratio;
 * :class:`TiledRunner`: a network over a packed frame in overlapping, blended tiles;
 * :class:`PhotoSettings`: a photo's own ratio, model, Amount and Before view, saved beside it
@@ -42,6 +44,7 @@ from engine.render.colour import (
     srgb_decode,
     srgb_encode,
 )
+from engine.render.detail import DETAIL_WINDOW, restore_detail
 from engine.render.enhance import (
     RENDER_SHARE,
     WRITING,
@@ -89,6 +92,7 @@ from engine.render.tiling import (
 __all__ = [
     "BEFORE_MODES",
     "CLASSICAL",
+    "DETAIL_WINDOW",
     "MAX_RATIO",
     "MIN_RATIO",
     "RENDER_SHARE",
@@ -144,6 +148,7 @@ __all__ = [
     "preview_factor",
     "preview_frame",
     "process_file",
+    "restore_detail",
     "rggb_mirror",
     "run_batch",
     "save_photo_settings",

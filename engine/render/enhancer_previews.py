@@ -13,6 +13,7 @@ import torch
 from engine.io import GREEN, XTRANS_BAND_LEAD, RawFrame, Rect, tile_pattern
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.render.colour import NOISE_FLOOR
+from engine.render.detail import DETAIL_RADIUS
 from engine.render.highlights import CLIP_START
 from engine.render.packing import normalise_mosaic, pack_rggb, pack_xtrans_mosaic
 from engine.render.preview import (
@@ -34,7 +35,8 @@ DEMOSAIC_CONTEXT = 16
 
 class PreviewRendering:
     """:class:`~engine.render.Enhancer`'s preview methods (a mixin: they render through its
-    ``_render``, ``_finish`` and ``_package`` and read its ``runner``)."""
+    ``_render``, ``_finish`` and ``_package`` and read its ``runner``, ``needs_level`` and
+    ``restores_detail``)."""
 
     def render_preview(
         self,
@@ -58,7 +60,7 @@ class PreviewRendering:
         if amount > 0 and (chosen := self.for_frame(frame)) is not self:
             return chosen.render_preview(frame, ratio, max_side, region, progress, cancel, amount)
         self.check_sensor(frame, amount)
-        level = self.noise_level(frame) if self.takes_noise else None  # the whole frame's
+        level = self.noise_level(frame) if self.needs_level else None  # the whole frame's
         used = estimate_ratio(frame) if ratio is None else float(ratio)
         # The region's own size sets the binning: the sub-frame's extra edge pixels (whole
         # CFA periods around an odd region) must not push a 100 % view into binning by 2.
@@ -134,4 +136,5 @@ class PreviewRendering:
         # The receptive radius is in packed pixels (2 mosaic pixels each); the network's input
         # planes (demosaic, noise map) and the highlight map read a few pixels further.
         radius = self.runner.model.receptive_radius
-        return 2 * radius + demosaic_context, 2 * self.runner.multiple
+        detail = DETAIL_RADIUS if self.restores_detail else 0  # it reads the output around
+        return 2 * radius + demosaic_context + detail, 2 * self.runner.multiple

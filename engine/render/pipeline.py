@@ -21,6 +21,7 @@ from engine.render.colour import (
     develop,
     srgb_decode,
 )
+from engine.render.detail import restore_detail
 from engine.render.enhancer_previews import PreviewRendering
 from engine.render.highlights import (
     neighbourhood_max,
@@ -98,6 +99,19 @@ class Enhancer(PreviewRendering):
     def takes_noise(self) -> bool:
         """Whether the network takes the noise map (its card's ``noise_input``)."""
         return self.runner is not None and self.runner.model.noise_input
+
+    @property
+    def restores_detail(self) -> bool:
+        """Whether full-resolution renders add back the classical render's detail that stands
+        above the noise (its card's ``restores_detail``, :func:`restore_detail`)."""
+        return (self.runner is not None and self.card is not None
+                and self.card.restores_detail and self.card.output_space != "srgb")  # fmt: skip
+
+    @property
+    def needs_level(self) -> bool:
+        """Whether renders need the frame's noise level: for the network's noise map or for
+        restoring detail."""
+        return self.takes_noise or self.restores_detail
 
     def noise_level(self, frame: RawFrame) -> NoiseLevel:
         """The frame's noise level (:func:`engine.noise.noise_level_for` with this model's
@@ -216,7 +230,7 @@ class Enhancer(PreviewRendering):
         used = estimate_ratio(frame) if ratio is None else float(ratio)
         amount = check_amount(amount)
         self.check_sensor(frame, amount)
-        level = self.noise_level(frame) if self.takes_noise and amount > 0 else None
+        level = self.noise_level(frame) if self.needs_level and amount > 0 else None
         return self._render(RenderPass(frame, used, amount, level, progress, cancel))
 
     def _render(self, job: RenderPass) -> Rendered:
@@ -271,15 +285,27 @@ class Enhancer(PreviewRendering):
         x = self.network_input(packed, job.ratio, job.level, binning, pattern, job.frame.origin)
         frame_size = packed.shape[1], packed.shape[2]
         out = self.runner.run(x, job.progress, job.cancel, frame_size=frame_size)
+        del x  # the input buffer, before the classical render is made beside the output
         out = mirror_image(torch.from_numpy(out), mirror)
         assert self.card is not None
         camera_space = self.card.output_space != "srgb"
-        if job.amount < 1 and camera_space:
+        # At full resolution only: a binned preview's bins have averaged the texture away.
+        detail = self.restores_detail and not is_proxy and job.level is not None
+        if camera_space and (detail or job.amount < 1):
+            out.clamp_(0.0, 1.0)
+            if detail:  # seconds more at 12 MP: say so, and stop here if asked to
+                job.progress(1, 1, "restoring detail")
+                if job.cancel is not None:
+                    job.cancel.raise_if_cancelled()
             if classical is None:
                 classical = classical_of(job)
-            out = classical + job.amount * (out.clamp_(0.0, 1.0) - classical)
+            if detail:
+                assert job.level is not None
+                out = restore_detail(out, classical, job.level, job.ratio, job.frame.wb_gains)
+            if job.amount < 1:
+                out = classical + job.amount * (out - classical)
         return self._package(job, out, camera_space, crop, near_clip,
-                             job.amount < 1 and keep_negative)  # fmt: skip
+                             (job.amount < 1 or detail) and keep_negative)  # fmt: skip
 
     def _package(
         self,

@@ -1,0 +1,169 @@
+"""Fine detail back from the classical render where it stands above the noise
+(:func:`engine.render.restore_detail`), and the renders of a model whose card asks for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.evaluate.metrics import hf_energy_ratio
+from engine.io import read_raw
+from engine.models import ModelCard, create_model, save_model
+from engine.noise import NoiseLevel
+from engine.render import DETAIL_WINDOW, Enhancer, restore_detail
+from engine.render.detail import DETAIL_LIMIT
+
+GAINS = np.array([2.0, 1.0, 1.6], np.float32)
+LEVEL = NoiseLevel(gain=1e-4, floor=1e-6)
+
+
+def _balanced_residual(field: np.ndarray) -> torch.Tensor:
+    """A ``(3, H, W)`` camera-RGB difference whose white-balanced channels all equal ``field``."""
+    return torch.from_numpy((field[None] / GAINS[:, None, None]).astype(np.float32))
+
+
+def test_noise_alone_mostly_stays_out() -> None:
+    # A flat grey whose classical render differs from the network by noise of exactly the
+    # expected size: a local Wiener weight returns little of it.
+    network = torch.full((3, 256, 256), 0.2)
+    noise_sd = float(np.sqrt(np.mean((GAINS * LEVEL.sigma(0.2, 1.0)) ** 2)))
+    field = np.random.default_rng(0).normal(0.0, noise_sd, (256, 256))
+    classical = network + _balanced_residual(field)
+    out = restore_detail(network.clone(), classical, LEVEL, 1.0, GAINS)
+    returned = ((out - network) * torch.from_numpy(GAINS)[:, None, None]).std().item()
+    assert returned < 0.4 * noise_sd
+
+
+def test_texture_above_the_noise_comes_back() -> None:
+    y, x = np.mgrid[0:128, 0:128]
+    texture = 0.05 * np.sin(x * 1.3) * np.sin(y * 0.9)
+    network = torch.full((3, 128, 128), 0.3)
+    classical = network + _balanced_residual(texture)
+    quiet = NoiseLevel(gain=1e-7, floor=1e-9)  # noise 0.0003 at this grey: far below it
+    out = restore_detail(network.clone(), classical, quiet, 1.0, GAINS)
+    assert (out - classical).abs().max().item() < 0.05 * 0.05
+    # At LEVEL's noise (0.0085 balanced) most of it still returns, less where it is faint.
+    out = restore_detail(network.clone(), classical, LEVEL, 1.0, GAINS)
+    lost = classical - network
+    kept = float(((out - network) * lost).sum() / (lost**2).sum())
+    assert 0.8 < kept < 1.0
+
+
+def test_a_lone_outlier_makes_no_black_or_white_speck() -> None:
+    # One pixel of read noise's heavy tail, far above the level: the window's energy stands
+    # above the noise, so without a limit it would come back as a black (or white) speck.
+    network = torch.full((3, 21, 21), 0.05)
+    for sign in (-1.0, 1.0):
+        field = np.zeros((21, 21))
+        field[10, 10] = sign * 0.2
+        out = restore_detail(network.clone(), network + _balanced_residual(field), LEVEL, 1.0,
+                             GAINS)  # fmt: skip
+        balanced = torch.from_numpy(GAINS)
+        ratio = float((balanced * out[:, 10, 10]).sum() / (balanced * network[:, 10, 10]).sum())
+        assert 1 / DETAIL_LIMIT - 1e-5 <= ratio <= DETAIL_LIMIT + 1e-5
+        assert ratio < 0.7 if sign < 0 else ratio > 1.4  # limited, not dropped
+
+
+def test_restored_detail_is_neutral_after_white_balance() -> None:
+    # Colour in the difference (chroma noise, a colour fringe) never returns: what is added is
+    # the same in every white-balanced channel.
+    rng = np.random.default_rng(1)
+    network = torch.from_numpy(rng.uniform(0.1, 0.5, (3, 40, 50)).astype(np.float32))
+    classical = network + torch.from_numpy(rng.normal(0.0, 0.05, (3, 40, 50)).astype(np.float32))
+    out = restore_detail(network.clone(), classical, LEVEL, 1.0, GAINS)
+    added = ((out - network) * torch.from_numpy(GAINS)[:, None, None]).numpy()
+    assert np.abs(added).max() > 1e-3  # something came back...
+    np.testing.assert_allclose(added[0], added[1], atol=1e-6)  # ...the same in each channel
+    np.testing.assert_allclose(added[2], added[1], atol=1e-6)
+
+
+def test_no_difference_changes_nothing_in_place() -> None:
+    network = torch.rand(3, 7, 9)
+    before = network.clone()
+    out = restore_detail(network, network.clone(), LEVEL, 4.0, np.append(GAINS, 1.0))
+    assert out is network and out.shape == (3, 7, 9) and out.dtype == torch.float32
+    assert torch.equal(out, before)
+
+
+def test_the_window_reads_only_its_neighbourhood() -> None:
+    # A pixel's result depends on the difference within DETAIL_WINDOW // 2 pixels only (what a
+    # preview region's extra context is sized by).
+    rng = np.random.default_rng(2)
+    network = torch.full((3, 31, 31), 0.25)
+    classical = network + torch.from_numpy(rng.normal(0, 0.03, (3, 31, 31)).astype(np.float32))
+    out = restore_detail(network.clone(), classical, LEVEL, 1.0, GAINS)
+    far = classical.clone()
+    reach = DETAIL_WINDOW // 2
+    far[:, : 15 - reach - 1] += 0.1  # rows beyond the window of row 15
+    moved = restore_detail(network.clone(), far, LEVEL, 1.0, GAINS)
+    assert torch.equal(out[:, 15], moved[:, 15])
+    assert not torch.equal(out[:, 15 - reach - 1], moved[:, 15 - reach - 1])
+
+
+@pytest.fixture(scope="module")
+def tiny_fast_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The same narrow ``fast`` weights twice: a card without detail restoration and one
+    with it."""
+    torch.manual_seed(0)
+    model = create_model("fast", widths=(4, 6, 8, 10, 12))
+    folder = tmp_path_factory.mktemp("models")
+    paths = []
+    for restores in (False, True):
+        path = folder / f"tiny-{restores}.safetensors"
+        card = ModelCard(name=path.stem, architecture="fast", config=model.config,
+                         restores_detail=restores)  # fmt: skip
+        save_model(model, card, path)
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def test_a_detail_card_renders_more_of_the_scene_texture(
+    make_dng, tiny_fast_pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Grey 4-pixel blocks at x1 with little noise: an untrained network smooths their edges
+    # (its gate keeps part of the demosaic), the restoration brings the demosaic's edges back.
+    # Both renders are told the true noise level: on a frame this small and this clean the
+    # level found on the frame reads the edges as noise (the estimator's known bias, see
+    # docs/noise.md), which would leave nothing above it to restore.
+    true_level = NoiseLevel(gain=1e-9, floor=(1.0 / (16383 - 512)) ** 2)
+    monkeypatch.setattr(Enhancer, "noise_level", lambda self, frame: true_level)
+    blocks = np.random.default_rng(3).uniform(0.15, 0.6, (24, 32)).astype(np.float32)
+    scene = np.repeat(np.kron(blocks, np.ones((4, 4), np.float32))[..., None], 3, axis=2)
+    path = make_dng("texture.dng", height=96, width=128, ratio=1.0, noise=1.0, scene=scene)
+    frame = read_raw(path)
+    plain, detailed = (Enhancer(str(p), device="cpu", precision="fp32") for p in tiny_fast_pair)
+    assert detailed.restores_detail and not plain.restores_detail
+    classical = Enhancer("none", device="cpu").render(frame, 1.0).srgb
+    smooth = plain.render(frame, 1.0).srgb
+    restored = detailed.render(frame, 1.0).srgb
+    assert hf_energy_ratio(restored, classical) > hf_energy_ratio(smooth, classical) + 0.1
+    # Amount 0 is still exactly the classical render.
+    assert np.array_equal(detailed.render(frame, 1.0, amount=0.0).srgb, classical)
+    # A binned preview has no full-resolution texture to restore: both cards preview alike.
+    a = plain.render_preview(frame, 1.0, max_side=40).srgb
+    b = detailed.render_preview(frame, 1.0, max_side=40).srgb
+    assert np.array_equal(a, b)
+
+
+def test_restoring_is_reported_and_can_be_cancelled(make_dng, tiny_fast_pair) -> None:
+    # The restoration takes seconds at 12 MP after the network's last tile: the progress says
+    # what is going on, and a cancel during it stops the render.
+    from engine.errors import Cancelled
+    from engine.jobs import CancelToken
+
+    frame = read_raw(make_dng("small.dng", height=64, width=96, ratio=4.0, noise=2.0))
+    enhancer = Enhancer(str(tiny_fast_pair[1]), device="cpu", precision="fp32")
+    messages: list[str] = []
+    enhancer.render(frame, 4.0, lambda done, total, message: messages.append(message))
+    assert messages[-1] == "restoring detail"
+    token = CancelToken()
+
+    def cancel_when_restoring(done: int, total: int, message: str) -> None:
+        if message == "restoring detail":
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        enhancer.render(frame, 4.0, cancel_when_restoring, token)
