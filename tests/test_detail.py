@@ -97,10 +97,10 @@ def test_the_window_reads_only_its_neighbourhood() -> None:
     out = restore_detail(network.clone(), classical, LEVEL, 1.0, GAINS)
     far = classical.clone()
     reach = DETAIL_WINDOW // 2
-    far[:, : 15 - reach - 1] += 0.1  # rows beyond the window of row 15
+    far[:, : 15 - reach] += 0.1  # every row above the window of row 15
     moved = restore_detail(network.clone(), far, LEVEL, 1.0, GAINS)
     assert torch.equal(out[:, 15], moved[:, 15])
-    assert not torch.equal(out[:, 15 - reach - 1], moved[:, 15 - reach - 1])
+    assert not torch.equal(out[:, 14], moved[:, 14])  # its window reaches one row further
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +167,54 @@ def test_restoring_is_reported_and_can_be_cancelled(make_dng, tiny_fast_pair) ->
 
     with pytest.raises(Cancelled):
         enhancer.render(frame, 4.0, cancel_when_restoring, token)
+
+
+def test_fine_tune_validation_scores_the_restored_render(
+    tiny_fast_pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fine-tune of a model that restores detail is saved restoring it too: its validation
+    # (early stopping, keeping the base) scores that render, the app's own.
+    import engine.finetune.data as finetune_data
+    from engine.evaluate import psnr
+    from engine.finetune.data import Validation
+    from engine.models import load_model
+    from engine.train import synthesise_pair
+
+    def blocks(seed: int) -> np.ndarray:  # sharp edges the untrained network softens
+        grid = np.random.default_rng(seed).uniform(0.1, 0.7, (12, 16, 3)).astype(np.float32)
+        return np.kron(grid, np.ones((8, 8, 1), np.float32))
+
+    pairs = [synthesise_pair(blocks(s), np.random.default_rng(s), ratio=4.0) for s in range(2)]
+    model, _ = load_model(tiny_fast_pair[1])
+    cpu = torch.device("cpu")
+    calls: list[tuple[object, float]] = []
+
+    def spy(network, classical, level, ratio, wb_gains):  # type: ignore[no-untyped-def]
+        calls.append((level, ratio))
+        return restore_detail(network, classical, level, ratio, wb_gains)
+
+    monkeypatch.setattr(finetune_data, "restore_detail", spy)
+    plain = Validation.build(pairs, side=128, label="plain").scores(model, cpu)
+    assert calls == []
+    validation = Validation.build(pairs, side=128, label="detail", restores_detail=True)
+    restored = validation.scores(model, cpu)
+    assert calls == [(crop.noise, crop.ratio) for crop in validation.crops]
+    app = Enhancer(str(tiny_fast_pair[1]), device="cpu", precision="fp32")
+    for crop, reference, score, before in zip(
+        validation.crops, validation.references, restored, plain, strict=True
+    ):
+        shown = psnr(app.render(crop.dark, crop.ratio).srgb, reference)
+        # Closer to the app's render than the unrestored score is (the app also fades
+        # near-clipped highlights, which validation leaves out: not exactly equal).
+        assert abs(score - shown) < 0.5 * abs(before - shown)
+
+
+def test_training_on_from_a_model_keeps_its_restoration(tmp_path: Path, tiny_fast_pair) -> None:
+    from engine.cli.training import _init_restores_detail
+
+    assert _init_restores_detail(str(tiny_fast_pair[1])) is True
+    assert _init_restores_detail(str(tiny_fast_pair[0])) is False
+    assert _init_restores_detail(None) is False
+    bare = tmp_path / "bare.safetensors"
+    bare.write_bytes(tiny_fast_pair[1].read_bytes())  # weights without a card beside them
+    assert _init_restores_detail(str(bare)) is False

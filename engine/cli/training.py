@@ -170,7 +170,22 @@ def _training_card(
         "BSD68, Set14), see their licences",
         notes="; ".join(notes),
         base_model=Path(args.base or args.init).stem if (args.base or args.init) else None,
+        restores_detail=_init_restores_detail(args.init),
     )  # fmt: skip
+
+
+def _init_restores_detail(init: str | None) -> bool:
+    """Whether the warm start's card restores detail: a model trained on from ``fast`` renders
+    as ``fast`` does (``False`` without a warm start or a readable card beside it)."""
+    from engine.errors import ModelError
+    from engine.models import read_card
+
+    if not init:
+        return False
+    try:
+        return read_card(Path(init)).restores_detail
+    except ModelError:
+        return False
 
 
 def _evaluation_pairs(

@@ -38,6 +38,7 @@ from engine.render import (
     develop_numpy,
     frame_border,
     pad_frame_border,
+    restore_detail,
 )
 from engine.train import (
     PairFiles,
@@ -206,13 +207,16 @@ def centre_crop(pair: TrainingPair, side: int) -> TrainingPair:
 @dataclass
 class Validation:
     """Centre crops scored against their developed references; each crop carries its whole
-    frame's noise level as the app finds it (for noise-aware models). ``sources`` names each
-    crop's ``(short, long)`` files, when known."""
+    frame's noise level as the app finds it (for noise-aware models, and for
+    ``restores_detail``: the network's output gets the classical render's detail back, as the
+    app's renders of a model whose card says so, :func:`engine.render.restore_detail`).
+    ``sources`` names each crop's ``(short, long)`` files, when known."""
 
     crops: list[TrainingPair]
     references: list[np.ndarray]
     label: str
     sources: list[tuple[str, str]] = field(default_factory=list)
+    restores_detail: bool = False
 
     @classmethod
     def build(
@@ -222,9 +226,11 @@ class Validation:
         label: str,
         profiles: Sequence[NoiseProfile] = (),
         sources: Sequence[tuple[str, str]] = (),
+        restores_detail: bool = False,
     ) -> Validation:
         """Crops of ``pairs``; ``profiles`` are looked in first for their noise level (the
-        fine-tune's fitted profile), then the shipped ones; ``sources``: each pair's files."""
+        fine-tune's fitted profile), then the shipped ones; ``sources``: each pair's files;
+        ``restores_detail``: the base model's card's."""
         known = [*profiles, *PROFILES.values()]
         crops = [
             to_rggb(centre_crop(replace(p, target=to_float(p.target),
@@ -232,7 +238,7 @@ class Validation:
             for p in pairs
         ]  # fmt: skip
         refs = [develop_numpy(c.target, c.dark) for c in crops]
-        return cls(crops, refs, label, list(sources))
+        return cls(crops, refs, label, list(sources), restores_detail)
 
     def score(self, model: nn.Module, device: torch.device) -> float:
         """Mean PSNR (dB) of ``model``'s developed output over the crops."""
@@ -253,6 +259,10 @@ class Validation:
                 x = torch.from_numpy(pad_frame_border(x, border, model.size_multiple))[None]
                 out = crop_frame_border(model(x.to(device))[0], border, height, width)
                 out = out.float().clamp_(0.0, 1.0).cpu()
+                if self.restores_detail and crop.noise is not None:
+                    classical = classical_linear(crop.dark, crop.ratio, keep_negative=True)
+                    restore_detail(out, torch.from_numpy(classical).permute(2, 0, 1),
+                                   crop.noise, crop.ratio, crop.dark.wb_gains)  # fmt: skip
                 srgb = develop_numpy(out.permute(1, 2, 0).contiguous().numpy(), crop.dark)
                 scores.append(float(psnr(srgb, ref)))
         return scores

@@ -68,13 +68,17 @@ def compare_level_sources(
     fit: NoiseProfile,
     side: int,
     device: torch.device,
+    restores_detail: bool = False,
 ) -> LevelChoice:
     """Mean PSNR (dB, developed sRGB) of ``model`` on centre crops of ``pairs`` (``side``
     sensor pixels at most), each crop's noise level taken from ``fit``, then as the app
     finds it for a model without one (a shipped profile of the camera, else measured on the
-    frame)."""
-    fitted = Validation.build(pairs, side, "fitted profile", [fit]).score(model, device)
-    found = Validation.build(pairs, side, "as for any model", []).score(model, device)
+    frame). ``restores_detail``: the renders get the classical render's detail back (the
+    base model's card), with the same level."""
+    fitted = Validation.build(pairs, side, "fitted profile", [fit],
+                              restores_detail=restores_detail).score(model, device)  # fmt: skip
+    found = Validation.build(pairs, side, "as for any model", [],
+                             restores_detail=restores_detail).score(model, device)  # fmt: skip
     return LevelChoice(fitted, found, len(pairs))
 
 
@@ -86,6 +90,7 @@ def decide_level(
     side: int,
     device: torch.device,
     report: Callable[[str], None] = lambda _text: None,
+    restores_detail: bool = False,
 ) -> tuple[bool, str]:
     """``(the new model takes its level from the fitted profile, a note saying why)``.
 
@@ -95,6 +100,7 @@ def decide_level(
         base: the base model; one without a noise input has nothing to choose.
         fit: the fitted profile (``None``: nothing to choose).
         report: told what is being scored, when something is.
+        restores_detail: the base model's card's (:func:`compare_level_sources`).
     """
     if fit is None or base is None or not getattr(base, "noise_input", False):
         return True, ""
@@ -102,5 +108,5 @@ def decide_level(
         where = "the fitted profile" if asked == "fitted" else "as for any model"
         return asked == "fitted", f"noise level: {where}, as asked"
     report("scoring the fitted noise profile against the level found as for any model")
-    choice = compare_level_sources(base, pairs, fit, side, device)
+    choice = compare_level_sources(base, pairs, fit, side, device, restores_detail)
     return choice.uses_fit, choice.describe()

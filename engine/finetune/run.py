@@ -209,7 +209,8 @@ class _FinetuneRun(TrainingLoop):
         profile = fit.profile if fit is not None else None
         sources = [(str(f.short), str(f.long)) for f in scored_files]
         validation = Validation.build([u.pair for u in scored], s.validation_crop, label,
-                                      level_profiles(profile, uses_fit), sources)  # fmt: skip
+                                      level_profiles(profile, uses_fit), sources,
+                                      self.base_card.restores_detail)  # fmt: skip
         source = FinetunePairSource(train_set, s.patch, profile, s.synthetic_fraction,
                                     fitted_levels=uses_fit)  # fmt: skip
         return FinetuneData(
@@ -270,6 +271,7 @@ class _FinetuneRun(TrainingLoop):
         return decide_level(
             s.noise_level, self.base_model, fit.profile if fit else None, train_pairs,
             s.validation_crop, self.device, lambda text: self.progress.report("validating", text),
+            self.base_card.restores_detail,
         )  # fmt: skip
 
     def score_base(self) -> None:

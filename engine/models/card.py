@@ -47,7 +47,9 @@ class ModelCard:
             :mod:`engine.finetune.level_choice`).
         restores_detail: whether full-resolution renders add back the classical render's
             fine detail that stands above the noise (:func:`engine.render.restore_detail`),
-            measured with these weights; ``False`` for cards from before this field.
+            measured with these weights; ``False`` for cards from before this field. A
+            fine-tune inherits its base's (its validation scores renders with it), a trained
+            model its ``--init`` model's.
         iterations, training_time_s: how long it trained.
         metrics: what it measured (``psnr``, ``ssim``, per ratio...).
         base_model: the model it was fine-tuned or warm-started from.

@@ -219,7 +219,9 @@ class Enhancer(PreviewRendering):
             amount: how much of the network's result to use, 0-1 (Lightroom's Denoise
                 "Amount"): the output is the classical render plus ``amount`` times the
                 network's difference from it, in linear camera RGB; 0 is exactly the
-                classical render (the network does not run), 1 the network's.
+                classical render (the network does not run), 1 the network's (with, for a
+                model whose card restores detail, the classical render's detail above the
+                noise, :func:`restore_detail`).
 
         Raises:
             ValueError: ``amount`` outside [0, 1].
