@@ -17,9 +17,12 @@ class Rendered:
     Attributes:
         srgb: ``(H, W, 3)`` float32 sRGB-encoded display image in [0, 1]: the picture, i.e.
             cropped to the frame's default crop, then oriented.
-        linear_sensor: ``(H', W', 3)`` float32 linear RGB in [0, 1] on the sensor grid (not yet
+        linear_sensor: ``(H', W', 3)`` float32 linear RGB on the sensor grid (not yet
             oriented), the whole rendered area (a DNG export keeps the borders and says where
-            the picture is); camera RGB unless the model outputs sRGB, then linear sRGB.
+            the picture is); camera RGB unless the model outputs sRGB, then linear sRGB. In
+            [0, 1], except that the classical render's noise below black (down to
+            ``-NOISE_FLOOR``) stays in the classical render, the Amount blend and restored
+            detail; the DNG writers clip it.
         orientation: LibRaw flip code that :attr:`linear` applies.
         crop: the picture within ``linear_sensor`` (``(top, left, height, width)``), or
             ``None`` for all of it.
