@@ -27,11 +27,11 @@ from engine.io.cfa import (
     tile_pattern,
     xtrans_pattern,
 )
+from engine.io.destination import check_destination
 from engine.io.dng import MIN_LIBRAW_SIZE, write_cfa_dng, write_linear_dng
 from engine.io.export import (
     ExportOptions,
     RenderedImage,
-    check_destination,
     write_dng,
     write_image,
     write_rendered,

@@ -7,28 +7,28 @@ the CLI, the window and batch jobs all call. :func:`write_image` (display pixels
 
 Every write goes through :func:`engine.files.atomic_file`: an interrupted export (error, disk
 full, cancel) never leaves a partial file, and a failed overwrite keeps the previous file.
-The encoders and what EXIF each format carries are in :mod:`engine.io.encoders`.
+The encoders and what EXIF each format carries are in :mod:`engine.io.encoders`, where an
+export may go and how a failed write is said in :mod:`engine.io.destination`.
 """
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from engine.errors import Cancelled, DarkroomError, ExportError
+from engine.errors import ExportError
 from engine.files import atomic_file
 from engine.io import encoders
+from engine.io.destination import check_destination, make_folder, writing
 from engine.io.dng import MIN_LIBRAW_SIZE, write_linear_dng
 from engine.io.framing import Rect
 from engine.io.metadata import Processing, add_metadata, software
-from engine.io.naming import FORMATS, format_for_path, normalise_format, written_by_darkroom
+from engine.io.naming import FORMATS, format_for_path, normalise_format
 from engine.io.raw_metadata import ExifInfo
 
 #: What a DNG export holds: demosaiced linear camera RGB, or a Bayer mosaic (see ExportOptions).
@@ -181,8 +181,8 @@ def write_image(
         raise ExportError("DNG export needs the linear (un-tone-mapped) image; none was given")
     dest = check_destination(path, options, source_path)
     pixels = encoders.to_uint(srgb, options.bits)
-    _make_folder(dest)
-    with _writing(dest, options.fmt):
+    make_folder(dest)
+    with writing(dest, options.fmt):
         buffer = io.BytesIO()
         encoders.encode_display(buffer, options.fmt, pixels, int(options.quality))
         data = add_metadata(buffer.getvalue(), options.fmt, (pixels.shape[1], pixels.shape[0]),
@@ -229,14 +229,14 @@ def write_dng(
             f"{dest}: image too small for DNG ({lin.shape[1]}x{lin.shape[0]}, raw "
             f"converters need at least {MIN_LIBRAW_SIZE}x{MIN_LIBRAW_SIZE})"
         )
-    _make_folder(dest)
+    make_folder(dest)
 
     def with_metadata(data: bytes) -> bytes:
         return add_metadata(data, "dng", (lin.shape[1], lin.shape[0]), source_path=source_path,
                             facts=exif, keep=options.keep_metadata,
                             processing=processing)  # fmt: skip
 
-    with _writing(dest, "dng"):
+    with writing(dest, "dng"):
         write_linear_dng(dest, lin, xyz_to_cam=xyz_to_cam,
                          wb_gains=(1.0, 1.0, 1.0) if wb_gains is None else tuple(wb_gains),
                          orientation=1, exif=exif if options.keep_metadata else None,
@@ -303,8 +303,8 @@ def write_mosaic_dng(
                             keep=options.keep_metadata, processing=processing,
                             orientation=orientation)  # fmt: skip
 
-    _make_folder(dest)
-    with _writing(dest, "dng"):
+    make_folder(dest)
+    with writing(dest, "dng"):
         write_cfa_dng(dest, mosaic, cfa=cfa.upper(), black_level=0, white_level=65535,
                       wb_gains=tuple(float(g) for g in rendered.wb_gains),
                       xyz_to_cam=rendered.xyz_to_cam, orientation=orientation,
@@ -326,82 +326,3 @@ def _preview(srgb: np.ndarray) -> np.ndarray:
         size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
         pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
     return pixels
-
-
-def check_destination(
-    path: str | os.PathLike[str],
-    options: ExportOptions,
-    source_path: str | os.PathLike[str] | None = None,
-) -> Path:
-    """Refuse a destination that is the input, a folder, an existing file that Darkroom did
-    not write (:func:`~engine.io.naming.written_by_darkroom`: a camera's own JPEG is never
-    replaced), or an existing Darkroom export without ``options.overwrite``; callers may check
-    before a long render, writers check again.
-
-    Raises:
-        ExportError: with a one-line reason.
-    """
-    dest = Path(path)
-    try:
-        if source_path is not None and _same_file(Path(source_path), dest):
-            raise ExportError(f"{dest}: output would overwrite the input")
-        if dest.is_dir():
-            raise ExportError(f"{dest}: is a folder")
-        if dest.exists() or dest.is_symlink():
-            if not written_by_darkroom(dest) or dest.is_symlink():
-                raise ExportError(f"{dest}: exists and is not a Darkroom export; it is never "
-                                  "replaced (choose another name or folder)")  # fmt: skip
-            if not options.overwrite:
-                raise ExportError(f"{dest}: file exists (use --overwrite to replace it)")
-    except OSError as exc:  # a name or path too long for the system, say
-        raise ExportError(f"{dest}: cannot write there ({_reason(exc)})") from None
-    return dest
-
-
-def _make_folder(dest: Path) -> None:
-    parent = dest.parent
-    existing = parent
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if existing.exists() and not existing.is_dir():
-        raise ExportError(f"{existing}: is a file, not a folder; cannot write {dest.name} there")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ExportError(f"{parent}: cannot create output folder ({_reason(exc)})") from None
-    if not parent.is_dir():
-        raise ExportError(f"{parent}: not a folder")
-
-
-@contextmanager
-def _writing(dest: Path, fmt: str) -> Iterator[None]:
-    """Turn any failure of a write into a one-line :class:`ExportError`."""
-    try:
-        yield
-    except (DarkroomError, Cancelled):
-        raise
-    except FileExistsError:  # appeared while we wrote (another run): theirs stays
-        raise ExportError(f"{dest}: file exists (use --overwrite)") from None
-    except PermissionError:
-        raise ExportError(f"{dest.parent}: folder is not writable (permission denied)") from None
-    except OSError as exc:
-        raise ExportError(f"{dest}: could not write ({_reason(exc)})") from exc
-    except Exception as exc:  # any encoder failure becomes one line
-        raise ExportError(f"{dest}: could not write {fmt.upper()} ({_reason(exc)})") from exc
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if a.resolve() == b.resolve():
-            return True
-        # Hard links and case-insensitive file systems: different names, same file.
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
