@@ -218,6 +218,14 @@ class Validation:
     sources: list[tuple[str, str]] = field(default_factory=list)
     restores_detail: bool = False
 
+    @functools.cached_property
+    def classicals(self) -> list[torch.Tensor]:
+        """Each crop's classical render, ``(3, h, w)`` linear camera RGB with its noise below
+        black (what :func:`engine.render.restore_detail` takes detail from), made once: the
+        crops are scored again at every validation step."""
+        return [torch.from_numpy(classical_linear(c.dark, c.ratio, keep_negative=True))
+                .permute(2, 0, 1) for c in self.crops]  # fmt: skip
+
     @classmethod
     def build(
         cls,
@@ -251,7 +259,7 @@ class Validation:
         border = frame_border(model)
         scores = []
         with torch.inference_mode():
-            for crop, ref in zip(self.crops, self.references, strict=True):
+            for i, (crop, ref) in enumerate(zip(self.crops, self.references, strict=True)):
                 noise = crop.noise if getattr(model, "noise_input", False) else None
                 wants_demosaic = getattr(model, "demosaic_input", False)
                 x = crop.network_input(noise, wants_demosaic)
@@ -260,9 +268,8 @@ class Validation:
                 out = crop_frame_border(model(x.to(device))[0], border, height, width)
                 out = out.float().clamp_(0.0, 1.0).cpu()
                 if self.restores_detail and crop.noise is not None:
-                    classical = classical_linear(crop.dark, crop.ratio, keep_negative=True)
-                    restore_detail(out, torch.from_numpy(classical).permute(2, 0, 1),
-                                   crop.noise, crop.ratio, crop.dark.wb_gains)  # fmt: skip
+                    restore_detail(out, self.classicals[i], crop.noise, crop.ratio,
+                                   crop.dark.wb_gains)  # fmt: skip
                 srgb = develop_numpy(out.permute(1, 2, 0).contiguous().numpy(), crop.dark)
                 scores.append(float(psnr(srgb, ref)))
         return scores

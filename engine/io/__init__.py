@@ -27,7 +27,7 @@ from engine.io.cfa import (
     tile_pattern,
     xtrans_pattern,
 )
-from engine.io.destination import check_destination
+from engine.io.destination import check_destination, failure_reason
 from engine.io.dng import MIN_LIBRAW_SIZE, write_cfa_dng, write_linear_dng
 from engine.io.export import (
     ExportOptions,
@@ -101,6 +101,7 @@ __all__ = [
     "clip_rect",
     "default_output_folder",
     "embedded_thumbnail",
+    "failure_reason",
     "format_for_path",
     "is_inside_install",
     "libraw_demosaic",

@@ -4,7 +4,8 @@ render paths share (the render checks before it starts, the writers check again)
 :func:`check_destination` refuses the input itself, a folder, a file Darkroom did not write,
 and an existing export without ``overwrite``; :func:`make_folder` creates the output folder or
 says in one line why not; :func:`writing` turns any failure inside a write into one
-:class:`~engine.errors.ExportError` line.
+:class:`~engine.errors.ExportError` line; :func:`failure_reason` is how any failure ends such
+a line (the settings beside a photo say theirs with it too).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def check_destination(
             if not options.overwrite:
                 raise ExportError(f"{dest}: file exists (use --overwrite to replace it)")
     except OSError as exc:  # a name or path too long for the system, say
-        raise ExportError(f"{dest}: cannot write there ({reason(exc)})") from None
+        raise ExportError(f"{dest}: cannot write there ({failure_reason(exc)})") from None
     return dest
 
 
@@ -67,7 +68,9 @@ def make_folder(dest: Path) -> None:
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ExportError(f"{parent}: cannot create output folder ({reason(exc)})") from None
+        raise ExportError(
+            f"{parent}: cannot create output folder ({failure_reason(exc)})"
+        ) from None
     if not parent.is_dir():
         raise ExportError(f"{parent}: not a folder")
 
@@ -84,9 +87,9 @@ def writing(dest: Path, fmt: str) -> Iterator[None]:
     except PermissionError:
         raise ExportError(f"{dest.parent}: folder is not writable (permission denied)") from None
     except OSError as exc:
-        raise ExportError(f"{dest}: could not write ({reason(exc)})") from exc
+        raise ExportError(f"{dest}: could not write ({failure_reason(exc)})") from exc
     except Exception as exc:  # any encoder failure becomes one line
-        raise ExportError(f"{dest}: could not write {fmt.upper()} ({reason(exc)})") from exc
+        raise ExportError(f"{dest}: could not write {fmt.upper()} ({failure_reason(exc)})") from exc
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -101,7 +104,7 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def reason(exc: BaseException) -> str:
+def failure_reason(exc: BaseException) -> str:
     """An exception as the end of a one-line message: the system's words for an OS error, else
     its type and first line."""
     if isinstance(exc, OSError) and exc.strerror:

@@ -82,10 +82,11 @@ class NoiseLevel:
         if self.floor <= 0:
             raise ValueError("noise level floor must be positive")
 
-    def sigma(
+    def variance(
         self, signal: np.ndarray | float, ratio: float, out: np.ndarray | None = None
     ) -> np.ndarray:
-        """Expected standard deviation of amplified pixels of expected value ``signal``.
+        """Expected variance of amplified pixels of expected value ``signal``:
+        ``r * gain * signal + r**2 * floor``.
 
         Args:
             signal: amplified signal ``r * v`` (any shape), normalised; clipped to [0, 1].
@@ -95,8 +96,14 @@ class NoiseLevel:
         """
         x = np.clip(np.asarray(signal, np.float32), 0.0, 1.0, out=out)
         x = np.multiply(x, np.float32(ratio * self.gain), out=out)
-        x = np.add(x, np.float32(ratio**2 * self.floor), out=out)
-        return np.sqrt(x, out=out)
+        return np.add(x, np.float32(ratio**2 * self.floor), out=out)
+
+    def sigma(
+        self, signal: np.ndarray | float, ratio: float, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Expected standard deviation of amplified pixels of expected value ``signal``: the
+        square root of :meth:`variance` (same arguments)."""
+        return np.sqrt(self.variance(signal, ratio, out=out), out=out)
 
     def sigma_map(
         self, packed: np.ndarray, ratio: float, binning: float | np.ndarray = 1.0

@@ -81,11 +81,9 @@ def restore_detail(
         lum += scratch
         np.multiply(out[c], thirds[c], out=scratch)
         bright += scratch
-        level.sigma(out[c], ratio, out=scratch)  # the noise at this pixel's signal
-        scratch *= gains[c]
-        scratch *= scratch
+        level.variance(out[c], ratio, out=scratch)  # the noise at this pixel's signal
+        scratch *= gains[c] * thirds[c]  # the balanced channel's variance, a third of the mean
         noise += scratch
-    noise /= np.float32(3.0)
     np.multiply(lum, lum, out=scratch)
     energy = cv2.blur(scratch, (DETAIL_WINDOW, DETAIL_WINDOW), borderType=cv2.BORDER_REFLECT)
     weight = np.subtract(energy, noise, out=noise)  # in place: the variance is not needed again

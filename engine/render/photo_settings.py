@@ -34,7 +34,7 @@ from typing import Any
 
 from engine.errors import SettingsError
 from engine.files import JsonTooBigError, atomic_write_json, read_json_file
-from engine.io import is_inside_install
+from engine.io import failure_reason, is_inside_install
 from engine.render.adjustments import Adjustments
 from engine.render.ratio import MAX_RATIO, MIN_RATIO
 
@@ -224,7 +224,7 @@ def save_photo_settings(
         try:
             atomic_write_json(beside, data)
         except OSError as exc:  # read-only mount, a folder named like the sidecar, full disk
-            beside_reason = _reason(exc)
+            beside_reason = failure_reason(exc)
         else:
             with contextlib.suppress(OSError):  # a stale copy left is older: load skips it
                 fallback.unlink(missing_ok=True)
@@ -236,7 +236,7 @@ def save_photo_settings(
     except OSError as exc:
         raise SettingsError(
             f"{Path(raw).name}: could not save its settings beside it ({beside_reason}) nor "
-            f"in {fallback.parent} ({_reason(exc)})"
+            f"in {fallback.parent} ({failure_reason(exc)})"
         ) from None
     return fallback
 
@@ -259,7 +259,9 @@ def _read(path: Path) -> PhotoSettings:
     try:
         data = read_json_file(path, _MAX_BYTES, _MAX_DEPTH)
     except OSError as exc:
-        raise SettingsError(f"{path}: could not read the settings ({_reason(exc)})") from None
+        raise SettingsError(
+            f"{path}: could not read the settings ({failure_reason(exc)})"
+        ) from None
     except JsonTooBigError as exc:
         raise SettingsError(f"{path}: damaged settings file ({exc})") from None
     except ValueError as exc:
@@ -269,7 +271,3 @@ def _read(path: Path) -> PhotoSettings:
         return PhotoSettings.from_dict(data)
     except SettingsError as exc:
         raise SettingsError(f"{path}: {exc}") from None
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or type(exc).__name__
