@@ -17,7 +17,8 @@ What LibRaw 0.22 needs, found by writing files and reading them back:
   facts go in a real ExifIFD. tifffile cannot write one, so :func:`append_exif_ifd` adds it after
   tifffile has written the file.
 
-The generic TIFF-structure helpers (:class:`~engine.io.tiff.TiffTag`,
+The tags themselves (camera, colour, CFA layout and levels, framing) are built in
+:mod:`engine.io.dng_tags`. The generic TIFF-structure helpers (:class:`~engine.io.tiff.TiffTag`,
 :func:`~engine.io.tiff.exif_tags`, :func:`~engine.io.tiff.append_exif_ifd`) live in
 :mod:`engine.io.tiff`, shared with :mod:`engine.io.export`; files are written atomically by
 :func:`engine.files.atomic_file`.
@@ -28,26 +29,16 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import BinaryIO
 
 import numpy as np
 
 from engine.files import atomic_file
 from engine.io.cfa import cfa_pattern_of
+from engine.io.dng_tags import cfa_tags, dng_common_tags, framing_tags, identity_tags
 from engine.io.framing import DngFraming, Rect, clip_rect
 from engine.io.raw_metadata import XYZ_TO_SRGB, ExifInfo
-from engine.io.tiff import (
-    ASCII,
-    BYTE,
-    LONG,
-    RATIONAL,
-    SHORT,
-    SRATIONAL,
-    TiffTag,
-    append_exif_ifd,
-    exif_tags,
-)
+from engine.io.tiff import LONG, TiffTag, append_exif_ifd
 
 #: XYZ (D65) -> camera matrix used when none is given: Adobe's matrix for the Sony ILCE-7M3
 #: (the same numbers LibRaw ships), so synthetic files render with realistic colour.
@@ -59,65 +50,8 @@ DEFAULT_XYZ_TO_CAM = np.array(
 #: LibRaw refuses images narrower or shorter than this ("Unsupported file format").
 MIN_LIBRAW_SIZE = 22
 
-# TIFF Orientation (1..8) values are what the file stores; LibRaw maps them to its flip codes.
-_ORIENTATIONS = range(1, 9)
-_D65 = 21  # EXIF LightSource / DNG CalibrationIlluminant code for D65
-#: LibRaw's ``flip`` code of each TIFF Orientation (dcraw's table "50132467").
-TIFF_ORIENTATION_TO_FLIP = {1: 0, 2: 1, 3: 3, 4: 2, 5: 4, 6: 6, 7: 7, 8: 5}
-FLIP_TO_TIFF_ORIENTATION = {flip: tiff for tiff, flip in TIFF_ORIENTATION_TO_FLIP.items()}
-
-
 # --------------------------------------------------------------------------------------------
 # DNG writers
-
-
-def _identity_tags(
-    exif: ExifInfo | None,
-    make: str | None,
-    model: str | None,
-    *,
-    default_model: str,
-    orientation: int,
-) -> tuple[list[TiffTag], list[TiffTag], str]:
-    """IFD0 and EXIF tags naming the camera, and the DNG UniqueCameraModel.
-
-    The EXIF make and model win over ``make``/``model``; a file always names some camera
-    (``Darkroom`` / ``default_model``), as DNG readers expect.
-    """
-    exif = exif or ExifInfo()
-    cam_make = (exif.make or make or "").strip() or "Darkroom"
-    cam_model = (exif.model or model or "").strip() or default_model
-    ifd0, exif_ifd = exif_tags(
-        replace(exif, make=cam_make, model=cam_model), orientation=_check_orientation(orientation)
-    )
-    return ifd0, exif_ifd, f"{cam_make} {cam_model}"
-
-
-def _dng_common_tags(
-    *,
-    unique_model: str,
-    xyz_to_cam: np.ndarray | None,
-    default_matrix: np.ndarray,
-    wb_gains: Sequence[float],
-) -> list[TiffTag]:
-    matrix = default_matrix if xyz_to_cam is None else np.asarray(xyz_to_cam, dtype=np.float64)
-    if matrix.shape != (3, 3) or not np.isfinite(matrix).all():
-        raise ValueError(f"xyz_to_cam must be a finite 3x3 matrix, got shape {matrix.shape}")
-    gains = np.asarray(wb_gains, dtype=np.float64)
-    if gains.shape != (3,) or not (np.isfinite(gains).all() and (gains > 0).all()):
-        raise ValueError(f"wb_gains must be 3 positive numbers, got {wb_gains!r}")
-    # AsShotNeutral is the camera response to white, i.e. the inverse of the WB multipliers;
-    # scaled so its largest entry is 1 as cameras write it.
-    neutral = 1.0 / gains
-    neutral = neutral / neutral.max()
-    return [
-        TiffTag(50706, BYTE, (1, 4, 0, 0)),  # DNGVersion
-        TiffTag(50707, BYTE, (1, 1, 0, 0)),  # DNGBackwardVersion
-        TiffTag(50708, ASCII, unique_model),  # UniqueCameraModel
-        TiffTag(50721, SRATIONAL, tuple(float(v) for v in matrix.reshape(-1))),  # ColorMatrix1
-        TiffTag(50728, RATIONAL, tuple(float(v) for v in neutral)),  # AsShotNeutral
-        TiffTag(50778, SHORT, (_D65,)),  # CalibrationIlluminant1
-    ]
 
 
 def _write_dng(
@@ -179,12 +113,6 @@ def _encode_dng(
                        compression="jpeg", compressionargs={"level": 90}, subfiletype=1,
                        rowsperstrip=preview.shape[0], metadata=None)  # fmt: skip
     append_exif_ifd(fh, exif_ifd)
-
-
-def _check_orientation(orientation: int) -> int:
-    if int(orientation) not in _ORIENTATIONS:
-        raise ValueError(f"orientation must be a TIFF Orientation value 1..8, got {orientation}")
-    return int(orientation)
 
 
 def write_cfa_dng(
@@ -266,17 +194,17 @@ def write_cfa_dng(
         raise ValueError(f"black level {black.max():g} must be below white level {white}")
     black_values = tuple(float(v) for v in black.reshape(-1))
 
-    ifd0, exif_ifd, unique_model = _identity_tags(
+    ifd0, exif_ifd, unique_model = identity_tags(
         exif, make, model, default_model="Synthetic", orientation=orientation
     )
-    ifd0 += _dng_common_tags(
+    ifd0 += dng_common_tags(
         unique_model=unique_model,
         xyz_to_cam=xyz_to_cam,
         default_matrix=DEFAULT_XYZ_TO_CAM,
         wb_gains=wb_gains,
     )
-    ifd0 += _cfa_tags(pattern, white, black_values)
-    ifd0 += _framing_tags(framing)
+    ifd0 += cfa_tags(pattern, white, black_values)
+    ifd0 += framing_tags(framing)
     ifd0 += list(extra_tags)
     _write_dng(path, arr, 32803, ifd0, exif_ifd, software=software, overwrite=overwrite,
                finish=finish, preview=preview)  # fmt: skip
@@ -293,40 +221,17 @@ def cfa_dng_bytes(mosaic: np.ndarray, cfa: str | np.ndarray) -> bytes:
     buffer = io.BytesIO()
     arr = np.ascontiguousarray(mosaic, dtype=np.uint16)
     pattern = cfa_pattern_of(cfa)
-    ifd0, exif_ifd, unique_model = _identity_tags(None, None, None, default_model="Mosaic",
+    ifd0, exif_ifd, unique_model = identity_tags(None, None, None, default_model="Mosaic",
                                                   orientation=1)  # fmt: skip
-    ifd0 += _dng_common_tags(
+    ifd0 += dng_common_tags(
         unique_model=unique_model,
         xyz_to_cam=None,
         default_matrix=DEFAULT_XYZ_TO_CAM,
         wb_gains=(1.0, 1.0, 1.0),
     )
-    ifd0 += _cfa_tags(pattern, 65535, (0.0,))
+    ifd0 += cfa_tags(pattern, 65535, (0.0,))
     _encode_dng(buffer, arr, 32803, ifd0, exif_ifd, software="Darkroom")
     return buffer.getvalue()
-
-
-def _cfa_tags(pattern: np.ndarray, white: int, black: tuple[float, ...]) -> list[TiffTag]:
-    """The tags that describe a CFA mosaic: layout and levels."""
-    tags = [
-        TiffTag(33421, SHORT, pattern.shape),  # CFARepeatPatternDim: 2x2, or 6x6 X-Trans
-        TiffTag(33422, BYTE, tuple(int(c) for c in pattern.reshape(-1))),  # CFAPattern
-        TiffTag(50710, BYTE, (0, 1, 2)),  # CFAPlaneColor: indices above mean R, G, B
-        TiffTag(50711, SHORT, (1,)),  # CFALayout: rectangular
-        TiffTag(50717, LONG, (white,)),  # WhiteLevel
-    ]
-    if len(black) == 4:
-        tags.append(TiffTag(50713, SHORT, (2, 2)))  # BlackLevelRepeatDim
-    integral = all(v.is_integer() for v in black)
-    tags.append(TiffTag(50714, LONG if integral else RATIONAL, black))  # BlackLevel
-    return tags
-
-
-def _framing_tags(framing: DngFraming | None) -> list[TiffTag]:
-    if framing is None:
-        return []
-    kinds = {"long": LONG, "rational": RATIONAL}
-    return [TiffTag(code, kinds[kind], values) for code, kind, values in framing.tags()]
 
 
 def write_linear_dng(
@@ -382,10 +287,10 @@ def write_linear_dng(
     data = np.nan_to_num(arr.astype(np.float32, copy=False), nan=0.0, posinf=1.0, neginf=0.0)
     data = (np.clip(data, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
 
-    ifd0, exif_ifd, unique_model = _identity_tags(
+    ifd0, exif_ifd, unique_model = identity_tags(
         exif, None, None, default_model="Linear", orientation=orientation
     )
-    ifd0 += _dng_common_tags(
+    ifd0 += dng_common_tags(
         unique_model=unique_model,
         xyz_to_cam=xyz_to_cam,
         default_matrix=XYZ_TO_SRGB,
@@ -398,6 +303,6 @@ def write_linear_dng(
     if default_crop is not None:
         if clip_rect(default_crop, *data.shape[:2]) != tuple(default_crop):
             raise ValueError(f"default_crop {default_crop} is not inside the image")
-        ifd0 += _framing_tags(DngFraming(crop=tuple(default_crop)))  # type: ignore[arg-type]
+        ifd0 += framing_tags(DngFraming(crop=tuple(default_crop)))  # type: ignore[arg-type]
     _write_dng(path, data, 34892, ifd0, exif_ifd, software=software or "Darkroom",
                overwrite=overwrite, finish=finish)  # fmt: skip

@@ -278,7 +278,8 @@ def write_mosaic_dng(
             :func:`write_image`.
     """
     from engine.io.cfa import BAYER_LAYOUTS, cfa_from_name, tile_pattern
-    from engine.io.dng import FLIP_TO_TIFF_ORIENTATION, write_cfa_dng
+    from engine.io.dng import write_cfa_dng
+    from engine.io.dng_tags import FLIP_TO_TIFF_ORIENTATION
     from engine.io.framing import DngFraming
     from engine.io.tiff import RATIONAL, TiffTag
 
