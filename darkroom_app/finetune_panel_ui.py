@@ -11,14 +11,9 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QDoubleSpinBox,
     QFormLayout,
-    QGroupBox,
     QHBoxLayout,
-    QLabel,
-    QLayout,
     QLineEdit,
     QProgressBar,
-    QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -38,7 +33,15 @@ from engine.train import PairFiles
 
 from .controls import model_tooltip
 from .finetune_jobs import format_duration
-from .finetune_widgets import LearningRateBox, LossCurve, PairTable
+from .finetune_widgets import (
+    LearningRateBox,
+    LossCurve,
+    PairTable,
+    group_box,
+    int_spin,
+    named_button,
+    named_label,
+)
 from .window_ui import vertical_scroll
 
 #: The engine's defaults (iterations, learning rate, patch, patience) and SID's StepLR.
@@ -54,37 +57,6 @@ VALIDATION_CHOICES = (
 )
 
 
-def _button(text: str, name: str, tip: str = "") -> QPushButton:
-    button = QPushButton(text)
-    button.setObjectName(name)
-    button.setToolTip(tip)
-    return button
-
-
-def _label(name: str, wrap: bool = True) -> QLabel:
-    label = QLabel()
-    label.setObjectName(name)
-    label.setWordWrap(wrap)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
-
-
-def _int_spin(name: str, low: int, high: int, value: int, tip: str, step: int = 1) -> QSpinBox:
-    spin = QSpinBox()
-    spin.setObjectName(name)
-    spin.setRange(low, high)
-    spin.setSingleStep(step)
-    spin.setValue(value)
-    spin.setToolTip(tip)
-    return spin
-
-
-def _group(title: str, layout: QLayout) -> QGroupBox:
-    box = QGroupBox(title)
-    box.setLayout(layout)
-    return box
-
-
 class FineTunePanelUi:
     """Creates every widget of :class:`~darkroom_app.finetune_panel.FineTunePanel`."""
 
@@ -92,24 +64,24 @@ class FineTunePanelUi:
         body = QWidget()
         body.setObjectName("fineTuneBody")
         col = QVBoxLayout(body)
-        col.addWidget(_group("1 · Tripod pairs", self._pairs()))
-        col.addWidget(_group("2 · Settings", self._settings()))
-        col.addWidget(_group("3 · Fine-tune", self._run()))
+        col.addWidget(group_box("1 · Tripod pairs", self._pairs()))
+        col.addWidget(group_box("2 · Settings", self._settings()))
+        col.addWidget(group_box("3 · Fine-tune", self._run()))
         col.addStretch(1)
         # Wide enough for the button rows: the form never needs a horizontal scroll bar.
         dock.setWidget(vertical_scroll(body, body.minimumSizeHint().width() + 24))
 
     def _pairs(self) -> QVBoxLayout:
-        self.add_folder_button = _button(
+        self.add_folder_button = named_button(
             "Add folder…",
             "addFolderButton",
             "Pair every short and long exposure of a folder automatically (by capture time)",
         )
-        self.add_pair_button = _button(
+        self.add_pair_button = named_button(
             "Add pair…", "addPairButton", "Pick a short and a long exposure of one scene"
         )
-        self.remove_button = _button("Remove", "removePairButton", "Remove the selected rows")
-        self.clear_button = _button("Clear", "clearPairsButton")
+        self.remove_button = named_button("Remove", "removePairButton", "Remove the selected rows")
+        self.clear_button = named_button("Clear", "clearPairsButton")
         row = QHBoxLayout()
         for b in (
             self.add_folder_button,
@@ -121,12 +93,14 @@ class FineTunePanelUi:
         row.addStretch(1)
         self.table = PairTable()
         self.table.setMinimumHeight(250)
-        self.pair_summary = _label("pairSummaryLabel")
+        self.pair_summary = named_label("pairSummaryLabel")
         self.scan_progress = QProgressBar()
         self.scan_progress.setObjectName("scanProgress")
         self.scan_progress.setFormat("Reading %v / %m")
         self.scan_progress.hide()
-        self.cancel_scan_button = _button("Stop", "cancelScanButton", "Stop reading the folder")
+        self.cancel_scan_button = named_button(
+            "Stop", "cancelScanButton", "Stop reading the folder"
+        )
         self.cancel_scan_button.hide()
         scan_row = QHBoxLayout()
         scan_row.addWidget(self.scan_progress, 1)
@@ -142,27 +116,27 @@ class FineTunePanelUi:
         self.base_combo = QComboBox()
         self.base_combo.setObjectName("baseModelCombo")
         self.base_combo.setToolTip("The trained model to start from")
-        self.browse_base_button = _button(
+        self.browse_base_button = named_button(
             "Browse…", "browseBaseButton", "Start from a .safetensors model file"
         )
         base_row = QHBoxLayout()
         base_row.addWidget(self.base_combo, 1)
         base_row.addWidget(self.browse_base_button)
-        self.base_hint = _label("baseHintLabel")
+        self.base_hint = named_label("baseHintLabel")
         self.base_hint.setText("No trained model yet: train or import one, or Browse… for a file.")
         self.base_hint.hide()
         return base_row
 
     def _settings(self) -> QFormLayout:
         base_row = self._base_row()
-        self.iterations = _int_spin(
+        self.iterations = int_spin(
             "iterationsSpin", 0, 1_000_000, DEFAULT_ITERATIONS,
             "Training steps at most (the run stops early when validation stops improving); "
             "0 keeps the base model and gives it your camera's fitted noise profile only",
             step=100,
         )  # fmt: skip
         self.iterations.setSpecialValueText("0 — noise profile only")
-        self.patience = _int_spin(
+        self.patience = int_spin(
             "patienceSpin", 0, 100, DEFAULT_PATIENCE,
             "Stop after this many validations in a row without a better score and keep "
             "the best weights (0: never stop early)",
@@ -175,7 +149,7 @@ class FineTunePanelUi:
             "Adam learning rate; half of training from scratch, to keep what "
             "the base model knows (arrows halve or double it)"
         )
-        self.step_size = _int_spin(
+        self.step_size = int_spin(
             "stepSizeSpin", 1, 10_000, DEFAULT_STEP_SIZE,
             "StepLR: epochs between decays (an epoch is 1/50 of the run)",
         )  # fmt: skip
@@ -186,7 +160,7 @@ class FineTunePanelUi:
         self.gamma.setDecimals(2)
         self.gamma.setValue(DEFAULT_GAMMA)
         self.gamma.setToolTip("StepLR: the learning rate is multiplied by this at each decay")
-        self.patch = _int_spin(
+        self.patch = int_spin(
             "patchSpin", 16, 4096, DEFAULT_PATCH,
             "Side of the random training crops, sensor pixels", step=64,
         )  # fmt: skip
@@ -222,16 +196,18 @@ class FineTunePanelUi:
         return form
 
     def _run_buttons(self) -> QHBoxLayout:
-        self.start_button = _button(
+        self.start_button = named_button(
             "Start", "startFineTuneButton", "Fine-tune in the background; the window stays usable"
         )
-        self.pause_button = _button("Pause", "pauseFineTuneButton", "Hold training between steps")
-        self.cancel_button = _button(
+        self.pause_button = named_button(
+            "Pause", "pauseFineTuneButton", "Hold training between steps"
+        )
+        self.cancel_button = named_button(
             "Cancel",
             "cancelFineTuneButton",
             "Stop after writing a checkpoint (Resume continues it)",
         )
-        self.resume_button = _button(
+        self.resume_button = named_button(
             "Resume from checkpoint",
             "resumeFineTuneButton",
             "Continue an interrupted fine-tune of this name",
@@ -243,8 +219,8 @@ class FineTunePanelUi:
         return buttons
 
     def _run(self) -> QVBoxLayout:
-        self.checkpoint_label = _label("checkpointLabel")
-        self.discard_button = _button(
+        self.checkpoint_label = named_label("checkpointLabel")
+        self.discard_button = named_button(
             "Discard", "discardCheckpointButton", "Delete the checkpoint and start over"
         )
         ck_row = QHBoxLayout()
@@ -258,18 +234,18 @@ class FineTunePanelUi:
         self.progress.setRange(0, self.iterations.value())
         self.progress.setValue(0)
         self.iterations.valueChanged.connect(self._planned_steps)
-        self.status_label = _label("fineTuneStatusLabel")
+        self.status_label = named_label("fineTuneStatusLabel")
         self.status_label.setText("Add pairs, check the settings, then Start.")
-        self.psnr_label = _label("psnrLabel")
+        self.psnr_label = named_label("psnrLabel")
         self.psnr_label.setToolTip("Validation PSNR on the developed image (higher is better)")
-        self.eta_label = _label("etaLabel")
+        self.eta_label = named_label("etaLabel")
         self.curve = LossCurve()
-        self.notes_label = _label("fineTuneNotesLabel")
-        self.use_button = _button(
+        self.notes_label = named_label("fineTuneNotesLabel")
+        self.use_button = named_button(
             "Use this model", "useModelButton", "Show the current photo with the new model"
         )
         self.use_button.hide()
-        self.library_button = _button(
+        self.library_button = named_button(
             "Model library…", "modelLibraryButton", "Rename, delete, export or import your models"
         )
         end_row = QHBoxLayout()

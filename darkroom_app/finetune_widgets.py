@@ -1,4 +1,5 @@
-"""Widgets of the fine-tune panel: the pairs table, the live loss curve, a learning-rate box."""
+"""Widgets of the fine-tune panel: the pairs table, the live loss curve, a learning-rate box,
+and the small named buttons, labels, boxes and groups its form is built from."""
 
 from __future__ import annotations
 
@@ -20,7 +21,12 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDoubleSpinBox,
+    QGroupBox,
     QHeaderView,
+    QLabel,
+    QLayout,
+    QPushButton,
+    QSpinBox,
     QStyle,
     QTableWidget,
     QTableWidgetItem,
@@ -241,3 +247,38 @@ class PairTable(QTableWidget):
 
     def selected_rows(self) -> list[int]:
         return sorted({index.row() for index in self.selectionModel().selectedRows()})
+
+
+def named_button(text: str, name: str, tip: str = "") -> QPushButton:
+    """A push button with an object name (tests and style sheets find it) and a tooltip."""
+    button = QPushButton(text)
+    button.setObjectName(name)
+    button.setToolTip(tip)
+    return button
+
+
+def named_label(name: str, wrap: bool = True) -> QLabel:
+    """An empty, selectable label with an object name, wrapping its text by default."""
+    label = QLabel()
+    label.setObjectName(name)
+    label.setWordWrap(wrap)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def int_spin(name: str, low: int, high: int, value: int, tip: str, step: int = 1) -> QSpinBox:
+    """A named integer box from ``low`` to ``high`` showing ``value``."""
+    spin = QSpinBox()
+    spin.setObjectName(name)
+    spin.setRange(low, high)
+    spin.setSingleStep(step)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    return spin
+
+
+def group_box(title: str, layout: QLayout) -> QGroupBox:
+    """A titled group around ``layout``."""
+    box = QGroupBox(title)
+    box.setLayout(layout)
+    return box
