@@ -40,6 +40,12 @@ def small_fast(tmp_path_factory: pytest.TempPathFactory) -> Path:
     card = ModelCard(name="small-fast-detail", architecture="fast", config=model.config,
                      restores_detail=True)  # fmt: skip
     save_model(model, card, path.with_name("small-fast-detail.safetensors"))
+    # And taking its demosaic below black, which the restoration then reads back.
+    below = create_model("fast", widths=(4, 6, 8, 10, 12), base_below_black=True)
+    below.load_state_dict(model.state_dict(), strict=True)
+    card = ModelCard(name="small-fast-below", architecture="fast", config=below.config,
+                     restores_detail=True)  # fmt: skip
+    save_model(below, card, path.with_name("small-fast-below.safetensors"))
     return path
 
 
@@ -47,16 +53,15 @@ def _as_uint8(srgb: np.ndarray) -> np.ndarray:
     return np.clip(srgb * 255.0 + 0.5, 0, 255).astype(np.uint8).astype(np.int16)
 
 
-@pytest.mark.parametrize("detail", [False, True], ids=["plain", "detail"])
+@pytest.mark.parametrize("card", ["plain", "detail", "below"])
 @pytest.mark.parametrize("cfa", LAYOUTS)
-def test_a_full_resolution_region_equals_the_whole_render(
-    make_dng, small_fast, cfa, detail
-) -> None:
+def test_a_full_resolution_region_equals_the_whole_render(make_dng, small_fast, cfa, card) -> None:
     # Big enough that the region's context stops inside the frame on every side.
     path = make_dng(f"{cfa}.dng", height=1260, width=1302, cfa=cfa, ratio=20.0, noise=2.0,
                     seed=3)  # fmt: skip
     frame = read_raw(path)
-    weights = small_fast.with_name("small-fast-detail.safetensors") if detail else small_fast
+    detail = card != "plain"
+    weights = small_fast.with_name(f"small-fast-{card}.safetensors") if detail else small_fast
     enhancer = Enhancer(str(weights), device="cpu", precision="fp32")
     assert enhancer.restores_detail is detail
     context, align = enhancer.region_context()

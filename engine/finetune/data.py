@@ -262,7 +262,8 @@ class Validation:
             for i, (crop, ref) in enumerate(zip(self.crops, self.references, strict=True)):
                 noise = crop.noise if getattr(model, "noise_input", False) else None
                 wants_demosaic = getattr(model, "demosaic_input", False)
-                x = crop.network_input(noise, wants_demosaic)
+                below_black = getattr(model, "demosaic_below_black", False)
+                x = crop.network_input(noise, wants_demosaic, below_black)
                 height, width = x.shape[1:]
                 x = torch.from_numpy(pad_frame_border(x, border, model.size_multiple))[None]
                 out = crop_frame_border(model(x.to(device))[0], border, height, width)

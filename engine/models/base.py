@@ -124,6 +124,11 @@ class EnhanceNet(nn.Module):
         demosaic_input: the input also carries the classical demosaic of the packed channels
             as 12 planes after the noise map (:func:`engine.render.inputs.demosaic_planes`);
             the runner makes them.
+        demosaic_below_black: those planes are the demosaic of the mosaic with its noise below
+            black kept (``[-NOISE_FLOOR, 1]``, the classical render's own,
+            :func:`engine.render.demosaic_below_black`) instead of the clipped mosaic's
+            ([0, 1]); the renderer then takes the detail it restores from them instead of
+            demosaicking the frame a second time.
         sensors: the colour filter arrays the network takes, ``"bayer"`` (a 2x2 block packed
             into colour planes) and/or ``"x-trans"``; the renderer refuses (or hands to an
             X-Trans sibling) a frame of another kind.
@@ -152,6 +157,7 @@ class EnhanceNet(nn.Module):
         self.out_channels: int = 3
         self.noise_input: bool = False
         self.demosaic_input: bool = False
+        self.demosaic_below_black: bool = False
         self.sensors: tuple[str, ...] = ("bayer",)
 
     @property

@@ -135,6 +135,8 @@ class FastUNet(EnhanceNet):
             docstring; needs a base and the shuffle head).
         sensor: ``"bayer"`` or ``"x-trans"`` (see the module docstring; X-Trans needs
             ``base="demosaic"`` and ``noise_input``).
+        base_below_black: the demosaic planes keep the mosaic's noise below black
+            (:attr:`~engine.models.base.EnhanceNet.demosaic_below_black`; Bayer only).
     """
 
     variant = "fast"
@@ -157,13 +159,14 @@ class FastUNet(EnhanceNet):
         head: str = "shuffle",
         sensor: str = "bayer",
         base_filter: int = 0,
+        base_below_black: bool = False,
     ) -> None:
         super().__init__()
         self.config = checked_config(
             raw_channels=raw_channels, out_channels=out_channels, noise_input=noise_input,
             widths=widths, encoder_convs=encoder_convs, decoder_convs=decoder_convs,
             negative_slope=negative_slope, base=base, gate=gate, head=head, sensor=sensor,
-            base_filter=base_filter,
+            base_filter=base_filter, base_below_black=base_below_black,
         )  # fmt: skip
         widths, encoder_convs, decoder_convs = (
             self.config["widths"], self.config["encoder_convs"], self.config["decoder_convs"]
@@ -178,6 +181,7 @@ class FastUNet(EnhanceNet):
         self.raw_channels = raw_channels
         self.noise_input = bool(noise_input)
         self.demosaic_input = base == "demosaic"
+        self.demosaic_below_black = bool(base_below_black)
         self.in_channels = raw_channels * (2 if noise_input else 1)
         self.in_channels += planes_1x1 if self.demosaic_input else 0
         self.out_channels = out_channels

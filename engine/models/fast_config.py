@@ -43,11 +43,12 @@ def checked_config(
     head: str,
     sensor: str,
     base_filter: int,
+    base_below_black: bool = False,
 ) -> dict[str, Any]:
     """The network's card config from :class:`~engine.models.fast.FastUNet`'s arguments
     (see there), checked: lists for the per-level counts, plain bools and floats, and
-    ``sensor``/``base_filter`` only where not the default (older cards keep their exact
-    config).
+    ``sensor``/``base_filter``/``base_below_black`` only where not the default (older cards
+    keep their exact config).
 
     Raises:
         ValueError: a layout or an option combination the network cannot build.
@@ -78,6 +79,8 @@ def checked_config(
         raise ValueError(f"base_filter must be 0 or odd from 3 to {MAX_FILTER}, got {base_filter}")
     if base_filter and (base == "none" or head != "shuffle"):
         raise ValueError("base_filter needs a base and the shuffle head")
+    if base_below_black and (base != "demosaic" or sensor != "bayer"):
+        raise ValueError("base_below_black needs base='demosaic' on a Bayer network")
     checked = {
         "raw_channels": raw_channels,
         "out_channels": out_channels,
@@ -94,4 +97,6 @@ def checked_config(
         checked["sensor"] = sensor
     if base_filter:  # and cards written before the base filter theirs
         checked["base_filter"] = base_filter
+    if base_below_black:
+        checked["base_below_black"] = True
     return checked

@@ -33,9 +33,11 @@ from engine.render.batch import (
 )
 from engine.render.cluster import RaySettings, WorkerSpec, enhance_on_ray
 from engine.render.colour import (
+    NOISE_FLOOR,
     apply_orientation,
     classical_linear,
     demosaic,
+    demosaic_below_black,
     develop,
     develop_batch,
     develop_numpy,
@@ -95,6 +97,7 @@ __all__ = [
     "DETAIL_WINDOW",
     "MAX_RATIO",
     "MIN_RATIO",
+    "NOISE_FLOOR",
     "RENDER_SHARE",
     "WRITING",
     "Adjustments",
@@ -118,6 +121,7 @@ __all__ = [
     "colour_planes",
     "crop_frame_border",
     "demosaic",
+    "demosaic_below_black",
     "demosaic_planes",
     "develop",
     "develop_batch",

@@ -16,6 +16,7 @@ from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.models import DEFAULT_MODEL, ModelCard, load_model, model_for_sensor, resolve_model
 from engine.noise import PROFILES, NoiseLevel, NoiseProfile, card_noise_profile, noise_level_for
 from engine.render.colour import (
+    NOISE_FLOOR,
     apply_orientation,
     demosaic_below_black,
     develop,
@@ -28,7 +29,7 @@ from engine.render.highlights import (
     neutralise_highlights,
     packed_max,
 )
-from engine.render.inputs import network_channels
+from engine.render.inputs import demosaic_of_input, network_channels
 from engine.render.packing import (
     Mirror,
     mirror_image,
@@ -137,22 +138,29 @@ class Enhancer(PreviewRendering):
         binning: float | np.ndarray = 1,
         pattern: np.ndarray | None = None,
         origin: tuple[int, int] = (0, 0),
+        below_black: np.ndarray | None = None,
     ) -> np.ndarray:
         """What the network takes (:func:`~engine.render.inputs.network_channels`): ``packed``
         ``(4, h, w)``, the noise map for a noise-aware model (a pixel averaged over
         ``binning**2`` samples of its colour carries ``1 / binning`` of the noise; ``binning``
         is one number, or one per packed sample, ``(4, h, w)``), an X-Trans model's colour
         planes (``pattern``: the X-Trans pattern of ``packed``'s top-left pixel) and the
-        demosaic for a model that starts from it; already mirrored outwards for the runner
-        (``self.runner.run(x, frame_size=packed's (h, w))``), a copy fewer than padding later."""
+        demosaic for a model that starts from it (from ``below_black``, the same planes with
+        the noise below black kept, for a model that takes its demosaic that way); already
+        mirrored outwards for the runner (``self.runner.run(x, frame_size=packed's (h, w))``),
+        a copy fewer than padding later."""
         model = self.runner.model if self.runner is not None else None
         noise = level if model is not None and model.noise_input else None
         wants_demosaic = model is not None and model.demosaic_input
         colours = pattern if model is not None and model.colour_input else None
+        if model is None or not model.demosaic_below_black:
+            below_black = None
+        elif below_black is None:
+            raise ValueError(f"{self.model_name} takes its demosaic with the noise below black")
         border, multiple = (self.runner.border, self.runner.multiple) if self.runner else (0, 1)
         return network_channels(packed, ratio, noise, demosaic=wants_demosaic, pattern=colours,
                                 binning=binning, border=border, multiple=multiple,
-                                origin=origin)  # fmt: skip
+                                origin=origin, below_black=below_black)  # fmt: skip
 
     def for_frame(self, frame: RawFrame) -> Enhancer:
         """The enhancer that renders ``frame``: this one, or, for a photo whose colour filter
@@ -247,6 +255,11 @@ class Enhancer(PreviewRendering):
             job.progress(1, 1, "done")
             linear_chw = torch.from_numpy(linear).permute(2, 0, 1)
             return self._package(job, linear_chw, True, job.frame.default_crop, near_clip, True)
+        if self.runner.model.demosaic_below_black:
+            unclipped, mirror = pack_for_network(job.frame, job.ratio, clip=False)
+            packed = np.clip(unclipped, 0.0, 1.0)
+            below = np.clip(unclipped, -NOISE_FLOOR, 1.0, out=unclipped)
+            return self._finish(job, packed, mirror, job.frame.default_crop, unclipped=below)
         packed, mirror = pack_for_network(job.frame, job.ratio)
         pattern = job.frame.cfa_pattern if job.frame.is_xtrans else None
         return self._finish(job, packed, mirror, job.frame.default_crop, pattern=pattern)
@@ -269,8 +282,10 @@ class Enhancer(PreviewRendering):
         ``(2h, 2w)`` on the frame's own grid (``mirror`` undone), ``crop`` (on that grid) the
         picture.
         ``unclipped``: the same bins with the noise below black kept (down to
-        ``-NOISE_FLOOR``), for the classical proxy. ``proxy``: a binned X-Trans preview's own
-        classical proxy and highlight map, ``(3, 2h, 2w)`` and ``(2h, 2w)`` or ``None``."""
+        ``-NOISE_FLOOR``), for the classical proxy and the demosaic of a network that takes it
+        that way (its ``demosaic_below_black``; at full resolution too). ``proxy``: a binned
+        X-Trans preview's own classical proxy and highlight map, ``(3, 2h, 2w)`` and
+        ``(2h, 2w)`` or ``None``."""
         is_proxy = proxy is not None or np.max(binning) > 1 or self.runner is None
         classical, near_clip = proxy if proxy is not None else (None, None)
         if classical is None and is_proxy:
@@ -284,30 +299,52 @@ class Enhancer(PreviewRendering):
             if classical is None:
                 classical = classical_of(job)
             return self._package(job, classical, True, crop, near_clip, keep_negative)
-        x = self.network_input(packed, job.ratio, job.level, binning, pattern, job.frame.origin)
+        x = self.network_input(packed, job.ratio, job.level, binning, pattern, job.frame.origin,
+                               below_black=unclipped)  # fmt: skip
         frame_size = packed.shape[1], packed.shape[2]
         out = self.runner.run(x, job.progress, job.cancel, frame_size=frame_size)
+        # At full resolution only: a binned preview's bins have averaged the texture away.
+        detail = self.restores_detail and not is_proxy and job.level is not None
+        source = None
+        if detail and self.runner.model.demosaic_below_black:
+            # The input's demosaic is the classical render's DHT of the same mosaic (for a
+            # frame packed without mirroring, exactly its pixels): read back, it saves
+            # demosaicking the frame a second time (2 s at 12 MP).
+            source = mirror_image(demosaic_of_input(x, self.runner.border, *frame_size), mirror)
         del x  # the input buffer, before the classical render is made beside the output
         out = mirror_image(torch.from_numpy(out), mirror)
         assert self.card is not None
         camera_space = self.card.output_space != "srgb"
-        # At full resolution only: a binned preview's bins have averaged the texture away.
-        detail = self.restores_detail and not is_proxy and job.level is not None
         if camera_space and (detail or job.amount < 1):
-            out.clamp_(0.0, 1.0)
-            if detail:  # seconds more at 12 MP: say so, and stop here if asked to
-                job.progress(1, 1, "restoring detail")
-                if job.cancel is not None:
-                    job.cancel.raise_if_cancelled()
-            if classical is None:
-                classical = classical_of(job)
-            if detail:
-                assert job.level is not None
-                out = restore_detail(out, classical, job.level, job.ratio, job.frame.wb_gains)
-            if job.amount < 1:
-                out = classical + job.amount * (out - classical)
+            out = self._restore_and_blend(job, out.clamp_(0.0, 1.0), classical, source, detail)
         return self._package(job, out, camera_space, crop, near_clip,
                              (job.amount < 1 or detail) and keep_negative)  # fmt: skip
+
+    @staticmethod
+    def _restore_and_blend(
+        job: RenderPass,
+        out: torch.Tensor,
+        classical: torch.Tensor | None,
+        source: torch.Tensor | None,
+        detail: bool,
+    ) -> torch.Tensor:
+        """The network's ``out`` (``(3, H, W)`` linear camera RGB in [0, 1], changed in place)
+        with, if ``detail``, the detail above the noise restored from ``source`` (the classical
+        render when ``None``, :func:`restore_detail`), then blended with the classical render
+        (``classical``, made here when ``None``) by Amount."""
+        if detail:  # seconds more at 12 MP: say so, and stop here if asked to
+            job.progress(1, 1, "restoring detail")
+            if job.cancel is not None:
+                job.cancel.raise_if_cancelled()
+            if source is None:
+                classical = source = classical_of(job) if classical is None else classical
+            assert job.level is not None
+            out = restore_detail(out, source, job.level, job.ratio, job.frame.wb_gains)
+        if job.amount < 1:
+            # Amount blends with the classical render itself, never a stand-in for it.
+            classical = classical_of(job) if classical is None else classical
+            out = classical + job.amount * (out - classical)
+        return out
 
     def _package(
         self,

@@ -77,10 +77,12 @@ def make_batch(
     size: int,
     noise_input: bool = False,
     demosaic_input: bool = False,
+    below_black: bool = False,
 ) -> Batch:
     """``size`` random pairs from ``source`` as one :class:`Batch` (cut to their common size);
     with ``noise_input``, each input carries its noise map (:func:`training_noise_level`), with
-    ``demosaic_input`` its classical demosaic (:func:`engine.render.demosaic_planes`).
+    ``demosaic_input`` its classical demosaic (:func:`engine.render.demosaic_planes`), of the
+    mosaic with its noise below black kept with ``below_black``.
 
     ``rng`` is one stream for the whole batch, or one generator per crop (``size`` of them).
     """
@@ -98,7 +100,7 @@ def make_batch(
         if (p.dark.height, p.dark.width) != (h, w):
             p = crop_pair(p, 0, 0, h, w)
         noise = training_noise_level(p, r) if noise_input else None
-        inputs.append(torch.from_numpy(p.network_input(noise, demosaic_input)))
+        inputs.append(torch.from_numpy(p.network_input(noise, demosaic_input, below_black)))
         targets.append(torch.from_numpy(np.ascontiguousarray(p.target.transpose(2, 0, 1))))
     gains = np.stack([highlight_gains(p.dark.wb_gains) for p in pairs])
     matrices = np.stack([np.asarray(p.dark.cam_to_srgb, np.float32) for p in pairs])

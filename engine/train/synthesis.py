@@ -31,7 +31,7 @@ from engine.noise import (
     noise_level_from_params,
     synthesise_dark,
 )
-from engine.render import network_channels, pack_rggb, pack_xtrans, rggb_mirror
+from engine.render import NOISE_FLOOR, network_channels, pack_rggb, pack_xtrans, rggb_mirror
 from engine.resources import SENSORS
 from engine.train.unprocess import mosaic, sample_unprocess_params, unprocess
 
@@ -68,11 +68,14 @@ class TrainingPair:
     target: np.ndarray
     noise: NoiseLevel | None = None
 
-    def network_input(self, noise: NoiseLevel | None = None, demosaic: bool = False) -> np.ndarray:
+    def network_input(
+        self, noise: NoiseLevel | None = None, demosaic: bool = False, below_black: bool = False
+    ) -> np.ndarray:
         """``(4, H/2, W/2)`` float32 in [0, 1]: packed, amplified by ``ratio``, clipped; with
         ``noise``, its noise map after it, for an X-Trans pair the colour planes, with
-        ``demosaic`` its classical demosaic after that (:func:`engine.render.network_channels`:
-        what the app gives the same model).
+        ``demosaic`` its classical demosaic after that, of the mosaic with its noise below
+        black kept with ``below_black`` (:func:`engine.render.network_channels`: what the app
+        gives the same model).
 
         Only for Bayer pairs in RGGB geometry (:func:`to_rggb`), so the network's output lines
         up with ``target`` pixel for pixel; X-Trans pairs are packed by position
@@ -85,10 +88,12 @@ class TrainingPair:
             packed = pack_xtrans(self.dark, self.ratio)
             return network_channels(packed, self.ratio, noise, demosaic=demosaic,
                                     pattern=self.dark.cfa_pattern)  # fmt: skip
-        packed, mirror = pack_rggb(self.dark, self.ratio)
+        unclipped, mirror = pack_rggb(self.dark, self.ratio, clip=False)
         if any(mirror):
             raise ValueError(f"{self.name}: {self.dark.cfa_name} pair; mirror it with to_rggb()")
-        return network_channels(packed, self.ratio, noise, demosaic=demosaic)
+        packed = np.clip(unclipped, 0.0, 1.0)
+        below = np.clip(unclipped, -NOISE_FLOOR, 1.0, out=unclipped) if below_black else None
+        return network_channels(packed, self.ratio, noise, demosaic=demosaic, below_black=below)
 
     def measured_noise(self) -> NoiseLevel:
         """The dark frame's noise level as the app finds it (profile + ISO, else measured)."""

@@ -212,7 +212,8 @@ class _Run:
         """One optimisation step on a fresh random batch."""
         model = self.model
         batch = make_batch(self.source, self._rngs(), self._local_batch_size(),
-                           model.noise_input, model.demosaic_input).to(self.device)  # fmt: skip
+                           model.noise_input, model.demosaic_input,
+                           model.demosaic_below_black).to(self.device)  # fmt: skip
         x = batch.inputs
         if self.device.type == "cpu" and model.channels_last_input:
             x = x.contiguous(memory_format=torch.channels_last)
