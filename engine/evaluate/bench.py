@@ -55,18 +55,16 @@ def _measure_in(
 ) -> dict[str, Any]:  # fmt: skip
     from engine.io import ExportOptions, read_raw
     from engine.models import frame_gmacs
-    from engine.render import NOISE_FLOOR, enhance_file, pack_rggb
+    from engine.render import enhance_file, pack_rggb, split_below_black
 
     weights, trained = _weights_for(variant, work) if variant != "none" else ("none", True)
     enhancer = Enhancer(weights, device=device, tile=tile, precision=precision)
     dev = enhancer.device
     frame = read_raw(dng)
-    unclipped, _ = pack_rggb(frame, 100.0, clip=False)
-    packed = np.clip(unclipped, 0.0, 1.0)
+    packed, below = split_below_black(pack_rggb(frame, 100.0, clip=False)[0])
     frame_size = packed.shape[1], packed.shape[2]
     if enhancer.runner is not None:  # what the network takes: noise map, demosaic planes
         level = enhancer.noise_level(frame) if enhancer.takes_noise else None
-        below = np.clip(unclipped, -NOISE_FLOOR, 1.0, out=unclipped)
         t0 = time.perf_counter()
         packed = enhancer.network_input(packed, 100.0, level, below_black=below)
         input_s = time.perf_counter() - t0

@@ -43,6 +43,7 @@ from engine.render.colour import (
     develop_numpy,
     highlight_gains,
     leaky_clamp,
+    split_below_black,
     srgb_decode,
     srgb_encode,
 )
@@ -157,6 +158,7 @@ __all__ = [
     "run_batch",
     "save_photo_settings",
     "sidecar_path",
+    "split_below_black",
     "srgb_decode",
     "srgb_encode",
     "unpack_bayer",

@@ -111,6 +111,15 @@ def demosaic_below_black(
     return rgb
 
 
+def split_below_black(unclipped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unclipped normalised samples (a mosaic, packed planes or their bins) as
+    ``(clipped, below_black)``: a copy clipped to [0, 1], what the networks' mosaic planes
+    take, and ``unclipped`` itself clipped in place to ``[-NOISE_FLOOR, 1]``, the noise below
+    black that the classical render keeps (:func:`classical_linear`)."""
+    clipped = np.clip(unclipped, 0.0, 1.0)
+    return clipped, np.clip(unclipped, -NOISE_FLOOR, 1.0, out=unclipped)
+
+
 def highlight_gains(wb_gains: np.ndarray) -> np.ndarray:
     """White-balance gains scaled so the smallest is 1 (as dcraw does).
 

@@ -12,7 +12,7 @@ import torch
 
 from engine.io import GREEN, XTRANS_BAND_LEAD, RawFrame, Rect, tile_pattern
 from engine.jobs import CancelToken, ProgressCallback, no_progress
-from engine.render.colour import NOISE_FLOOR
+from engine.render.colour import NOISE_FLOOR, split_below_black
 from engine.render.detail import DETAIL_RADIUS
 from engine.render.highlights import CLIP_START
 from engine.render.packing import normalise_mosaic, pack_rggb, pack_xtrans_mosaic
@@ -89,9 +89,9 @@ class PreviewRendering:
         # [88, 87, 79]; now [85, 87, 80]).
         binned = bin_packed(unclipped, factor)
         del unclipped
-        packed = np.clip(binned, 0.0, 1.0)  # what the network sees
-        # The classical proxy bins the noise below black too, as the full render keeps it.
-        below = np.clip(binned, -NOISE_FLOOR, 1.0, out=binned)
+        # The network sees the bins clipped; the classical proxy keeps their noise below
+        # black, as the full render does.
+        packed, below = split_below_black(binned)
         kept = job.frame.visible_rect  # the region, less what the bins dropped
         crop = scaled_crop(job.frame.default_crop, factor, h // factor, w // factor)
         rendered = self._finish(job, packed, mirror, crop, factor, below)

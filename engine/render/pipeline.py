@@ -16,10 +16,10 @@ from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.models import DEFAULT_MODEL, ModelCard, load_model, model_for_sensor, resolve_model
 from engine.noise import PROFILES, NoiseLevel, NoiseProfile, card_noise_profile, noise_level_for
 from engine.render.colour import (
-    NOISE_FLOOR,
     apply_orientation,
     demosaic_below_black,
     develop,
+    split_below_black,
     srgb_decode,
 )
 from engine.render.detail import restore_detail
@@ -255,14 +255,12 @@ class Enhancer(PreviewRendering):
             job.progress(1, 1, "done")
             linear_chw = torch.from_numpy(linear).permute(2, 0, 1)
             return self._package(job, linear_chw, True, job.frame.default_crop, near_clip, True)
-        if self.runner.model.demosaic_below_black:
-            unclipped, mirror = pack_for_network(job.frame, job.ratio, clip=False)
-            packed = np.clip(unclipped, 0.0, 1.0)
-            below = np.clip(unclipped, -NOISE_FLOOR, 1.0, out=unclipped)
-            return self._finish(job, packed, mirror, job.frame.default_crop, unclipped=below)
-        packed, mirror = pack_for_network(job.frame, job.ratio)
+        below_black = self.runner.model.demosaic_below_black  # its demosaic's source too
+        packed, mirror = pack_for_network(job.frame, job.ratio, clip=not below_black)
+        packed, below = split_below_black(packed) if below_black else (packed, None)
         pattern = job.frame.cfa_pattern if job.frame.is_xtrans else None
-        return self._finish(job, packed, mirror, job.frame.default_crop, pattern=pattern)
+        return self._finish(job, packed, mirror, job.frame.default_crop, unclipped=below,
+                            pattern=pattern)  # fmt: skip
 
     def _finish(
         self,

@@ -31,7 +31,7 @@ from engine.noise import (
     noise_level_from_params,
     synthesise_dark,
 )
-from engine.render import NOISE_FLOOR, network_channels, pack_rggb, pack_xtrans, rggb_mirror
+from engine.render import network_channels, pack_rggb, pack_xtrans, rggb_mirror, split_below_black
 from engine.resources import SENSORS
 from engine.train.unprocess import mosaic, sample_unprocess_params, unprocess
 
@@ -91,9 +91,9 @@ class TrainingPair:
         unclipped, mirror = pack_rggb(self.dark, self.ratio, clip=False)
         if any(mirror):
             raise ValueError(f"{self.name}: {self.dark.cfa_name} pair; mirror it with to_rggb()")
-        packed = np.clip(unclipped, 0.0, 1.0)
-        below = np.clip(unclipped, -NOISE_FLOOR, 1.0, out=unclipped) if below_black else None
-        return network_channels(packed, self.ratio, noise, demosaic=demosaic, below_black=below)
+        packed, below = split_below_black(unclipped)
+        return network_channels(packed, self.ratio, noise, demosaic=demosaic,
+                                below_black=below if below_black else None)  # fmt: skip
 
     def measured_noise(self) -> NoiseLevel:
         """The dark frame's noise level as the app finds it (profile + ISO, else measured)."""
