@@ -42,14 +42,28 @@ LONG_ISO = 200  # the long exposure: base ISO
 PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "clean-photos"
 
 
+#: Parts of the invented camera's noise that ``--as-sony`` can set back to the Sony A7S2's.
+SONY_PARTS = ("read", "tails", "row")
+#: The parts set back to the Sony A7S2's (``--as-sony``); empty for the invented camera itself.
+AS_SONY: tuple[str, ...] = ()
+
+
 def odd_camera():
     sony = get_profile("SonyA7S2")
-    return replace(
+    camera = replace(
         sony, camera="Invented X1", k_min=K_RANGE[0], k_max=K_RANGE[1],
         read_intercept=sony.read_intercept + math.log(2.0),
         row_intercept=sony.row_intercept + math.log(3.0),
         lambda_min=-0.30, lambda_max=-0.22, k_per_iso=K_PER_ISO,
     )  # fmt: skip
+    # Each part draws the same random numbers either way, so the same pairs differ only in it.
+    if "read" in AS_SONY:
+        camera = replace(camera, read_intercept=sony.read_intercept)
+    if "tails" in AS_SONY:
+        camera = replace(camera, lambda_min=sony.lambda_min, lambda_max=sony.lambda_max)
+    if "row" in AS_SONY:
+        camera = replace(camera, row_intercept=sony.row_intercept)
+    return camera
 
 
 def write_shot(path: Path, signal_dn: np.ndarray, noise, iso: int, exposure_time: float,
@@ -107,7 +121,20 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=512)
     parser.add_argument("--dark-frames", type=int, default=4,
                         help="lens-cap shots written to WORK/dark (0: none)")  # fmt: skip
+    parser.add_argument(
+        "--as-sony",
+        default="",
+        help="comma-separated parts of the noise (read, tails, row) set back to the Sony A7S2's, "
+        "to measure what each costs; K stays the invented one",
+    )
     args = parser.parse_args()
+    parts = tuple(p for p in args.as_sony.split(",") if p)
+    unknown = sorted(set(parts) - set(SONY_PARTS))
+    if unknown:
+        choices = ", ".join(SONY_PARTS)
+        parser.error(f"--as-sony: unknown part(s) {', '.join(unknown)} (choose from {choices})")
+    global AS_SONY
+    AS_SONY = parts
     photos = list_photos(PHOTOS, held_out=True)
     rng = np.random.default_rng(5)
     order = rng.permutation(len(photos))
