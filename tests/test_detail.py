@@ -169,6 +169,33 @@ def test_restoring_is_reported_and_can_be_cancelled(make_dng, tiny_fast_pair) ->
         enhancer.render(frame, 4.0, cancel_when_restoring, token)
 
 
+def test_cancel_during_the_second_demosaic_skips_the_restoration(
+    make_dng, tiny_fast_pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The classical render the restoration reads takes 2 s at 12 MP: a cancel that arrives
+    # while it is made stops the render before the restoration's own second.
+    import engine.render.pipeline as pipeline
+    from engine.errors import Cancelled
+    from engine.jobs import CancelToken
+
+    frame = read_raw(make_dng("small.dng", height=64, width=96, ratio=4.0, noise=2.0))
+    enhancer = Enhancer(str(tiny_fast_pair[1]), device="cpu", precision="fp32")
+    assert not enhancer.runner.model.demosaic_below_black  # so it demosaics a second time
+    token = CancelToken()
+    real_classical, restored = pipeline.classical_of, []
+
+    def classical_then_cancel(job):
+        image = real_classical(job)
+        token.cancel()
+        return image
+
+    monkeypatch.setattr(pipeline, "classical_of", classical_then_cancel)
+    monkeypatch.setattr(pipeline, "restore_detail", lambda *args: restored.append(1))
+    with pytest.raises(Cancelled):
+        enhancer.render(frame, 4.0, lambda *progress: None, token)
+    assert restored == []
+
+
 def test_fine_tune_validation_scores_the_restored_render(
     tiny_fast_pair, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -336,6 +336,8 @@ class Enhancer(PreviewRendering):
                 job.cancel.raise_if_cancelled()
             if source is None:
                 classical = source = classical_of(job) if classical is None else classical
+                if job.cancel is not None:  # that demosaic took seconds: ask again
+                    job.cancel.raise_if_cancelled()
             assert job.level is not None
             out = restore_detail(out, source, job.level, job.ratio, job.frame.wb_gains)
         if job.amount < 1:
