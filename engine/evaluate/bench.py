@@ -55,13 +55,14 @@ def _measure_in(
 ) -> dict[str, Any]:  # fmt: skip
     from engine.io import ExportOptions, read_raw
     from engine.models import frame_gmacs
-    from engine.render import enhance_file, pack_rggb, split_below_black
+    from engine.render import enhance_file, pack_with_below_black
 
     weights, trained = _weights_for(variant, work) if variant != "none" else ("none", True)
     enhancer = Enhancer(weights, device=device, tile=tile, precision=precision)
     dev = enhancer.device
     frame = read_raw(dng)
-    packed, below = split_below_black(pack_rggb(frame, 100.0, clip=False)[0])
+    below_black = enhancer.runner is not None and enhancer.runner.model.demosaic_below_black
+    packed, _, below = pack_with_below_black(frame, 100.0, below_black)
     frame_size = packed.shape[1], packed.shape[2]
     if enhancer.runner is not None:  # what the network takes: noise map, demosaic planes
         level = enhancer.noise_level(frame) if enhancer.takes_noise else None

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from engine.io import MIN_LIBRAW_SIZE, RawFrame, cfa_pattern_of, libraw_demosaic, orient_image
-from engine.render.packing import normalise_mosaic
+from engine.render.packing import Mirror, normalise_mosaic, pack_for_network
 
 # OpenCV names Bayer codes after the second row's first two pixels, so RGGB is "BayerBG".
 _OPENCV_BAYER = {
@@ -118,6 +118,20 @@ def split_below_black(unclipped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     black that the classical render keeps (:func:`classical_linear`)."""
     clipped = np.clip(unclipped, 0.0, 1.0)
     return clipped, np.clip(unclipped, -NOISE_FLOOR, 1.0, out=unclipped)
+
+
+def pack_with_below_black(
+    frame: RawFrame, ratio: float, below_black: bool
+) -> tuple[np.ndarray, Mirror, np.ndarray | None]:
+    """:func:`~engine.render.packing.pack_for_network`'s ``(packed, mirror)`` and, when
+    ``below_black`` (a network that takes its demosaic that way), the same planes with their
+    noise below black kept (:func:`split_below_black`), else ``None``: packed unclipped only
+    then, so other networks pay nothing for it."""
+    packed, mirror = pack_for_network(frame, ratio, clip=not below_black)
+    if not below_black:
+        return packed, mirror, None
+    packed, below = split_below_black(packed)
+    return packed, mirror, below
 
 
 def highlight_gains(wb_gains: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from engine.render.colour import (
     apply_orientation,
     demosaic_below_black,
     develop,
-    split_below_black,
+    pack_with_below_black,
     srgb_decode,
 )
 from engine.render.detail import restore_detail
@@ -34,7 +34,6 @@ from engine.render.packing import (
     Mirror,
     mirror_image,
     normalise_mosaic,
-    pack_for_network,
 )
 from engine.render.ratio import estimate_ratio
 from engine.render.render_pass import (
@@ -256,8 +255,7 @@ class Enhancer(PreviewRendering):
             linear_chw = torch.from_numpy(linear).permute(2, 0, 1)
             return self._package(job, linear_chw, True, job.frame.default_crop, near_clip, True)
         below_black = self.runner.model.demosaic_below_black  # its demosaic's source too
-        packed, mirror = pack_for_network(job.frame, job.ratio, clip=not below_black)
-        packed, below = split_below_black(packed) if below_black else (packed, None)
+        packed, mirror, below = pack_with_below_black(job.frame, job.ratio, below_black)
         pattern = job.frame.cfa_pattern if job.frame.is_xtrans else None
         return self._finish(job, packed, mirror, job.frame.default_crop, unclipped=below,
                             pattern=pattern)  # fmt: skip

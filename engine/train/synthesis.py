@@ -31,7 +31,12 @@ from engine.noise import (
     noise_level_from_params,
     synthesise_dark,
 )
-from engine.render import network_channels, pack_rggb, pack_xtrans, rggb_mirror, split_below_black
+from engine.render import (
+    network_channels,
+    pack_with_below_black,
+    pack_xtrans,
+    rggb_mirror,
+)
 from engine.resources import SENSORS
 from engine.train.unprocess import mosaic, sample_unprocess_params, unprocess
 
@@ -88,12 +93,11 @@ class TrainingPair:
             packed = pack_xtrans(self.dark, self.ratio)
             return network_channels(packed, self.ratio, noise, demosaic=demosaic,
                                     pattern=self.dark.cfa_pattern)  # fmt: skip
-        unclipped, mirror = pack_rggb(self.dark, self.ratio, clip=False)
+        packed, mirror, below = pack_with_below_black(self.dark, self.ratio, below_black)
         if any(mirror):
             raise ValueError(f"{self.name}: {self.dark.cfa_name} pair; mirror it with to_rggb()")
-        packed, below = split_below_black(unclipped)
         return network_channels(packed, self.ratio, noise, demosaic=demosaic,
-                                below_black=below if below_black else None)  # fmt: skip
+                                below_black=below)  # fmt: skip
 
     def measured_noise(self) -> NoiseLevel:
         """The dark frame's noise level as the app finds it (profile + ISO, else measured)."""
