@@ -139,7 +139,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         checkpoint_path=str(args.checkpoint or out.with_suffix(".ckpt")),
         checkpoint_every=args.checkpoint_every, init_weights=args.init,
         base_weights=args.base, epoch_iterations=args.epoch_iterations, disc_config=disc_config,
-        loss_space=args.loss, precision=args.precision,
+        loss_space=args.loss, precision=args.precision, loss_weighting=args.loss_weighting,
     )  # fmt: skip
 
 
@@ -152,7 +152,9 @@ def _training_card(
 
     notes = [
         f"Adam lr {args.lr:g}, StepLR(10, 0.8) per {config.epoch_iterations or 'epoch'}, "
-        f"L1 on {'developed sRGB' if args.loss == 'srgb' else 'linear camera RGB'}, "
+        f"L1 on {'developed sRGB' if args.loss == 'srgb' else 'linear camera RGB'}"
+        + (", each crop's log L1 (relative error) averaged" if args.loss_weighting == "log" else "")
+        + ", "
         f"crop {args.crop}, batch {args.batch}, seed {args.seed}, {result.precision}"
         + (" autocast" if result.precision != "fp32" else ""),
         *result.notes,
@@ -304,6 +306,13 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
         choices=("srgb", "linear"),
         default="srgb",
         help="L1 on the developed sRGB image (default) or on linear camera RGB",
+    )
+    p.add_argument(
+        "--loss-weighting",
+        choices=("mean", "log"),
+        default="mean",
+        help="mean: the batch's L1 (default); log: the mean of each crop's log L1, so clean "
+        "crops count as much as noisy ones",
     )
     p.add_argument(
         "--precision",

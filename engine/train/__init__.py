@@ -10,7 +10,16 @@
 
 from __future__ import annotations
 
-from engine.train.batches import LOSS_SPACES, Batch, PairSource, make_batch, training_loss
+from engine.train.batches import (
+    LOG_L1_FLOOR,
+    LOSS_SPACES,
+    LOSS_WEIGHTINGS,
+    Batch,
+    PairSource,
+    make_batch,
+    training_loss,
+    weighted_objective,
+)
 from engine.train.checkpoint import CheckpointError, load_checkpoint
 from engine.train.real_pairs import (
     PairFiles,
@@ -57,7 +66,9 @@ from engine.train.unprocess import (
 
 __all__ = [
     "CAMERAS",
+    "LOG_L1_FLOOR",
     "LOSS_SPACES",
+    "LOSS_WEIGHTINGS",
     "RATIO_RANGE",
     "Batch",
     "CameraColour",
@@ -101,4 +112,5 @@ __all__ = [
     "training_loss",
     "unprocess",
     "warm_start",
+    "weighted_objective",
 ]

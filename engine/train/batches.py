@@ -32,6 +32,11 @@ class PairSource(Protocol):
 
 #: Spaces the L1 loss can be computed in (see :class:`TrainConfig`).
 LOSS_SPACES = ("srgb", "linear")
+#: How the crops of a batch share the objective (see :func:`weighted_objective`).
+LOSS_WEIGHTINGS = ("mean", "log")
+#: ``log`` weighting's floor on a crop's L1, about half a level of 255: a flat or clipped crop
+#: whose error is already below it gets no more than ``1 / LOG_L1_FLOOR`` times the weight.
+LOG_L1_FLOOR = 2e-3
 #: A noise-aware model is trained on the noise map the app would give it: half the time the
 #: level measured on the dark frame itself (as for a camera without a profile), otherwise the
 #: pair's true level with a log-normal error of this standard deviation (a profile's mean
@@ -125,3 +130,20 @@ def training_loss(
     else:
         raise DarkroomError(f"unknown loss space {loss_space!r} (choose from srgb, linear)")
     return F.l1_loss(shown, wanted), shown, wanted
+
+
+def weighted_objective(shown: torch.Tensor, wanted: torch.Tensor, weighting: str) -> torch.Tensor:
+    """The objective the optimiser minimises from ``(B, 3, H, W)`` output and target.
+
+    ``mean`` is the batch's L1. ``log`` is the mean over crops of ``log(L1_crop + floor)``: each
+    crop's gradient is its L1's divided by that L1, so every crop asks for the same *relative*
+    improvement, as the evaluation's mean PSNR over photos counts it. Under plain L1 a
+    near-clean x1 crop, whose error is 20-50x smaller than an x300 one's, hardly moves the
+    weights; under ``log`` it counts as much.
+    """
+    if weighting == "mean":
+        return F.l1_loss(shown, wanted)
+    if weighting == "log":
+        per_crop = (shown - wanted).abs().flatten(1).mean(dim=1)
+        return torch.log(per_crop + LOG_L1_FLOOR).mean()
+    raise DarkroomError(f"unknown loss weighting {weighting!r} (choose from mean, log)")

@@ -46,7 +46,14 @@ from engine.distributed import Distributed, current
 from engine.errors import Cancelled, DarkroomError
 from engine.jobs import CancelToken
 from engine.models import EnhanceNet, create_model, read_tensors
-from engine.train.batches import LOSS_SPACES, PairSource, make_batch, training_loss
+from engine.train.batches import (
+    LOSS_SPACES,
+    LOSS_WEIGHTINGS,
+    PairSource,
+    make_batch,
+    training_loss,
+    weighted_objective,
+)
 from engine.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from engine.train.strategies import TrainingStrategy, strategy_for
 
@@ -77,6 +84,7 @@ class TrainConfig:
     disc_lr: float = 1e-4
     disc_config: dict[str, Any] = field(default_factory=dict)
     loss_space: str = "srgb"  # "srgb": L1 on the developed image; "linear": on camera RGB
+    loss_weighting: str = "mean"  # "log": each crop's relative error counts alike (batches.py)
     precision: str = "auto"  # "auto": see engine.device.training_autocast_dtype
     strategy: str = ""
     # A generator per crop, seeded by (seed, iteration, index in the global batch), instead of
@@ -141,6 +149,10 @@ class _Run:
         if config.loss_space not in LOSS_SPACES:
             raise DarkroomError(
                 f"unknown loss space {config.loss_space!r} (choose from srgb, linear)"
+            )
+        if config.loss_weighting not in LOSS_WEIGHTINGS:
+            raise DarkroomError(
+                f"unknown loss weighting {config.loss_weighting!r} (choose from mean, log)"
             )
         self.dist = group = current()
         if group.active:
@@ -222,7 +234,11 @@ class _Run:
         # The loss develops in float32: under autocast its colour matrix (einsum) would run in
         # bf16, whose 8-bit mantissa is coarser than the residuals L1 is meant to see.
         l1, shown, wanted = training_loss(out, batch, self.config.loss_space)
-        loss = self.strategy.loss(l1, shown, wanted, self.amp)
+        if self.config.loss_weighting != "mean":
+            l1_objective = weighted_objective(shown, wanted, self.config.loss_weighting)
+        else:
+            l1_objective = l1
+        loss = self.strategy.loss(l1_objective, shown, wanted, self.amp)
         self.optimiser.zero_grad(set_to_none=True)
         loss.backward(inputs=self.params)
         self.optimiser.step()
