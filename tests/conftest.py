@@ -115,3 +115,24 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def photo_folder(tmp_path: Path) -> Path:
+    """Tiny PNG photos for `darkroom-cli train`/`evaluate`: two trained on, one held out."""
+    import imageio.v3 as iio
+
+    from engine.train import is_held_out
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    held = train = 0
+    for i in range(200):
+        name = f"photo{i}.png"
+        if (is_held_out(name) and held < 1) or (not is_held_out(name) and train < 2):
+            image = (smooth_scene(64, 64, i) ** (1 / 2.2) * 255).astype(np.uint8)
+            iio.imwrite(folder / name, image)
+            held += is_held_out(name)
+            train += not is_held_out(name)
+    assert held == 1 and train == 2
+    return folder

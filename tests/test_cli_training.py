@@ -5,29 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import imageio.v3 as iio
 import numpy as np
 import pytest
 
 from engine.cli import main
-from engine.train import is_held_out
-from tests.conftest import smooth_scene
-
-
-@pytest.fixture
-def photo_folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    held = train = 0
-    for i in range(200):
-        name = f"photo{i}.png"
-        if (is_held_out(name) and held < 1) or (not is_held_out(name) and train < 2):
-            image = (smooth_scene(64, 64, i) ** (1 / 2.2) * 255).astype(np.uint8)
-            iio.imwrite(folder / name, image)
-            held += is_held_out(name)
-            train += not is_held_out(name)
-    assert held == 1 and train == 2
-    return folder
 
 
 def test_train_then_evaluate_with_card_update(photo_folder: Path, tmp_path: Path, capsys) -> None:

@@ -12,7 +12,6 @@ import torch.nn.functional as F  # noqa: N812 - the usual alias
 
 from engine.errors import DarkroomError
 from engine.train import LOG_L1_FLOOR, TrainConfig, train, weighted_objective
-from tests.test_cli_training import photo_folder  # noqa: F401 - a fixture
 from tests.test_training import TINY, _Photos
 
 
@@ -68,7 +67,7 @@ def test_log_weighted_training_lowers_the_l1() -> None:
 
 
 def test_cli_records_the_weighting_on_the_card(
-    photo_folder: Path,  # noqa: F811 - the fixture
+    photo_folder: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

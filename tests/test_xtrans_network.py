@@ -220,15 +220,14 @@ def test_a_bayer_only_model_says_so_in_one_line(tmp_path: Path) -> None:
     assert not renders_sensor("lite", "x-trans") and renders_sensor("none", "x-trans")
 
 
-def test_train_then_evaluate_an_x_trans_model(tmp_path: Path, capsys) -> None:
+def test_train_then_evaluate_an_x_trans_model(photo_folder: Path, tmp_path: Path, capsys) -> None:
     """``train`` makes X-Trans pairs for an X-Trans network; ``evaluate --sensor x-trans``
     scores it on X-Trans pairs, and refuses a Bayer-only model there in one line."""
     import json
 
     from engine.cli import main
-    from tests.test_cli_training import photo_folder
 
-    photos = photo_folder.__wrapped__(tmp_path)
+    photos = photo_folder
     out = tmp_path / "tiny-xtrans.safetensors"
     config = (
         '{"widths": [8, 8], "encoder_convs": [1, 1], "decoder_convs": [1], "sensor": "x-trans"}'

@@ -141,9 +141,15 @@ def weighted_objective(shown: torch.Tensor, wanted: torch.Tensor, weighting: str
     near-clean x1 crop, whose error is 20-50x smaller than an x300 one's, hardly moves the
     weights; under ``log`` it counts as much.
     """
+    check_loss_weighting(weighting)
     if weighting == "mean":
         return F.l1_loss(shown, wanted)
-    if weighting == "log":
-        per_crop = (shown - wanted).abs().flatten(1).mean(dim=1)
-        return torch.log(per_crop + LOG_L1_FLOOR).mean()
-    raise DarkroomError(f"unknown loss weighting {weighting!r} (choose from mean, log)")
+    per_crop = (shown - wanted).abs().flatten(1).mean(dim=1)
+    return torch.log(per_crop + LOG_L1_FLOOR).mean()
+
+
+def check_loss_weighting(weighting: str) -> None:
+    """Refuse, in one line, a name not in :data:`LOSS_WEIGHTINGS`."""
+    if weighting not in LOSS_WEIGHTINGS:
+        choices = ", ".join(LOSS_WEIGHTINGS)
+        raise DarkroomError(f"unknown loss weighting {weighting!r} (choose from {choices})")

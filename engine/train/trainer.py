@@ -48,8 +48,8 @@ from engine.jobs import CancelToken
 from engine.models import EnhanceNet, create_model, read_tensors
 from engine.train.batches import (
     LOSS_SPACES,
-    LOSS_WEIGHTINGS,
     PairSource,
+    check_loss_weighting,
     make_batch,
     training_loss,
     weighted_objective,
@@ -150,10 +150,7 @@ class _Run:
             raise DarkroomError(
                 f"unknown loss space {config.loss_space!r} (choose from srgb, linear)"
             )
-        if config.loss_weighting not in LOSS_WEIGHTINGS:
-            raise DarkroomError(
-                f"unknown loss weighting {config.loss_weighting!r} (choose from mean, log)"
-            )
+        check_loss_weighting(config.loss_weighting)  # before any work, not at the first step
         self.dist = group = current()
         if group.active:
             if config.batch_size % group.world_size:
