@@ -159,18 +159,27 @@ def noise_level_from_profile(profile: NoiseProfile, iso: float) -> NoiseLevel:
 
 
 def _planes(frame: RawFrame) -> list[np.ndarray]:
-    """The four packed Bayer colour planes, black-subtracted and normalised (not clipped)."""
+    """The four packed Bayer colour planes (X-Trans: the four greens of its 2x2 green blocks),
+    black-subtracted and normalised (not clipped)."""
+    if not frame.is_xtrans:
+        # Plane by plane: each has one black level, and at 12 MP three passes over the whole
+        # float32 mosaic took 0.4 s.
+        h, w = frame.height // 2 * 2, frame.width // 2 * 2
+        planes = []
+        for dy, dx in packed_positions(frame.cfa_pattern):
+            black = np.float32(frame.black_level[dy, dx])
+            plane = frame.mosaic[dy:h:2, dx:w:2].astype(np.float32)
+            plane -= black
+            plane /= np.float32(frame.white_level) - black
+            planes.append(plane)
+        return planes
     black = frame.black_map(np.float32)
     norm = (frame.mosaic.astype(np.float32) - black) / (np.float32(frame.white_level) - black)
-    if frame.is_xtrans:
-        oy, ox = xtrans_green_origin(frame.cfa_pattern)
-        h = oy + (frame.height - oy) // 3 * 3
-        w = ox + (frame.width - ox) // 3 * 3
-        return [np.ascontiguousarray(norm[oy + a : h : 3, ox + b : w : 3])
-                for a in (0, 1) for b in (0, 1)]  # fmt: skip
-    h, w = frame.height // 2 * 2, frame.width // 2 * 2
-    return [np.ascontiguousarray(norm[dy:h:2, dx:w:2]) for dy, dx in
-            packed_positions(frame.cfa_pattern)]  # fmt: skip
+    oy, ox = xtrans_green_origin(frame.cfa_pattern)
+    h = oy + (frame.height - oy) // 3 * 3
+    w = ox + (frame.width - ox) // 3 * 3
+    return [np.ascontiguousarray(norm[oy + a : h : 3, ox + b : w : 3])
+            for a in (0, 1) for b in (0, 1)]  # fmt: skip
 
 
 def xtrans_green_origin(pattern: np.ndarray) -> tuple[int, int]:
