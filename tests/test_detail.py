@@ -14,7 +14,7 @@ from engine.io import read_raw
 from engine.models import ModelCard, create_model, save_model
 from engine.noise import NoiseLevel
 from engine.render import DETAIL_WINDOW, Enhancer, restore_detail
-from engine.render.detail import DETAIL_LIMIT
+from engine.render.detail import DETAIL_LIMIT, DETAIL_RADIUS
 
 GAINS = np.array([2.0, 1.0, 1.6], np.float32)
 LEVEL = NoiseLevel(gain=1e-4, floor=1e-6)
@@ -52,19 +52,40 @@ def test_texture_above_the_noise_comes_back() -> None:
     assert 0.8 < kept < 1.0
 
 
-def test_a_lone_outlier_makes_no_black_or_white_speck() -> None:
-    # One pixel of read noise's heavy tail, far above the level: the window's energy stands
-    # above the noise, so without a limit it would come back as a black (or white) speck.
+@pytest.mark.parametrize("size", [1, 2])
+def test_a_lone_outlier_makes_no_black_or_white_speck(size: int) -> None:
+    # A pixel of read noise's heavy tail (or the 2x2 cluster the demosaic spreads it into), far
+    # above the level: the window's energy stands above the noise, so without a limit it would
+    # come back as a black (or white) speck. Its own weight is too small a share of the square
+    # around it to lift the limit.
     network = torch.full((3, 21, 21), 0.05)
     for sign in (-1.0, 1.0):
         field = np.zeros((21, 21))
-        field[10, 10] = sign * 0.2
+        field[10 : 10 + size, 10 : 10 + size] = sign * 0.2
         out = restore_detail(network.clone(), network + _balanced_residual(field), LEVEL, 1.0,
                              GAINS)  # fmt: skip
         balanced = torch.from_numpy(GAINS)
         ratio = float((balanced * out[:, 10, 10]).sum() / (balanced * network[:, 10, 10]).sum())
         assert 1 / DETAIL_LIMIT - 1e-5 <= ratio <= DETAIL_LIMIT + 1e-5
         assert ratio < 0.7 if sign < 0 else ratio > 1.4  # limited, not dropped
+
+
+def test_the_limit_is_lifted_inside_texture() -> None:
+    # Dark texture far above the noise all around: it hides a speck, so it comes back whole,
+    # beyond the limit (a dark gap between leaves is darker than 1 / DETAIL_LIMIT of the
+    # network's smooth guess).
+    y, x = np.mgrid[0:64, 0:64]
+    texture = 0.06 * np.sign(np.sin(x * 0.9) * np.sin(y * 1.1))
+    network = torch.full((3, 64, 64), 0.05)
+    classical = network + _balanced_residual(texture)
+    out = restore_detail(network.clone(), classical, LEVEL, 1.0, GAINS)
+    balanced = torch.from_numpy(GAINS)[:, None, None]
+    ratio = (balanced * out).sum(0) / (balanced * network).sum(0)
+    inner = ratio[16:48, 16:48]  # away from the mirrored borders
+    assert inner.min().item() < 0.5 and inner.max().item() > 1.6  # past 1 / 1.5 and 1.5
+    lost = (classical - network)[:, 16:48, 16:48]
+    kept = float(((out - network)[:, 16:48, 16:48] * lost).sum() / (lost**2).sum())
+    assert kept > 0.9
 
 
 def test_restored_detail_is_neutral_after_white_balance() -> None:
@@ -88,19 +109,23 @@ def test_no_difference_changes_nothing_in_place() -> None:
     assert torch.equal(out, before)
 
 
-def test_the_window_reads_only_its_neighbourhood() -> None:
-    # A pixel's result depends on the difference within DETAIL_WINDOW // 2 pixels only (what a
-    # preview region's extra context is sized by).
+def test_the_restoration_reads_only_its_neighbourhood() -> None:
+    # A pixel's result depends on the difference within DETAIL_RADIUS pixels only (what a
+    # preview region's extra context is sized by): its energy window, and the texture square
+    # around it that lifts the limit. Here: differences about as large as the noise, so the
+    # texture square is partly lifted, and spikes on rows 19 and 20 that pass the limit.
     rng = np.random.default_rng(2)
-    network = torch.full((3, 31, 31), 0.25)
-    classical = network + torch.from_numpy(rng.normal(0, 0.03, (3, 31, 31)).astype(np.float32))
+    network = torch.full((3, 41, 41), 0.05)
+    field = rng.normal(0, 0.005, (41, 41))
+    field[19:21, ::3] = 0.1
+    classical = network + _balanced_residual(field)
     out = restore_detail(network.clone(), classical, LEVEL, 1.0, GAINS)
     far = classical.clone()
-    reach = DETAIL_WINDOW // 2
-    far[:, : 15 - reach] += 0.1  # every row above the window of row 15
+    far[:, : 20 - DETAIL_RADIUS] += 0.1  # every row above what row 20 reads
     moved = restore_detail(network.clone(), far, LEVEL, 1.0, GAINS)
-    assert torch.equal(out[:, 15], moved[:, 15])
-    assert not torch.equal(out[:, 14], moved[:, 14])  # its window reaches one row further
+    assert torch.equal(out[:, 20], moved[:, 20])
+    assert not torch.equal(out[:, 19], moved[:, 19])  # it reads one row further
+    assert DETAIL_RADIUS > DETAIL_WINDOW // 2
 
 
 @pytest.fixture(scope="module")

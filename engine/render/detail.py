@@ -13,7 +13,11 @@ back in white-balanced camera RGB, so the restored detail is neutral grey: chrom
 ugliest kind, never returns. The read noise's heavy tails still put a lone outlier above the
 noise now and then, which came back as a black or white speck in dark noisy areas at x16 and
 above; so the restored detail may change a pixel's luminance by at most a factor
-:data:`DETAIL_LIMIT` either way.
+:data:`DETAIL_LIMIT` either way, where little around the pixel is texture. Where most of a
+:data:`SPECK_SUPPORT`-pixel square is texture (its mean weight between the two
+:data:`SPECK_FREE` bounds), the limit is lifted, gradually: texture hides a lone speck, and it
+is where the limit cost the most detail. One outlier's own weight, spread by the demosaic and
+the energy window over about 6x6 pixels, covers a sixth of that square, too little to lift it.
 
 Measured on the held-out synthetic pairs (``docs/evaluation/low-ratios``): see the model card
 of ``fast`` and ``docs/evaluation/low-ratios/table.md``.
@@ -29,12 +33,18 @@ from engine.noise import NoiseLevel
 
 #: Side of the square, in output pixels, over which the difference's energy is measured.
 DETAIL_WINDOW = 5
-#: Output pixels the restoration reads on each side of a pixel (a region's extra context).
-DETAIL_RADIUS = DETAIL_WINDOW // 2
 #: The most the restored detail may brighten a pixel's luminance by, or darken it by the inverse.
 #: Chosen at 200 % against 2 and no limit: the only one without specks left, for 0.03-0.14 dB
 #: and about a tenth of the detail less on the held-out pairs (docs/detail.md).
 DETAIL_LIMIT = 1.5
+#: Side of the square, in output pixels, whose mean weight says how much around a pixel is
+#: texture (where the limit is lifted).
+SPECK_SUPPORT = 15
+#: Mean weights over that square at which the limit starts to be lifted, and is lifted entirely.
+#: Chosen on the held-out pairs and at 200 % beside the limited render (docs/detail.md).
+SPECK_FREE = (0.3, 0.6)
+#: Output pixels the restoration reads on each side of a pixel (a region's extra context).
+DETAIL_RADIUS = DETAIL_WINDOW // 2 + SPECK_SUPPORT // 2
 
 
 def restore_detail(
@@ -91,10 +101,19 @@ def restore_detail(
     # The noise floor is above 0, so the weight is already 0 wherever the energy is.
     np.divide(weight, energy, out=weight, where=energy > 0)
     lum *= weight
-    np.multiply(bright, np.float32(1.0 / DETAIL_LIMIT - 1.0), out=scratch)
-    np.maximum(lum, scratch, out=lum)  # darken by at most 1 / DETAIL_LIMIT...
+    # How far the limit is lifted: 0 where little of the square around is texture, 1 where most.
+    free = cv2.blur(weight, (SPECK_SUPPORT, SPECK_SUPPORT), dst=energy,
+                    borderType=cv2.BORDER_REFLECT)  # fmt: skip
+    free -= np.float32(SPECK_FREE[0])
+    free *= np.float32(1.0 / (SPECK_FREE[1] - SPECK_FREE[0]))
+    np.clip(free, np.float32(0.0), np.float32(1.0), out=free)
+    limited = np.multiply(bright, np.float32(1.0 / DETAIL_LIMIT - 1.0), out=scratch)
+    np.maximum(lum, limited, out=limited)  # darken by at most 1 / DETAIL_LIMIT...
     bright *= np.float32(DETAIL_LIMIT - 1.0)
-    np.minimum(lum, bright, out=lum)  # ...brighten by at most DETAIL_LIMIT
+    np.minimum(limited, bright, out=limited)  # ...brighten by at most DETAIL_LIMIT
+    lum -= limited  # what the limit held back, given back as far as the texture around allows
+    lum *= free
+    lum += limited
     for c in range(3):
         np.divide(lum, gains[c], out=scratch)
         out[c] += scratch
