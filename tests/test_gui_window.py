@@ -558,6 +558,10 @@ def test_ctrl_e_exports_even_from_the_ratio_box_on_x11(night_dng: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
     done = subprocess.run(["xvfb-run", "-a", sys.executable, "-c", CTRL_E_ON_X11, str(night_dng)],
                           capture_output=True, text=True, timeout=180, env=env)  # fmt: skip
+    if "could not load the qt platform plugin" in done.stderr.lower():
+        # An X server without the libraries Qt's xcb plugin needs (Debian: libxcb-cursor0):
+        # the machine cannot show the window at all, which says nothing about the shortcut.
+        pytest.skip("Qt's xcb plugin cannot load under Xvfb here (missing X libraries, see ldd)")
     assert "export dialog: True" in done.stdout, done.stdout + done.stderr[-2000:]
 
 
