@@ -128,7 +128,7 @@ def training_loss(
     elif loss_space == "linear":
         shown, wanted = out.float(), batch.targets
     else:
-        raise DarkroomError(f"unknown loss space {loss_space!r} (choose from srgb, linear)")
+        check_choice("loss space", loss_space, LOSS_SPACES)
     return F.l1_loss(shown, wanted), shown, wanted
 
 
@@ -141,15 +141,15 @@ def weighted_objective(shown: torch.Tensor, wanted: torch.Tensor, weighting: str
     near-clean x1 crop, whose error is 20-50x smaller than an x300 one's, hardly moves the
     weights; under ``log`` it counts as much.
     """
-    check_loss_weighting(weighting)
+    check_choice("loss weighting", weighting, LOSS_WEIGHTINGS)
     if weighting == "mean":
         return F.l1_loss(shown, wanted)
     per_crop = (shown - wanted).abs().flatten(1).mean(dim=1)
     return torch.log(per_crop + LOG_L1_FLOOR).mean()
 
 
-def check_loss_weighting(weighting: str) -> None:
-    """Refuse, in one line, a name not in :data:`LOSS_WEIGHTINGS`."""
-    if weighting not in LOSS_WEIGHTINGS:
-        choices = ", ".join(LOSS_WEIGHTINGS)
-        raise DarkroomError(f"unknown loss weighting {weighting!r} (choose from {choices})")
+def check_choice(kind: str, name: str, choices: tuple[str, ...]) -> None:
+    """Refuse, in one line, a ``kind`` of loss (``"loss space"``, ``"loss weighting"``) whose
+    ``name`` is not one of ``choices`` (:data:`LOSS_SPACES`, :data:`LOSS_WEIGHTINGS`)."""
+    if name not in choices:
+        raise DarkroomError(f"unknown {kind} {name!r} (choose from {', '.join(choices)})")

@@ -48,8 +48,9 @@ from engine.jobs import CancelToken
 from engine.models import EnhanceNet, create_model, read_tensors
 from engine.train.batches import (
     LOSS_SPACES,
+    LOSS_WEIGHTINGS,
     PairSource,
-    check_loss_weighting,
+    check_choice,
     make_batch,
     training_loss,
     weighted_objective,
@@ -146,11 +147,9 @@ class _Run:
     """One :func:`train` call: the model, its optimiser and schedule, the strategy, the RNGs."""
 
     def __init__(self, config: TrainConfig, source: PairSource) -> None:
-        if config.loss_space not in LOSS_SPACES:
-            raise DarkroomError(
-                f"unknown loss space {config.loss_space!r} (choose from srgb, linear)"
-            )
-        check_loss_weighting(config.loss_weighting)  # before any work, not at the first step
+        # Before any work, not at the first step.
+        check_choice("loss space", config.loss_space, LOSS_SPACES)
+        check_choice("loss weighting", config.loss_weighting, LOSS_WEIGHTINGS)
         self.dist = group = current()
         if group.active:
             if config.batch_size % group.world_size:
