@@ -76,11 +76,12 @@ def demosaic_planes(
         rgb = torch.from_numpy(classical_demosaic(mosaic, cfa, origin))
     h, w = rgb.shape[0] // 2, rgb.shape[1] // 2
     # (y, i, x, j, c) -> (c, i, j, y, x): pixel_unshuffle's order, written in one strided copy
-    # by torch on every core (numpy's transpose took 4x as long at 12 MP).
-    planes = rgb.view(h, 2, w, 2, 3).permute(4, 1, 3, 0, 2).reshape(DEMOSAIC_PLANES, h, w)
+    # by torch on every core (numpy's transpose took 4x as long at 12 MP) straight into its
+    # place: a reshape first made a second copy (0.4 s at 12 MP).
     if out is None:
-        return planes.contiguous().numpy()
-    torch.from_numpy(out).copy_(planes)
+        out = np.empty((DEMOSAIC_PLANES, h, w), np.float32)
+    target = torch.from_numpy(out).view(3, 2, 2, h, w)
+    target.copy_(rgb.view(h, 2, w, 2, 3).permute(4, 1, 3, 0, 2))
     return out
 
 
