@@ -6,8 +6,10 @@ package ``darkroom_resources`` (see ``pyproject.toml``).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 #: The bundled model the CLI and the window use unless told otherwise (issue 19: noise-aware,
 #: 54 GMAC per 12 MP, starts from the classical demosaic). Here, not in ``engine.models``, so
@@ -74,6 +76,45 @@ def user_data_dir() -> Path:
     import platformdirs
 
     return platformdirs.user_data_path("Darkroom", "Darkroom")
+
+
+#: Environment variable overriding the model library folder (:func:`default_library_dir`).
+MODELS_DIR_ENV_VAR = "DARKROOM_MODELS_DIR"
+
+
+def default_library_dir() -> Path:
+    """The user's model library: ``DARKROOM_MODELS_DIR`` if set, else the per-user data
+    folder's ``models``. Here, not in ``engine.models``, so it is found without torch."""
+    env = os.environ.get(MODELS_DIR_ENV_VAR, "").strip()
+    if env:
+        return Path(env).expanduser()
+    return user_data_dir() / "models"
+
+
+def library_dir(library: str | os.PathLike[str] | None = None) -> Path:
+    """The library folder to use (``library`` if given, else :func:`default_library_dir`)."""
+    return Path(library).expanduser() if library else default_library_dir()
+
+
+def card_hint(model: str, library: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
+    """The card of ``model`` (a bundled or library model's name, or a ``.safetensors`` path)
+    as plain JSON, read without torch and without any check, or ``None`` where none is found
+    or it cannot be read. Only for choices that change speed, never a result (a fresh
+    ``darkroom-cli`` deciding whether to start the classical render early,
+    :class:`engine.io.ClassicalAhead`): the renderer reads and checks the card itself."""
+    weights = Path(model)
+    if weights.suffix.lower() == ".safetensors":
+        places = [weights.with_suffix(".json")]
+    else:
+        places = [bundled_models_dir() / f"{model}.json", library_dir(library) / f"{model}.json"]
+    for place in places:
+        try:
+            card = json.loads(place.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(card, dict):
+            return card
+    return None
 
 
 def resources_dir() -> Path:

@@ -8,18 +8,18 @@ from types import ModuleType
 import pytest
 
 import engine.evaluate.metrics
+import engine.io.exposure
 import engine.io.framing
 import engine.io.naming
 import engine.models.fast_ops
 import engine.render.adjustments
 import engine.render.colour
 import engine.render.packing
-import engine.render.ratio
 
 MODULES = [
     engine.render.packing,
     engine.render.colour,
-    engine.render.ratio,
+    engine.io.exposure,
     engine.io.framing,
     engine.io.naming,
     engine.render.adjustments,

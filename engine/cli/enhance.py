@@ -21,7 +21,7 @@ from engine.errors import Cancelled, DarkroomError
 from engine.resources import DEFAULT_MODEL
 
 if TYPE_CHECKING:  # imported lazily at run time: `darkroom-cli sample` must not load torch
-    from engine.io import ExportOptions
+    from engine.io import ClassicalAhead, ExportOptions
     from engine.render import Adjustments, BatchItem, Enhancer, FileOutcome
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -231,11 +231,9 @@ class BatchReport:
 
 def cmd_enhance(args: argparse.Namespace) -> int:
     """Plan, render and write every input; see the module docstring."""
-    from engine.io import ExportOptions
-    from engine.models import library_dir
-    from engine.render import Adjustments, Enhancer, parse_amount, parse_ratio
+    from engine.io import ExportOptions, parse_ratio
 
-    adjustments = Adjustments(parse_ratio(args.ratio), parse_amount(args.amount))
+    ratio = parse_ratio(args.ratio)
     if args.tile is not None and args.tile < 16:
         raise DarkroomError(f"--tile must be at least 16 (packed pixels), not {args.tile}")
     if args.engine == "ray" and args.saved_settings:
@@ -243,6 +241,12 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     if args.engine != "ray" and (args.address or args.actors is not None):
         raise DarkroomError("--address and --actors need --engine ray")
     inputs = expand_inputs(args.inputs)
+    # Torch is not loaded yet: the first photo's classical render can be made meanwhile.
+    ahead = _start_classical_ahead(inputs, ratio, args)
+    from engine.render import Adjustments, Enhancer, parse_amount
+    from engine.resources import library_dir
+
+    adjustments = Adjustments(ratio, parse_amount(args.amount))
     outputs, fmt = plan_outputs(inputs, args.output, args.format, args.name, model=args.model,
                                 ratio=adjustments.ratio, amount=adjustments.amount)  # fmt: skip
     options = ExportOptions(fmt=fmt, bits=args.bits, quality=args.quality,
@@ -256,7 +260,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
             enhancer = Enhancer(args.model, device=args.device, tile=args.tile,
                                 precision=args.precision, model_dirs=[library_dir()])  # fmt: skip
             ran_on = f"{enhancer.model_name} on {enhancer.device.type}"
-            report = _run_batch(enhancer, inputs, outputs, adjustments, options, args)
+            report = _run_batch(enhancer, inputs, outputs, adjustments, options, args, ahead)
     except (KeyboardInterrupt, Cancelled):
         err("interrupted; nothing partial was written")
         return EXIT_INTERRUPTED
@@ -271,6 +275,30 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     return EXIT_FAILED if report.failures else EXIT_OK
 
 
+def _start_classical_ahead(
+    inputs: list[Path], ratio: float | None, args: argparse.Namespace
+) -> ClassicalAhead | None:
+    """Decode the first input on a worker thread while torch loads
+    (:class:`engine.io.ClassicalAhead`), and make its classical render there too where the
+    model restores that render's detail, as far as its card tells (read without torch; for the
+    photo's sensor, the model's version for that CFA). Not for ``--model none``: the render is
+    all it does, and made beside the imports it came out no sooner (docs/performance.md). Not
+    for Ray, nor with ``--saved-settings`` (a photo's own settings may name another ratio or
+    model)."""
+    from engine.io import ClassicalAhead, RawFrame
+    from engine.resources import card_hint, model_for_sensor
+
+    if not inputs or args.engine == "ray" or args.saved_settings:
+        return None
+
+    def used(frame: RawFrame) -> bool:
+        card = card_hint(model_for_sensor(args.model, frame.sensor))
+        # Enhancer.restores_detail's rule; a wrong answer costs time, never a different result.
+        return bool(card and card.get("restores_detail") and card.get("output_space") != "srgb")
+
+    return ClassicalAhead(inputs[0], ratio, used)
+
+
 def _run_batch(
     enhancer: Enhancer,
     inputs: list[Path],
@@ -278,6 +306,7 @@ def _run_batch(
     adjustments: Adjustments,
     options: ExportOptions,
     args: argparse.Namespace,
+    ahead: ClassicalAhead | None = None,
 ) -> BatchReport:
     """Enhance every input in turn (:func:`engine.render.run_batch`)."""
     from engine.jobs import CancelToken
@@ -309,7 +338,8 @@ def _run_batch(
     try:
         run_batch(items, enhancer_for, options, CancelToken(),
                   on_start=lambda i, item: progress.start_file(i, item.source.name),
-                  progress=progress, on_outcome=finished, debug=args.debug)  # fmt: skip
+                  progress=progress, on_outcome=finished, debug=args.debug,
+                  ahead=ahead)  # fmt: skip
     finally:
         progress.finish()
     return report

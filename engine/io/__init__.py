@@ -2,6 +2,10 @@
 
 * :func:`read_raw` -> a frozen :class:`RawFrame` (mosaic, CFA, black/white levels, white
   balance, colour matrix, orientation, EXIF), copied out of LibRaw inside ``with``;
+* :func:`normalise_mosaic`, :func:`demosaic`, :func:`classical_linear`: the frame's mosaic,
+  black-subtracted and amplified, and its classical demosaic (LibRaw's DHT), which every render
+  stands on; :func:`estimate_ratio` / :func:`parse_ratio`: the exposure ratio. No torch:
+  :class:`ClassicalAhead` makes a fresh process's first classical render while torch loads;
 * :func:`write_rendered` (a render + :class:`ExportOptions`) and :func:`write_image`: JPEG,
   TIFF, PNG or linear DNG, atomically; :data:`FORMATS` is the one format/suffix table;
 * :func:`embedded_thumbnail`: a RAW file's embedded preview, small and upright (a half-size
@@ -15,6 +19,7 @@
 
 from __future__ import annotations
 
+from engine.io.ahead import ClassicalAhead, take_made_ahead
 from engine.io.cfa import (
     BAYER_LAYOUTS,
     BLUE,
@@ -27,6 +32,13 @@ from engine.io.cfa import (
     tile_pattern,
     xtrans_pattern,
 )
+from engine.io.demosaic import (
+    NOISE_FLOOR,
+    classical_linear,
+    demosaic,
+    demosaic_below_black,
+    normalise_mosaic,
+)
 from engine.io.destination import check_destination, failure_reason
 from engine.io.dng import MIN_LIBRAW_SIZE, write_cfa_dng, write_linear_dng
 from engine.io.export import (
@@ -36,6 +48,7 @@ from engine.io.export import (
     write_image,
     write_rendered,
 )
+from engine.io.exposure import MAX_RATIO, MIN_RATIO, estimate_ratio, parse_ratio
 from engine.io.framing import (
     DngFraming,
     Rect,
@@ -74,8 +87,11 @@ __all__ = [
     "DEMOSAIC_ALGORITHM",
     "FORMATS",
     "GREEN",
+    "MAX_RATIO",
     "MIN_LIBRAW_SIZE",
+    "MIN_RATIO",
     "NAME_FIELDS",
+    "NOISE_FLOOR",
     "RAW_EXTENSIONS",
     "RED",
     "SONY_12MP",
@@ -85,6 +101,7 @@ __all__ = [
     "XTRANS_BAND_LEAD",
     "XTRANS_TILE",
     "XYZ_TO_SRGB",
+    "ClassicalAhead",
     "DngFraming",
     "ExifInfo",
     "ExportOptions",
@@ -98,24 +115,31 @@ __all__ = [
     "check_distinct_outputs",
     "check_name_template",
     "check_readable_file",
+    "classical_linear",
     "clip_rect",
     "default_output_folder",
+    "demosaic",
+    "demosaic_below_black",
     "embedded_thumbnail",
+    "estimate_ratio",
     "failure_reason",
     "format_for_path",
     "is_inside_install",
     "libraw_demosaic",
     "normalise_format",
+    "normalise_mosaic",
     "orient_image",
     "orient_rect",
     "output_name",
     "output_path_for",
     "packed_positions",
+    "parse_ratio",
     "raw_files_in",
     "read_dng_framing",
     "read_raw",
     "software",
     "synthetic_scene",
+    "take_made_ahead",
     "tile_pattern",
     "unorient_rect",
     "write_cfa_dng",

@@ -22,16 +22,13 @@ from engine.models.discriminator import UNetDiscriminator
 from engine.models.fast import FastUNet
 from engine.models.fast_config import COLOUR_PLANES, DEMOSAIC_PLANES
 from engine.models.library import (
-    ENV_VAR,
     WORK_FOLDER,
     LibraryModel,
     check_name,
-    default_library_dir,
     delete_model,
     export_model,
     get_model,
     import_model,
-    library_dir,
     list_library,
     rename_model,
     save_to_library,
@@ -55,7 +52,15 @@ from engine.models.weights import (
     save_tensors,
     write_card,
 )
-from engine.resources import DEFAULT_MODEL, DEFAULT_XTRANS_MODEL, cfa_sibling, model_for_sensor
+from engine.resources import (
+    DEFAULT_MODEL,
+    DEFAULT_XTRANS_MODEL,
+    cfa_sibling,
+    default_library_dir,
+    library_dir,
+    model_for_sensor,
+)
+from engine.resources import MODELS_DIR_ENV_VAR as ENV_VAR
 
 __all__ = [
     "CARD_FORMAT_VERSION",

@@ -37,29 +37,13 @@ from engine.models.weights import (
     load_model,
     read_card,
 )
+from engine.resources import library_dir
 
-#: Environment variable overriding the library folder.
-ENV_VAR = "DARKROOM_MODELS_DIR"
 #: Sub-folder for fine-tuning checkpoints (hidden, so model scans never see it).
 WORK_FOLDER = ".work"
 # Letters and digits of any script (\w), so "Nacht Köln" is fine; no path characters.
 _NAME = re.compile(r"^[^\W_][\w .+-]{0,79}$")
 _RESERVED = {"none", "auto", "all"}
-
-
-def default_library_dir() -> Path:
-    """``DARKROOM_MODELS_DIR`` if set, else the per-user data folder's ``models``."""
-    env = os.environ.get(ENV_VAR, "").strip()
-    if env:
-        return Path(env).expanduser()
-    from engine.resources import user_data_dir
-
-    return user_data_dir() / "models"
-
-
-def library_dir(library: str | os.PathLike[str] | None = None) -> Path:
-    """The library folder to use (``library`` if given, else :func:`default_library_dir`)."""
-    return Path(library).expanduser() if library else default_library_dir()
 
 
 def work_dir(name: str, library: str | os.PathLike[str] | None = None) -> Path:

@@ -10,7 +10,9 @@
   batch on a Ray cluster (:class:`RaySettings`, :class:`WorkerSpec`);
 * :func:`pack_rggb` / :func:`pack_bayer`: mosaic -> ``(4, H/2, W/2)`` network input
   (:func:`pack_for_network`: or :func:`pack_xtrans` with :func:`colour_planes` for X-Trans);
-* :func:`develop`, :func:`classical_linear`: the file's own colour pipeline and demosaic;
+* :func:`develop`, :func:`classical_linear`: the file's own colour pipeline and demosaic
+  (the demosaic and the ratio's estimate live in :mod:`engine.io`, torch-free, and are
+  re-exported here);
 * :func:`restore_detail`: the classical render's fine detail that stands above the noise,
   added back to a network's output (models whose card sets ``restores_detail``);
 * :func:`estimate_ratio`, :func:`parse_ratio`: the exposure ratio;
@@ -22,6 +24,17 @@
 
 from __future__ import annotations
 
+from engine.io import (
+    MAX_RATIO,
+    MIN_RATIO,
+    NOISE_FLOOR,
+    classical_linear,
+    demosaic,
+    demosaic_below_black,
+    estimate_ratio,
+    normalise_mosaic,
+    parse_ratio,
+)
 from engine.render.adjustments import Adjustments, parse_amount
 from engine.render.batch import (
     BatchItem,
@@ -33,11 +46,7 @@ from engine.render.batch import (
 )
 from engine.render.cluster import RaySettings, WorkerSpec, enhance_on_ray
 from engine.render.colour import (
-    NOISE_FLOOR,
     apply_orientation,
-    classical_linear,
-    demosaic,
-    demosaic_below_black,
     develop,
     develop_batch,
     develop_numpy,
@@ -62,7 +71,6 @@ from engine.render.packing import (
     colour_planes,
     mirror_frame,
     mirror_image,
-    normalise_mosaic,
     pack_bayer,
     pack_for_network,
     pack_rggb,
@@ -81,7 +89,6 @@ from engine.render.photo_settings import (
 )
 from engine.render.pipeline import CLASSICAL, Enhancer
 from engine.render.preview import bin_packed, preview_factor, preview_frame
-from engine.render.ratio import MAX_RATIO, MIN_RATIO, estimate_ratio, parse_ratio
 from engine.render.render_pass import camera_xyz_matrix, check_amount
 from engine.render.rendered import Rendered
 from engine.render.tiling import (

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 
 from engine.errors import DarkroomError
-from engine.render.ratio import MAX_RATIO, MIN_RATIO
+from engine.io import MAX_RATIO, MIN_RATIO
 
 
 def parse_amount(value: str | float) -> float:

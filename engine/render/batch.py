@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import Cancelled, DarkroomError
-from engine.io import ExportOptions, RawFrame, read_raw
+from engine.io import ClassicalAhead, ExportOptions, RawFrame, read_raw
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.render.adjustments import Adjustments
 from engine.render.enhance import enhance_file
@@ -108,6 +108,7 @@ def run_batch(
     progress: ProgressCallback = no_progress,
     on_outcome: Callable[[int, FileOutcome], None] | None = None,
     debug: bool = False,
+    ahead: ClassicalAhead | None = None,
 ) -> list[FileOutcome]:
     """Render and write every item in turn (:func:`process_file`), decoding the next file
     while the network works on this one (LibRaw runs outside the GIL for most of a decode,
@@ -118,6 +119,8 @@ def run_batch(
         on_start: called before each file with its index.
         progress: the current file's progress (tiles, then writing).
         on_outcome: called after each file with its index and outcome.
+        ahead: the first item's file already being decoded (and its classical render made)
+            since before torch loaded: its decode is used instead of a new one.
 
     Returns:
         One outcome per item, in order.
@@ -128,7 +131,11 @@ def run_batch(
     """
     outcomes: list[FileOutcome] = []
     prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
-    pending: Future | None = prefetch.submit(read_raw, items[0].source) if items else None
+    pending: Future | None = None
+    if items and ahead is not None and ahead.path == items[0].source:
+        pending = ahead.decoded
+    elif items:
+        pending = prefetch.submit(read_raw, items[0].source)
     try:
         for i, item in enumerate(items):
             if cancel is not None:

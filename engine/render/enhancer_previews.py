@@ -10,12 +10,21 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from engine.io import GREEN, XTRANS_BAND_LEAD, RawFrame, Rect, tile_pattern
+from engine.io import (
+    GREEN,
+    NOISE_FLOOR,
+    XTRANS_BAND_LEAD,
+    RawFrame,
+    Rect,
+    estimate_ratio,
+    normalise_mosaic,
+    tile_pattern,
+)
 from engine.jobs import CancelToken, ProgressCallback, no_progress
-from engine.render.colour import NOISE_FLOOR, split_below_black
+from engine.render.colour import split_below_black
 from engine.render.detail import DETAIL_RADIUS
 from engine.render.highlights import CLIP_START
-from engine.render.packing import normalise_mosaic, pack_rggb, pack_xtrans_mosaic
+from engine.render.packing import pack_rggb, pack_xtrans_mosaic
 from engine.render.preview import (
     bin_packed,
     bin_xtrans,
@@ -25,7 +34,6 @@ from engine.render.preview import (
     remosaic,
     scaled_crop,
 )
-from engine.render.ratio import estimate_ratio
 from engine.render.render_pass import RenderPass, check_amount
 from engine.render.rendered import Rendered
 

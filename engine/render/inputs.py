@@ -27,10 +27,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from engine.io import demosaic as classical_demosaic
+from engine.io import demosaic_below_black
 from engine.models import COLOUR_PLANES, DEMOSAIC_PLANES
 from engine.noise import NoiseLevel
-from engine.render.colour import demosaic as classical_demosaic
-from engine.render.colour import demosaic_below_black
 from engine.render.packing import RGGB, colour_planes, unpack_bayer
 from engine.render.tiling import (
     bordered_buffer,

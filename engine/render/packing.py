@@ -25,30 +25,13 @@ import numpy as np
 import torch
 
 from engine.errors import UnsupportedSensorError
-from engine.io import BLUE, GREEN, RED, RawFrame, cfa_from_name, packed_positions
+from engine.io import BLUE, GREEN, RED, RawFrame, cfa_from_name, normalise_mosaic, packed_positions
 
 #: The layout networks see every Bayer mosaic in (:func:`pack_rggb`); X-Trans samples are
 #: packed in its geometry too (:func:`pack_xtrans`).
 RGGB = cfa_from_name("RGGB")
 #: Canonical packed channel order, as colour indices.
 PACKED_COLOURS: tuple[int, int, int, int] = (RED, GREEN, BLUE, GREEN)
-
-
-def normalise_mosaic(frame: RawFrame, ratio: float = 1.0, clip: bool = True) -> np.ndarray:
-    """Black-subtract, scale to [0, 1] of the sensor's range, amplify by ``ratio``.
-
-    Returns:
-        ``(H, W)`` float32; clipped to [0, 1] when ``clip``.
-    """
-    mosaic = frame.mosaic
-    black = frame.black_map()
-    scale = (np.float32(ratio) / (np.float32(frame.white_level) - black)).astype(np.float32)
-    out = mosaic.astype(np.float32)
-    out -= black
-    out *= scale
-    if clip:
-        np.clip(out, 0.0, 1.0, out=out)
-    return out
 
 
 def pack_bayer(frame: RawFrame, ratio: float = 1.0, clip: bool = True) -> np.ndarray:

@@ -34,9 +34,8 @@ from typing import Any
 
 from engine.errors import SettingsError
 from engine.files import JsonTooBigError, atomic_write_json, read_json_file
-from engine.io import failure_reason, is_inside_install
+from engine.io import MAX_RATIO, MIN_RATIO, failure_reason, is_inside_install
 from engine.render.adjustments import Adjustments
-from engine.render.ratio import MAX_RATIO, MIN_RATIO
 
 #: The ``"format"`` value of every settings file.
 FORMAT = "darkroom-photo-settings"

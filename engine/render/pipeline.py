@@ -11,13 +11,20 @@ import torch
 
 from engine.device import select_device
 from engine.errors import ModelError, UnsupportedSensorError
-from engine.io import XYZ_TO_SRGB, RawFrame, Rect
+from engine.io import (
+    XYZ_TO_SRGB,
+    RawFrame,
+    Rect,
+    demosaic_below_black,
+    estimate_ratio,
+    normalise_mosaic,
+    take_made_ahead,
+)
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.models import DEFAULT_MODEL, ModelCard, load_model, model_for_sensor, resolve_model
 from engine.noise import PROFILES, NoiseLevel, NoiseProfile, card_noise_profile, noise_level_for
 from engine.render.colour import (
     apply_orientation,
-    demosaic_below_black,
     develop,
     pack_with_below_black,
     srgb_decode,
@@ -33,9 +40,7 @@ from engine.render.inputs import demosaic_of_input, network_channels
 from engine.render.packing import (
     Mirror,
     mirror_image,
-    normalise_mosaic,
 )
-from engine.render.ratio import estimate_ratio
 from engine.render.render_pass import (
     RenderPass,
     binned_classical,
@@ -250,7 +255,9 @@ class Enhancer(PreviewRendering):
             job.progress(0, 1, "demosaic")
             mosaic = normalise_mosaic(job.frame, job.ratio, clip=False)  # once, for both
             near_clip = neighbourhood_max(mosaic)
-            linear = demosaic_below_black(mosaic, job.frame.cfa_pattern, job.frame.origin)
+            linear = take_made_ahead(job.frame, job.ratio)
+            if linear is None:
+                linear = demosaic_below_black(mosaic, job.frame.cfa_pattern, job.frame.origin)
             job.progress(1, 1, "done")
             linear_chw = torch.from_numpy(linear).permute(2, 0, 1)
             return self._package(job, linear_chw, True, job.frame.default_crop, near_clip, True)

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.io import XYZ_TO_SRGB, RawFrame
+from engine.io import XYZ_TO_SRGB, RawFrame, classical_linear, take_made_ahead
 from engine.jobs import CancelToken, ProgressCallback
 from engine.noise import NoiseLevel
-from engine.render.colour import classical_linear
 from engine.render.packing import Mirror, mirror_image
 
 
@@ -48,8 +47,11 @@ class RenderPass:
 
 
 def classical_of(job: RenderPass) -> torch.Tensor:
-    """The classical render's linear camera RGB of the whole frame, ``(3, H, W)``."""
-    linear = classical_linear(job.frame, job.ratio, keep_negative=True, follow_origin=True)
+    """The classical render's linear camera RGB of the whole frame, ``(3, H, W)`` (made
+    ahead, :class:`~engine.io.ClassicalAhead`, where it was)."""
+    linear = take_made_ahead(job.frame, job.ratio)
+    if linear is None:
+        linear = classical_linear(job.frame, job.ratio, keep_negative=True, follow_origin=True)
     return torch.from_numpy(linear).permute(2, 0, 1)
 
 

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from engine.errors import DarkroomError
-from engine.io import RawFrame
+from engine.io.raw import RawFrame
 
 MIN_RATIO = 1.0
 MAX_RATIO = 1000.0
