@@ -14,7 +14,7 @@ from engine.io import read_raw
 from engine.models import ModelCard, create_model, save_model
 from engine.noise import NoiseLevel
 from engine.render import DETAIL_WINDOW, Enhancer, restore_detail
-from engine.render.detail import DETAIL_LIMIT, DETAIL_RADIUS
+from engine.render.detail import DEMOSAIC_NOISE, DETAIL_LIMIT, DETAIL_RADIUS
 
 GAINS = np.array([2.0, 1.0, 1.6], np.float32)
 LEVEL = NoiseLevel(gain=1e-4, floor=1e-6)
@@ -86,6 +86,40 @@ def test_the_limit_is_lifted_inside_texture() -> None:
     lost = (classical - network)[:, 16:48, 16:48]
     kept = float(((out - network)[:, 16:48, 16:48] * lost).sum() / (lost**2).sum())
     assert kept > 0.9
+
+
+def test_x_trans_keeps_the_limit_inside_texture() -> None:
+    # LibRaw's X-Trans interpolation spreads an outlier wider than the texture test above can
+    # tell from texture: X-Trans frames keep the limit everywhere, and get exactly the limited
+    # change (the same texture, the same limit).
+    y, x = np.mgrid[0:64, 0:64]
+    texture = 0.06 * np.sign(np.sin(x * 0.9) * np.sin(y * 1.1))
+    network = torch.full((3, 64, 64), 0.05)
+    classical = network + _balanced_residual(texture)
+    out = restore_detail(network.clone(), classical, LEVEL, 1.0, GAINS, "x-trans")
+    balanced = torch.from_numpy(GAINS)[:, None, None]
+    ratio = (balanced * out).sum(0) / (balanced * network).sum(0)
+    assert ratio.min().item() >= 1 / DETAIL_LIMIT - 1e-5
+    assert ratio.max().item() <= DETAIL_LIMIT + 1e-5
+    assert ratio.min().item() < 1 / DETAIL_LIMIT + 0.01  # limited, not dropped
+    assert ratio.max().item() > DETAIL_LIMIT - 0.01
+    # Each channel by the luminance change over its gain: neutral, as on Bayer frames.
+    change = (out - network) * balanced
+    assert torch.allclose(change[0], change[1], atol=1e-6)
+
+
+def test_x_trans_renders_count_their_demosaics_larger_noise() -> None:
+    # A difference whose energy is 1.15x the rule's noise: above it for DHT's renders (a little
+    # returns), below DEMOSAIC_NOISE's 1.3x for X-Trans renders (nothing returns).
+    assert DEMOSAIC_NOISE["bayer"] == 1.0 and DEMOSAIC_NOISE["x-trans"] > 1.15
+    network = torch.full((3, 64, 64), 0.2)
+    variance = float(np.mean(GAINS**2 * LEVEL.variance(0.2, 1.0)))
+    field = np.where(np.indices((64, 64)).sum(0) % 2 == 0, 1.0, -1.0) * np.sqrt(1.15 * variance)
+    classical = network + _balanced_residual(field)
+    bayer = restore_detail(network.clone(), classical, LEVEL, 1.0, GAINS, "bayer")
+    x_trans = restore_detail(network.clone(), classical, LEVEL, 1.0, GAINS, "x-trans")
+    assert (bayer - network).abs().max().item() > 1e-3
+    assert (x_trans - network).abs().max().item() == 0.0
 
 
 def test_restored_detail_is_neutral_after_white_balance() -> None:
@@ -241,16 +275,16 @@ def test_fine_tune_validation_scores_the_restored_render(
     cpu = torch.device("cpu")
     calls: list[tuple[object, float]] = []
 
-    def spy(network, classical, level, ratio, wb_gains):  # type: ignore[no-untyped-def]
-        calls.append((level, ratio))
-        return restore_detail(network, classical, level, ratio, wb_gains)
+    def spy(network, classical, level, ratio, wb_gains, sensor):  # type: ignore[no-untyped-def]
+        calls.append((level, ratio, sensor))
+        return restore_detail(network, classical, level, ratio, wb_gains, sensor)
 
     monkeypatch.setattr(finetune_data, "restore_detail", spy)
     plain = Validation.build(pairs, side=128, label="plain").scores(model, cpu)
     assert calls == []
     validation = Validation.build(pairs, side=128, label="detail", restores_detail=True)
     restored = validation.scores(model, cpu)
-    assert calls == [(crop.noise, crop.ratio) for crop in validation.crops]
+    assert calls == [(crop.noise, crop.ratio, "bayer") for crop in validation.crops]
     app = Enhancer(str(tiny_fast_pair[1]), device="cpu", precision="fp32")
     for crop, reference, score, before in zip(
         validation.crops, validation.references, restored, plain, strict=True

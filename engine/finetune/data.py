@@ -270,7 +270,7 @@ class Validation:
                 out = out.float().clamp_(0.0, 1.0).cpu()
                 if self.restores_detail and crop.noise is not None:
                     restore_detail(out, self.classicals[i], crop.noise, crop.ratio,
-                                   crop.dark.wb_gains)  # fmt: skip
+                                   crop.dark.wb_gains, crop.dark.sensor)  # fmt: skip
                 srgb = develop_numpy(out.permute(1, 2, 0).contiguous().numpy(), crop.dark)
                 scores.append(float(psnr(srgb, ref)))
         return scores

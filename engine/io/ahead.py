@@ -26,20 +26,20 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io.demosaic import classical_linear
+from engine.io.demosaic import classical_lifted, lifted_to_linear
 from engine.io.exposure import estimate_ratio
 from engine.io.raw import RawFrame, read_raw
 
 
 @dataclass
 class _Made:
-    """The classical render of one frame, being made (``ready`` unset) or made (``linear``
+    """The classical render of one frame, being made (``ready`` unset) or made (``lifted``
     ``None`` when it was not wanted or failed)."""
 
     frame: weakref.ref[RawFrame]
     ready: threading.Event = field(default_factory=threading.Event)
     ratio: float = 0.0
-    linear: np.ndarray | None = None
+    lifted: np.ndarray | None = None  # 16-bit until taken: half the memory while it waits
 
 
 _MADE: dict[int, _Made] = {}
@@ -88,10 +88,9 @@ class ClassicalAhead:
                 made.ratio = estimate_ratio(frame) if self._ratio is None else float(self._ratio)
                 # One LibRaw thread: torch's import holds one core, this takes the other; two
                 # bands slowed the import down more than they gained (docs/performance.md).
-                made.linear = classical_linear(frame, made.ratio, keep_negative=True,
-                                               follow_origin=True, workers=1)  # fmt: skip
+                made.lifted = classical_lifted(frame, made.ratio, follow_origin=True, workers=1)
         except Exception:  # noqa: BLE001 - the renderer makes it again and says what is wrong
-            made.linear = None
+            made.lifted = None
         finally:
             made.ready.set()
 
@@ -123,4 +122,6 @@ def take_made_ahead(frame: RawFrame, ratio: float) -> np.ndarray | None:
         if _MADE.get(id(frame)) is not made:
             return None  # taken by another render meanwhile
         del _MADE[id(frame)]
-    return made.linear if made.linear is not None and made.ratio == ratio else None
+    if made.lifted is None or made.ratio != ratio:
+        return None
+    return lifted_to_linear(made.lifted)

@@ -71,6 +71,13 @@ def demosaic(
     Returns:
         ``(H, W, 3)`` float32 linear camera RGB in [0, 1].
     """
+    return _from_16_bits(_demosaic_16_bits(mosaic, cfa, origin, workers))
+
+
+def _demosaic_16_bits(
+    mosaic: np.ndarray, cfa: str | np.ndarray, origin: tuple[int, int], workers: int | None
+) -> np.ndarray:
+    """:func:`demosaic`'s LibRaw (or OpenCV) output: ``(H, W, 3)`` uint16, 65535 = 1."""
     pattern = cfa_pattern_of(cfa)
     # 16 bits keep 1/65535 steps, far below any visible level.
     scaled = np.clip(mosaic, 0.0, 1.0)  # one float copy, then in place (0.07-0.25 -> 0.03 s)
@@ -78,10 +85,12 @@ def demosaic(
     quantised = np.rint(scaled, out=scaled).astype(np.uint16)
     del scaled
     if min(quantised.shape) >= MIN_LIBRAW_SIZE or pattern.shape == (6, 6):
-        rgb = libraw_demosaic(quantised, pattern, origin=origin, workers=workers)
-    else:
-        name = "".join("RGB"[int(c)] for c in pattern.reshape(-1))
-        rgb = cv2.cvtColor(quantised, _OPENCV_BAYER[name])
+        return libraw_demosaic(quantised, pattern, origin=origin, workers=workers)
+    name = "".join("RGB"[int(c)] for c in pattern.reshape(-1))
+    return cv2.cvtColor(quantised, _OPENCV_BAYER[name])
+
+
+def _from_16_bits(rgb: np.ndarray) -> np.ndarray:
     out = rgb.astype(np.float32)
     out *= np.float32(1.0 / 65535.0)
     return out
@@ -89,6 +98,7 @@ def demosaic(
 
 #: How far below black :func:`classical_linear` keeps noise when asked to (a share of white).
 NOISE_FLOOR = 0.25
+_LIFT = np.float32(1.0 + NOISE_FLOOR)
 
 
 def classical_linear(
@@ -116,11 +126,26 @@ def classical_linear(
         ``(H, W, 3)`` float32 linear camera RGB in [0, 1] (``[-NOISE_FLOOR, 1]`` with
         ``keep_negative``).
     """
+    if keep_negative:
+        return lifted_to_linear(classical_lifted(frame, ratio, follow_origin, workers))
     origin = frame.origin if follow_origin else (0, 0)
-    mosaic = normalise_mosaic(frame, ratio, clip=not keep_negative)
-    if not keep_negative:
-        return demosaic(mosaic, frame.cfa_pattern, origin, workers)
-    return demosaic_below_black(mosaic, frame.cfa_pattern, origin, workers)
+    return demosaic(normalise_mosaic(frame, ratio), frame.cfa_pattern, origin, workers)
+
+
+def classical_lifted(
+    frame: RawFrame, ratio: float, follow_origin: bool = False, workers: int | None = None
+) -> np.ndarray:
+    """:func:`classical_linear` with ``keep_negative`` as LibRaw hands it back, before it
+    becomes float: lifted by ``NOISE_FLOOR`` and 16-bit, half the memory (73 MB at 12 MP) for
+    a render kept a while before it is used (:class:`engine.io.ClassicalAhead`).
+
+    Returns:
+        ``(H, W, 3)`` uint16; :func:`lifted_to_linear` makes it exactly ``classical_linear(
+        frame, ratio, keep_negative=True, ...)``.
+    """
+    origin = frame.origin if follow_origin else (0, 0)
+    mosaic = normalise_mosaic(frame, ratio, clip=False)
+    return _lifted_16_bits(mosaic, frame.cfa_pattern, origin, workers)
 
 
 def demosaic_below_black(
@@ -135,13 +160,24 @@ def demosaic_below_black(
     Returns:
         ``(H, W, 3)`` float32 linear camera RGB in ``[-NOISE_FLOOR, 1]``.
     """
+    return lifted_to_linear(_lifted_16_bits(mosaic, cfa, origin, workers))
+
+
+def _lifted_16_bits(
+    mosaic: np.ndarray, cfa: str | np.ndarray, origin: tuple[int, int], workers: int | None
+) -> np.ndarray:
     np.clip(mosaic, -NOISE_FLOOR, 1.0, out=mosaic)
     # LibRaw demosaics unsigned data: lift the floor to 0 and back (the interpolation is
     # linear in the values, so the lift passes through it).
-    scale = np.float32(1.0 + NOISE_FLOOR)
     mosaic += np.float32(NOISE_FLOOR)
-    mosaic /= scale
-    rgb = demosaic(mosaic, cfa, origin, workers)
-    rgb *= scale
-    rgb -= np.float32(NOISE_FLOOR)
-    return rgb
+    mosaic /= _LIFT
+    return _demosaic_16_bits(mosaic, cfa, origin, workers)
+
+
+def lifted_to_linear(rgb: np.ndarray) -> np.ndarray:
+    """:func:`classical_lifted`'s ``(H, W, 3)`` uint16 -> float32 linear camera RGB in
+    ``[-NOISE_FLOOR, 1]``."""
+    out = _from_16_bits(rgb)
+    out *= _LIFT
+    out -= np.float32(NOISE_FLOOR)
+    return out

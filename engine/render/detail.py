@@ -17,7 +17,10 @@ above; so the restored detail may change a pixel's luminance by at most a factor
 :data:`SPECK_SUPPORT`-pixel square is texture (its mean weight between the two
 :data:`SPECK_FREE` bounds), the limit is lifted, gradually: texture hides a lone speck, and it
 is where the limit cost the most detail. One outlier's own weight, spread by the demosaic and
-the energy window over about 6x6 pixels, covers a sixth of that square, too little to lift it.
+the energy window over about 6x6 pixels, covers a sixth of that square, too little to lift it
+(on Bayer frames: LibRaw's X-Trans interpolation spreads it wider, and X-Trans keeps the limit,
+:data:`SPECK_LIFT_SENSORS`). The noise rule was chosen on DHT's renders; X-Trans renders carry
+more luminance noise, :data:`DEMOSAIC_NOISE`.
 
 Measured on the held-out synthetic pairs (``docs/evaluation/low-ratios``): see the model card
 of ``fast`` and ``docs/evaluation/low-ratios/table.md``.
@@ -45,6 +48,14 @@ SPECK_SUPPORT = 15
 SPECK_FREE = (0.3, 0.6)
 #: Output pixels the restoration reads on each side of a pixel (a region's extra context).
 DETAIL_RADIUS = DETAIL_WINDOW // 2 + SPECK_SUPPORT // 2
+#: How much larger the classical render's luminance noise is than the variance rule below
+#: predicts, relative to DHT's (Bayer), for which the rule was chosen: LibRaw's X-Trans
+#: interpolation leaves 1.2-1.4x DHT's on the same scenes and noise (docs/detail.md).
+DEMOSAIC_NOISE = {"bayer": 1.0, "x-trans": 1.3}
+#: Sensors whose speck limit texture around a pixel lifts. Not X-Trans: its interpolation
+#: spreads an outlier wider, and on the held-out X-Trans pairs the lifted limit brought noise
+#: back (x1 28.92 -> 28.76 dB, fine detail 0.89 -> 1.05 of the truth's; docs/detail.md).
+SPECK_LIFT_SENSORS = ("bayer",)
 
 
 def restore_detail(
@@ -53,6 +64,7 @@ def restore_detail(
     level: NoiseLevel,
     ratio: float,
     wb_gains: np.ndarray,
+    sensor: str = "bayer",
 ) -> torch.Tensor:
     """Add back the classical render's luminance detail that stands above the noise.
 
@@ -73,12 +85,14 @@ def restore_detail(
         level: the frame's noise level.
         ratio: the amplification both were rendered at.
         wb_gains: ``(3,)`` or ``(4,)`` the frame's white-balance multipliers (R, G, B first).
+        sensor: the frame's (``RawFrame.sensor``): its demosaic's noise, :data:`DEMOSAIC_NOISE`.
 
     Returns:
         ``network`` with the detail added, ``(3, H, W)`` float32; it can leave [0, 1] by the
         restored texture's amplitude (the colour path clips after the colour matrix).
     """
     out, base = network.numpy(), classical.numpy()
+    factor = np.float32(DEMOSAIC_NOISE[sensor])
     gains = np.asarray(wb_gains, np.float32)[:3]
     thirds = gains / np.float32(3.0)  # a white-balanced mean's weights
     lum = np.zeros(out.shape[1:], np.float32)  # the difference's luminance, balanced
@@ -92,7 +106,7 @@ def restore_detail(
         np.multiply(out[c], thirds[c], out=scratch)
         bright += scratch
         level.variance(out[c], ratio, out=scratch)  # the noise at this pixel's signal
-        scratch *= gains[c] * thirds[c]  # the balanced channel's variance, a third of the mean
+        scratch *= gains[c] * thirds[c] * factor  # the balanced channel's, a third of the mean
         noise += scratch
     np.multiply(lum, lum, out=scratch)
     energy = cv2.blur(scratch, (DETAIL_WINDOW, DETAIL_WINDOW), borderType=cv2.BORDER_REFLECT)
@@ -101,19 +115,23 @@ def restore_detail(
     # The noise floor is above 0, so the weight is already 0 wherever the energy is.
     np.divide(weight, energy, out=weight, where=energy > 0)
     lum *= weight
-    # How far the limit is lifted: 0 where little of the square around is texture, 1 where most.
-    free = cv2.blur(weight, (SPECK_SUPPORT, SPECK_SUPPORT), dst=energy,
-                    borderType=cv2.BORDER_REFLECT)  # fmt: skip
-    free -= np.float32(SPECK_FREE[0])
-    free *= np.float32(1.0 / (SPECK_FREE[1] - SPECK_FREE[0]))
-    np.clip(free, np.float32(0.0), np.float32(1.0), out=free)
     limited = np.multiply(bright, np.float32(1.0 / DETAIL_LIMIT - 1.0), out=scratch)
     np.maximum(lum, limited, out=limited)  # darken by at most 1 / DETAIL_LIMIT...
     bright *= np.float32(DETAIL_LIMIT - 1.0)
     np.minimum(limited, bright, out=limited)  # ...brighten by at most DETAIL_LIMIT
-    lum -= limited  # what the limit held back, given back as far as the texture around allows
-    lum *= free
-    lum += limited
+    if sensor in SPECK_LIFT_SENSORS:
+        # How far the limit is lifted: 0 where little of the square around is texture, 1 where
+        # most.
+        free = cv2.blur(weight, (SPECK_SUPPORT, SPECK_SUPPORT), dst=energy,
+                        borderType=cv2.BORDER_REFLECT)  # fmt: skip
+        free -= np.float32(SPECK_FREE[0])
+        free *= np.float32(1.0 / (SPECK_FREE[1] - SPECK_FREE[0]))
+        np.clip(free, np.float32(0.0), np.float32(1.0), out=free)
+        lum -= limited  # what the limit held back, given back as far as the texture allows
+        lum *= free
+        lum += limited
+    else:
+        np.copyto(lum, limited)  # not a rebinding: ``limited`` is the scratch buffer used below
     for c in range(3):
         np.divide(lum, gains[c], out=scratch)
         out[c] += scratch

@@ -344,7 +344,8 @@ class Enhancer(PreviewRendering):
                 if job.cancel is not None:  # that demosaic took seconds: ask again
                     job.cancel.raise_if_cancelled()
             assert job.level is not None
-            out = restore_detail(out, source, job.level, job.ratio, job.frame.wb_gains)
+            out = restore_detail(out, source, job.level, job.ratio, job.frame.wb_gains,
+                                 job.frame.sensor)  # fmt: skip
         if job.amount < 1:
             # Amount blends with the classical render itself, never a stand-in for it.
             classical = classical_of(job) if classical is None else classical
