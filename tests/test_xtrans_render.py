@@ -69,6 +69,39 @@ def test_previews_and_100_percent_regions(tmp_path: Path) -> None:
         assert np.abs(part.srgb - whole[top : top + h, left : left + w]).max() < 1e-5
 
 
+def test_100_percent_regions_of_a_model_restoring_detail_are_the_export(tmp_path: Path) -> None:
+    # The default's X-Trans version restores detail from the X-Trans classical render: a 100 %
+    # region of that is still the export's pixels (a narrow network with large random weights,
+    # so the region's context matters; noise, so the restoration changes the picture).
+    import torch
+
+    from engine.models import ModelCard, create_model, save_model
+
+    torch.manual_seed(0)
+    model = create_model("fast", widths=(4, 6, 8, 10, 12), sensor="x-trans")
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 0.15)
+    weights = tmp_path / "small-xtrans.safetensors"
+    for name, detail in (("small-xtrans", False), ("small-xtrans-detail", True)):
+        card = ModelCard(name=name, architecture="fast", config=model.config,
+                         restores_detail=detail)  # fmt: skip
+        save_model(model, card, weights.with_name(f"{name}.safetensors"))
+    frame = read_raw(_xtrans_dng(tmp_path / "x.dng", 1260, 1302, (1, 2), noise=20.0))
+    enhancer = Enhancer(str(weights.with_name("small-xtrans-detail.safetensors")), device="cpu",
+                        precision="fp32")  # fmt: skip
+    assert enhancer.restores_detail
+    region = (577, 603, 61, 97)  # odd offsets and sizes, the context inside the frame
+    assert region[0] > enhancer.region_context()[0]
+    whole = enhancer.render(frame, 10.0).srgb
+    part = enhancer.render_preview(frame, 10.0, max(region[2:]), region)
+    top, left, h, w = region
+    assert part.covers == region
+    assert np.abs(part.srgb - whole[top : top + h, left : left + w]).max() < 1e-4
+    plain = Enhancer(str(weights), device="cpu", precision="fp32").render(frame, 10.0).srgb
+    assert np.abs(plain - whole)[top : top + h, left : left + w].max() > 1e-3  # it restored
+
+
 def test_the_default_model_renders_x_trans_with_its_x_trans_version(tmp_path: Path) -> None:
     frame = read_raw(_xtrans_dng(tmp_path / "x.dng", 120, 180))
     fast = Enhancer("fast", device="cpu")
