@@ -147,9 +147,10 @@ def test_the_cli_starts_it_only_where_the_render_uses_it(make_dng, tmp_path: Pat
         ahead.join()
         assert ahead._wanted(frame) is used, model
         take_made_ahead(ahead.decoded.result(), 4.0)
-    assert _start_classical_ahead([path], 4.0, _cli_args("none", engine="ray")) is None
-    assert _start_classical_ahead([path], 4.0, _cli_args("none", saved_settings=True)) is None
-    assert _start_classical_ahead([], 4.0, _cli_args("none")) is None
+    assert _start_classical_ahead([path], 4.0, _cli_args("fast", engine="ray")) is None
+    assert _start_classical_ahead([path], 4.0, _cli_args("fast", saved_settings=True)) is None
+    assert _start_classical_ahead([], 4.0, _cli_args("fast")) is None
+    assert _start_classical_ahead([path, path], 4.0, _cli_args("fast")) is None  # a batch
 
 
 def test_card_hints_read_bundled_library_and_path_cards(tmp_path: Path, monkeypatch) -> None:

@@ -198,17 +198,17 @@ def cmd_enhance(args: argparse.Namespace) -> int:
 def _start_classical_ahead(
     inputs: list[Path], ratio: float | None, args: argparse.Namespace
 ) -> ClassicalAhead | None:
-    """Decode the first input on a worker thread while torch loads
+    """Decode a single input on a worker thread while torch loads
     (:class:`engine.io.ClassicalAhead`), and make its classical render there too where the
     model restores that render's detail, as far as its card tells (read without torch; for the
     photo's sensor, the model's version for that CFA). Not for ``--model none``: the render is
-    all it does, and made beside the imports it came out no sooner (docs/performance.md). Not
-    for Ray, nor with ``--saved-settings`` (a photo's own settings may name another ratio or
-    model)."""
+    all it does, and made beside the imports it came out no sooner. Not for a batch: its other
+    files came out slower after it, about 0.3 s each (docs/performance.md). Not for Ray, nor
+    with ``--saved-settings`` (a photo's own settings may name another ratio or model)."""
     from engine.io import ClassicalAhead, RawFrame
     from engine.resources import card_hint, model_for_sensor
 
-    if not inputs or args.engine == "ray" or args.saved_settings:
+    if len(inputs) != 1 or args.engine == "ray" or args.saved_settings:
         return None
 
     def used(frame: RawFrame) -> bool:
