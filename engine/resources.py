@@ -19,6 +19,13 @@ DEFAULT_MODEL = "fast"
 #: names in messages.
 SENSORS = ("bayer", "x-trans")
 SENSOR_NAMES = {"bayer": "Bayer", "x-trans": "X-Trans"}
+#: Sensors whose detail restoration (engine.render.restore_detail) takes its detail from the
+#: network input's own classical demosaic, clipped at black, instead of demosaicking the frame
+#: again with its noise below black: on held-out X-Trans pairs both scored the same (x1-x100
+#: within 0.01 dB) and LibRaw's X-Trans interpolation is the slowest step (docs/xtrans.md).
+#: Bayer frames lose 0.1-0.6 dB that way (docs/detail.md). Here, so that the command line can
+#: tell without torch whether a render will need the classical one.
+DETAIL_FROM_INPUT_SENSORS = ("x-trans",)
 #: The default model's version for Fujifilm's X-Trans sensors (issue 23): the same network with
 #: colour-masked planes in, trained on synthetic X-Trans pairs.
 DEFAULT_XTRANS_MODEL = "fast-xtrans"

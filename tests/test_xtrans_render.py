@@ -102,6 +102,35 @@ def test_100_percent_regions_of_a_model_restoring_detail_are_the_export(tmp_path
     assert np.abs(plain - whole)[top : top + h, left : left + w].max() > 1e-3  # it restored
 
 
+def test_x_trans_detail_comes_from_the_inputs_own_demosaic(tmp_path: Path, monkeypatch) -> None:
+    # LibRaw's X-Trans interpolation is the slowest step: the restoration reads the one the
+    # network was given (DETAIL_FROM_INPUT_SENSORS) and never demosaics the frame again.
+    import engine.render.render_pass as render_pass
+    from engine.render.inputs import demosaic_of_input
+
+    calls: list[float] = []
+    real = render_pass.classical_linear
+
+    def counted(frame, ratio, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(ratio)
+        return real(frame, ratio, *args, **kwargs)
+
+    monkeypatch.setattr(render_pass, "classical_linear", counted)
+    frame = read_raw(_xtrans_dng(tmp_path / "x.dng", 120, 180, noise=20.0))
+    enhancer = Enhancer("fast-xtrans", device="cpu", precision="fp32")
+    assert enhancer.restores_detail
+    enhancer.render(frame, 10.0)
+    assert calls == []
+    enhancer.render(frame, 10.0, amount=0.5)  # the Amount blend does use the classical render
+    assert calls == [10.0]
+    # Read back over the input's spent first planes, it is the same picture as a new tensor.
+    x = np.random.default_rng(0).random((32, 20, 30), dtype=np.float32)
+    fresh = demosaic_of_input(x.copy(), 2, 16, 26)
+    spent = demosaic_of_input(x, 2, 16, 26, spend_input=True)
+    np.testing.assert_array_equal(spent.numpy(), fresh.numpy())
+    assert np.shares_memory(spent.numpy(), x)
+
+
 def test_the_default_model_renders_x_trans_with_its_x_trans_version(tmp_path: Path) -> None:
     frame = read_raw(_xtrans_dng(tmp_path / "x.dng", 120, 180))
     fast = Enhancer("fast", device="cpu")

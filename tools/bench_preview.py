@@ -134,13 +134,20 @@ def main() -> None:
     parser.add_argument("--viewer", default=f"{VIEWER[0]}x{VIEWER[1]}",
                         help="viewer size in px, WIDTHxHEIGHT")  # fmt: skip
     parser.add_argument("--models", default="none,fast," + UNTRAINED)
+    parser.add_argument(
+        "--raw",
+        type=Path,
+        default=None,
+        help="a RAW file instead of the synthetic 12 MP DNG (an X-Trans one, say)",
+    )
     args = parser.parse_args()
     width, height = (int(v) for v in args.viewer.split("x"))
     with tempfile.TemporaryDirectory(prefix="darkroom-bench-") as tmp:
-        run(Path(tmp), args.repeat, (width, height), args.models.split(","))
+        run(Path(tmp), args.repeat, (width, height), args.models.split(","), args.raw)
 
 
-def run(work: Path, repeat: int, viewer: tuple[int, int], models: list[str]) -> None:
+def run(work: Path, repeat: int, viewer: tuple[int, int], models: list[str],
+        raw: Path | None = None) -> None:  # fmt: skip
     """Benchmark in ``work`` (a temporary folder) and print the table."""
     from PySide6.QtCore import QSettings
 
@@ -149,7 +156,7 @@ def run(work: Path, repeat: int, viewer: tuple[int, int], models: list[str]) -> 
     from darkroom_app.settings import AppSettings
     from engine.io import write_synthetic_dng
 
-    dng = write_synthetic_dng(work / "frame12mp.dng")
+    dng = raw.resolve() if raw is not None else write_synthetic_dng(work / "frame12mp.dng")
     folder = work / "models"
     make_untrained(folder)
     settings = AppSettings(QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat))
@@ -160,7 +167,7 @@ def run(work: Path, repeat: int, viewer: tuple[int, int], models: list[str]) -> 
     size_viewer(window, *viewer)
     wait_until(lambda: window.last_preview is not None)
 
-    print(f"viewer {window.viewer.width()}x{window.viewer.height()} px, image 4256x2848, "
+    print(f"viewer {window.viewer.width()}x{window.viewer.height()} px, image {dng.name}, "
           f"device {window.session.device_label}, debounce {preview.DEBOUNCE_MS} ms, "
           f"{repeat} drags each, medians")  # fmt: skip
     print(f"'{UNTRAINED}' is an UNTRAINED baseline U-Net: used for timing only.\n")

@@ -35,11 +35,13 @@ from engine.noise import (
 from engine.render import (
     classical_linear,
     crop_frame_border,
+    demosaic_of_input,
     develop_numpy,
     frame_border,
     pad_frame_border,
     restore_detail,
 )
+from engine.resources import DETAIL_FROM_INPUT_SENSORS
 from engine.train import (
     PairFiles,
     TrainingPair,
@@ -263,14 +265,18 @@ class Validation:
                 noise = crop.noise if getattr(model, "noise_input", False) else None
                 wants_demosaic = getattr(model, "demosaic_input", False)
                 below_black = getattr(model, "demosaic_below_black", False)
-                x = crop.network_input(noise, wants_demosaic, below_black)
-                height, width = x.shape[1:]
-                x = torch.from_numpy(pad_frame_border(x, border, model.size_multiple))[None]
+                planes = crop.network_input(noise, wants_demosaic, below_black)
+                height, width = planes.shape[1:]
+                x = torch.from_numpy(pad_frame_border(planes, border, model.size_multiple))[None]
                 out = crop_frame_border(model(x.to(device))[0], border, height, width)
                 out = out.float().clamp_(0.0, 1.0).cpu()
                 if self.restores_detail and crop.noise is not None:
-                    restore_detail(out, self.classicals[i], crop.noise, crop.ratio,
-                                   crop.dark.wb_gains, crop.dark.sensor)  # fmt: skip
+                    # The app's source (Enhancer._finish): the input's own demosaic for X-Trans.
+                    source = (demosaic_of_input(planes, 0, height, width)
+                              if wants_demosaic and crop.dark.sensor in DETAIL_FROM_INPUT_SENSORS
+                              else self.classicals[i])  # fmt: skip
+                    restore_detail(out, source, crop.noise, crop.ratio, crop.dark.wb_gains,
+                                   crop.dark.sensor)  # fmt: skip
                 srgb = develop_numpy(out.permute(1, 2, 0).contiguous().numpy(), crop.dark)
                 scores.append(float(psnr(srgb, ref)))
         return scores

@@ -65,7 +65,7 @@ from engine.render.enhance import (
     enhance_file,
     export_frame,
 )
-from engine.render.inputs import demosaic_planes, network_channels
+from engine.render.inputs import demosaic_of_input, demosaic_planes, network_channels
 from engine.render.packing import (
     Mirror,
     colour_planes,
@@ -131,6 +131,7 @@ __all__ = [
     "crop_frame_border",
     "demosaic",
     "demosaic_below_black",
+    "demosaic_of_input",
     "demosaic_planes",
     "develop",
     "develop_batch",

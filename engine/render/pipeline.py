@@ -50,7 +50,7 @@ from engine.render.render_pass import (
 )
 from engine.render.rendered import Rendered
 from engine.render.tiling import TiledRunner
-from engine.resources import SENSOR_NAMES
+from engine.resources import DETAIL_FROM_INPUT_SENSORS, SENSOR_NAMES
 
 #: Name of the classical (network-free) pipeline wherever a model name is expected.
 CLASSICAL = "none"
@@ -309,17 +309,23 @@ class Enhancer(PreviewRendering):
         # At full resolution only: a binned preview's bins have averaged the texture away.
         detail = self.restores_detail and not is_proxy and job.level is not None
         source = None
-        if detail and self.runner.model.demosaic_below_black:
-            # The input's demosaic is the classical render's DHT of the same mosaic (for a
-            # frame packed without mirroring, exactly its pixels): read back, it saves
-            # demosaicking the frame a second time (2 s at 12 MP).
-            source = mirror_image(demosaic_of_input(x, self.runner.border, *frame_size), mirror)
+        from_input = self.runner.model.demosaic_below_black or (
+            job.frame.sensor in DETAIL_FROM_INPUT_SENSORS
+        )
+        if detail and from_input:
+            # The input's demosaic: below black, the classical render's DHT of the same mosaic
+            # (for a frame packed without mirroring, exactly its pixels); for X-Trans, LibRaw's
+            # X-Trans interpolation clipped at black, which serves as well. Read back, it saves
+            # demosaicking the frame a second time (2-3 s at 12 MP).
+            source = mirror_image(demosaic_of_input(x, self.runner.border, *frame_size,
+                                                    spend_input=True), mirror)  # fmt: skip
         del x  # the input buffer, before the classical render is made beside the output
         out = mirror_image(torch.from_numpy(out), mirror)
         assert self.card is not None
         camera_space = self.card.output_space != "srgb"
         if camera_space and (detail or job.amount < 1):
             out = self._restore_and_blend(job, out.clamp_(0.0, 1.0), classical, source, detail)
+        del source  # it may hold the input's buffer (spend_input): free it before the colour
         return self._package(job, out, camera_space, crop, near_clip,
                              (job.amount < 1 or detail) and keep_negative)  # fmt: skip
 
