@@ -26,6 +26,16 @@ SENSOR_NAMES = {"bayer": "Bayer", "x-trans": "X-Trans"}
 #: Bayer frames lose 0.1-0.6 dB that way (docs/detail.md). Here, so that the command line can
 #: tell without torch whether a render will need the classical one.
 DETAIL_FROM_INPUT_SENSORS = ("x-trans",)
+
+
+def detail_from_input(sensor: str, base_below_black: bool) -> bool:
+    """Whether a render restoring detail takes it from the network input's own demosaic (a
+    network given the demosaic below black, or a sensor of :data:`DETAIL_FROM_INPUT_SENSORS`)
+    rather than from the frame's classical render: the one rule the renderer, the fine-tune's
+    validation and the command line's early classical render follow."""
+    return base_below_black or sensor in DETAIL_FROM_INPUT_SENSORS
+
+
 #: The default model's version for Fujifilm's X-Trans sensors (issue 23): the same network with
 #: colour-masked planes in, trained on synthetic X-Trans pairs.
 DEFAULT_XTRANS_MODEL = "fast-xtrans"

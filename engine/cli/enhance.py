@@ -206,20 +206,19 @@ def _start_classical_ahead(
     files came out slower after it, about 0.3 s each (docs/performance.md). Not for Ray, nor
     with ``--saved-settings`` (a photo's own settings may name another ratio or model)."""
     from engine.io import ClassicalAhead, RawFrame
-    from engine.resources import DETAIL_FROM_INPUT_SENSORS, card_hint, model_for_sensor
+    from engine.resources import card_hint, detail_from_input, model_for_sensor
 
     if len(inputs) != 1 or args.engine == "ray" or args.saved_settings:
         return None
 
     def used(frame: RawFrame) -> bool:
         card = card_hint(model_for_sensor(args.model, frame.sensor))
-        # Enhancer.restores_detail's rule, and where the detail comes from the network input's
-        # own demosaic instead (Enhancer._finish); a wrong answer costs time, never a result.
+        # Enhancer.restores_detail's rule; a wrong answer costs time, never a result.
         if not (card and card.get("restores_detail") and card.get("output_space") != "srgb"):
             return False
         config = card.get("config")
-        below_black = isinstance(config, dict) and config.get("base_below_black")
-        return not below_black and frame.sensor not in DETAIL_FROM_INPUT_SENSORS
+        below_black = isinstance(config, dict) and bool(config.get("base_below_black"))
+        return not detail_from_input(frame.sensor, below_black)
 
     return ClassicalAhead(inputs[0], ratio, used)
 

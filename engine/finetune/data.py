@@ -41,7 +41,7 @@ from engine.render import (
     pad_frame_border,
     restore_detail,
 )
-from engine.resources import DETAIL_FROM_INPUT_SENSORS
+from engine.resources import detail_from_input
 from engine.train import (
     PairFiles,
     TrainingPair,
@@ -219,14 +219,18 @@ class Validation:
     label: str
     sources: list[tuple[str, str]] = field(default_factory=list)
     restores_detail: bool = False
+    _classicals: dict[int, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
 
-    @functools.cached_property
-    def classicals(self) -> list[torch.Tensor]:
-        """Each crop's classical render, ``(3, h, w)`` linear camera RGB with its noise below
-        black (what :func:`engine.render.restore_detail` takes detail from), made once: the
+    def classical(self, index: int) -> torch.Tensor:
+        """Crop ``index``'s classical render, ``(3, h, w)`` linear camera RGB with its noise
+        below black (where :func:`engine.render.restore_detail` takes detail from, unless from
+        the network input's own demosaic), made once, and only for crops that need it: the
         crops are scored again at every validation step."""
-        return [torch.from_numpy(classical_linear(c.dark, c.ratio, keep_negative=True))
-                .permute(2, 0, 1) for c in self.crops]  # fmt: skip
+        if index not in self._classicals:
+            crop = self.crops[index]
+            linear = classical_linear(crop.dark, crop.ratio, keep_negative=True)
+            self._classicals[index] = torch.from_numpy(linear).permute(2, 0, 1)
+        return self._classicals[index]
 
     @classmethod
     def build(
@@ -271,10 +275,10 @@ class Validation:
                 out = crop_frame_border(model(x.to(device))[0], border, height, width)
                 out = out.float().clamp_(0.0, 1.0).cpu()
                 if self.restores_detail and crop.noise is not None:
-                    # The app's source (Enhancer._finish): the input's own demosaic for X-Trans.
+                    # The app's source (Enhancer._finish).
                     source = (demosaic_of_input(planes, 0, height, width)
-                              if wants_demosaic and crop.dark.sensor in DETAIL_FROM_INPUT_SENSORS
-                              else self.classicals[i])  # fmt: skip
+                              if wants_demosaic and detail_from_input(crop.dark.sensor, below_black)
+                              else self.classical(i))  # fmt: skip
                     restore_detail(out, source, crop.noise, crop.ratio, crop.dark.wb_gains,
                                    crop.dark.sensor)  # fmt: skip
                 srgb = develop_numpy(out.permute(1, 2, 0).contiguous().numpy(), crop.dark)

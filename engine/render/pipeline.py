@@ -50,7 +50,7 @@ from engine.render.render_pass import (
 )
 from engine.render.rendered import Rendered
 from engine.render.tiling import TiledRunner
-from engine.resources import DETAIL_FROM_INPUT_SENSORS, SENSOR_NAMES
+from engine.resources import SENSOR_NAMES, detail_from_input
 
 #: Name of the classical (network-free) pipeline wherever a model name is expected.
 CLASSICAL = "none"
@@ -309,10 +309,7 @@ class Enhancer(PreviewRendering):
         # At full resolution only: a binned preview's bins have averaged the texture away.
         detail = self.restores_detail and not is_proxy and job.level is not None
         source = None
-        from_input = self.runner.model.demosaic_below_black or (
-            job.frame.sensor in DETAIL_FROM_INPUT_SENSORS
-        )
-        if detail and from_input:
+        if detail and detail_from_input(job.frame.sensor, self.runner.model.demosaic_below_black):
             # The input's demosaic: below black, the classical render's DHT of the same mosaic
             # (for a frame packed without mirroring, exactly its pixels); for X-Trans, LibRaw's
             # X-Trans interpolation clipped at black, which serves as well. Read back, it saves
