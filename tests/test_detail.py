@@ -296,11 +296,11 @@ def test_fine_tune_validation_scores_the_restored_render(
 
 
 def test_training_on_from_a_model_keeps_its_restoration(tmp_path: Path, tiny_fast_pair) -> None:
-    from engine.cli.training import _init_restores_detail
+    from engine.cli.training import _init_finishing
 
-    assert _init_restores_detail(str(tiny_fast_pair[1])) is True
-    assert _init_restores_detail(str(tiny_fast_pair[0])) is False
-    assert _init_restores_detail(None) is False
+    assert _init_finishing(str(tiny_fast_pair[1]))[0] is True
+    assert _init_finishing(str(tiny_fast_pair[0]))[0] is False
+    assert _init_finishing(None)[0] is False
     bare = tmp_path / "bare.safetensors"
     bare.write_bytes(tiny_fast_pair[1].read_bytes())  # weights without a card beside them
-    assert _init_restores_detail(str(bare)) is False
+    assert _init_finishing(str(bare))[0] is False

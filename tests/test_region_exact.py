@@ -46,6 +46,11 @@ def small_fast(tmp_path_factory: pytest.TempPathFactory) -> Path:
     card = ModelCard(name="small-fast-below", architecture="fast", config=below.config,
                      restores_detail=True)  # fmt: skip
     save_model(below, card, path.with_name("small-fast-below.safetensors"))
+    # Restoring detail and then smoothing chroma (the default's card does both): the chroma's
+    # guided filter reads further around each pixel still.
+    card = ModelCard(name="small-fast-chroma", architecture="fast", config=model.config,
+                     restores_detail=True, smooths_chroma=True)  # fmt: skip
+    save_model(model, card, path.with_name("small-fast-chroma.safetensors"))
     return path
 
 
@@ -53,7 +58,7 @@ def _as_uint8(srgb: np.ndarray) -> np.ndarray:
     return np.clip(srgb * 255.0 + 0.5, 0, 255).astype(np.uint8).astype(np.int16)
 
 
-@pytest.mark.parametrize("card", ["plain", "detail", "below"])
+@pytest.mark.parametrize("card", ["plain", "detail", "below", "chroma"])
 @pytest.mark.parametrize("cfa", LAYOUTS)
 def test_a_full_resolution_region_equals_the_whole_render(make_dng, small_fast, cfa, card) -> None:
     # Big enough that the region's context stops inside the frame on every side.
@@ -64,6 +69,7 @@ def test_a_full_resolution_region_equals_the_whole_render(make_dng, small_fast, 
     weights = small_fast.with_name(f"small-fast-{card}.safetensors") if detail else small_fast
     enhancer = Enhancer(str(weights), device="cpu", precision="fp32")
     assert enhancer.restores_detail is detail
+    assert enhancer.smooths_chroma is (card == "chroma")
     context, align = enhancer.region_context()
     region = (577, 603, 61, 97)  # odd offsets and sizes
     assert region[0] > context and frame.height - sum(region[::2]) > context
@@ -77,7 +83,12 @@ def test_a_full_resolution_region_equals_the_whole_render(make_dng, small_fast, 
         assert np.abs(_as_uint8(part.srgb) - _as_uint8(expected)).max() <= 1
         assert np.abs(part.srgb - expected).max() < 1e-4
     if detail:  # the restoration changed this region, so the comparison above tested it
-        plain = Enhancer(str(small_fast), device="cpu", precision="fp32").render(frame, 20.0)
+        before = (
+            small_fast
+            if card != "chroma"
+            else small_fast.with_name("small-fast-detail.safetensors")
+        )
+        plain = Enhancer(str(before), device="cpu", precision="fp32").render(frame, 20.0)
         restored = enhancer.render(frame, 20.0)
         changed = np.abs(plain.srgb - restored.srgb)[top : top + h, left : left + w]
         assert changed.max() > 1e-3

@@ -162,6 +162,7 @@ def _training_card(
     ]
     if args.init:
         notes.append(f"warm start from {Path(args.init).name} ({result.warm_started} tensors)")
+    finishing = _init_finishing(args.init)
     return ModelCard(
         name=Path(args.out).stem, architecture=args.variant, config=result.model.config,
         output_space="linear_camera", training_data=data_desc,
@@ -172,22 +173,25 @@ def _training_card(
         "BSD68, Set14), see their licences",
         notes="; ".join(notes),
         base_model=Path(args.base or args.init).stem if (args.base or args.init) else None,
-        restores_detail=_init_restores_detail(args.init),
+        restores_detail=finishing[0],
+        smooths_chroma=finishing[1],
     )  # fmt: skip
 
 
-def _init_restores_detail(init: str | None) -> bool:
-    """Whether the warm start's card restores detail: a model trained on from ``fast`` renders
-    as ``fast`` does (``False`` without a warm start or a readable card beside it)."""
+def _init_finishing(init: str | None) -> tuple[bool, bool]:
+    """Whether the warm start's card restores detail and smooths chroma: a model trained on
+    from ``fast`` renders as ``fast`` does (``False`` without a warm start or a readable card
+    beside it)."""
     from engine.errors import ModelError
     from engine.models import read_card
 
     if not init:
-        return False
+        return False, False
     try:
-        return read_card(Path(init)).restores_detail
+        card = read_card(Path(init))
     except ModelError:
-        return False
+        return False, False
+    return card.restores_detail, card.smooths_chroma
 
 
 def _evaluation_pairs(

@@ -40,6 +40,7 @@ from engine.render import (
     frame_border,
     pad_frame_border,
     restore_detail,
+    smooth_chroma,
 )
 from engine.resources import detail_from_input
 from engine.train import (
@@ -211,7 +212,8 @@ class Validation:
     """Centre crops scored against their developed references; each crop carries its whole
     frame's noise level as the app finds it (for noise-aware models, and for
     ``restores_detail``: the network's output gets the classical render's detail back, as the
-    app's renders of a model whose card says so, :func:`engine.render.restore_detail`).
+    app's renders of a model whose card says so, :func:`engine.render.restore_detail`; and for
+    ``smooths_chroma``, its chroma smoothed after that, :func:`engine.render.smooth_chroma`).
     ``sources`` names each crop's ``(short, long)`` files, when known."""
 
     crops: list[TrainingPair]
@@ -219,6 +221,7 @@ class Validation:
     label: str
     sources: list[tuple[str, str]] = field(default_factory=list)
     restores_detail: bool = False
+    smooths_chroma: bool = False
     _classicals: dict[int, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
 
     def classical(self, index: int) -> torch.Tensor:
@@ -241,10 +244,11 @@ class Validation:
         profiles: Sequence[NoiseProfile] = (),
         sources: Sequence[tuple[str, str]] = (),
         restores_detail: bool = False,
+        smooths_chroma: bool = False,
     ) -> Validation:
         """Crops of ``pairs``; ``profiles`` are looked in first for their noise level (the
         fine-tune's fitted profile), then the shipped ones; ``sources``: each pair's files;
-        ``restores_detail``: the base model's card's."""
+        ``restores_detail``, ``smooths_chroma``: the base model's card's."""
         known = [*profiles, *PROFILES.values()]
         crops = [
             to_rggb(centre_crop(replace(p, target=to_float(p.target),
@@ -252,7 +256,7 @@ class Validation:
             for p in pairs
         ]  # fmt: skip
         refs = [develop_numpy(c.target, c.dark) for c in crops]
-        return cls(crops, refs, label, list(sources), restores_detail)
+        return cls(crops, refs, label, list(sources), restores_detail, smooths_chroma)
 
     def score(self, model: nn.Module, device: torch.device) -> float:
         """Mean PSNR (dB) of ``model``'s developed output over the crops."""
@@ -281,6 +285,8 @@ class Validation:
                               else self.classical(i))  # fmt: skip
                     restore_detail(out, source, crop.noise, crop.ratio, crop.dark.wb_gains,
                                    crop.dark.sensor)  # fmt: skip
+                if self.smooths_chroma:
+                    smooth_chroma(out, crop.dark.wb_gains, crop.noise, crop.ratio)
                 srgb = develop_numpy(out.permute(1, 2, 0).contiguous().numpy(), crop.dark)
                 scores.append(float(psnr(srgb, ref)))
         return scores

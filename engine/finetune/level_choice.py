@@ -69,16 +69,18 @@ def compare_level_sources(
     side: int,
     device: torch.device,
     restores_detail: bool = False,
+    smooths_chroma: bool = False,
 ) -> LevelChoice:
     """Mean PSNR (dB, developed sRGB) of ``model`` on centre crops of ``pairs`` (``side``
     sensor pixels at most), each crop's noise level taken from ``fit``, then as the app
     finds it for a model without one (a shipped profile of the camera, else measured on the
-    frame). ``restores_detail``: the renders get the classical render's detail back (the
-    base model's card), with the same level."""
-    fitted = Validation.build(pairs, side, "fitted profile", [fit],
-                              restores_detail=restores_detail).score(model, device)  # fmt: skip
-    found = Validation.build(pairs, side, "as for any model", [],
-                             restores_detail=restores_detail).score(model, device)  # fmt: skip
+    frame). ``restores_detail``, ``smooths_chroma``: the renders get the classical render's
+    detail back, and their chroma smoothed, as the base model's card says (the detail with the
+    same level)."""
+    fitted = Validation.build(pairs, side, "fitted profile", [fit], restores_detail=restores_detail,
+                              smooths_chroma=smooths_chroma).score(model, device)  # fmt: skip
+    found = Validation.build(pairs, side, "as for any model", [], restores_detail=restores_detail,
+                             smooths_chroma=smooths_chroma).score(model, device)  # fmt: skip
     return LevelChoice(fitted, found, len(pairs))
 
 
@@ -91,6 +93,7 @@ def decide_level(
     device: torch.device,
     report: Callable[[str], None] = lambda _text: None,
     restores_detail: bool = False,
+    smooths_chroma: bool = False,
 ) -> tuple[bool, str]:
     """``(the new model takes its level from the fitted profile, a note saying why)``.
 
@@ -100,7 +103,8 @@ def decide_level(
         base: the base model; one without a noise input has nothing to choose.
         fit: the fitted profile (``None``: nothing to choose).
         report: told what is being scored, when something is.
-        restores_detail: the base model's card's (:func:`compare_level_sources`).
+        restores_detail, smooths_chroma: the base model's card's
+            (:func:`compare_level_sources`).
     """
     if fit is None or base is None or not getattr(base, "noise_input", False):
         return True, ""
@@ -108,5 +112,6 @@ def decide_level(
         where = "the fitted profile" if asked == "fitted" else "as for any model"
         return asked == "fitted", f"noise level: {where}, as asked"
     report("scoring the fitted noise profile against the level found as for any model")
-    choice = compare_level_sources(base, pairs, fit, side, device, restores_detail)
+    choice = compare_level_sources(base, pairs, fit, side, device, restores_detail,
+                                   smooths_chroma)  # fmt: skip
     return choice.uses_fit, choice.describe()

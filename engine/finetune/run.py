@@ -210,7 +210,8 @@ class _FinetuneRun(TrainingLoop):
         sources = [(str(f.short), str(f.long)) for f in scored_files]
         validation = Validation.build([u.pair for u in scored], s.validation_crop, label,
                                       level_profiles(profile, uses_fit), sources,
-                                      self.base_card.restores_detail)  # fmt: skip
+                                      self.base_card.restores_detail,
+                                      self.base_card.smooths_chroma)  # fmt: skip
         source = FinetunePairSource(train_set, s.patch, profile, s.synthetic_fraction,
                                     fitted_levels=uses_fit)  # fmt: skip
         return FinetuneData(
@@ -271,7 +272,7 @@ class _FinetuneRun(TrainingLoop):
         return decide_level(
             s.noise_level, self.base_model, fit.profile if fit else None, train_pairs,
             s.validation_crop, self.device, lambda text: self.progress.report("validating", text),
-            self.base_card.restores_detail,
+            self.base_card.restores_detail, self.base_card.smooths_chroma,
         )  # fmt: skip
 
     def score_base(self) -> None:
@@ -355,7 +356,7 @@ class _FinetuneRun(TrainingLoop):
             noise_fit=data.fit.profile.to_dict() if data.fit else base.noise_fit,
             noise_fit_sets_level=bool(run.noise_fit_sets_level) if data.fit
             else base.noise_fit_sets_level,
-            restores_detail=base.restores_detail,
+            restores_detail=base.restores_detail, smooths_chroma=base.smooths_chroma,
             iterations=result.iterations, hardware=result.hardware,
             training_time_s=round(run.train_seconds, 1), metrics=json_safe(metrics),
             licence=base.licence, notes="; ".join(text), base_model=base.name,

@@ -50,6 +50,10 @@ class ModelCard:
             measured with these weights; ``False`` for cards from before this field. A
             fine-tune inherits its base's (its validation scores renders with it), a trained
             model its ``--init`` model's.
+        smooths_chroma: whether full-resolution renders replace the output's chroma by its
+            guided filter on the luminance (:func:`engine.render.smooth_chroma`: false colour
+            and colour noise out, luminance kept), measured with these weights; ``False`` for
+            cards from before this field; inherited as ``restores_detail`` is.
         iterations, training_time_s: how long it trained.
         metrics: what it measured (``psnr``, ``ssim``, per ratio...).
         base_model: the model it was fine-tuned or warm-started from.
@@ -65,6 +69,7 @@ class ModelCard:
     noise_fit: dict[str, Any] | None = None
     noise_fit_sets_level: bool = True
     restores_detail: bool = False
+    smooths_chroma: bool = False
     iterations: int = 0
     hardware: str = ""
     training_time_s: float = 0.0
@@ -147,7 +152,7 @@ def _check_types(card: ModelCard, source: str) -> None:
             raise bad(name, "an object")
     if card.noise_fit is not None and not isinstance(card.noise_fit, dict):
         raise bad("noise_fit", "an object")
-    for name in ("noise_fit_sets_level", "restores_detail"):
+    for name in ("noise_fit_sets_level", "restores_detail", "smooths_chroma"):
         if not isinstance(getattr(card, name), bool):
             raise bad(name, "true or false")
     if isinstance(card.iterations, bool) or not isinstance(card.iterations, int):

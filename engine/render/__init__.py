@@ -15,6 +15,8 @@
   re-exported here);
 * :func:`restore_detail`: the classical render's fine detail that stands above the noise,
   added back to a network's output (models whose card sets ``restores_detail``);
+* :func:`smooth_chroma`: false colour and colour noise out of a network's output, its
+  luminance kept (models whose card sets ``smooths_chroma``);
 * :func:`estimate_ratio`, :func:`parse_ratio`: the exposure ratio;
 * :class:`TiledRunner`: a network over a packed frame in overlapping, blended tiles;
 * :class:`PhotoSettings`: a photo's own ratio, model, Amount and Before view, saved beside it
@@ -44,6 +46,7 @@ from engine.render.batch import (
     process_file,
     run_batch,
 )
+from engine.render.chroma import smooth_chroma
 from engine.render.cluster import RaySettings, WorkerSpec, enhance_on_ray
 from engine.render.colour import (
     apply_orientation,
@@ -168,6 +171,7 @@ __all__ = [
     "run_batch",
     "save_photo_settings",
     "sidecar_path",
+    "smooth_chroma",
     "split_below_black",
     "srgb_decode",
     "srgb_encode",

@@ -21,6 +21,7 @@ from engine.io import (
     tile_pattern,
 )
 from engine.jobs import CancelToken, ProgressCallback, no_progress
+from engine.render.chroma import CHROMA_REACH
 from engine.render.colour import split_below_black
 from engine.render.detail import DETAIL_RADIUS
 from engine.render.highlights import CLIP_START
@@ -43,8 +44,8 @@ DEMOSAIC_CONTEXT = 16
 
 class PreviewRendering:
     """:class:`~engine.render.Enhancer`'s preview methods (a mixin: they render through its
-    ``_render``, ``_finish`` and ``_package`` and read its ``runner``, ``needs_level`` and
-    ``restores_detail``)."""
+    ``_render``, ``_finish`` and ``_package`` and read its ``runner``, ``needs_level``,
+    ``restores_detail`` and ``smooths_chroma``)."""
 
     def render_preview(
         self,
@@ -145,4 +146,5 @@ class PreviewRendering:
         # planes (demosaic, noise map) and the highlight map read a few pixels further.
         radius = self.runner.model.receptive_radius
         detail = DETAIL_RADIUS if self.restores_detail else 0  # it reads the output around
+        detail += CHROMA_REACH if self.smooths_chroma else 0  # and so does this, after it
         return 2 * radius + demosaic_context + detail, 2 * self.runner.multiple

@@ -23,6 +23,7 @@ from engine.io import (
 from engine.jobs import CancelToken, ProgressCallback, no_progress
 from engine.models import DEFAULT_MODEL, ModelCard, load_model, model_for_sensor, resolve_model
 from engine.noise import PROFILES, NoiseLevel, NoiseProfile, card_noise_profile, noise_level_for
+from engine.render.chroma import smooth_chroma
 from engine.render.colour import (
     apply_orientation,
     develop,
@@ -111,6 +112,13 @@ class Enhancer(PreviewRendering):
         above the noise (its card's ``restores_detail``, :func:`restore_detail`)."""
         return (self.runner is not None and self.card is not None
                 and self.card.restores_detail and self.card.output_space != "srgb")  # fmt: skip
+
+    @property
+    def smooths_chroma(self) -> bool:
+        """Whether full-resolution renders replace the output's chroma by its guided filter
+        on the luminance (its card's ``smooths_chroma``, :func:`smooth_chroma`)."""
+        return (self.runner is not None and self.card is not None
+                and self.card.smooths_chroma and self.card.output_space != "srgb")  # fmt: skip
 
     @property
     def needs_level(self) -> bool:
@@ -320,8 +328,10 @@ class Enhancer(PreviewRendering):
         out = mirror_image(torch.from_numpy(out), mirror)
         assert self.card is not None
         camera_space = self.card.output_space != "srgb"
-        if camera_space and (detail or job.amount < 1):
-            out = self._restore_and_blend(job, out.clamp_(0.0, 1.0), classical, source, detail)
+        chroma = self.smooths_chroma and not is_proxy  # as the detail: a bin averaged it
+        if camera_space and (detail or chroma or job.amount < 1):
+            out = self._restore_and_blend(job, out.clamp_(0.0, 1.0), classical, source, detail,
+                                          chroma)  # fmt: skip
         del source  # it may hold the input's buffer (spend_input): free it before the colour
         return self._package(job, out, camera_space, crop, near_clip,
                              (job.amount < 1 or detail) and keep_negative)  # fmt: skip
@@ -333,10 +343,12 @@ class Enhancer(PreviewRendering):
         classical: torch.Tensor | None,
         source: torch.Tensor | None,
         detail: bool,
+        chroma: bool = False,
     ) -> torch.Tensor:
         """The network's ``out`` (``(3, H, W)`` linear camera RGB in [0, 1], changed in place)
         with, if ``detail``, the detail above the noise restored from ``source`` (the classical
-        render when ``None``, :func:`restore_detail`), then blended with the classical render
+        render when ``None``, :func:`restore_detail`), then, if ``chroma``, its chroma
+        smoothed (:func:`smooth_chroma`), then blended with the classical render
         (``classical``, made here when ``None``) by Amount."""
         if detail:  # seconds more at 12 MP: say so, and stop here if asked to
             job.progress(1, 1, "restoring detail")
@@ -349,6 +361,10 @@ class Enhancer(PreviewRendering):
             assert job.level is not None
             out = restore_detail(out, source, job.level, job.ratio, job.frame.wb_gains,
                                  job.frame.sensor)  # fmt: skip
+        if chroma:
+            if job.cancel is not None:
+                job.cancel.raise_if_cancelled()
+            out = smooth_chroma(out, job.frame.wb_gains, job.level, job.ratio)
         if job.amount < 1:
             # Amount blends with the classical render itself, never a stand-in for it.
             classical = classical_of(job) if classical is None else classical
