@@ -66,13 +66,18 @@ def test_colour_without_a_luminance_edge_is_kept_where_it_stands_above_the_noise
     red = np.array([0.45, 0.10, 0.20], np.float32)
     blue = np.array([0.15, 0.15, 0.45], np.float32)
     assert abs(red.mean() - blue.mean()) < 1e-6
-    stripes = np.where((np.arange(48) // 4) % 2 == 0, 1.0, 0.0).astype(np.float32)
+    stripes = np.where((np.arange(48) // 8) % 2 == 0, 1.0, 0.0).astype(np.float32)
     balanced = red[:, None, None] * stripes + blue[:, None, None] * (1 - stripes)
     image = np.broadcast_to(balanced, (3, 40, 48)) / GAINS[:, None, None]
     image = np.ascontiguousarray(image, np.float32)
     quiet = NoiseLevel(1e-5, 1e-6)  # a clean photo
     kept = smooth_chroma(torch.from_numpy(image.copy()), GAINS, quiet, 1.0).numpy()
-    assert np.abs(kept - image).max() < 0.02
+    # Exact two pixels from an edge; at the edge softened by a pixel (colour at the pixel
+    # scale is what the fit's pixel-scale part removes).
+    inside = (np.arange(48) % 8 >= 2) & (np.arange(48) % 8 <= 5)
+    assert np.abs(kept - image)[:, :, inside].max() < 0.01
+    contrast = (_balanced(image)[0] - _balanced(image)[2]).std()
+    assert (_balanced(kept)[0] - _balanced(kept)[2]).std() > 0.85 * contrast
     # Without the noise to judge by, the fit turns them to their mean: what the gate is for.
     fitted = smooth_chroma(torch.from_numpy(image.copy()), GAINS).numpy()
     assert np.abs(fitted - image).max() > 0.05

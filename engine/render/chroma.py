@@ -13,11 +13,12 @@ edge that has a luminance edge stays sharp, and chroma that does not follow the 
 channels) is exactly what it was, so the fine detail is kept.
 
 Real colour can change without the luminance: red and blue stripes of one brightness, which
-the fit alone turned to purple-grey. So what the fit does not explain is measured over the
-square and kept where it stands above the frame's noise (times :data:`CHROMA_NOISE_FACTOR`),
-with the same local Wiener weight as :func:`~engine.render.restore_detail`'s: colour noise and
-the demosaic's false colour are of the noise's size and go, painted stripes are far above it
-and stay.
+the fit alone turned to purple-grey. So what the fit does not explain is split in two. Its
+pixel-scale part (what a 3x3 mean leaves) goes: a Bayer sensor samples colour at half its
+resolution, so colour that changes from one pixel to the next is the demosaic's guess, its
+false colour. Its coarser part is kept where its energy over the square stands above the
+frame's noise (times :data:`CHROMA_NOISE_FACTOR`), with the same local Wiener weight as
+:func:`~engine.render.restore_detail`'s: colour noise goes, painted stripes stay.
 
 Measured on the held-out synthetic pairs with ``fast``'s weights (docs/chroma.md).
 """
@@ -38,12 +39,13 @@ CHROMA_RADIUS = 3
 #: square's luminance variance is too small for the chroma to follow; there it is averaged.
 CHROMA_EPS = 1e-5
 #: How many times the frame's noise variance (the input's, per pixel, of a balanced channel)
-#: the unexplained chroma must exceed over a square to be kept as real colour.
-CHROMA_NOISE_FACTOR = 1.0
+#: the coarse unexplained chroma must exceed over a square to be kept as real colour. Chosen
+#: on held-out pairs and a real mural's stripes (docs/chroma.md).
+CHROMA_NOISE_FACTOR = 0.25
 #: Output pixels the filter reads on each side of a pixel (a region's extra context): the
-#: fit's square, the square its coefficients are averaged over, and the square over which
-#: what it does not explain is measured.
-CHROMA_REACH = 3 * CHROMA_RADIUS
+#: fit's square, the square its coefficients are averaged over, the 3x3 mean of what it does
+#: not explain, and the square over which that is measured.
+CHROMA_REACH = 3 * CHROMA_RADIUS + 1
 #: Rows filtered at a time, to keep the temporary planes small at 12 MP and more.
 _BAND_ROWS = 256
 
@@ -72,15 +74,15 @@ def smooth_chroma(
 
     Returns:
         ``image``; each pixel's white-balanced mean of the three channels is unchanged (to
-        float32 rounding), and a pixel depends on the input within ``3 * radius`` pixels
+        float32 rounding), and a pixel depends on the input within ``3 * radius + 1`` pixels
         (``2 * radius`` without ``level``).
     """
     out = image.numpy()
     height = out.shape[1]
     gains = np.asarray(wb_gains, np.float32)[:3]
-    reach = 3 * radius
+    reach = 3 * radius + 1
     if not 0 <= reach <= _BAND_ROWS:
-        raise ValueError(f"radius must be 0 to {_BAND_ROWS // 3}, not {radius}")
+        raise ValueError(f"radius must be 0 to {(_BAND_ROWS - 1) // 3}, not {radius}")
     bands = [(top, min(height, top + _BAND_ROWS)) for top in range(0, height, _BAND_ROWS)]
     workers = max(1, min(torch.get_num_threads(), len(bands)))  # the process's compute threads
     above: np.ndarray | None = None  # the rows above a group as they were before its write
@@ -135,15 +137,16 @@ def _filter_block(
         mean_diff -= slope * mean_lum  # the intercept
         fitted = _box(slope, radius) * luminance + _box(mean_diff, radius)
         if allowance is not None:
-            unexplained = np.subtract(diff, fitted, out=diff)
-            energy = _box(unexplained * unexplained, radius)
-            # The local Wiener weight of what the fit does not explain: 0 where the noise
-            # accounts for it, towards 1 where it stands far above.
+            # What the fit does not explain, but its pixel-scale part: false colour.
+            coarse = _box(np.subtract(diff, fitted, out=diff), 1)
+            energy = _box(coarse * coarse, radius)
+            # The local Wiener weight of that: 0 where the noise accounts for it, towards 1
+            # where it stands far above.
             weight = np.subtract(energy, allowance, out=slope)
             np.maximum(weight, np.float32(0.0), out=weight)
             # The allowance is above 0, so the weight is already 0 wherever the energy is.
             np.divide(weight, energy, out=weight, where=energy > 0)
-            fitted += weight * unexplained
+            fitted += weight * coarse
         filtered.append(fitted)
     filtered.append(-(filtered[0] + filtered[1]))
     for c in range(3):
