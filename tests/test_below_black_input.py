@@ -20,6 +20,7 @@ from engine.render import (
     network_channels,
     pack_rggb,
 )
+from engine.render import finishing as finishing_steps
 from engine.render import pipeline as render_pipeline
 from engine.render.inputs import demosaic_of_input
 from engine.train import TrainingPair, to_rggb
@@ -92,7 +93,7 @@ def test_restoring_reads_the_input_demosaic_back(
     # At Amount 100 % the restored detail comes from the network's own input: the frame is
     # not demosaicked a second time, and the source is the classical render's pixels.
     seen: list[torch.Tensor] = []
-    restore = render_pipeline.restore_detail
+    restore = finishing_steps.restore_detail
 
     def spy(out, source, *args):  # type: ignore[no-untyped-def]
         seen.append(source.clone())
@@ -101,7 +102,7 @@ def test_restoring_reads_the_input_demosaic_back(
     def no_second_demosaic(job):  # type: ignore[no-untyped-def]
         raise AssertionError("the classical render was made again")
 
-    monkeypatch.setattr(render_pipeline, "restore_detail", spy)
+    monkeypatch.setattr(finishing_steps, "restore_detail", spy)  # what the render calls
     monkeypatch.setattr(render_pipeline, "classical_of", no_second_demosaic)
     frame = read_raw(make_dng("frame.dng", height=64, width=96, ratio=20.0, noise=3.0))
     enhancer = Enhancer(str(below_black_fast), device="cpu", precision="fp32")

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import engine.render.chroma as chroma
-from engine.models import ModelCard, create_model, read_card, save_model
+from engine.models import Finishing, ModelCard, create_model, read_card, save_model
 from engine.noise import NoiseLevel
-from engine.render import Enhancer, smooth_chroma
+from engine.render import Enhancer, finish_output, smooth_chroma
 from tests.test_finetune import shot  # noqa: F401
 
 GAINS = np.array([2.1, 1.0, 1.6], np.float32)
@@ -162,7 +162,7 @@ def test_the_render_smooths_chroma_where_the_card_says(tmp_path, make_dng) -> No
 def test_a_fine_tune_inherits_the_step_and_validates_with_it(tmp_path, shot, monkeypatch) -> None:
     import json
 
-    import engine.finetune.data as finetune_data
+    import engine.render.finishing as finishing_steps
     from tests.test_finetune import _run
 
     torch.manual_seed(0)
@@ -177,7 +177,7 @@ def test_a_fine_tune_inherits_the_step_and_validates_with_it(tmp_path, shot, mon
         assert level is not None  # the crop's level, as the app's render has
         return smooth_chroma(image, wb_gains, level, ratio, **kwargs)
 
-    monkeypatch.setattr(finetune_data, "smooth_chroma", spy)
+    monkeypatch.setattr(finishing_steps, "smooth_chroma", spy)  # what the validation calls
     _, pairs = shot
     lib = tmp_path / "lib"
     _run(base, pairs, "tuned", lib, iterations=0)
@@ -194,3 +194,23 @@ def test_training_on_from_a_model_keeps_its_chroma_step(tmp_path) -> None:
     card = ModelCard(name="init", architecture="fast", config=model.config, smooths_chroma=True)
     save_model(model, card, path)
     assert _init_finishing(str(path)) == (False, True)
+
+
+def test_a_card_that_smooths_chroma_gets_the_frames_level_for_its_gate(tmp_path) -> None:
+    # A network without the noise input still needs the level: without it the step would run
+    # ungated, which greys colour that changes without the luminance.
+    torch.manual_seed(0)
+    model = create_model("baseline", base_features=4)
+    path = tmp_path / "plain-baseline.safetensors"
+    card = ModelCard(name="b", architecture="baseline", config=model.config, smooths_chroma=True)
+    save_model(model, card, path)
+    enhancer = Enhancer(str(path), device="cpu", precision="fp32")
+    assert not enhancer.takes_noise and enhancer.smooths_chroma and enhancer.needs_level
+    srgb = ModelCard(name="s", architecture="baseline", output_space="srgb", smooths_chroma=True)
+    assert srgb.finishing == Finishing()  # the steps work in linear camera RGB only
+
+
+def test_finishing_refuses_a_restoration_without_its_source() -> None:
+    out = torch.zeros(3, 8, 8)
+    with pytest.raises(ValueError, match="source"):
+        finish_output(out, Finishing(restores_detail=True), NoiseLevel(1e-4, 1e-6), 1.0, GAINS)

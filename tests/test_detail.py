@@ -11,7 +11,7 @@ import torch
 
 from engine.evaluate.metrics import hf_energy_ratio
 from engine.io import read_raw
-from engine.models import ModelCard, create_model, save_model
+from engine.models import Finishing, ModelCard, create_model, save_model
 from engine.noise import NoiseLevel
 from engine.render import DETAIL_WINDOW, Enhancer, restore_detail
 from engine.render.detail import DEMOSAIC_NOISE, DETAIL_LIMIT, DETAIL_RADIUS
@@ -249,7 +249,9 @@ def test_cancel_during_the_second_demosaic_skips_the_restoration(
         return image
 
     monkeypatch.setattr(pipeline, "classical_of", classical_then_cancel)
-    monkeypatch.setattr(pipeline, "restore_detail", lambda *args: restored.append(1))
+    import engine.render.finishing as finishing_steps
+
+    monkeypatch.setattr(finishing_steps, "restore_detail", lambda *args: restored.append(1))
     with pytest.raises(Cancelled):
         enhancer.render(frame, 4.0, lambda *progress: None, token)
     assert restored == []
@@ -260,7 +262,7 @@ def test_fine_tune_validation_scores_the_restored_render(
 ) -> None:
     # A fine-tune of a model that restores detail is saved restoring it too: its validation
     # (early stopping, keeping the base) scores that render, the app's own.
-    import engine.finetune.data as finetune_data
+    import engine.render.finishing as finishing_steps
     from engine.evaluate import psnr
     from engine.finetune.data import Validation
     from engine.models import load_model
@@ -279,10 +281,11 @@ def test_fine_tune_validation_scores_the_restored_render(
         calls.append((level, ratio, sensor))
         return restore_detail(network, classical, level, ratio, wb_gains, sensor)
 
-    monkeypatch.setattr(finetune_data, "restore_detail", spy)
+    monkeypatch.setattr(finishing_steps, "restore_detail", spy)  # what the validation calls
     plain = Validation.build(pairs, side=128, label="plain").scores(model, cpu)
     assert calls == []
-    validation = Validation.build(pairs, side=128, label="detail", restores_detail=True)
+    validation = Validation.build(pairs, side=128, label="detail",
+                                 finishing=Finishing(restores_detail=True))  # fmt: skip
     restored = validation.scores(model, cpu)
     assert calls == [(crop.noise, crop.ratio, "bayer") for crop in validation.crops]
     app = Enhancer(str(tiny_fast_pair[1]), device="cpu", precision="fp32")

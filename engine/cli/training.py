@@ -20,7 +20,7 @@ from engine.errors import DarkroomError
 from engine.resources import SENSOR_NAMES, SENSORS
 
 if TYPE_CHECKING:
-    from engine.models import ModelCard
+    from engine.models import Finishing, ModelCard
     from engine.train import TrainConfig, TrainingPair, TrainResult
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -173,25 +173,24 @@ def _training_card(
         "BSD68, Set14), see their licences",
         notes="; ".join(notes),
         base_model=Path(args.base or args.init).stem if (args.base or args.init) else None,
-        restores_detail=finishing[0],
-        smooths_chroma=finishing[1],
+        restores_detail=finishing.restores_detail,
+        smooths_chroma=finishing.smooths_chroma,
     )  # fmt: skip
 
 
-def _init_finishing(init: str | None) -> tuple[bool, bool]:
-    """Whether the warm start's card restores detail and smooths chroma: a model trained on
-    from ``fast`` renders as ``fast`` does (``False`` without a warm start or a readable card
-    beside it)."""
+def _init_finishing(init: str | None) -> Finishing:
+    """The steps after the network the warm start's card asks for: a model trained on from
+    ``fast`` renders as ``fast`` does (none without a warm start or a readable card beside
+    it)."""
     from engine.errors import ModelError
-    from engine.models import read_card
+    from engine.models import NO_FINISHING, read_card
 
     if not init:
-        return False, False
+        return NO_FINISHING
     try:
-        card = read_card(Path(init))
+        return read_card(Path(init)).finishing
     except ModelError:
-        return False, False
-    return card.restores_detail, card.smooths_chroma
+        return NO_FINISHING
 
 
 def _evaluation_pairs(

@@ -25,6 +25,7 @@ from engine.evaluate import psnr
 from engine.finetune.noise_fit import NoiseFit, darken_with_level, load_dark_frames
 from engine.finetune.noise_measure import measure_dark_frame
 from engine.io import RawFrame, read_raw
+from engine.models import NO_FINISHING, Finishing
 from engine.noise import (
     PROFILES,
     NoiseLevel,
@@ -37,10 +38,9 @@ from engine.render import (
     crop_frame_border,
     demosaic_of_input,
     develop_numpy,
+    finish_output,
     frame_border,
     pad_frame_border,
-    restore_detail,
-    smooth_chroma,
 )
 from engine.resources import detail_from_input
 from engine.train import (
@@ -210,18 +210,16 @@ def centre_crop(pair: TrainingPair, side: int) -> TrainingPair:
 @dataclass
 class Validation:
     """Centre crops scored against their developed references; each crop carries its whole
-    frame's noise level as the app finds it (for noise-aware models, and for
-    ``restores_detail``: the network's output gets the classical render's detail back, as the
-    app's renders of a model whose card says so, :func:`engine.render.restore_detail`; and for
-    ``smooths_chroma``, its chroma smoothed after that, :func:`engine.render.smooth_chroma`).
-    ``sources`` names each crop's ``(short, long)`` files, when known."""
+    frame's noise level as the app finds it (for noise-aware models, and for the steps after
+    the network that ``finishing``, the base model card's, asks for: the app's renders take
+    them, :func:`engine.render.finish_output`). ``sources`` names each crop's ``(short,
+    long)`` files, when known."""
 
     crops: list[TrainingPair]
     references: list[np.ndarray]
     label: str
     sources: list[tuple[str, str]] = field(default_factory=list)
-    restores_detail: bool = False
-    smooths_chroma: bool = False
+    finishing: Finishing = NO_FINISHING
     _classicals: dict[int, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
 
     def classical(self, index: int) -> torch.Tensor:
@@ -243,12 +241,11 @@ class Validation:
         label: str,
         profiles: Sequence[NoiseProfile] = (),
         sources: Sequence[tuple[str, str]] = (),
-        restores_detail: bool = False,
-        smooths_chroma: bool = False,
+        finishing: Finishing = NO_FINISHING,
     ) -> Validation:
         """Crops of ``pairs``; ``profiles`` are looked in first for their noise level (the
         fine-tune's fitted profile), then the shipped ones; ``sources``: each pair's files;
-        ``restores_detail``, ``smooths_chroma``: the base model's card's."""
+        ``finishing``: the base model card's."""
         known = [*profiles, *PROFILES.values()]
         crops = [
             to_rggb(centre_crop(replace(p, target=to_float(p.target),
@@ -256,7 +253,7 @@ class Validation:
             for p in pairs
         ]  # fmt: skip
         refs = [develop_numpy(c.target, c.dark) for c in crops]
-        return cls(crops, refs, label, list(sources), restores_detail, smooths_chroma)
+        return cls(crops, refs, label, list(sources), finishing)
 
     def score(self, model: nn.Module, device: torch.device) -> float:
         """Mean PSNR (dB) of ``model``'s developed output over the crops."""
@@ -278,15 +275,13 @@ class Validation:
                 x = torch.from_numpy(pad_frame_border(planes, border, model.size_multiple))[None]
                 out = crop_frame_border(model(x.to(device))[0], border, height, width)
                 out = out.float().clamp_(0.0, 1.0).cpu()
-                if self.restores_detail and crop.noise is not None:
-                    # The app's source (Enhancer._finish).
+                source = None
+                if self.finishing.restores_detail:  # the app's source (Enhancer._finish)
                     source = (demosaic_of_input(planes, 0, height, width)
                               if wants_demosaic and detail_from_input(crop.dark.sensor, below_black)
                               else self.classical(i))  # fmt: skip
-                    restore_detail(out, source, crop.noise, crop.ratio, crop.dark.wb_gains,
-                                   crop.dark.sensor)  # fmt: skip
-                if self.smooths_chroma:
-                    smooth_chroma(out, crop.dark.wb_gains, crop.noise, crop.ratio)
+                finish_output(out, self.finishing, crop.noise, crop.ratio, crop.dark.wb_gains,
+                              crop.dark.sensor, source)  # fmt: skip
                 srgb = develop_numpy(out.permute(1, 2, 0).contiguous().numpy(), crop.dark)
                 scores.append(float(psnr(srgb, ref)))
         return scores

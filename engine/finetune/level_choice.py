@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from engine.finetune.data import Validation
+from engine.models import NO_FINISHING, Finishing
 from engine.noise import NoiseProfile
 from engine.train import TrainingPair
 
@@ -68,19 +69,17 @@ def compare_level_sources(
     fit: NoiseProfile,
     side: int,
     device: torch.device,
-    restores_detail: bool = False,
-    smooths_chroma: bool = False,
+    finishing: Finishing = NO_FINISHING,
 ) -> LevelChoice:
     """Mean PSNR (dB, developed sRGB) of ``model`` on centre crops of ``pairs`` (``side``
     sensor pixels at most), each crop's noise level taken from ``fit``, then as the app
     finds it for a model without one (a shipped profile of the camera, else measured on the
-    frame). ``restores_detail``, ``smooths_chroma``: the renders get the classical render's
-    detail back, and their chroma smoothed, as the base model's card says (the detail with the
-    same level)."""
-    fitted = Validation.build(pairs, side, "fitted profile", [fit], restores_detail=restores_detail,
-                              smooths_chroma=smooths_chroma).score(model, device)  # fmt: skip
-    found = Validation.build(pairs, side, "as for any model", [], restores_detail=restores_detail,
-                             smooths_chroma=smooths_chroma).score(model, device)  # fmt: skip
+    frame). ``finishing``: the steps after the network the base model's card asks for, taken
+    with the same level."""
+    fitted = Validation.build(pairs, side, "fitted profile", [fit],
+                              finishing=finishing).score(model, device)  # fmt: skip
+    found = Validation.build(pairs, side, "as for any model", [],
+                             finishing=finishing).score(model, device)  # fmt: skip
     return LevelChoice(fitted, found, len(pairs))
 
 
@@ -92,8 +91,7 @@ def decide_level(
     side: int,
     device: torch.device,
     report: Callable[[str], None] = lambda _text: None,
-    restores_detail: bool = False,
-    smooths_chroma: bool = False,
+    finishing: Finishing = NO_FINISHING,
 ) -> tuple[bool, str]:
     """``(the new model takes its level from the fitted profile, a note saying why)``.
 
@@ -103,8 +101,7 @@ def decide_level(
         base: the base model; one without a noise input has nothing to choose.
         fit: the fitted profile (``None``: nothing to choose).
         report: told what is being scored, when something is.
-        restores_detail, smooths_chroma: the base model's card's
-            (:func:`compare_level_sources`).
+        finishing: the base model's card's (:func:`compare_level_sources`).
     """
     if fit is None or base is None or not getattr(base, "noise_input", False):
         return True, ""
@@ -112,6 +109,5 @@ def decide_level(
         where = "the fitted profile" if asked == "fitted" else "as for any model"
         return asked == "fitted", f"noise level: {where}, as asked"
     report("scoring the fitted noise profile against the level found as for any model")
-    choice = compare_level_sources(base, pairs, fit, side, device, restores_detail,
-                                   smooths_chroma)  # fmt: skip
+    choice = compare_level_sources(base, pairs, fit, side, device, finishing)
     return choice.uses_fit, choice.describe()

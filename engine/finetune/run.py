@@ -210,8 +210,7 @@ class _FinetuneRun(TrainingLoop):
         sources = [(str(f.short), str(f.long)) for f in scored_files]
         validation = Validation.build([u.pair for u in scored], s.validation_crop, label,
                                       level_profiles(profile, uses_fit), sources,
-                                      self.base_card.restores_detail,
-                                      self.base_card.smooths_chroma)  # fmt: skip
+                                      self.base_card.finishing)  # fmt: skip
         source = FinetunePairSource(train_set, s.patch, profile, s.synthetic_fraction,
                                     fitted_levels=uses_fit)  # fmt: skip
         return FinetuneData(
@@ -272,7 +271,7 @@ class _FinetuneRun(TrainingLoop):
         return decide_level(
             s.noise_level, self.base_model, fit.profile if fit else None, train_pairs,
             s.validation_crop, self.device, lambda text: self.progress.report("validating", text),
-            self.base_card.restores_detail, self.base_card.smooths_chroma,
+            self.base_card.finishing,
         )  # fmt: skip
 
     def score_base(self) -> None:

@@ -16,7 +16,14 @@ from __future__ import annotations
 from engine.models import variants as _variants  # noqa: F401 - registers the variants
 from engine.models.attention import AttentionGate, AttentionUNet
 from engine.models.base import EnhanceNet, pad_to_multiple
-from engine.models.card import CARD_FORMAT_VERSION, CARD_MIGRATIONS, OUTPUT_SPACES, ModelCard
+from engine.models.card import (
+    CARD_FORMAT_VERSION,
+    CARD_MIGRATIONS,
+    NO_FINISHING,
+    OUTPUT_SPACES,
+    Finishing,
+    ModelCard,
+)
 from engine.models.cost import FRAME_12MP, frame_gmacs
 from engine.models.discriminator import UNetDiscriminator
 from engine.models.fast import FastUNet
@@ -71,6 +78,7 @@ __all__ = [
     "DEMOSAIC_PLANES",
     "ENV_VAR",
     "FRAME_12MP",
+    "NO_FINISHING",
     "OUTPUT_SPACES",
     "PICKLE_SUFFIXES",
     "WORK_FOLDER",
@@ -78,6 +86,7 @@ __all__ = [
     "AttentionUNet",
     "EnhanceNet",
     "FastUNet",
+    "Finishing",
     "LibraryModel",
     "ModelCard",
     "ModelEntry",

@@ -19,12 +19,29 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.errors import ModelError
 from engine.models.registry import list_models
 
 CARD_FORMAT_VERSION = 2
+
+
+class Finishing(NamedTuple):
+    """What full-resolution renders do to a network's output after it, in this order
+    (:func:`engine.render.finish_output`): add back the classical render's detail above the
+    noise, then smooth the chroma. A model card's :attr:`ModelCard.finishing`; the renderer, the
+    fine-tune's validation and a model trained on from it all read it there."""
+
+    restores_detail: bool = False
+    smooths_chroma: bool = False
+
+
+#: No steps after the network (cards that ask for none, and the default of the functions that
+#: take a :class:`Finishing`).
+NO_FINISHING = Finishing()
+
+
 #: Output colour spaces a model card may declare: linear camera RGB (developed by the file's
 #: own colour pipeline) or sRGB (an SID-style network that develops by itself).
 OUTPUT_SPACES = ("linear_camera", "srgb")
@@ -78,6 +95,14 @@ class ModelCard:
     notes: str = ""
     base_model: str | None = None
     format_version: int = CARD_FORMAT_VERSION
+
+    @property
+    def finishing(self) -> Finishing:
+        """The steps after the network this card asks for; none for a network that develops
+        to sRGB itself (they work in linear camera RGB)."""
+        if self.output_space == "srgb":
+            return NO_FINISHING
+        return Finishing(self.restores_detail, self.smooths_chroma)
 
     @classmethod
     def from_json(cls, data: dict[str, Any], source: str) -> ModelCard:

@@ -17,6 +17,8 @@
   added back to a network's output (models whose card sets ``restores_detail``);
 * :func:`smooth_chroma`: false colour and colour noise out of a network's output, its
   luminance kept (models whose card sets ``smooths_chroma``);
+* :func:`finish_output`: those steps in their order, as a card's ``finishing`` asks (the
+  renderer and the fine-tune's validation both call it);
 * :func:`estimate_ratio`, :func:`parse_ratio`: the exposure ratio;
 * :class:`TiledRunner`: a network over a packed frame in overlapping, blended tiles;
 * :class:`PhotoSettings`: a photo's own ratio, model, Amount and Before view, saved beside it
@@ -68,6 +70,7 @@ from engine.render.enhance import (
     enhance_file,
     export_frame,
 )
+from engine.render.finishing import finish_output
 from engine.render.inputs import demosaic_of_input, demosaic_planes, network_channels
 from engine.render.packing import (
     Mirror,
@@ -144,6 +147,7 @@ __all__ = [
     "estimate_ratio",
     "export_frame",
     "fallback_sidecar_path",
+    "finish_output",
     "format_eta",
     "frame_border",
     "highlight_gains",

@@ -159,17 +159,17 @@ def _noise_allowance(
     block: np.ndarray, gains: np.ndarray, level: NoiseLevel, ratio: float, radius: int
 ) -> np.ndarray:
     """:data:`CHROMA_NOISE_FACTOR` times the mean over the square of the balanced channels'
-    mean noise variance at each pixel's value: ``mean_c(g_c**2 * (r * gain * x_c + r**2 *
-    floor))``, its signal term summed first (one pass instead of three)."""
+    mean noise variance at each pixel's value. The variance is affine in the signal, so that
+    mean is the variance at their ``gain**2``-weighted mean signal, times the mean ``gain**2``:
+    one :meth:`~engine.noise.NoiseLevel.variance` instead of three."""
     squares = gains * gains
     signal = block[0] * squares[0]
     signal += block[1] * squares[1]
     signal += block[2] * squares[2]
-    np.maximum(signal, np.float32(0.0), out=signal)  # restored detail can dip below black
-    factor = np.float32(CHROMA_NOISE_FACTOR / 3.0)
-    signal *= np.float32(ratio * level.gain) * factor
-    signal += np.float32(ratio**2 * level.floor * float(squares.sum())) * factor
-    return _box(signal, radius)
+    signal *= np.float32(1.0 / squares.sum())
+    variance = level.variance(signal, ratio, out=signal)
+    variance *= np.float32(CHROMA_NOISE_FACTOR * squares.sum() / 3.0)
+    return _box(variance, radius)
 
 
 def _box(plane: np.ndarray, radius: int) -> np.ndarray:

@@ -21,17 +21,24 @@ from engine.io import (
     take_made_ahead,
 )
 from engine.jobs import CancelToken, ProgressCallback, no_progress
-from engine.models import DEFAULT_MODEL, ModelCard, load_model, model_for_sensor, resolve_model
+from engine.models import (
+    DEFAULT_MODEL,
+    NO_FINISHING,
+    Finishing,
+    ModelCard,
+    load_model,
+    model_for_sensor,
+    resolve_model,
+)
 from engine.noise import PROFILES, NoiseLevel, NoiseProfile, card_noise_profile, noise_level_for
-from engine.render.chroma import smooth_chroma
 from engine.render.colour import (
     apply_orientation,
     develop,
     pack_with_below_black,
     srgb_decode,
 )
-from engine.render.detail import restore_detail
 from engine.render.enhancer_previews import PreviewRendering
+from engine.render.finishing import finish_output
 from engine.render.highlights import (
     neighbourhood_max,
     neutralise_highlights,
@@ -107,24 +114,30 @@ class Enhancer(PreviewRendering):
         return self.runner is not None and self.runner.model.noise_input
 
     @property
+    def finishing(self) -> Finishing:
+        """The steps full-resolution renders take after the network (its card's
+        :attr:`~engine.models.ModelCard.finishing`, :func:`finish_output`); none without one."""
+        if self.runner is None or self.card is None:
+            return NO_FINISHING
+        return self.card.finishing
+
+    @property
     def restores_detail(self) -> bool:
         """Whether full-resolution renders add back the classical render's detail that stands
-        above the noise (its card's ``restores_detail``, :func:`restore_detail`)."""
-        return (self.runner is not None and self.card is not None
-                and self.card.restores_detail and self.card.output_space != "srgb")  # fmt: skip
+        above the noise (:func:`~engine.render.restore_detail`)."""
+        return self.finishing.restores_detail
 
     @property
     def smooths_chroma(self) -> bool:
         """Whether full-resolution renders replace the output's chroma by its guided filter
-        on the luminance (its card's ``smooths_chroma``, :func:`smooth_chroma`)."""
-        return (self.runner is not None and self.card is not None
-                and self.card.smooths_chroma and self.card.output_space != "srgb")  # fmt: skip
+        on the luminance (:func:`~engine.render.smooth_chroma`)."""
+        return self.finishing.smooths_chroma
 
     @property
     def needs_level(self) -> bool:
-        """Whether renders need the frame's noise level: for the network's noise map or for
-        restoring detail."""
-        return self.takes_noise or self.restores_detail
+        """Whether renders need the frame's noise level: for the network's noise map, or for
+        the steps after it (the restoration's allowance, the chroma step's gate)."""
+        return self.takes_noise or any(self.finishing)
 
     def noise_level(self, frame: RawFrame) -> NoiseLevel:
         """The frame's noise level (:func:`engine.noise.noise_level_for` with this model's
@@ -314,8 +327,10 @@ class Enhancer(PreviewRendering):
                                below_black=unclipped)  # fmt: skip
         frame_size = packed.shape[1], packed.shape[2]
         out = self.runner.run(x, job.progress, job.cancel, frame_size=frame_size)
-        # At full resolution only: a binned preview's bins have averaged the texture away.
-        detail = self.restores_detail and not is_proxy and job.level is not None
+        # At full resolution only: a binned preview's bins have averaged the texture (and the
+        # colour noise) away.
+        finishing = NO_FINISHING if is_proxy or job.level is None else self.finishing
+        detail = finishing.restores_detail
         source = None
         if detail and detail_from_input(job.frame.sensor, self.runner.model.demosaic_below_black):
             # The input's demosaic: below black, the classical render's DHT of the same mosaic
@@ -328,43 +343,33 @@ class Enhancer(PreviewRendering):
         out = mirror_image(torch.from_numpy(out), mirror)
         assert self.card is not None
         camera_space = self.card.output_space != "srgb"
-        chroma = self.smooths_chroma and not is_proxy  # as the detail: a bin averaged it
-        if camera_space and (detail or chroma or job.amount < 1):
-            out = self._restore_and_blend(job, out.clamp_(0.0, 1.0), classical, source, detail,
-                                          chroma)  # fmt: skip
+        if camera_space and (any(finishing) or job.amount < 1):
+            out = self._finish_and_blend(job, out.clamp_(0.0, 1.0), classical, source,
+                                         finishing)  # fmt: skip
         del source  # it may hold the input's buffer (spend_input): free it before the colour
         return self._package(job, out, camera_space, crop, near_clip,
                              (job.amount < 1 or detail) and keep_negative)  # fmt: skip
 
     @staticmethod
-    def _restore_and_blend(
+    def _finish_and_blend(
         job: RenderPass,
         out: torch.Tensor,
         classical: torch.Tensor | None,
         source: torch.Tensor | None,
-        detail: bool,
-        chroma: bool = False,
+        finishing: Finishing,
     ) -> torch.Tensor:
         """The network's ``out`` (``(3, H, W)`` linear camera RGB in [0, 1], changed in place)
-        with, if ``detail``, the detail above the noise restored from ``source`` (the classical
-        render when ``None``, :func:`restore_detail`), then, if ``chroma``, its chroma
-        smoothed (:func:`smooth_chroma`), then blended with the classical render
-        (``classical``, made here when ``None``) by Amount."""
-        if detail:  # seconds more at 12 MP: say so, and stop here if asked to
+        after the steps ``finishing`` asks for (:func:`finish_output`; the detail restored
+        from ``source``, the classical render when ``None``), then blended with the classical
+        render (``classical``, made here when ``None``) by Amount."""
+        if finishing.restores_detail:  # seconds more at 12 MP: say so, and stop here if asked
             job.progress(1, 1, "restoring detail")
             if job.cancel is not None:
                 job.cancel.raise_if_cancelled()
             if source is None:
                 classical = source = classical_of(job) if classical is None else classical
-                if job.cancel is not None:  # that demosaic took seconds: ask again
-                    job.cancel.raise_if_cancelled()
-            assert job.level is not None
-            out = restore_detail(out, source, job.level, job.ratio, job.frame.wb_gains,
-                                 job.frame.sensor)  # fmt: skip
-        if chroma:
-            if job.cancel is not None:
-                job.cancel.raise_if_cancelled()
-            out = smooth_chroma(out, job.frame.wb_gains, job.level, job.ratio)
+        out = finish_output(out, finishing, job.level, job.ratio, job.frame.wb_gains,
+                            job.frame.sensor, source, job.cancel)  # fmt: skip
         if job.amount < 1:
             # Amount blends with the classical render itself, never a stand-in for it.
             classical = classical_of(job) if classical is None else classical
